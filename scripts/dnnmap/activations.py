@@ -1,0 +1,214 @@
+"""Record a network's layer activations for a stimulus set, streamed to HDF5.
+
+One forward pass per batch serves every requested layer (forward hooks on the layers'
+modules, under ``torch.inference_mode``); each batch is written to disk before the next
+is computed, so peak memory depends on the batch size and the layer sizes, never on the
+number of stimuli. The file layout is::
+
+    stim_id                     (n_stim,) str
+    layers/{layer}              (n_stim, *unit_shape) float32 or float16
+    layers/{layer}.attrs        module, unit_shape
+    attrs                       model, architecture, weights_id, weights_sha256,
+                                preprocessing (JSON), torch_version, torchvision_version, layers
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+
+import h5py
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+from tqdm import tqdm
+
+from dnnmap.errors import InputError
+from dnnmap.layers import layer_modules
+from dnnmap.models import ModelSpec, build_model, weights_digest
+from dnnmap.store import h5_writer, write_strings
+
+CHUNK_BYTES = 1 << 20
+
+
+def chunk_shape(n_stim: int, unit_shape: Sequence[int], stim_chunk: int, itemsize: int):
+    """HDF5 chunk shape for a layer: a block of stimuli by a block of the first unit axis.
+
+    Chunking along the first unit axis (channels) as well as stimuli lets later steps read
+    all stimuli for a slice of units (the dual PCA route) without reading the whole layer.
+
+    Parameters
+    ----------
+    n_stim : int
+        Number of stimuli.
+    unit_shape : sequence of int
+        Shape of one stimulus' activations, e.g. (64, 55, 55).
+    stim_chunk : int
+        Stimuli per chunk (the extraction batch size).
+    itemsize : int
+        Bytes per value.
+
+    Returns
+    -------
+    tuple of int
+        Chunk shape of length ``1 + len(unit_shape)``, about :data:`CHUNK_BYTES` in size.
+    """
+    stim_chunk = max(1, min(stim_chunk, n_stim))
+    first, rest = unit_shape[0], math.prod(unit_shape[1:])
+    per_row = max(1, CHUNK_BYTES // (stim_chunk * rest * itemsize))
+    return (stim_chunk, min(first, per_row), *unit_shape[1:])
+
+
+def iter_batches(paths: Sequence[str], transform, batch_size: int) -> Iterator[torch.Tensor]:
+    """Yield preprocessed image batches, shape (b, 3, H, W), in the order of ``paths``."""
+    for start in range(0, len(paths), batch_size):
+        images = []
+        for path in paths[start : start + batch_size]:
+            with Image.open(path) as img:
+                images.append(transform(img.convert("RGB")))
+        yield torch.stack(images)
+
+
+def extract_activations(
+    spec: ModelSpec,
+    stim_ids: Sequence[str],
+    paths: Sequence[str],
+    out_path: str,
+    *,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    dtype: str = "float32",
+    attrs: dict | None = None,
+    progress=None,
+) -> None:
+    """Run the network over all stimuli once and stream every layer to ``out_path``.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Architecture, weights, layers and preprocessing.
+    stim_ids : sequence of str
+        Stimulus ids, shape (n_stim,), in table order.
+    paths : sequence of str
+        Image files in the same order as ``stim_ids``.
+    out_path : str
+        Target HDF5 file; written atomically.
+    batch_size : int
+        Stimuli per forward pass.
+    device : torch.device or str
+        Where the forward pass runs.
+    dtype : {"float32", "float16"}
+        Storage type of the activations.
+    attrs : dict, optional
+        Extra root attributes (provenance).
+    progress : file-like, optional
+        Where the progress bar is written (e.g. the rule's log file).
+    """
+    if len(stim_ids) != len(paths):
+        raise InputError(f"{len(stim_ids)} stim_ids but {len(paths)} paths; expected one each")
+    if dtype not in ("float32", "float16"):
+        raise InputError(f"compute.dtype: {dtype!r}; expected float32 or float16")
+    modules = layer_modules(spec.architecture, spec.layers, f"models.{spec.name}.layers")
+    model, weights_id = build_model(spec)
+    digest = weights_digest(model)
+    device = torch.device(device)
+    model = model.to(device)
+    captured: dict[str, torch.Tensor] = {}
+    named = dict(model.named_modules())
+    handles = [
+        named[path].register_forward_hook(_capture(captured, layer))
+        for layer, path in modules.items()
+    ]
+    root_attrs = {
+        "model": spec.name,
+        "architecture": spec.architecture,
+        "weights_id": weights_id,
+        "weights_sha256": digest,
+        "preprocessing": json.dumps(spec.preprocessing.as_dict()),
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision.__version__,
+        "layers": json.dumps(modules),
+        "device": str(device),
+        **(attrs or {}),
+    }
+    n_stim = len(stim_ids)
+    transform = spec.preprocessing.transform()
+    try:
+        with h5_writer(out_path, root_attrs) as f, torch.inference_mode():
+            write_strings(f, "stim_id", list(stim_ids))
+            group = f.create_group("layers")
+            bar = tqdm(total=n_stim, desc=f"{spec.name} activations", unit="stim", file=progress)
+            start = 0
+            for batch in iter_batches(paths, transform, batch_size):
+                model(batch.to(device))
+                stop = start + len(batch)
+                for layer in modules:
+                    values = captured.pop(layer).to("cpu", torch.float32).numpy()
+                    if layer not in group:
+                        _create_layer(
+                            group, layer, modules[layer], values, n_stim, batch_size, dtype
+                        )
+                    group[layer][start:stop] = values.astype(dtype, copy=False)
+                start = stop
+                bar.update(len(batch))
+            bar.close()
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _capture(store: dict, layer: str):
+    def hook(_module, _inputs, output):
+        store[layer] = output.detach().clone()
+
+    return hook
+
+
+def _create_layer(group, layer, module, values, n_stim, batch_size, dtype):
+    unit_shape = values.shape[1:]
+    itemsize = np.dtype(dtype).itemsize
+    dset = group.create_dataset(
+        layer,
+        shape=(n_stim, *unit_shape),
+        dtype=dtype,
+        chunks=chunk_shape(n_stim, unit_shape, batch_size, itemsize),
+    )
+    dset.attrs["module"] = module
+    dset.attrs["unit_shape"] = np.asarray(unit_shape, dtype=np.int64)
+    return dset
+
+
+def layer_as_matrix(dset: h5py.Dataset):
+    """Describe an activation dataset as a 2-D matrix (n_stim, n_units) read in slabs.
+
+    Returns
+    -------
+    n_units : int
+        Product of the unit shape.
+    read_cols : callable
+        ``read_cols(c0, c1)`` returns all stimuli for flat units ``c0:c1``, shape
+        (n_stim, c1 - c0); ``c0`` and ``c1`` must be multiples of the units per channel.
+    read_rows : callable
+        ``read_rows(r0, r1)`` returns stimuli ``r0:r1`` for all units, shape (r1 - r0, n_units).
+    col_bounds : list of (int, int)
+        Column ranges aligned with the dataset's channel chunks.
+    """
+    n_stim, *unit_shape = dset.shape
+    per_channel = math.prod(unit_shape[1:])
+    n_units = per_channel * unit_shape[0]
+    chan_chunk = dset.chunks[1] if dset.chunks else unit_shape[0]
+
+    def read_cols(c0: int, c1: int) -> np.ndarray:
+        block = dset[:, c0 // per_channel : c1 // per_channel]
+        return block.reshape(n_stim, -1)
+
+    def read_rows(r0: int, r1: int) -> np.ndarray:
+        return dset[r0:r1].reshape(r1 - r0, -1)
+
+    bounds = [
+        (c * per_channel, min(c + chan_chunk, unit_shape[0]) * per_channel)
+        for c in range(0, unit_shape[0], chan_chunk)
+    ]
+    return n_units, read_cols, read_rows, bounds

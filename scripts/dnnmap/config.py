@@ -1,0 +1,165 @@
+"""Check a dnnmap configuration before any job runs.
+
+:func:`validate` applies a JSON schema (filling in defaults) and turns the first violation
+into one line that names the key; :func:`check_semantics` then checks what a schema cannot
+see: layer names the model does not have, ROI labels the atlas does not have, brain data
+whose stimuli do not match the stimulus table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from dnnmap.errors import InputError
+from dnnmap.layers import layer_modules
+
+SIMULATE = "simulate"
+
+
+def _extend_with_defaults(validator_class):
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = sub["default"]
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _extend_with_defaults(jsonschema.Draft7Validator)
+
+
+def load_schema(path: str | os.PathLike) -> dict:
+    """Read a YAML JSON-schema file."""
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def validate(instance: dict, schema: dict, source: str) -> dict:
+    """Validate ``instance`` against ``schema``, filling in defaults in place.
+
+    Parameters
+    ----------
+    instance : dict
+        The config (or one stimulus-table row).
+    schema : dict
+        A JSON schema (draft 7).
+    source : str
+        What the instance is, for the message: a file name, or ``"table.tsv row 5"``.
+
+    Raises
+    ------
+    InputError
+        One line: the source, the dotted key path, and what was expected.
+    """
+    errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: list(e.path))
+    if errors:
+        err = errors[0]
+        key = ".".join(str(p) for p in err.path) or "(top level)"
+        raise InputError(f"{source}: {key}: {_describe(err)}")
+    return instance
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"{err.message}{hint}"
+    return err.message
+
+
+def check_semantics(
+    config: Mapping, stim_ids: list[str], base: str | os.PathLike, source: str
+) -> None:
+    """Check the parts of a validated config that depend on models, atlas and data.
+
+    Parameters
+    ----------
+    config : mapping
+        The validated config.
+    stim_ids : list of str
+        Stimulus ids of the checked stimulus table, in order.
+    base : path
+        Folder that relative paths in the config are resolved against.
+    source : str
+        Config file name for messages.
+
+    Raises
+    ------
+    InputError
+        On an unknown layer (listing the valid ones), an ROI label not in the atlas, a
+        simulation that names an unknown model/layer, or brain data whose stimulus ids
+        do not match the table.
+    """
+    from dnnmap.atlas import mmp_atlas, resolve_roi
+
+    for name, model in config["models"].items():
+        layer_modules(model["architecture"], model["layers"], f"{source}: models.{name}.layers")
+    atlas = mmp_atlas()
+    for roi, labels in config["brain"]["rois"].items():
+        resolve_roi(roi, labels, atlas)
+    simulated = [s for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE]
+    if simulated:
+        _check_simulation(config, source, atlas, resolve_roi)
+    for subject, entry in config["brain"]["subjects"].items():
+        if entry["responses"] != SIMULATE:
+            path = Path(base, entry["responses"])
+            check_brain_stim_ids(path, stim_ids, f"{source}: brain.subjects.{subject}.responses")
+
+
+def _check_simulation(config, source, atlas, resolve_roi):
+    sim = config.get("simulation")
+    if sim is None:
+        raise InputError(f"{source}: brain.subjects asks for 'simulate' but there is no simulation")
+    model = config["models"].get(sim["model"])
+    if model is None:
+        raise InputError(
+            f"{source}: simulation.model: {sim['model']!r} is not in models "
+            f"({', '.join(config['models'])})"
+        )
+    for region, entry in sim["regions"].items():
+        if entry["layer"] not in model["layers"]:
+            raise InputError(
+                f"{source}: simulation.regions.{region}.layer: {entry['layer']!r} is not among "
+                f"models.{sim['model']}.layers ({', '.join(model['layers'])})"
+            )
+        resolve_roi(region, entry["labels"], atlas)
+
+
+def check_brain_stim_ids(path: Path, stim_ids: list[str], where: str) -> None:
+    """Check, from the header alone, that a CIFTI file has one map per stimulus, named by id.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, is not CIFTI-2, or its map names differ from ``stim_ids``
+        (as a set: maps are re-ordered by id when the brain data are read).
+    """
+    import nibabel as nib
+
+    if not path.is_file():
+        raise InputError(f"{where}: file {path} does not exist")
+    try:
+        axis = nib.load(path).header.get_axis(0)
+    except Exception as err:
+        raise InputError(f"{where}: {path} is not a readable CIFTI-2 file ({err})") from err
+    names = list(getattr(axis, "name", []))
+    if len(axis) != len(stim_ids):
+        raise InputError(
+            f"{path} has {len(axis)} maps but the stimulus table has {len(stim_ids)} stimuli; "
+            "expected one map per stimulus"
+        )
+    if names and set(names) != set(stim_ids):
+        missing = sorted(set(stim_ids) - set(names))[:3]
+        raise InputError(
+            f"{path}: map names do not match the stimulus table's stim_id "
+            f"(e.g. {missing} have no map); expected one map named by each stim_id"
+        )

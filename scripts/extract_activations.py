@@ -1,0 +1,58 @@
+"""Record the activations of one network's layers for all stimuli.
+
+Inputs: ``stimuli`` (results/stimuli.tsv).
+Output: ``results/activations/{model}.h5`` (see dnnmap.activations for the layout).
+Config: ``models.{model}`` (architecture, weights, seed, layers, preprocessing) and
+``compute`` (device, dtype, batch_size).
+"""
+
+import logging
+
+import torch
+
+from dnnmap.activations import extract_activations
+from dnnmap.errors import InputError
+from dnnmap.logs import rule_log
+from dnnmap.models import ModelSpec, resolve_device
+from dnnmap.stimuli import read_stimuli
+from dnnmap.store import provenance
+
+LOG = logging.getLogger("dnnmap")
+
+
+def main(name, model_config, compute, stimuli_path, out_path, threads, progress):
+    torch.set_num_threads(threads)
+    spec = ModelSpec.from_config(name, model_config)
+    table = read_stimuli(stimuli_path)
+    not_images = table.loc[table["modality"] != "image", "stim_id"].tolist()
+    if not_images:
+        raise InputError(
+            f"{stimuli_path}: {name} ({spec.architecture}) takes images, but stimuli "
+            f"{not_images[:3]} are not images"
+        )
+    device = resolve_device(compute["device"])
+    LOG.info("%s: %s layers %s on %s", name, spec.architecture, spec.layers, device)
+    extract_activations(
+        spec,
+        list(table["stim_id"]),
+        list(table["path"]),
+        out_path,
+        batch_size=compute["batch_size"],
+        device=device,
+        dtype=compute["dtype"],
+        attrs=provenance({"model": model_config, "compute": compute}, [stimuli_path]),
+        progress=progress,
+    )
+
+
+if __name__ == "__main__":
+    with rule_log(snakemake.log[0]) as log:
+        main(
+            snakemake.wildcards.model,
+            snakemake.params.model,
+            snakemake.params.compute,
+            snakemake.input.stimuli,
+            snakemake.output[0],
+            snakemake.threads,
+            log,
+        )

@@ -1,0 +1,31 @@
+"""Figure: encoding accuracy across layers per ROI, with the simulated driving layer marked.
+
+Inputs: ``summary`` (results/summary/encoding.tsv), ``truth`` (ground-truth tables of
+simulated subjects; may be empty).
+Output: ``results/summary/encoding_layers.png``.
+Params: ``layer_order`` (model -> layers in network order).
+"""
+
+import pandas as pd
+
+from dnnmap.logs import rule_log
+from dnnmap.store import atomic_path
+from dnnmap.summary import plot_layer_profiles
+
+
+def main(summary_path, truth_paths, layer_order, out_path):
+    summary = pd.read_csv(summary_path, sep="\t")
+    truth = pd.read_csv(truth_paths[0], sep="\t") if truth_paths else None
+    fig = plot_layer_profiles(summary, truth, layer_order)
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp, dpi=150, format="png")
+
+
+if __name__ == "__main__":
+    with rule_log(snakemake.log[0]):
+        main(
+            snakemake.input.summary,
+            list(snakemake.input.truth),
+            snakemake.params.layer_order,
+            snakemake.output[0],
+        )

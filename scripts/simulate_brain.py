@@ -1,0 +1,55 @@
+"""Simulate one subject's brain responses with a known answer (the demo's ground truth).
+
+Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (PCA features of the layers that
+drive the simulated regions).
+Outputs: ``responses`` (CIFTI-2 dscalar on the fsLR-32k cortex, one map per stimulus named by
+stim_id) and ``truth`` (TSV: region, layer, labels, n_vox, n_features, snr, expected_r).
+Config: ``simulation`` (model, seed, snr, n_components, regions); the subject's position in
+``brain.subjects`` is added to the seed, so subjects differ.
+"""
+
+import logging
+
+import h5py
+
+from dnnmap.cifti import fslr32k_brain_models, write_dscalar
+from dnnmap.encoding import read_aligned
+from dnnmap.logs import rule_log
+from dnnmap.simulate import simulate_responses
+from dnnmap.stimuli import read_stimuli
+from dnnmap.store import atomic_path
+
+LOG = logging.getLogger("dnnmap")
+
+
+def main(stimuli_path, feature_paths, simulation, subject_index, out_responses, out_truth):
+    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
+    features = {}
+    for path in feature_paths:
+        with h5py.File(path, "r") as f:
+            layer = str(f.attrs["layer"])
+        features[layer] = read_aligned(path, "features", stim_ids, stimuli_path)
+    data, truth = simulate_responses(
+        features,
+        simulation["regions"],
+        fslr32k_brain_models(),
+        snr=simulation["snr"],
+        seed=simulation["seed"] + subject_index,
+        n_components=simulation["n_components"],
+    )
+    write_dscalar(out_responses, data, stim_ids, fslr32k_brain_models())
+    with atomic_path(out_truth) as tmp:
+        truth.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    LOG.info("simulated %d stimuli x %d grayordinates:\n%s", *data.shape, truth.to_string())
+
+
+if __name__ == "__main__":
+    with rule_log(snakemake.log[0]):
+        main(
+            snakemake.input.stimuli,
+            list(snakemake.input.features),
+            snakemake.params.simulation,
+            snakemake.params.subject_index,
+            snakemake.output.responses,
+            snakemake.output.truth,
+        )

@@ -1,0 +1,27 @@
+"""Tabulate encoding accuracy over all models, layers, subjects and ROIs.
+
+Inputs: every ``results/encoding/{subject}/{model}/{layer}/{roi}.h5``.
+Output: ``results/summary/encoding.tsv`` (model, layer, subject, roi, median_r, mean_r,
+median_r2, n_vox).
+Params: ``keys``, the model/layer/subject/roi of each input, in input order.
+"""
+
+import logging
+
+from dnnmap.logs import rule_log
+from dnnmap.store import atomic_path
+from dnnmap.summary import best_layers, summarize_encoding
+
+LOG = logging.getLogger("dnnmap")
+
+
+def main(paths, keys, out_path):
+    table = summarize_encoding(paths, keys)
+    with atomic_path(out_path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    LOG.info("best layer per ROI:\n%s", best_layers(table).to_string(index=False))
+
+
+if __name__ == "__main__":
+    with rule_log(snakemake.log[0]):
+        main(list(snakemake.input), snakemake.params.jobs, snakemake.output[0])

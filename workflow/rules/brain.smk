@@ -1,0 +1,52 @@
+def simulation_features(wildcards):
+    """PCA features of the layers that drive the simulated regions."""
+    sim = config["simulation"]
+    layers = sorted({region["layer"] for region in sim["regions"].values()})
+    return [f"results/features/{sim['model']}/{layer}.h5" for layer in layers]
+
+
+rule simulate_brain:
+    input:
+        stimuli="results/stimuli.tsv",
+        features=simulation_features,
+    output:
+        responses="results/simulation/{subject}/responses.dscalar.nii",
+        truth=report(
+            "results/simulation/{subject}/ground_truth.tsv",
+            caption="../report/ground_truth.rst",
+            category="Simulation",
+            labels={"subject": "{subject}"},
+        ),
+    log:
+        "logs/simulate_brain/{subject}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        simulation=config.get("simulation"),
+        subject_index=lambda wildcards: SUBJECTS.index(wildcards.subject),
+    script:
+        "../../scripts/simulate_brain.py"
+
+
+rule extract_roi:
+    input:
+        stimuli="results/stimuli.tsv",
+        responses=responses_file,
+    output:
+        "results/brain/{subject}/{roi}.h5",
+    log:
+        "logs/extract_roi/{subject}/{roi}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        labels=lambda wildcards: config["brain"]["rois"][wildcards.roi],
+    script:
+        "../../scripts/extract_roi.py"

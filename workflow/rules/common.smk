@@ -1,0 +1,95 @@
+# Helpers shared by the rules, and the checks that run before any job.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
+
+from snakemake.exceptions import WorkflowError
+
+from dnnmap.config import SIMULATE, check_semantics, load_schema, validate
+from dnnmap.errors import InputError
+from dnnmap.stimuli import check_stimuli, read_table
+
+SCHEMAS = Path(workflow.basedir) / "schemas"
+CONFIG_SOURCE = workflow.configfiles[-1] if workflow.configfiles else "config"
+
+
+def _startup_checks():
+    """Validate config and stimulus table; return the stimulus table (no image decoding)."""
+    validate(config, load_schema(SCHEMAS / "config.schema.yaml"), str(CONFIG_SOURCE))
+    table_path = config["stimuli"]["table"]
+    table = read_table(table_path)
+    row_schema = load_schema(SCHEMAS / "stimuli.schema.yaml")
+    for i, row in enumerate(table.to_dict("records")):
+        validate(row, row_schema, f"{table_path} row {i + 2}")
+    table = check_stimuli(table, table_path, decode=False)
+    check_semantics(config, list(table["stim_id"]), ".", str(CONFIG_SOURCE))
+    return table
+
+
+try:
+    STIMULI = _startup_checks()
+except InputError as err:
+    raise WorkflowError(f"dnnmap: {err}") from None
+
+MODELS = list(config["models"])
+SUBJECTS = list(config["brain"]["subjects"])
+ROIS = list(config["brain"]["rois"])
+
+
+wildcard_constraints:
+    model="|".join(MODELS),
+    subject="|".join(SUBJECTS),
+    roi="|".join(ROIS),
+    layer="[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
+def layers_of(model):
+    """Friendly layer names of a model, in config order."""
+    return config["models"][model]["layers"]
+
+
+def responses_file(wildcards):
+    """The CIFTI brain responses of a subject: the user's file or the simulated one."""
+    source = config["brain"]["subjects"][wildcards.subject]["responses"]
+    if source == SIMULATE:
+        return f"results/simulation/{wildcards.subject}/responses.dscalar.nii"
+    return source
+
+
+ENCODING = "results/encoding/{subject}/{model}/{layer}/{roi}.h5"
+
+
+def encoding_jobs(subjects=None, models=None):
+    """Subject, model, layer and ROI of every encoding job, in a fixed order."""
+    return [
+        {"subject": s, "model": m, "layer": layer, "roi": r}
+        for s in subjects or SUBJECTS
+        for m in models or MODELS
+        for layer in layers_of(m)
+        for r in ROIS
+    ]
+
+
+def encoding_files(subject, model):
+    """Encoding results of every layer and ROI of one subject and model."""
+    return [ENCODING.format(**job) for job in encoding_jobs([subject], [model])]
+
+
+def all_outputs():
+    """Everything `rule all` asks for."""
+    outputs = [
+        "results/summary/encoding.tsv",
+        "results/summary/encoding_layers.png",
+    ]
+    outputs += expand(
+        "results/maps/{subject}/{model}/encoding_r.dscalar.nii",
+        subject=SUBJECTS,
+        model=MODELS,
+    )
+    outputs += [
+        f"results/simulation/{s}/ground_truth.tsv"
+        for s in SUBJECTS
+        if config["brain"]["subjects"][s]["responses"] == SIMULATE
+    ]
+    return outputs

@@ -1,0 +1,19 @@
+rule reduce_features:
+    input:
+        "results/activations/{model}.h5",
+    output:
+        "results/features/{model}/{layer}.h5",
+    log:
+        "logs/reduce_features/{model}/{layer}.log",
+    benchmark:
+        "logs/benchmarks/reduce_features/{model}/{layer}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        features=config["features"],
+    script:
+        "../../scripts/reduce_features.py"

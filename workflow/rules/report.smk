@@ -1,0 +1,49 @@
+rule summary:
+    input:
+        [ENCODING.format(**job) for job in encoding_jobs()],
+    output:
+        report(
+            "results/summary/encoding.tsv",
+            caption="../report/summary.rst",
+            category="Encoding",
+        ),
+    log:
+        "logs/summary.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        jobs=encoding_jobs(),
+    script:
+        "../../scripts/summary.py"
+
+
+rule plot_encoding:
+    input:
+        summary="results/summary/encoding.tsv",
+        truth=[
+            f"results/simulation/{s}/ground_truth.tsv"
+            for s in SUBJECTS
+            if config["brain"]["subjects"][s]["responses"] == SIMULATE
+        ],
+    output:
+        report(
+            "results/summary/encoding_layers.png",
+            caption="../report/encoding_layers.rst",
+            category="Encoding",
+        ),
+    log:
+        "logs/plot_encoding.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        layer_order={m: layers_of(m) for m in MODELS},
+    script:
+        "../../scripts/plot_encoding.py"

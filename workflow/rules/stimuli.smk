@@ -1,0 +1,16 @@
+rule check_stimuli:
+    input:
+        table=config["stimuli"]["table"],
+        files=list(STIMULI["path"]),
+    output:
+        "results/stimuli.tsv",
+    log:
+        "logs/check_stimuli.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/check_stimuli.py"
