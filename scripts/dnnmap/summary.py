@@ -75,7 +75,8 @@ def plot_layer_profiles(
         part = summary[summary["roi"] == roi]
         for (model, subject), rows in part.groupby(["model", "subject"], sort=False):
             order = (layer_order or {}).get(model) or list(dict.fromkeys(rows["layer"]))
-            rows = rows.set_index("layer").loc[[lay for lay in order if lay in set(rows.index)]]
+            present = set(rows["layer"])
+            rows = rows.set_index("layer").loc[[lay for lay in order if lay in present]]
             ax.plot(range(len(rows)), rows["median_r"], marker="o", label=f"{model} {subject}")
             ax.set_xticks(range(len(rows)), rows.index, rotation=45, ha="right")
             if truth is not None and roi in set(truth["region"]):

@@ -1,10 +1,3 @@
-def simulation_features(wildcards):
-    """PCA features of the layers that drive the simulated regions."""
-    sim = config["simulation"]
-    layers = sorted({region["layer"] for region in sim["regions"].values()})
-    return [f"results/features/{sim['model']}/{layer}.h5" for layer in layers]
-
-
 rule simulate_brain:
     input:
         stimuli="results/stimuli.tsv",

@@ -11,7 +11,7 @@ from dnnmap.errors import InputError
 from dnnmap.stimuli import check_stimuli, read_table
 
 SCHEMAS = Path(workflow.basedir) / "schemas"
-CONFIG_SOURCE = workflow.configfiles[-1] if workflow.configfiles else "config"
+CONFIG_SOURCE = (workflow.overwrite_configfiles or workflow.configfiles or ["--config"])[-1]
 
 
 def _startup_checks():
@@ -58,6 +58,13 @@ def responses_file(wildcards):
 
 
 ENCODING = "results/encoding/{subject}/{model}/{layer}/{roi}.h5"
+
+
+def simulation_features(wildcards):
+    """PCA features of the layers that drive the simulated regions."""
+    sim = config["simulation"]
+    layers = sorted({region["layer"] for region in sim["regions"].values()})
+    return [f"results/features/{sim['model']}/{layer}.h5" for layer in layers]
 
 
 def encoding_jobs(subjects=None, models=None):

@@ -1,0 +1,56 @@
+"""Helpers to run the workflow in a scratch folder with a config of the test's making."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEFILE = ROOT / "workflow" / "Snakefile"
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def demo_config() -> dict:
+    """The demo config with its stimulus table made absolute, so it runs from any folder."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["stimuli"]["table"] = str(ROOT / config["stimuli"]["table"])
+    return copy.deepcopy(config)
+
+
+def run_workflow(
+    workdir: Path, config: dict, *args: str, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Write ``config`` into ``workdir`` and run snakemake there; return the finished process."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+
+
+def dnnmap_error(proc: subprocess.CompletedProcess) -> str:
+    """The one-line dnnmap error a failed run printed (from snakemake's output or a rule log)."""
+    text = proc.stdout + proc.stderr
+    lines = [line for line in text.splitlines() if "dnnmap: " in line]
+    assert proc.returncode != 0, f"expected failure, got success:\n{text[-2000:]}"
+    assert lines, f"no dnnmap error line in output:\n{text[-3000:]}"
+    return lines[0]
+
+
+@pytest.fixture
+def config() -> dict:
+    return demo_config()

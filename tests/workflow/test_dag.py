@@ -1,0 +1,65 @@
+"""Dry runs: the DAG the workflow builds for several configs."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import demo_config, run_workflow
+
+from dnnmap.cifti import fslr32k_brain_models, write_dscalar
+from dnnmap.stimuli import check_stimuli, read_table
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """Parse snakemake's 'Job stats' table."""
+    block = stdout.split("Job stats:")[1].split("Reasons:")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
+
+
+def test_demo_dag(tmp_path):
+    proc = run_workflow(tmp_path, demo_config(), "-n", "--quiet", "rules")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_workflow(tmp_path, demo_config(), "-n")
+    counts = job_counts(proc.stdout)
+    layers, rois, subjects = 8, 3, 2
+    assert counts["check_stimuli"] == 1
+    assert counts["extract_activations"] == 1
+    assert counts["reduce_features"] == layers
+    assert counts["simulate_brain"] == subjects
+    assert counts["extract_roi"] == subjects * rois
+    assert counts["encode"] == layers * rois * subjects
+    assert counts["maps"] == subjects
+    assert counts["total"] == 1 + 1 + layers + subjects * (1 + rois + layers * rois + 1) + 3
+
+
+def test_two_models_dag(tmp_path):
+    config = demo_config()
+    config["models"]["resnet18"] = {
+        "architecture": "resnet18",
+        "weights": "none",
+        "layers": ["layer1", "layer4"],
+    }
+    proc = run_workflow(tmp_path, config, "-n")
+    assert proc.returncode == 0, proc.stderr
+    counts = job_counts(proc.stdout)
+    assert counts["extract_activations"] == 2
+    assert counts["reduce_features"] == 8 + 2
+    assert counts["encode"] == (8 + 2) * 3 * 2
+    assert counts["maps"] == 2 * 2
+
+
+def test_user_cifti_dag_has_no_simulation(tmp_path):
+    """A subject with its own CIFTI file: no simulate_brain job, ROIs read from that file."""
+    config = demo_config()
+    table = check_stimuli(read_table(config["stimuli"]["table"]), config["stimuli"]["table"])
+    brain = tmp_path / "sub-real.dscalar.nii"
+    axis = fslr32k_brain_models()
+    write_dscalar(brain, [[0.0] * len(axis)] * len(table), list(table["stim_id"]), axis)
+    config["brain"]["subjects"] = {"sub-real": {"responses": str(brain)}}
+    del config["simulation"]
+    proc = run_workflow(tmp_path / "run", config, "-n")
+    assert proc.returncode == 0, proc.stderr
+    counts = job_counts(proc.stdout)
+    assert "simulate_brain" not in counts
+    assert counts["extract_roi"] == 3
+    assert counts["encode"] == 8 * 3

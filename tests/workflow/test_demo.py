@@ -1,0 +1,98 @@
+"""The demo end to end: the workflow recovers the layer that drives each simulated region."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import h5py
+import nibabel as nib
+import pandas as pd
+import pytest
+from conftest import demo_config, run_workflow
+
+from dnnmap.cifti import fslr32k_brain_models
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """Run the whole demo once in a scratch folder; return that folder."""
+    workdir = tmp_path_factory.mktemp("demo")
+    proc = run_workflow(workdir, demo_config(), "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return workdir
+
+
+def test_best_layer_is_the_driving_layer(demo):
+    summary = pd.read_csv(demo / "results/summary/encoding.tsv", sep="\t")
+    config = demo_config()
+    for subject in config["brain"]["subjects"]:
+        truth = pd.read_csv(demo / f"results/simulation/{subject}/ground_truth.tsv", sep="\t")
+        for region, driver in zip(truth["region"], truth["layer"], strict=True):
+            rows = summary[(summary["subject"] == subject) & (summary["roi"] == region)]
+            best = rows.loc[rows["median_r"].idxmax()]
+            assert best["layer"] == driver, rows[["layer", "median_r"]].to_string()
+            assert best["median_r"] > 0.5
+    assert len(summary) == 8 * 3 * 2
+    assert set(summary.columns) >= {"model", "layer", "subject", "roi", "median_r", "mean_r"}
+
+
+def test_maps_are_cifti_dscalars(demo):
+    layers = demo_config()["models"]["alexnet"]["layers"]
+    path = demo / "results/maps/sub-01/alexnet/encoding_r.dscalar.nii"
+    img = nib.load(path)
+    names = list(img.header.get_axis(0).name)
+    assert names == [*layers, "best_layer"]
+    assert img.header.get_axis(1) == fslr32k_brain_models()
+    data = img.get_fdata()
+    v1 = h5py.File(demo / "results/encoding/sub-01/alexnet/conv1/V1.h5", "r")
+    index, score = v1["index"][()], v1["score"][()]
+    assert abs(data[0, index] - score).max() < 1e-6
+    assert (data[-1, index] == 1).mean() > 0.5  # conv1 is the best layer for most of V1
+    wb = shutil.which("wb_command")
+    if wb is None:
+        pytest.skip("wb_command (Connectome Workbench) is not installed")
+    info = subprocess.run([wb, "-file-information", str(path)], capture_output=True, text=True)
+    assert info.returncode == 0, info.stderr
+    assert "Dense Scalar" in info.stdout and "best_layer" in info.stdout
+
+
+def test_hdf5_outputs_carry_ids_and_provenance(demo):
+    stim_ids = list(pd.read_csv(demo / "results/stimuli.tsv", sep="\t")["stim_id"])
+    files = [
+        demo / "results/activations/alexnet.h5",
+        demo / "results/features/alexnet/fc6.h5",
+        demo / "results/brain/sub-02/VTC.h5",
+        demo / "results/encoding/sub-02/alexnet/fc6/VTC.h5",
+    ]
+    for path in files:
+        with h5py.File(path, "r") as f:
+            assert [s.decode() for s in f["stim_id"][()]] == stim_ids, path
+            for key in ("dnnmap_version", "created", "config_digest", "inputs"):
+                assert key in f.attrs, (path, key)
+    with h5py.File(files[0], "r") as f:
+        assert f["layers/conv1"].shape == (len(stim_ids), 64, 55, 55)
+        assert f.attrs["weights_id"] == "random(seed=0)"
+
+
+def test_no_temporary_files_and_logs_written(demo):
+    leftovers = [p for p in (demo / "results").rglob(".*tmp*")]
+    assert not leftovers
+    logs = list((demo / "logs").rglob("*.log"))
+    assert len(logs) >= 1 + 1 + 8 + 2 + 6 + 48 + 2 + 2
+    assert "done in" in (demo / "logs/extract_activations/alexnet.log").read_text()
+
+
+def test_rerun_has_nothing_to_do(demo):
+    proc = run_workflow(demo, demo_config(), "-n")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_report(demo):
+    proc = run_workflow(demo, demo_config(), "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (demo / "results/report.html").read_text(errors="replace")
+    assert "encoding_layers.png" in html and "ground_truth.tsv" in html
