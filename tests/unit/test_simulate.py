@@ -170,3 +170,19 @@ def test_other_grayordinates(features):
     assert data.shape == (N_STIM, len(axis))
     assert (data[:, :3] == 0).all()
     np.testing.assert_array_equal(data[:, 3:], ref)
+
+
+def test_n_components_reads_out_the_leading_columns_only(bm, features):
+    """With n_components=m the signal lies in the span of the first m z-scored columns."""
+    m = 4
+    data, truth = simulate_responses(
+        features, _noise_free(REGIONS), bm, mmp_atlas(), seed=3, n_components=m
+    )
+    vox = resolve_roi("early", ["V1"], mmp_atlas())
+    signal = data[:, vox].astype(np.float64)
+    for cols, exact in ((slice(0, m), True), (slice(m, None), False)):
+        Z = np.column_stack([np.ones(N_STIM), _z(features["conv1"][:, cols])])
+        coef, *_ = np.linalg.lstsq(Z, signal, rcond=None)
+        residual = np.abs(signal - Z @ coef).max()
+        assert (residual < 1e-4) == exact, residual
+    assert list(truth["n_features"]) == [m, m]

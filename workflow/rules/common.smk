@@ -11,7 +11,9 @@ from dnnmap.errors import InputError
 from dnnmap.stimuli import check_stimuli, read_table
 
 SCHEMAS = Path(workflow.basedir) / "schemas"
-CONFIG_SOURCE = (workflow.overwrite_configfiles or workflow.configfiles or ["--config"])[-1]
+CONFIG_SOURCE = (
+    workflow.overwrite_configfiles or workflow.configfiles or ["--config"]
+)[-1]
 
 
 def _startup_checks():
