@@ -14,8 +14,8 @@ import os
 import h5py
 import numpy as np
 
-from dnnmap.activations import layer_as_matrix
 from dnnmap.errors import InputError
+from dnnmap.layout import layer_as_matrix
 from dnnmap.pca import PCAResult, fit_pca
 from dnnmap.store import read_strings
 

@@ -1,0 +1,252 @@
+"""Tests of dnnmap.config against the real schema and the demo config."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from dnnmap.cifti import fslr32k_brain_models, write_dscalar
+from dnnmap.config import check_semantics, load_schema, validate
+from dnnmap.errors import InputError
+from dnnmap.layers import LAYERS
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+CONFIG_PATH = ROOT / "config" / "config.yaml"
+IDS = ["a", "b", "c", "d"]
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return load_schema(SCHEMA_PATH)
+
+
+@pytest.fixture
+def config(tmp_path):
+    """A copy of the demo config, loaded with yaml."""
+    copied = tmp_path / "config.yaml"
+    copied.write_text(CONFIG_PATH.read_text())
+    with open(copied) as f:
+        return yaml.safe_load(f)
+
+
+def _error(config, schema) -> str:
+    with pytest.raises(InputError) as err:
+        validate(config, schema, "config.yaml")
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("config.yaml: ")
+    return msg
+
+
+# --- validate ---------------------------------------------------------------------------------
+
+
+def test_demo_config_is_valid(config, schema):
+    before = copy.deepcopy(config)
+    assert validate(config, schema, "config.yaml") is config
+    assert config == before  # every default is already spelled out in the demo config
+
+
+def test_validate_fills_defaults(config, schema):
+    props = schema["properties"]
+    del config["features"]["n_components"]
+    config["encoding"] = {}
+    config["compute"] = {"batch_size": 8}
+    for key in ("weights", "seed", "source"):
+        del config["models"]["alexnet"][key]
+    del config["simulation"]["snr"]
+    validate(config, schema, "config.yaml")
+    assert (
+        config["features"]["n_components"]
+        == props["features"]["properties"]["n_components"]["default"]
+    )
+    assert config["encoding"] == {
+        key: sub["default"] for key, sub in props["encoding"]["properties"].items()
+    }
+    assert config["encoding"]["n_folds"] == 5
+    assert config["compute"] == {"device": "auto", "dtype": "float32", "batch_size": 8}
+    model = config["models"]["alexnet"]
+    assert (model["weights"], model["seed"], model["source"]) == ("none", 0, "torchvision")
+    assert config["simulation"]["snr"] == 10.0
+
+
+def test_filled_defaults_are_not_shared_with_the_schema(config, schema):
+    default = list(schema["properties"]["encoding"]["properties"]["alphas"]["default"])
+    config["encoding"] = {}
+    validate(config, schema, "config.yaml")
+    config["encoding"]["alphas"].append(123.0)
+    assert schema["properties"]["encoding"]["properties"]["alphas"]["default"] == default
+    other = {**copy.deepcopy(config), "encoding": {}}
+    validate(other, schema, "config.yaml")
+    assert other["encoding"]["alphas"] == default
+
+
+def test_wrong_type_names_the_dotted_key(config, schema):
+    config["encoding"]["n_folds"] = "five"
+    msg = _error(config, schema)
+    assert msg == "config.yaml: encoding.n_folds: 'five' is not of type 'integer'"
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "expected"),
+    [
+        (("encoding", "n_folds"), 1, "encoding.n_folds: 1 is less than the minimum of 2"),
+        (("compute", "device"), "gpu", "compute.device: 'gpu' does not match"),
+        (("compute", "dtype"), "float64", "compute.dtype: 'float64' is not one of"),
+        (("brain", "rois", "V1"), [], "brain.rois.V1: [] should be non-empty"),
+    ],
+)
+def test_constraint_violations(config, schema, where, value, expected):
+    section, *rest = where
+    target = config[section]
+    for key in rest[:-1]:
+        target = target[key]
+    target[rest[-1]] = value
+    assert expected in _error(config, schema)
+
+
+def test_list_item_path(config, schema):
+    config["models"]["alexnet"]["layers"] = ["conv1", 7]
+    assert "models.alexnet.layers.1: 7 is not of type 'string'" in _error(config, schema)
+
+
+def test_unknown_key_lists_allowed_keys(config, schema):
+    config["encoding"]["folds"] = 3
+    msg = _error(config, schema)
+    allowed = sorted(schema["properties"]["encoding"]["properties"])
+    assert msg.startswith("config.yaml: encoding: ")
+    assert "'folds' was unexpected" in msg
+    assert msg.endswith("allowed keys: " + ", ".join(allowed))
+    config = {**config, "extra": 1}
+    del config["encoding"]["folds"]
+    msg = _error(config, schema)
+    assert msg.startswith("config.yaml: (top level): ") and "'extra' was unexpected" in msg
+    assert ", ".join(sorted(schema["properties"])) in msg
+
+
+def test_missing_section(config, schema):
+    del config["brain"]
+    assert "(top level): 'brain' is a required property" in _error(config, schema)
+
+
+def test_numeric_yaml_keys_give_an_input_error(config, schema):
+    # YAML reads `01:` as the int 1: errors under int and str keys must still be sortable.
+    config["brain"]["subjects"] = yaml.safe_load("{01: {responses: 5}, sub-02: {responses: 6}}")
+    msg = _error(config, schema)
+    assert "brain.subjects.1.responses: 5 is not of type 'string'" in msg
+
+
+def test_first_error_by_key_path(config, schema):
+    config["encoding"]["n_folds"] = "five"
+    config["compute"]["batch_size"] = 0
+    assert "compute.batch_size: 0 is less than the minimum of 1" in _error(config, schema)
+
+
+# --- check_semantics --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def valid(config, schema, tmp_path):
+    return validate(config, schema, "config.yaml")
+
+
+def test_demo_config_semantics(valid, tmp_path):
+    assert check_semantics(valid, IDS, tmp_path, "config.yaml") is None
+
+
+def test_unknown_layer_lists_valid_layers(valid, tmp_path):
+    valid["models"]["alexnet"]["layers"].append("conv9")
+    with pytest.raises(InputError) as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    msg = str(err.value)
+    assert msg.startswith("config.yaml: models.alexnet.layers: alexnet has no layer 'conv9'")
+    assert msg.endswith("valid layers: " + ", ".join(LAYERS["alexnet"]))
+
+
+def test_roi_label_not_in_atlas(valid, tmp_path):
+    valid["brain"]["rois"]["V4"] = ["V4", "V99"]
+    with pytest.raises(InputError, match=r"ROI 'V4': unknown HCP-MMP 1.0 label 'V99'"):
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+
+
+def test_simulation_layer_not_among_model_layers(valid, tmp_path):
+    valid["models"]["alexnet"]["layers"] = ["conv1", "conv3", "fc8"]
+    with pytest.raises(InputError) as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    assert str(err.value) == (
+        "config.yaml: simulation.regions.VTC.layer: 'fc6' is not among "
+        "models.alexnet.layers (conv1, conv3, fc8)"
+    )
+
+
+def test_simulation_problems(valid, tmp_path):
+    broken = copy.deepcopy(valid)
+    broken["simulation"]["model"] = "vgg"
+    with pytest.raises(InputError, match=r"simulation.model: 'vgg' is not in models \(alexnet\)"):
+        check_semantics(broken, IDS, tmp_path, "config.yaml")
+    broken = copy.deepcopy(valid)
+    broken["simulation"]["regions"]["V1"]["labels"] = ["XX1"]
+    with pytest.raises(InputError, match=r"ROI 'V1': unknown HCP-MMP 1.0 label 'XX1'"):
+        check_semantics(broken, IDS, tmp_path, "config.yaml")
+    del valid["simulation"]
+    with pytest.raises(InputError, match="asks for 'simulate' but there is no simulation"):
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+
+
+# --- user brain data --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_axis():
+    return fslr32k_brain_models()[:40]
+
+
+def _user_config(valid, path):
+    valid["brain"]["subjects"] = {"sub-01": {"responses": path}}
+    del valid["simulation"]
+    return valid
+
+
+def _dscalar(folder, names, axis):
+    path = folder / "data" / "sub01.dscalar.nii"
+    data = np.arange(len(names) * len(axis), dtype=np.float32).reshape(len(names), -1)
+    write_dscalar(path, data, names, axis)
+    return path
+
+
+def test_user_responses_matching(valid, tmp_path, small_axis):
+    _dscalar(tmp_path, ["c", "a", "d", "b"], small_axis)  # any order: maps are matched by name
+    config = _user_config(valid, "data/sub01.dscalar.nii")
+    assert check_semantics(config, IDS, tmp_path, "config.yaml") is None
+
+
+def test_user_responses_wrong_number_of_maps(valid, tmp_path, small_axis):
+    path = _dscalar(tmp_path, ["a", "b", "c"], small_axis)
+    config = _user_config(valid, "data/sub01.dscalar.nii")
+    with pytest.raises(InputError) as err:
+        check_semantics(config, IDS, tmp_path, "config.yaml")
+    assert str(err.value).startswith(f"{path} has 3 maps but the stimulus table has 4 stimuli")
+
+
+def test_user_responses_other_names(valid, tmp_path, small_axis):
+    path = _dscalar(tmp_path, ["a", "b", "c", "e"], small_axis)
+    config = _user_config(valid, "data/sub01.dscalar.nii")
+    with pytest.raises(InputError) as err:
+        check_semantics(config, IDS, tmp_path, "config.yaml")
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: map names do not match") and "['d']" in msg
+
+
+def test_user_responses_missing_or_unreadable(valid, tmp_path):
+    config = _user_config(valid, "data/none.dscalar.nii")
+    with pytest.raises(InputError, match=r"brain.subjects.sub-01.responses: file .*none.dscalar"):
+        check_semantics(config, IDS, tmp_path, "config.yaml")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "text.dscalar.nii").write_text("not cifti")
+    config["brain"]["subjects"]["sub-01"]["responses"] = "data/text.dscalar.nii"
+    with pytest.raises(InputError, match=r"text.dscalar.nii is not a readable CIFTI-2 file"):
+        check_semantics(config, IDS, tmp_path, "config.yaml")
