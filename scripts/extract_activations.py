@@ -1,6 +1,6 @@
 """Record the activations of one network's layers for all stimuli.
 
-Inputs: ``stimuli`` (results/stimuli.tsv).
+Inputs: ``stimuli`` (results/stimuli.tsv), ``weights`` (a local weights file, if any).
 Output: ``results/activations/{model}.h5`` (see dnnmap.activations for the layout).
 Config: ``models.{model}`` (architecture, weights, seed, layers, preprocessing) and
 ``compute`` (device, dtype, batch_size).
@@ -11,6 +11,7 @@ import logging
 import torch
 
 from dnnmap.activations import extract_activations
+from dnnmap.config import weights_kind
 from dnnmap.errors import InputError
 from dnnmap.logs import rule_log
 from dnnmap.models import ModelSpec, resolve_device
@@ -20,7 +21,7 @@ from dnnmap.store import provenance
 LOG = logging.getLogger("dnnmap")
 
 
-def main(name, model_config, compute, stimuli_path, out_path, threads, progress):
+def main(name, model_config, compute, stimuli_path, weights, out_path, threads, progress):
     torch.set_num_threads(threads)
     spec = ModelSpec.from_config(name, model_config)
     table = read_stimuli(stimuli_path)
@@ -40,6 +41,7 @@ def main(name, model_config, compute, stimuli_path, out_path, threads, progress)
         batch_size=compute["batch_size"],
         device=device,
         dtype=compute["dtype"],
+        weights_file=weights[0] if weights_kind(spec.weights) == "torchvision" else None,
         attrs=provenance({"model": model_config, "compute": compute}, [stimuli_path]),
         progress=progress,
     )
@@ -52,6 +54,7 @@ if __name__ == "__main__":
             snakemake.params.model,
             snakemake.params.compute,
             snakemake.input.stimuli,
+            list(snakemake.input.weights),
             snakemake.output[0],
             snakemake.threads,
             log,

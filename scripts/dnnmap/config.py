@@ -8,6 +8,7 @@ whose stimuli do not match the stimulus table.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,20 @@ from dnnmap.errors import InputError
 from dnnmap.layers import layer_modules
 
 SIMULATE = "simulate"
+WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".bin")
+
+
+def weights_kind(weights: str) -> str:
+    """What a model's ``weights`` entry names: ``random``, ``file`` or ``torchvision``.
+
+    ``none``/``random`` mean seeded random weights, a name ending in .pt/.pth/.bin a local
+    state dict, anything else a torchvision weights name (e.g. ``IMAGENET1K_V1``).
+    """
+    if str(weights).lower() in ("none", "random"):
+        return "random"
+    if Path(str(weights)).suffix in WEIGHT_FILE_SUFFIXES:
+        return "file"
+    return "torchvision"
 
 
 def _extend_with_defaults(validator_class):
@@ -28,7 +43,8 @@ def _extend_with_defaults(validator_class):
         if isinstance(instance, dict):
             for name, sub in properties.items():
                 if "default" in sub and name not in instance:
-                    instance[name] = sub["default"]
+                    # A copy: the config must not share (mutable) defaults with the schema.
+                    instance[name] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
@@ -60,12 +76,17 @@ def validate(instance: dict, schema: dict, source: str) -> dict:
     InputError
         One line: the source, the dotted key path, and what was expected.
     """
-    errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: list(e.path))
+    errors = sorted(_Validator(schema).iter_errors(instance), key=_path_key)
     if errors:
         err = errors[0]
         key = ".".join(str(p) for p in err.path) or "(top level)"
         raise InputError(f"{source}: {key}: {_describe(err)}")
     return instance
+
+
+def _path_key(err: jsonschema.ValidationError) -> list[tuple[int, object]]:
+    """Sort key of an error's path that never compares an int with a str (YAML keys may be ints)."""
+    return [(0, p) if isinstance(p, int) else (1, str(p)) for p in err.path]
 
 
 def _describe(err: jsonschema.ValidationError) -> str:

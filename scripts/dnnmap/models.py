@@ -15,6 +15,7 @@ import torch
 import torchvision
 from torchvision.transforms import v2 as transforms
 
+from dnnmap.config import weights_kind
 from dnnmap.errors import InputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -70,8 +71,11 @@ class ModelSpec:
         )
 
 
-def build_model(spec: ModelSpec) -> tuple[torch.nn.Module, str]:
+def build_model(spec: ModelSpec, weights_file: str | None = None) -> tuple[torch.nn.Module, str]:
     """Build the network of ``spec`` in eval mode, with its weights.
+
+    ``weights_file`` is a local copy of torchvision's named weights (from
+    :func:`dnnmap.weights.fetch_weights`); given, it is loaded instead of the hub cache.
 
     Returns
     -------
@@ -86,11 +90,12 @@ def build_model(spec: ModelSpec) -> tuple[torch.nn.Module, str]:
             f"models.{spec.name}.architecture: torchvision has no {spec.architecture!r}"
         )
     weights = spec.weights
-    if weights.lower() in ("none", "random"):
+    kind = weights_kind(weights)
+    if kind == "random":
         torch.manual_seed(spec.seed)
         model = builder(weights=None)
         weights_id = f"random(seed={spec.seed})"
-    elif Path(weights).suffix in (".pt", ".pth", ".bin"):
+    elif kind == "file":
         model = builder(weights=None)
         if not Path(weights).is_file():
             raise InputError(f"models.{spec.name}.weights: file {weights} does not exist")
@@ -102,28 +107,27 @@ def build_model(spec: ModelSpec) -> tuple[torch.nn.Module, str]:
             raise InputError(f"{weights}: not a {spec.architecture} state dict ({first})") from err
         weights_id = str(weights)
     else:
-        model = _torchvision_pretrained(builder, spec)
+        if weights_file is not None:
+            model = builder(weights=None)
+            model.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+        else:
+            model = _torchvision_pretrained(builder, spec)
         weights_id = f"torchvision:{spec.architecture}.{weights}"
     return model.eval(), weights_id
 
 
 def _torchvision_pretrained(builder, spec: ModelSpec) -> torch.nn.Module:
-    """Load torchvision's named weights from the local hub cache (or the network if present)."""
-    try:
-        enum = torchvision.models.get_model_weights(spec.architecture)[spec.weights]
-    except (KeyError, ValueError) as err:
-        raise InputError(
-            f"models.{spec.name}.weights: {spec.weights!r} is not 'none', a .pth file, or a "
-            f"torchvision weights name of {spec.architecture}"
-        ) from err
-    try:
-        return builder(weights=enum)
-    except Exception as err:  # network errors come in many types
-        cache = Path(torch.hub.get_dir()) / "checkpoints"
-        raise InputError(
-            f"models.{spec.name}.weights: cannot load {spec.weights} ({type(err).__name__}); "
-            f"put {Path(enum.url).name} in {cache} or give a local .pth path"
-        ) from err
+    """Load torchvision's named weights, from the torch hub cache or the network."""
+    from dnnmap.weights import default_cache_dirs, fetch_weights, weights_url
+
+    where = f"models.{spec.name}.weights"
+    filename = Path(weights_url(spec.architecture, spec.weights, where)).name
+    path = default_cache_dirs()[0] / filename
+    if not path.is_file():
+        fetch_weights(spec.architecture, spec.weights, path, cache_dirs=[], where=where)
+    model = builder(weights=None)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model
 
 
 def weights_digest(model: torch.nn.Module) -> str:

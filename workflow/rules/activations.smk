@@ -1,6 +1,28 @@
+localrules:
+    fetch_weights,
+
+
+rule fetch_weights:
+    output:
+        "results/weights/{model}.pth",
+    log:
+        "logs/fetch_weights/{model}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        model=lambda wildcards: config["models"][wildcards.model],
+    script:
+        "../../scripts/fetch_weights.py"
+
+
 rule extract_activations:
     input:
         stimuli="results/stimuli.tsv",
+        weights=weights_input,
     output:
         "results/activations/{model}.h5",
     log:
@@ -11,8 +33,8 @@ rule extract_activations:
         "../../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=extraction_mem_mb,
+        runtime=extraction_runtime,
     params:
         model=lambda wildcards: config["models"][wildcards.model],
         compute=config["compute"],

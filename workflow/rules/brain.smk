@@ -16,7 +16,7 @@ rule simulate_brain:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=brain_mem_mb,
         runtime=10,
     params:
         simulation=config.get("simulation"),
@@ -33,11 +33,13 @@ rule extract_roi:
         "results/brain/{subject}/{roi}.h5",
     log:
         "logs/extract_roi/{subject}/{roi}.log",
+    group:
+        "extract_roi"
     conda:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=brain_mem_mb,
         runtime=10,
     params:
         labels=lambda wildcards: config["brain"]["rois"][wildcards.roi],

@@ -1,4 +1,6 @@
 # Helpers shared by the rules, and the checks that run before any job.
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -6,9 +8,15 @@ sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 
 from snakemake.exceptions import WorkflowError
 
-from dnnmap.config import SIMULATE, check_semantics, load_schema, validate
+from dnnmap import resources as sizing
+from dnnmap.atlas import mmp_atlas, resolve_roi
+from dnnmap.config import SIMULATE, check_semantics, load_schema, validate, weights_kind
 from dnnmap.errors import InputError
 from dnnmap.stimuli import check_stimuli, read_table
+
+# HDF5's file locks fail on many shared cluster filesystems (NFS, Lustre); dnnmap never
+# writes one file from two processes (each output is written under a temporary name).
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 SCHEMAS = Path(workflow.basedir) / "schemas"
 CONFIG_SOURCE = (
@@ -37,6 +45,11 @@ except InputError as err:
 MODELS = list(config["models"])
 SUBJECTS = list(config["brain"]["subjects"])
 ROIS = list(config["brain"]["rois"])
+N_STIM = len(STIMULI)
+ROI_SIZES = {
+    roi: len(resolve_roi(roi, labels, mmp_atlas()))
+    for roi, labels in config["brain"]["rois"].items()
+}
 
 
 wildcard_constraints:
@@ -49,6 +62,17 @@ wildcard_constraints:
 def layers_of(model):
     """Friendly layer names of a model, in config order."""
     return config["models"][model]["layers"]
+
+
+def weights_input(wildcards):
+    """Weights a model's extraction reads: a local file, a fetched torchvision file, or none."""
+    weights = str(config["models"][wildcards.model].get("weights", "none"))
+    kind = weights_kind(weights)
+    if kind == "file":
+        return weights
+    if kind == "torchvision":
+        return f"results/weights/{wildcards.model}.pth"
+    return []
 
 
 def responses_file(wildcards):
@@ -102,3 +126,53 @@ def all_outputs():
         if config["brain"]["subjects"][s]["responses"] == SIMULATE
     ]
     return outputs
+
+
+# Job sizes from the data (see scripts/dnnmap/resources.py); memory grows with each retry.
+
+
+def _resize(model):
+    return config["models"][model].get("preprocessing", {}).get("resize", 224)
+
+
+def extraction_mem_mb(wildcards, attempt):
+    model = config["models"][wildcards.model]
+    return sizing.extraction_mem_mb(
+        model["architecture"],
+        model["layers"],
+        _resize(wildcards.model),
+        config["compute"]["batch_size"],
+        attempt,
+    )
+
+
+def extraction_runtime(wildcards):
+    architecture = config["models"][wildcards.model]["architecture"]
+    return sizing.extraction_runtime_min(N_STIM, architecture, gpu=False)
+
+
+def pca_mem_mb(wildcards, attempt):
+    model = config["models"][wildcards.model]
+    units = sizing.layer_units(
+        model["architecture"], [wildcards.layer], _resize(wildcards.model)
+    )
+    return sizing.pca_mem_mb(N_STIM, units[wildcards.layer], attempt=attempt)
+
+
+def encoding_mem_mb(wildcards, attempt):
+    return sizing.encoding_mem_mb(
+        N_STIM,
+        config["features"]["n_components"],
+        ROI_SIZES[wildcards.roi],
+        config["encoding"]["voxel_batch"],
+        attempt,
+    )
+
+
+def encoding_runtime(wildcards):
+    return sizing.encoding_runtime_min(N_STIM, ROI_SIZES[wildcards.roi])
+
+
+def brain_mem_mb(wildcards, attempt):
+    """A subject's whole CIFTI file in float32, twice, plus the Python process."""
+    return math.ceil(sizing.PYTHON_BASE_MB + 2 * 4 * N_STIM * 91282 / 1e6) * attempt

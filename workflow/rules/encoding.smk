@@ -9,12 +9,14 @@ rule encode:
         "logs/encode/{subject}/{model}/{layer}/{roi}.log",
     benchmark:
         "logs/benchmarks/encode/{subject}/{model}/{layer}/{roi}.tsv"
+    group:
+        "encode"
     conda:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=encoding_mem_mb,
+        runtime=encoding_runtime,
     params:
         encoding=config["encoding"],
     script:

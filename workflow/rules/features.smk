@@ -11,7 +11,7 @@ rule reduce_features:
         "../../envs/analysis.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=pca_mem_mb,
         runtime=30,
     params:
         features=config["features"],
