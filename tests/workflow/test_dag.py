@@ -29,7 +29,8 @@ def test_demo_dag(tmp_path):
     assert counts["extract_roi"] == subjects * rois
     assert counts["encode"] == layers * rois * subjects
     assert counts["maps"] == subjects
-    assert counts["total"] == 1 + 1 + layers + subjects * (1 + rois + layers * rois + 1) + 3
+    assert counts["summarize_benchmarks"] == 1
+    assert counts["total"] == 1 + 1 + layers + subjects * (1 + rois + layers * rois + 1) + 4
 
 
 def test_two_models_dag(tmp_path):

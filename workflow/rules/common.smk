@@ -109,11 +109,40 @@ def encoding_files(subject, model):
     return [ENCODING.format(**job) for job in encoding_jobs([subject], [model])]
 
 
+def benchmark_jobs():
+    """Rule, wildcards and benchmark file of every heavy job (those with ``benchmark:``)."""
+    jobs = [
+        {"rule": "extract_activations", "job": m, "path": f"extract_activations/{m}"}
+        for m in MODELS
+    ]
+    jobs += [
+        {
+            "rule": "reduce_features",
+            "job": f"{m}/{layer}",
+            "path": f"reduce_features/{m}/{layer}",
+        }
+        for m in MODELS
+        for layer in layers_of(m)
+    ]
+    jobs += [
+        {
+            "rule": "encode",
+            "job": "{subject}/{model}/{layer}/{roi}".format(**job),
+            "path": "encode/{subject}/{model}/{layer}/{roi}".format(**job),
+        }
+        for job in encoding_jobs()
+    ]
+    for job in jobs:
+        job["path"] = f"logs/benchmarks/{job.pop('path')}.tsv"
+    return jobs
+
+
 def all_outputs():
     """Everything `rule all` asks for."""
     outputs = [
         "results/summary/encoding.tsv",
         "results/summary/encoding_layers.png",
+        "results/summary/benchmarks.tsv",
     ]
     outputs += expand(
         "results/maps/{subject}/{model}/encoding_r.dscalar.nii",

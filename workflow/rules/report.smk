@@ -1,3 +1,9 @@
+localrules:
+    summary,
+    plot_encoding,
+    summarize_benchmarks,
+
+
 rule summary:
     input:
         [ENCODING.format(**job) for job in encoding_jobs()],
@@ -47,3 +53,31 @@ rule plot_encoding:
         layer_order={m: layers_of(m) for m in MODELS},
     script:
         "../../scripts/plot_encoding.py"
+
+
+rule summarize_benchmarks:
+    input:
+        [job["path"] for job in benchmark_jobs()],
+    output:
+        table=report(
+            "results/summary/benchmarks.tsv",
+            caption="../report/benchmarks.rst",
+            category="Compute",
+        ),
+        figure=report(
+            "results/summary/benchmarks.png",
+            caption="../report/benchmarks.rst",
+            category="Compute",
+        ),
+    log:
+        "logs/summarize_benchmarks.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        jobs=[{"rule": job["rule"], "job": job["job"]} for job in benchmark_jobs()],
+    script:
+        "../../scripts/summarize_benchmarks.py"
