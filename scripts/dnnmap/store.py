@@ -81,11 +81,13 @@ def provenance(config: object = None, inputs: Sequence[str | os.PathLike] = ()) 
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched. The
+    temporary name (``.{name}.partial``) is fixed, so a rerun after a killed job overwrites
+    what the killed job left instead of leaving it behind.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.partial")
     try:
         yield tmp
         os.replace(tmp, path)

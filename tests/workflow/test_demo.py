@@ -78,7 +78,7 @@ def test_hdf5_outputs_carry_ids_and_provenance(demo):
 
 
 def test_no_temporary_files_and_logs_written(demo):
-    leftovers = [p for p in (demo / "results").rglob(".*tmp*")]
+    leftovers = [p for p in (demo / "results").rglob(".*.partial")]
     assert not leftovers
     logs = list((demo / "logs").rglob("*.log"))
     assert len(logs) >= 1 + 1 + 8 + 2 + 6 + 48 + 2 + 2
