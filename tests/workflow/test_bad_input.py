@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from conftest import ROOT, demo_config, dnnmap_error, run_workflow
+from workflow_helpers import ROOT, demo_config, dnnmap_error, run_workflow
 
 from dnnmap.cifti import fslr32k_brain_models, write_dscalar
 

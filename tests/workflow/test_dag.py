@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import demo_config, run_workflow
+from workflow_helpers import demo_config, run_workflow
 
 from dnnmap.cifti import fslr32k_brain_models, write_dscalar
 from dnnmap.stimuli import check_stimuli, read_table

@@ -9,7 +9,7 @@ import h5py
 import nibabel as nib
 import pandas as pd
 import pytest
-from conftest import demo_config, run_workflow
+from workflow_helpers import demo_config, run_workflow
 
 from dnnmap.cifti import fslr32k_brain_models
 

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from conftest import SNAKEFILE, SNAKEMAKE, demo_config, run_workflow
+from workflow_helpers import SNAKEFILE, SNAKEMAKE, demo_config, run_workflow
 
 TARGET = "results/activations/alexnet.h5"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, SNAKEFILE, SNAKEMAKE
+from workflow_helpers import ROOT, SNAKEFILE, SNAKEMAKE
 
 BIN = Path(sys.executable).parent
 

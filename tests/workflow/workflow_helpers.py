@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,8 +48,3 @@ def dnnmap_error(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode != 0, f"expected failure, got success:\n{text[-2000:]}"
     assert lines, f"no dnnmap error line in output:\n{text[-3000:]}"
     return lines[0]
-
-
-@pytest.fixture
-def config() -> dict:
-    return demo_config()
