@@ -17,7 +17,7 @@ import jsonschema
 import yaml
 
 from dnnmap.errors import InputError
-from dnnmap.layers import layer_modules
+from dnnmap.layers import check_architecture, layer_modules
 
 SIMULATE = "simulate"
 WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".bin")
@@ -123,10 +123,14 @@ def check_semantics(
     from dnnmap.atlas import mmp_atlas, resolve_roi
 
     for name, model in config["models"].items():
+        check_architecture(model["architecture"], f"{source}: models.{name}.architecture")
         layer_modules(model["architecture"], model["layers"], f"{source}: models.{name}.layers")
     atlas = mmp_atlas()
     for roi, labels in config["brain"]["rois"].items():
-        resolve_roi(roi, labels, atlas)
+        try:
+            resolve_roi(roi, labels, atlas)
+        except InputError as err:
+            raise InputError(f"{source}: brain.rois.{roi}: {err}") from None
     simulated = [s for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE]
     if simulated:
         _check_simulation(config, source, atlas, resolve_roi)

@@ -34,6 +34,14 @@ LAYERS: dict[str, dict[str, str]] = {
 }
 
 
+def check_architecture(architecture: str, where: str = "architecture") -> None:
+    """Stop unless ``architecture`` is one dnnmap knows the layers of."""
+    if architecture not in LAYERS:
+        raise InputError(
+            f"{where}: unknown architecture {architecture!r}; expected one of {sorted(LAYERS)}"
+        )
+
+
 def layer_modules(architecture: str, layers: list[str], where: str = "models") -> dict[str, str]:
     """Map friendly layer names to module paths, stopping on a name the model does not have.
 
@@ -56,10 +64,7 @@ def layer_modules(architecture: str, layers: list[str], where: str = "models") -
     InputError
         For an unknown architecture or layer; the message lists the valid names.
     """
-    if architecture not in LAYERS:
-        raise InputError(
-            f"{where}: unknown architecture {architecture!r}; expected one of {sorted(LAYERS)}"
-        )
+    check_architecture(architecture, where)
     known = LAYERS[architecture]
     for name in layers:
         if name not in known:

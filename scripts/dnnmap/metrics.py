@@ -52,9 +52,11 @@ def pearson_r(y_true, y_pred) -> np.ndarray:
 def r2_score(y_true, y_pred) -> np.ndarray:
     """Coefficient of determination ``1 - SSE / SST`` per column.
 
-    Equal to ``sklearn.metrics.r2_score(y_true, y_pred, multioutput="raw_values")``,
-    including its convention for a constant ``y_true`` column: 1 if predicted exactly,
-    else 0.
+    Equal to ``sklearn.metrics.r2_score(y_true, y_pred, multioutput="raw_values")`` for
+    every column that varies. A constant ``y_true`` column (e.g. a grayordinate outside the
+    brain mask, all zeros) gets 0, like :func:`pearson_r`: it has no variance to explain.
+    (scikit-learn gives 1 when such a column is predicted exactly, which would inflate the
+    median R² of a region.)
 
     Parameters
     ----------
@@ -72,6 +74,6 @@ def r2_score(y_true, y_pred) -> np.ndarray:
     sst = np.einsum("ij,ij->j", dev, dev)
     constant = np.ptp(a, axis=0) == 0
     ok = ~constant & (sst > 0)
-    r2 = np.where(sse == 0, 1.0, 0.0)
+    r2 = np.zeros(sse.shape)
     r2[ok] = 1.0 - sse[ok] / sst[ok]
     return float(r2[0]) if vector else r2

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import yaml
-from conftest import write_result
+from bench_helpers import write_result
 from workflow_helpers import ROOT, SNAKEFILE, SNAKEMAKE, demo_config
 
 from dnnmap.atlas import mmp_atlas

@@ -57,6 +57,11 @@ def test_r2_matches_sklearn():
     b = a + rng.standard_normal((30, 4)) * [0.1, 1, 3, 0]
     np.testing.assert_allclose(r2_score(a, b), sk_r2(a, b, multioutput="raw_values"), rtol=1e-12)
     assert r2_score(a[:, 3], b[:, 3]) == 1.0
+    constant = np.zeros((30, 2))
+    # sklearn gives 1 to a constant column predicted exactly; dnnmap gives 0 (nothing explained)
+    assert sk_r2(constant, constant, multioutput="raw_values").tolist() == [1.0, 1.0]
+    assert r2_score(constant, constant).tolist() == [0.0, 0.0]
+    assert r2_score(constant, constant + 1).tolist() == [0.0, 0.0]
 
 
 def test_metrics_shape_mismatch():

@@ -12,7 +12,7 @@ from dnnmap import resources as sizing
 from dnnmap.atlas import mmp_atlas, resolve_roi
 from dnnmap.config import SIMULATE, check_semantics, load_schema, validate, weights_kind
 from dnnmap.errors import InputError
-from dnnmap.stimuli import check_stimuli, read_table
+from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table
 
 # HDF5's file locks fail on many shared cluster filesystems (NFS, Lustre); dnnmap never
 # writes one file from two processes (each output is written under a temporary name).
@@ -30,8 +30,9 @@ def _startup_checks():
     table_path = config["stimuli"]["table"]
     table = read_table(table_path)
     row_schema = load_schema(SCHEMAS / "stimuli.schema.yaml")
-    for i, row in enumerate(table.to_dict("records")):
-        validate(row, row_schema, f"{table_path} row {i + 2}")
+    lines = table.attrs.get(LINES_ATTR) or range(2, len(table) + 2)
+    for line, row in zip(lines, table.to_dict("records"), strict=True):
+        validate(row, row_schema, f"{table_path} row {line}")
     table = check_stimuli(table, table_path, decode=False)
     check_semantics(config, list(table["stim_id"]), ".", str(CONFIG_SOURCE))
     return table

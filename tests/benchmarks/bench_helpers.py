@@ -1,15 +1,13 @@
-"""Benchmarks run by `make bench` (not by CI): each writes results/benchmarks/{name}.json."""
+"""Helpers of the benchmarks run by `make bench` (not by CI): results/benchmarks/{name}.json."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "workflow"))
 
 
 def machine() -> str:

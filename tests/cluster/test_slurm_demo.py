@@ -1,0 +1,97 @@
+"""The demo through a real SLURM scheduler (`--profile profiles/slurm`), equal to a local run.
+
+`.ci/run` starts a single-node SLURM (`.ci/slurm/start.sh`) and exports SLURM_CONF. The
+test is skipped, with the reason printed, only where `sbatch` is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from workflow_helpers import ROOT, demo_config, run_workflow
+
+pytestmark = pytest.mark.slow
+
+# The CI node has 2 CPUs; everything else comes from profiles/slurm unchanged.
+CI_OVERRIDES = [
+    "--set-resources",
+    "extract_activations:cpus_per_gpu=2",
+    "--set-threads",
+    "extract_activations=2",
+    "--jobs",
+    "4",
+    "--slurm-init-seconds-before-status-checks",
+    "5",
+    "--latency-wait",
+    "10",
+]
+
+
+def _require_slurm():
+    if shutil.which("sbatch") is None:
+        print("SKIP: sbatch is not installed; run .ci/slurm/start.sh to test on SLURM")
+        pytest.skip("sbatch is not installed (no SLURM on this machine)")
+    info = subprocess.run(["sinfo", "-h", "-o", "%P %a %T"], capture_output=True, text=True)
+    assert info.returncode == 0, f"sbatch exists but SLURM does not answer: {info.stderr}"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    _require_slurm()
+    config = demo_config()
+    local = tmp_path_factory.mktemp("local")
+    proc = run_workflow(local, config, "--profile", str(ROOT / "profiles/local"), "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    cluster = tmp_path_factory.mktemp("slurm")
+    proc = run_workflow(
+        cluster, config, "--profile", str(ROOT / "profiles/slurm"), *CI_OVERRIDES, timeout=2400
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return local, cluster, proc.stdout + proc.stderr
+
+
+def _datasets(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(
+            lambda name, obj: (
+                out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
+            )
+        )
+    return out
+
+
+def test_jobs_went_through_slurm(runs):
+    _local, cluster, output = runs
+    assert "Submitted job" in output or "Submitted group job" in output, output[-3000:]
+    slurm_logs = list((cluster / "logs" / "slurm").rglob("*.log"))
+    rules = {p.parent.parent.name for p in slurm_logs} | {p.parent.name for p in slurm_logs}
+    assert {"extract_activations", "reduce_features"} <= rules, sorted(rules)
+    assert "group" in " ".join(sorted(rules)) or "Submitted group job" in output
+
+
+def test_outputs_equal_a_local_run(runs):
+    local, cluster, _ = runs
+    files = sorted(p.relative_to(local) for p in (local / "results").rglob("*.h5"))
+    assert len(files) >= 1 + 8 + 6 + 48
+    for rel in files:
+        want, got = _datasets(local / rel), _datasets(cluster / rel)
+        assert want.keys() == got.keys(), rel
+        for name, value in want.items():
+            if value.dtype.kind in "iuSOb":
+                assert np.array_equal(value, got[name]), (rel, name)
+            else:
+                np.testing.assert_allclose(got[name], value, rtol=1e-4, atol=1e-5, err_msg=str(rel))
+    want = pd.read_csv(local / "results/summary/encoding.tsv", sep="\t")
+    got = pd.read_csv(cluster / "results/summary/encoding.tsv", sep="\t")
+    pd.testing.assert_frame_equal(got, want, atol=1e-3)
+    for subject in ("sub-01", "sub-02"):
+        for name in ("encoding_r.dscalar.nii",):
+            rel = Path("results/maps", subject, "alexnet", name)
+            assert (cluster / rel).stat().st_size == (local / rel).stat().st_size
