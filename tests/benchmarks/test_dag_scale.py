@@ -14,7 +14,7 @@ import time
 
 import yaml
 from bench_helpers import write_result
-from workflow_helpers import ROOT, SNAKEFILE, SNAKEMAKE, demo_config
+from workflow_helpers import ROOT, demo_config, snakemake_command
 
 from dnnmap.atlas import mmp_atlas
 
@@ -49,38 +49,23 @@ def submissions(stdout: str) -> int:
     return sum(1 for rule in jobs if rule not in LOCAL_RULES) + len(groups)
 
 
-def dry_run(workdir, *args):
+def dry_run(workdir, config, *args):
     start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run(
-        [
-            str(SNAKEMAKE),
-            "--snakefile",
-            str(SNAKEFILE),
-            "--directory",
-            str(workdir),
-            "--configfile",
-            str(workdir / "config.yaml"),
-            "-n",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=workdir,
+        snakemake_command(workdir, config, "-n", *args), capture_output=True, text=True, cwd=workdir
     )
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout, seconds, max(peak, before) / 1024
+    return proc.stdout, seconds, peak / 1024
 
 
 def test_dag_scale(tmp_path):
     config = scale_config()
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     profile = yaml.safe_load((ROOT / "profiles/slurm/config.v8+.yaml").read_text())
     groups = profile["group-components"]
-    plain, seconds, peak_mb = dry_run(tmp_path)
-    grouped, grouped_seconds, _ = dry_run(tmp_path, "--group-components", *groups)
+    plain, seconds, peak_mb = dry_run(tmp_path, config)
+    grouped, grouped_seconds, _ = dry_run(tmp_path, config, "--group-components", *groups)
     n_encode = N_MODELS * 8 * 2 * N_ROIS
     stats = job_stats(plain)
     assert stats["encode"] == n_encode

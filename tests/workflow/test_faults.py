@@ -10,28 +10,14 @@ import time
 import h5py
 import numpy as np
 import pytest
-import yaml
-from workflow_helpers import SNAKEFILE, SNAKEMAKE, demo_config, run_workflow
+from workflow_helpers import demo_config, run_workflow, snakemake_command
 
 TARGET = "results/activations/alexnet.h5"
 
 
 def _start(workdir, config):
     """Start snakemake for the activations in its own process group; return the process."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(SNAKEFILE),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "1",
-        TARGET,
-    ]
+    cmd = snakemake_command(workdir, config, "--cores", "1", TARGET)
     return subprocess.Popen(
         cmd, cwd=workdir, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

@@ -21,14 +21,12 @@ def demo_config() -> dict:
     return copy.deepcopy(config)
 
 
-def run_workflow(
-    workdir: Path, config: dict, *args: str, timeout: int = 900
-) -> subprocess.CompletedProcess:
-    """Write ``config`` into ``workdir`` and run snakemake there; return the finished process."""
+def snakemake_command(workdir: Path, config: dict, *args: str) -> list[str]:
+    """Write ``config`` into ``workdir``; return the snakemake command that runs it there."""
     workdir.mkdir(parents=True, exist_ok=True)
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [
+    return [
         str(SNAKEMAKE),
         "--snakefile",
         str(SNAKEFILE),
@@ -38,6 +36,13 @@ def run_workflow(
         str(configfile),
         *args,
     ]
+
+
+def run_workflow(
+    workdir: Path, config: dict, *args: str, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Write ``config`` into ``workdir`` and run snakemake there; return the finished process."""
+    cmd = snakemake_command(workdir, config, *args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=workdir)
 
 
