@@ -137,7 +137,12 @@ def check_semantics(
     for subject, entry in config["brain"]["subjects"].items():
         if entry["responses"] != SIMULATE:
             path = Path(base, entry["responses"])
-            check_brain_stim_ids(path, stim_ids, f"{source}: brain.subjects.{subject}.responses")
+            check_brain_stim_ids(
+                path,
+                stim_ids,
+                f"{source}: brain.subjects.{subject}.responses",
+                config["stimuli"]["table"],
+            )
 
 
 def _check_simulation(config, source, atlas, resolve_roi):
@@ -159,7 +164,9 @@ def _check_simulation(config, source, atlas, resolve_roi):
         resolve_roi(region, entry["labels"], atlas)
 
 
-def check_brain_stim_ids(path: Path, stim_ids: list[str], where: str) -> None:
+def check_brain_stim_ids(
+    path: Path, stim_ids: list[str], where: str, table: str = "the stimulus table"
+) -> None:
     """Check, from the header alone, that a CIFTI file has one map per stimulus, named by id.
 
     Raises
@@ -179,12 +186,12 @@ def check_brain_stim_ids(path: Path, stim_ids: list[str], where: str) -> None:
     names = list(getattr(axis, "name", []))
     if len(axis) != len(stim_ids):
         raise InputError(
-            f"{path} has {len(axis)} maps but the stimulus table has {len(stim_ids)} stimuli; "
+            f"{path} has {len(axis)} maps but {table} has {len(stim_ids)} stimuli; "
             "expected one map per stimulus"
         )
     if names and set(names) != set(stim_ids):
         missing = sorted(set(stim_ids) - set(names))[:3]
         raise InputError(
-            f"{path}: map names do not match the stimulus table's stim_id "
+            f"{path}: map names do not match the stim_id of {table} "
             f"(e.g. {missing} have no map); expected one map named by each stim_id"
         )

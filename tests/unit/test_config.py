@@ -230,7 +230,7 @@ def test_user_responses_wrong_number_of_maps(valid, tmp_path, small_axis):
     config = _user_config(valid, "data/sub01.dscalar.nii")
     with pytest.raises(InputError) as err:
         check_semantics(config, IDS, tmp_path, "config.yaml")
-    assert str(err.value).startswith(f"{path} has 3 maps but the stimulus table has 4 stimuli")
+    assert str(err.value).startswith(f"{path} has 3 maps but resources/stimuli.tsv has 4 stimuli")
 
 
 def test_user_responses_other_names(valid, tmp_path, small_axis):
