@@ -3,7 +3,7 @@
 Inputs: ``stimuli`` (results/stimuli.tsv), ``weights`` (a local weights file, if any).
 Output: ``results/activations/{model}.h5`` (see dnnmap.activations for the layout).
 Config: ``models.{model}`` (architecture, weights, seed, layers, preprocessing) and
-``compute`` (device, dtype, batch_size).
+``compute`` (device, dtype, compression, batch_size).
 """
 
 import logging
@@ -41,6 +41,7 @@ def main(name, model_config, compute, stimuli_path, weights, out_path, threads, 
         batch_size=compute["batch_size"],
         device=device,
         dtype=compute["dtype"],
+        compression=compute["compression"],
         weights_file=weights[0] if weights_kind(spec.weights) == "torchvision" else None,
         attrs=provenance({"model": model_config, "compute": compute}, [stimuli_path]),
         progress=progress,

@@ -52,6 +52,7 @@ def extract_activations(
     attrs: dict | None = None,
     progress=None,
     weights_file: str | None = None,
+    compression: str = "none",
 ) -> None:
     """Run the network over all stimuli once and stream every layer to ``out_path``.
 
@@ -77,11 +78,16 @@ def extract_activations(
         Where the progress bar is written (e.g. the rule's log file).
     weights_file : str, optional
         Local copy of torchvision's named weights (see :func:`dnnmap.models.build_model`).
+    compression : {"none", "lzf", "gzip"}
+        HDF5 compression of the layers: ``lzf`` is fast and lossless, ``gzip`` smaller and
+        slower. ReLU layers are about half zeros, so either roughly halves the file.
     """
     if len(stim_ids) != len(paths):
         raise InputError(f"{len(stim_ids)} stim_ids but {len(paths)} paths; expected one each")
     if dtype not in ("float32", "float16"):
         raise InputError(f"compute.dtype: {dtype!r}; expected float32 or float16")
+    if compression not in ("none", "lzf", "gzip"):
+        raise InputError(f"compute.compression: {compression!r}; expected none, lzf or gzip")
     modules = layer_modules(spec.architecture, spec.layers, f"models.{spec.name}.layers")
     model, weights_id = build_model(spec, weights_file)
     digest = weights_digest(model)
@@ -120,7 +126,13 @@ def extract_activations(
                     values = captured.pop(layer).to("cpu", torch.float32).numpy()
                     if layer not in group:
                         _create_layer(
-                            group, layer, modules[layer], values, n_stim, batch_size, dtype
+                            group,
+                            layer,
+                            modules[layer],
+                            values,
+                            (n_stim, batch_size),
+                            dtype,
+                            compression,
                         )
                     group[layer][start:stop] = values.astype(dtype, copy=False)
                 start = stop
@@ -138,7 +150,8 @@ def _capture(store: dict, layer: str):
     return hook
 
 
-def _create_layer(group, layer, module, values, n_stim, batch_size, dtype):
+def _create_layer(group, layer, module, values, sizes, dtype, compression):
+    n_stim, batch_size = sizes
     unit_shape = values.shape[1:]
     itemsize = np.dtype(dtype).itemsize
     dset = group.create_dataset(
@@ -146,6 +159,7 @@ def _create_layer(group, layer, module, values, n_stim, batch_size, dtype):
         shape=(n_stim, *unit_shape),
         dtype=dtype,
         chunks=chunk_shape(n_stim, unit_shape, batch_size, itemsize),
+        compression=None if compression == "none" else compression,
     )
     dset.attrs["module"] = module
     dset.attrs["unit_shape"] = np.asarray(unit_shape, dtype=np.int64)

@@ -159,6 +159,22 @@ def test_chunk_shape(n_stim, unit_shape, stim_chunk, itemsize, expected):
         assert got[1] == unit_shape[0] or size + size // got[1] > CHUNK_BYTES
 
 
+@pytest.mark.parametrize("compression", ["lzf", "gzip"])
+def test_compression_is_lossless(tmp_path, extracted, prebuilt, compression):
+    out32, ids, paths = extracted
+    out = tmp_path / f"{compression}.h5"
+    layers = ["conv1", "fc8"]
+    extract_activations(
+        _spec(layers), ids, paths, str(out), batch_size=BATCH, compression=compression
+    )
+    with h5py.File(out, "r") as f, h5py.File(out32, "r") as f32:
+        for layer in layers:
+            assert f["layers"][layer].compression == compression
+            np.testing.assert_array_equal(f["layers"][layer][()], f32["layers"][layer][()])
+    with pytest.raises(InputError, match=r"compute\.compression"):
+        extract_activations(_spec(layers), ids, paths, str(out), compression="zip")
+
+
 def test_float16(tmp_path, extracted, prebuilt):
     out32, ids, paths = extracted
     out = tmp_path / "half.h5"
