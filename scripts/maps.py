@@ -10,7 +10,7 @@ Params: ``layers`` (network order) and ``rois``, in the order of the inputs.
 
 import logging
 
-from dnnmap.cifti import read_dscalar, write_dscalar
+from dnnmap.cifti import read_brain_models, write_dscalar
 from dnnmap.logs import rule_log
 from dnnmap.maps import encoding_maps
 
@@ -18,7 +18,7 @@ LOG = logging.getLogger("dnnmap")
 
 
 def main(responses_path, encoding_paths, layers, rois, out_path):
-    brain_models = read_dscalar(responses_path).brain_models
+    brain_models = read_brain_models(responses_path)
     data, names = encoding_maps(encoding_paths, layers, rois, len(brain_models))
     write_dscalar(out_path, data, names, brain_models)
     LOG.info("wrote %d maps (%s) on %d grayordinates", len(names), ", ".join(names), data.shape[1])

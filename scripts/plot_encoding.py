@@ -1,7 +1,8 @@
 """Figure: encoding accuracy across layers per ROI, with the simulated driving layer marked.
 
 Inputs: ``summary`` (results/summary/encoding.tsv), ``truth`` (ground-truth tables of
-simulated subjects; may be empty).
+simulated subjects; may be empty). Subjects share the simulated regions and their layers (only
+the seed differs), so the first table marks the driving layers for all.
 Output: ``results/summary/encoding_layers.png``.
 Params: ``layer_order`` (model -> layers in network order).
 """

@@ -3,7 +3,7 @@
 Inputs: every ``results/encoding/{subject}/{model}/{layer}/{roi}.h5``.
 Output: ``results/summary/encoding.tsv`` (model, layer, subject, roi, median_r, mean_r,
 median_r2, n_vox).
-Params: ``keys``, the model/layer/subject/roi of each input, in input order.
+Params: ``jobs``, the model/layer/subject/roi of each input, in input order.
 """
 
 import logging

@@ -52,7 +52,7 @@ def extract_activations(
     attrs: dict | None = None,
     progress=None,
     weights_file: str | None = None,
-    compression: str = "none",
+    compression: str = "lzf",
 ) -> None:
     """Run the network over all stimuli once and stream every layer to ``out_path``.
 
@@ -112,6 +112,7 @@ def extract_activations(
         **(attrs or {}),
     }
     n_stim = len(stim_ids)
+    itemsize = np.dtype(dtype).itemsize
     transform = spec.preprocessing.transform()
     try:
         with h5_writer(out_path, root_attrs) as f, torch.inference_mode():
@@ -125,14 +126,10 @@ def extract_activations(
                 for layer in modules:
                     values = captured.pop(layer).to("cpu", torch.float32).numpy()
                     if layer not in group:
+                        shape = (n_stim, *values.shape[1:])
+                        chunks = chunk_shape(n_stim, shape[1:], batch_size, itemsize)
                         _create_layer(
-                            group,
-                            layer,
-                            modules[layer],
-                            values,
-                            (n_stim, batch_size),
-                            dtype,
-                            compression,
+                            group, layer, modules[layer], shape, chunks, dtype, compression
                         )
                     group[layer][start:stop] = values.astype(dtype, copy=False)
                 start = stop
@@ -150,17 +147,14 @@ def _capture(store: dict, layer: str):
     return hook
 
 
-def _create_layer(group, layer, module, values, sizes, dtype, compression):
-    n_stim, batch_size = sizes
-    unit_shape = values.shape[1:]
-    itemsize = np.dtype(dtype).itemsize
+def _create_layer(group, layer, module, shape, chunks, dtype, compression):
     dset = group.create_dataset(
         layer,
-        shape=(n_stim, *unit_shape),
+        shape=shape,
         dtype=dtype,
-        chunks=chunk_shape(n_stim, unit_shape, batch_size, itemsize),
+        chunks=chunks,
         compression=None if compression == "none" else compression,
     )
     dset.attrs["module"] = module
-    dset.attrs["unit_shape"] = np.asarray(unit_shape, dtype=np.int64)
+    dset.attrs["unit_shape"] = np.asarray(shape[1:], dtype=np.int64)
     return dset

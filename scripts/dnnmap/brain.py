@@ -37,7 +37,9 @@ def align_maps(
     Raises
     ------
     InputError
-        If the map count differs from the stimulus count, or a stim_id has no map.
+        If named maps are more or fewer than the stimuli, repeat a name, or miss a stim_id.
+        Maps without names (a dtseries) are taken in table order; their count is the
+        caller's to check (:func:`roi_responses` does).
     """
     n_maps = len(names) if names is not None else None
     if names is None:
@@ -96,5 +98,5 @@ def roi_responses(
         )
     order = align_maps(names, stim_ids, cifti_path, table)
     index = resolve_roi(roi, labels, atlas_for(brain_models))
-    responses = np.ascontiguousarray(data[order][:, index], dtype=np.float32)
+    responses = np.ascontiguousarray(data[:, index][order], dtype=np.float32)
     return responses, index

@@ -179,8 +179,8 @@ def write_dscalar(
         img.to_file_map({"image": nib.FileHolder(filename=str(path), fileobj=f)})
 
 
-def read_dscalar(path: str | os.PathLike) -> DenseData:
-    """Read a CIFTI-2 dense scalar (or dense series) file.
+def _open_dense(path: str | os.PathLike):
+    """Open a CIFTI-2 dense scalar (or dense series) file and check its axes; read no data.
 
     Parameters
     ----------
@@ -190,11 +190,12 @@ def read_dscalar(path: str | os.PathLike) -> DenseData:
 
     Returns
     -------
-    DenseData
-        Named tuple ``(data, names, brain_models)``: ``data`` float32 of shape
-        (n_maps, n_grayordinates); ``names`` the map names (list of str, length n_maps), or
-        ``None`` for a dense series, whose rows are time points; ``brain_models`` the
-        ``BrainModelAxis`` of the columns.
+    img : nibabel.Cifti2Image
+        The image, its data not yet read.
+    names : list of str or None
+        The map names, or ``None`` for a dense series, whose rows are time points.
+    brain_models : BrainModelAxis
+        The grayordinates of the columns.
 
     Raises
     ------
@@ -240,5 +241,28 @@ def read_dscalar(path: str | os.PathLike) -> DenseData:
             f"{path}: first axis is a {type(rows).__name__}; expected scalar maps (dscalar) "
             "or a series (dtseries)"
         )
-    data = np.asarray(img.dataobj, dtype=np.float32)
-    return DenseData(data, names, cols)
+    return img, names, cols
+
+
+def read_dscalar(path: str | os.PathLike) -> DenseData:
+    """Read a dense CIFTI-2 file (dscalar or dtseries) whole.
+
+    Returns
+    -------
+    DenseData
+        ``data`` (n_maps, n_grayordinates) float32, ``names`` (one per map, or ``None`` for a
+        dense series) and ``brain_models``.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read as CIFTI-2 or its axes are not (scalar or series, brain
+        models).
+    """
+    img, names, cols = _open_dense(path)
+    return DenseData(np.asarray(img.dataobj, dtype=np.float32), names, cols)
+
+
+def read_brain_models(path: str | os.PathLike) -> BrainModelAxis:
+    """The brain model axis of a dense CIFTI-2 file, from its header alone (no data read)."""
+    return _open_dense(path)[2]

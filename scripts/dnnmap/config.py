@@ -133,7 +133,7 @@ def check_semantics(
             raise InputError(f"{source}: brain.rois.{roi}: {err}") from None
     simulated = [s for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE]
     if simulated:
-        _check_simulation(config, source, atlas, resolve_roi)
+        _check_simulation(config, source, atlas)
     for subject, entry in config["brain"]["subjects"].items():
         if entry["responses"] != SIMULATE:
             path = Path(base, entry["responses"])
@@ -145,7 +145,9 @@ def check_semantics(
             )
 
 
-def _check_simulation(config, source, atlas, resolve_roi):
+def _check_simulation(config, source, atlas):
+    from dnnmap.atlas import resolve_roi
+
     sim = config.get("simulation")
     if sim is None:
         raise InputError(f"{source}: brain.subjects asks for 'simulate' but there is no simulation")
@@ -161,7 +163,10 @@ def _check_simulation(config, source, atlas, resolve_roi):
                 f"{source}: simulation.regions.{region}.layer: {entry['layer']!r} is not among "
                 f"models.{sim['model']}.layers ({', '.join(model['layers'])})"
             )
-        resolve_roi(region, entry["labels"], atlas)
+        try:
+            resolve_roi(region, entry["labels"], atlas)
+        except InputError as err:
+            raise InputError(f"{source}: simulation.regions.{region}.labels: {err}") from None
 
 
 def check_brain_stim_ids(
@@ -183,15 +188,13 @@ def check_brain_stim_ids(
         axis = nib.load(path).header.get_axis(0)
     except Exception as err:
         raise InputError(f"{where}: {path} is not a readable CIFTI-2 file ({err})") from err
-    names = list(getattr(axis, "name", []))
     if len(axis) != len(stim_ids):
         raise InputError(
             f"{path} has {len(axis)} maps but {table} has {len(stim_ids)} stimuli; "
             "expected one map per stimulus"
         )
-    if names and set(names) != set(stim_ids):
-        missing = sorted(set(stim_ids) - set(names))[:3]
-        raise InputError(
-            f"{path}: map names do not match the stim_id of {table} "
-            f"(e.g. {missing} have no map); expected one map named by each stim_id"
-        )
+    names = getattr(axis, "name", None)
+    if names is not None:
+        from dnnmap.brain import align_maps
+
+        align_maps(list(names), stim_ids, path, table)

@@ -1,8 +1,9 @@
 """Build a torchvision network with known weights and its input preprocessing.
 
-Weights are never downloaded here: ``weights: none`` builds the architecture with seeded
-random weights, a path loads a local state dict, and a torchvision weights name
-(e.g. ``IMAGENET1K_V1``) loads from the local torch hub cache only.
+``weights: none`` builds the architecture with seeded random weights, a path loads a local
+state dict, and a torchvision weights name (e.g. ``IMAGENET1K_V1``) loads the file the
+workflow's login-node rule fetched (``weights_file``), or, from a notebook, the torch hub
+cache, downloading it there if the network allows (see :mod:`dnnmap.weights`).
 """
 
 from __future__ import annotations

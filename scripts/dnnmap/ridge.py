@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.model_selection import KFold
 
 from dnnmap.errors import InputError
 from dnnmap.metrics import pearson_r, r2_score
@@ -418,7 +419,10 @@ def cross_validated_encoding(
     seed : int
         Seed of the outer fold assignment.
     inner_cv : int, "loo" or splitter
-        Inner CV on each outer training set (see :func:`select_alpha`).
+        Inner CV on each outer training set (see :func:`select_alpha`). An int means shuffled
+        k-fold, ``KFold(inner_cv, shuffle=True, random_state=seed)``, because stimulus tables
+        are often sorted by category and contiguous folds would tune the penalty for
+        generalising across categories while the (shuffled) outer folds test within them.
     batch_size : int
         Targets per batch.
     fit_intercept : bool
@@ -437,6 +441,14 @@ def cross_validated_encoding(
     alpha = np.empty((n_folds, v))
     fold_scores = np.empty((n_folds, v))
     step = max(int(batch_size), 1)
+    if isinstance(inner_cv, int | np.integer) and not isinstance(inner_cv, bool):
+        smallest = n - np.bincount(folds).max()
+        if not 2 <= inner_cv <= smallest:
+            raise InputError(
+                f"inner_cv is {inner_cv} folds for {smallest} training samples; "
+                f"expected 2 <= inner_cv <= {smallest}"
+            )
+        inner_cv = KFold(int(inner_cv), shuffle=True, random_state=seed)
     for f in range(n_folds):
         train, test = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
         plan = _make_plan(X[train], inner_cv, fit_intercept)

@@ -192,6 +192,7 @@ def check_stim_ids(
     for i, (a, b) in enumerate(zip(expected, got, strict=True)):
         if a != b:
             raise InputError(
-                f"{got_source} row {i} has stim_id {b!r} but {expected_source} has {a!r}; "
+                f"{got_source} has stim_id {b!r} at position {i + 1} where {expected_source} "
+                f"has {a!r}; "
                 "expected the same stimuli in the same order"
             )

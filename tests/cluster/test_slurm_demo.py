@@ -10,12 +10,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from workflow_helpers import ROOT, demo_config, run_workflow
+from workflow_helpers import ROOT, demo_config, h5_datasets, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -59,17 +58,6 @@ def runs(tmp_path_factory):
     return local, cluster, proc.stdout + proc.stderr
 
 
-def _datasets(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(
-            lambda name, obj: (
-                out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
-            )
-        )
-    return out
-
-
 def test_jobs_went_through_slurm(runs):
     _local, cluster, output = runs
     assert "SLURM run ID" in output
@@ -95,7 +83,7 @@ def test_outputs_equal_a_local_run(runs):
     files = sorted(p.relative_to(local) for p in (local / "results").rglob("*.h5"))
     assert len(files) >= 1 + 8 + 6 + 48
     for rel in files:
-        want, got = _datasets(local / rel), _datasets(cluster / rel)
+        want, got = h5_datasets(local / rel), h5_datasets(cluster / rel)
         assert want.keys() == got.keys(), rel
         for name, value in want.items():
             if value.dtype.kind in "iuSOb":

@@ -155,3 +155,17 @@ def test_read_rejects_parcellated(tmp_path, bm):
     nib.save(img, path)
     with pytest.raises(InputError, match="second axis is a ParcelsAxis; expected brain models"):
         cifti.read_dscalar(path)
+
+
+def test_read_brain_models_reads_the_header_only(tmp_path):
+    axis = cifti.fslr32k_brain_models()
+    path = tmp_path / "m.dscalar.nii"
+    cifti.write_dscalar(path, np.ones((3, len(axis)), dtype=np.float32), ["a", "b", "c"], axis)
+    # Cut the file where the data begin: the header is intact, the data are gone.
+    with open(path, "r+b") as f:
+        offset = int(nib.Nifti2Header.from_fileobj(f)["vox_offset"])
+        assert offset > 540
+        f.truncate(offset)
+    assert cifti.read_brain_models(path) == axis
+    with pytest.raises(Exception):  # noqa: B017 (any error: the data are missing)
+        cifti.read_dscalar(path)

@@ -109,7 +109,7 @@ def test_misaligned_features_name_both_files(files):
         run_encoding(str(files["stimuli"]), str(files["features"]), str(files["brain"]), SETTINGS)
     msg = str(err.value)
     assert str(files["features"]) in msg and str(files["stimuli"]) in msg
-    assert "row 0" in msg and "'img01'" in msg
+    assert "at position 1" in msg and "'img01'" in msg
 
 
 def test_read_aligned_short_brain_file(files):

@@ -192,7 +192,7 @@ def test_encoding_matches_manual_sklearn_loop():
             gs = GridSearchCV(
                 linear_model.Ridge(),
                 {"alpha": ALPHAS},
-                cv=KFold(5),
+                cv=KFold(5, shuffle=True, random_state=7),  # inner folds shuffled with the seed
                 scoring="neg_mean_squared_error",
             ).fit(X[train], Y[train, j])
             assert res.alpha[f, j] == gs.best_params_["alpha"]
@@ -236,3 +236,9 @@ def test_encoding_recovers_signal_not_noise():
     # negative (heavily shrunk predictions track the training-fold means), a known CV effect.
     assert abs(res.fold_scores.mean()) < 0.05
     assert -0.2 < res.score.mean() < 0.02 and res.r2.mean() < 0.01
+
+
+def test_encoding_inner_folds_must_fit_the_training_set():
+    X, Y = _problem(n=20, p=3, v=2, seed=9)
+    with pytest.raises(InputError, match="inner_cv is 17 folds for 16 training samples"):
+        cross_validated_encoding(X, Y, ALPHAS, n_folds=5, seed=0, inner_cv=17)

@@ -170,7 +170,7 @@ def test_check_stim_ids_first_mismatch():
         store.check_stim_ids(["a", "b", "c", "d"], ["a", "b", "x", "y"], "stimuli.tsv", "f.h5")
     msg = str(err.value)
     assert "stimuli.tsv" in msg and "f.h5" in msg
-    assert "row 2" in msg and "'x'" in msg and "'c'" in msg
+    assert "at position 3" in msg and "'x'" in msg and "'c'" in msg
     assert "'y'" not in msg and "\n" not in msg
 
 

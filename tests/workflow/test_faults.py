@@ -10,7 +10,7 @@ import time
 import h5py
 import numpy as np
 import pytest
-from workflow_helpers import demo_config, run_workflow, snakemake_command
+from workflow_helpers import demo_config, h5_datasets, run_workflow, snakemake_command
 
 TARGET = "results/activations/alexnet.h5"
 
@@ -25,14 +25,8 @@ def _start(workdir, config):
 
 def _read_all(path):
     with h5py.File(path, "r") as f:
-        data = {}
-        f.visititems(
-            lambda name, obj: (
-                data.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
-            )
-        )
         attrs = {k: v for k, v in f.attrs.items() if k != "created"}
-    return data, attrs
+    return h5_datasets(path), attrs
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,3 +54,15 @@ def dnnmap_error(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode != 0, f"expected failure, got success:\n{text[-2000:]}"
     assert lines, f"no dnnmap error line in output:\n{text[-3000:]}"
     return lines[0]
+
+
+def h5_datasets(path) -> dict:
+    """Every dataset of an HDF5 file, by its path in the file."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(
+            lambda name, obj: (
+                out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
+            )
+        )
+    return out

@@ -30,10 +30,12 @@ def _startup_checks():
     table_path = config["stimuli"]["table"]
     table = read_table(table_path)
     row_schema = load_schema(SCHEMAS / "stimuli.schema.yaml")
-    lines = table.attrs.get(LINES_ATTR) or range(2, len(table) + 2)
-    for line, row in zip(lines, table.to_dict("records"), strict=True):
+    checked = check_stimuli(table, table_path, decode=False)
+    for line, row in zip(
+        table.attrs[LINES_ATTR], table.to_dict("records"), strict=True
+    ):
         validate(row, row_schema, f"{table_path} row {line}")
-    table = check_stimuli(table, table_path, decode=False)
+    table = checked
     check_semantics(config, list(table["stim_id"]), ".", str(CONFIG_SOURCE))
     return table
 
