@@ -104,3 +104,13 @@ def test_memory_estimates_grow_with_data_and_attempt():
     big = pca_mem_mb(10_000, 200_000)
     assert big > 3 * 8 * 10_000**2 / 1e6  # the Gram matrix and its eigendecomposition
     assert math.isclose(pca_mem_mb(150, 4096, attempt=2), 2 * pca_mem_mb(150, 4096))
+
+
+def test_runtime_hints_scale_with_stimuli_and_device():
+    from dnnmap.resources import encoding_runtime_min, extraction_runtime_min
+
+    cpu = extraction_runtime_min(100_000, "alexnet", gpu=False)
+    assert cpu == 10 + math.ceil(3 * 100_000 * 0.05 / 60)
+    assert extraction_runtime_min(100_000, "alexnet", gpu=True) < cpu
+    assert extraction_runtime_min(100_000, "resnet18", gpu=False) > cpu
+    assert encoding_runtime_min(10_000, 5_000) > encoding_runtime_min(150, 1_600) >= 5

@@ -179,8 +179,10 @@ def extraction_mem_mb(wildcards, attempt):
 
 
 def extraction_runtime(wildcards):
+    """Minutes for an extraction job: the CPU estimate unless compute.device names CUDA."""
     architecture = config["models"][wildcards.model]["architecture"]
-    return sizing.extraction_runtime_min(N_STIM, architecture, gpu=False)
+    gpu = config["compute"]["device"].startswith("cuda")
+    return sizing.extraction_runtime_min(N_STIM, architecture, gpu=gpu)
 
 
 def pca_mem_mb(wildcards, attempt):
