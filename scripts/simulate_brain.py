@@ -29,15 +29,16 @@ def main(stimuli_path, feature_paths, simulation, subject_index, out_responses, 
         with h5py.File(path, "r") as f:
             layer = str(f.attrs["layer"])
         features[layer] = read_aligned(path, "features", stim_ids, stimuli_path)
+    brain_models = fslr32k_brain_models()
     data, truth = simulate_responses(
         features,
         simulation["regions"],
-        fslr32k_brain_models(),
+        brain_models,
         snr=simulation["snr"],
         seed=simulation["seed"] + subject_index,
         n_components=simulation["n_components"],
     )
-    write_dscalar(out_responses, data, stim_ids, fslr32k_brain_models())
+    write_dscalar(out_responses, data, stim_ids, brain_models)
     with atomic_path(out_truth) as tmp:
         truth.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
     LOG.info("simulated %d stimuli x %d grayordinates:\n%s", *data.shape, truth.to_string())

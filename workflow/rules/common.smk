@@ -47,6 +47,11 @@ except InputError as err:
 
 MODELS = list(config["models"])
 SUBJECTS = list(config["brain"]["subjects"])
+SIMULATED_TRUTH = [
+    f"results/simulation/{s}/ground_truth.tsv"
+    for s, entry in config["brain"]["subjects"].items()
+    if entry["responses"] == SIMULATE
+]
 ROIS = list(config["brain"]["rois"])
 N_STIM = len(STIMULI)
 ROI_SIZES = {
@@ -152,12 +157,7 @@ def all_outputs():
         subject=SUBJECTS,
         model=MODELS,
     )
-    outputs += [
-        f"results/simulation/{s}/ground_truth.tsv"
-        for s in SUBJECTS
-        if config["brain"]["subjects"][s]["responses"] == SIMULATE
-    ]
-    return outputs
+    return outputs + SIMULATED_TRUTH
 
 
 # Job sizes from the data (see scripts/dnnmap/resources.py); memory grows with each retry.

@@ -30,11 +30,7 @@ rule summary:
 rule plot_encoding:
     input:
         summary="results/summary/encoding.tsv",
-        truth=[
-            f"results/simulation/{s}/ground_truth.tsv"
-            for s in SUBJECTS
-            if config["brain"]["subjects"][s]["responses"] == SIMULATE
-        ],
+        truth=SIMULATED_TRUTH,
     output:
         report(
             "results/summary/encoding_layers.png",
