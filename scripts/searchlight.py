@@ -101,7 +101,7 @@ def main(inputs, settings, layers, shard, out_path):
         centers,
         r,
         layers,
-        sizes if finite.all() else neighborhoods.sizes,
+        neighborhoods.sizes,
         index,
         n_shards,
         data.shape[1],

@@ -421,3 +421,44 @@ def test_rule_scripts_end_to_end(tmp_path):
     with pytest.raises(InputError, match=r"shards \[1\] of 2 are missing"):
         load_script("merge_searchlight").main(inputs.responses, shards[:1], settings, out)
     assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_rule_scripts_on_volume_input(tmp_path, masked):
+    """The same two scripts on a 4-D NIfTI (volumes in table order) give NIfTI maps."""
+    rng = np.random.default_rng(11)
+    shape, n_stim = (5, 4, 4), 8
+    inside = np.zeros(shape, dtype=bool)
+    inside[1:4, 1:3, :3] = True
+    values = np.zeros((*shape, n_stim), dtype=np.float32)
+    values[inside] = rng.standard_normal((inside.sum(), n_stim))
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    nib.save(nib.Nifti1Image(values, affine), tmp_path / "bold.nii.gz")
+    keep = inside.copy()
+    settings = {"radius_mm": 3.5, "n_shards": 3, "metric": "correlation", "comparison": "pearson"}
+    if masked:
+        keep[1, 1, 0] = False
+        nib.save(nib.Nifti1Image(keep.astype(np.uint8), affine), tmp_path / "mask.nii.gz")
+        settings["mask"] = str(tmp_path / "mask.nii.gz")
+    ids = [f"s{i}" for i in range(n_stim)]
+    pd.DataFrame({"stim_id": ids, "path": ids, "modality": "image"}).to_csv(
+        tmp_path / "stimuli.tsv", sep="\t", index=False
+    )
+    model = pdist(rng.standard_normal((n_stim, 3)))
+    write_rdm(tmp_path / "fc.h5", model, ids, {})
+    inputs = SimpleNamespace(
+        stimuli=str(tmp_path / "stimuli.tsv"),
+        responses=str(tmp_path / "bold.nii.gz"),
+        models=[str(tmp_path / "fc.h5")],
+    )
+    shards = [tmp_path / f"shard-{k}.h5" for k in range(3)]
+    for k, path in enumerate(shards):
+        load_script("searchlight").main(inputs, settings, ["fc"], str(k), path)
+    out = tmp_path / "maps" / "searchlight.nii.gz"
+    load_script("merge_searchlight").main(inputs.responses, shards, settings, out)
+    ijk = np.argwhere(keep)
+    nb = volume_neighborhoods(ijk, affine, 3.5)
+    expected = searchlight_rsa(values[keep].T, nb, model, comparison="pearson")
+    got = np.asarray(nib.load(out).dataobj)
+    np.testing.assert_allclose(got[keep, 0], expected[:, 0].astype(np.float32), rtol=1e-5)
+    assert read_volume_map_names(out) == ["fc"]
