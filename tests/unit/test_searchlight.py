@@ -27,7 +27,6 @@ from dnnmap.neighborhoods import (
     surface_neighborhoods,
     volume_neighborhoods,
 )
-from dnnmap.rsa_io import write_rdm
 from dnnmap.searchlight import (
     check_shard,
     merge_shards,
@@ -42,8 +41,14 @@ from dnnmap.searchlight import (
     write_shard,
     write_volume_maps,
 )
+from dnnmap.store import write_h5
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def write_rdm(path, rdm, stim_ids, attrs):
+    """An RDM file as dnnmap.rsa_io writes it: condensed ``rdm`` and ``stim_id``."""
+    write_h5(path, {"rdm": np.asarray(rdm, dtype=np.float64)}, attrs=attrs, stim_id=stim_ids)
 
 
 def grid_mesh(nx, ny, h=1.0):
