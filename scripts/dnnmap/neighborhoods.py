@@ -373,14 +373,8 @@ def volume_neighborhoods(
     for start in range(0, len(centers), chunk_size):
         chunk = centers[start : start + chunk_size]
         pairs = cKDTree(xyz[chunk]).sparse_distance_matrix(tree, reach, output_type="ndarray")
-        # sparse_distance_matrix leaves out pairs at distance 0: the center itself.
-        row = np.concatenate([pairs["i"], np.arange(len(chunk))])
-        col = np.concatenate([pairs["j"], chunk])
-        order = np.lexsort((col, row))
-        row, col = row[order], col[order]
-        keep = np.ones(len(row), dtype=bool)
-        keep[1:] = (row[1:] != row[:-1]) | (col[1:] != col[:-1])
-        row, col = row[keep], col[keep]
+        order = np.lexsort((pairs["j"], pairs["i"]))  # the center itself is a pair at 0 mm
+        row, col = pairs["i"][order], pairs["j"][order]
         counts = np.bincount(row, minlength=len(chunk))
         indptr[start + 1 : start + 1 + len(chunk)] = indptr[start] + np.cumsum(counts)
         parts.append(col.astype(np.int64))
