@@ -119,3 +119,14 @@ def extraction_runtime_min(n_stim: int, architecture: str, gpu: bool) -> int:
 def encoding_runtime_min(n_stim: int, n_vox: int) -> int:
     """Runtime hint of an encoding job, minutes."""
     return 5 + math.ceil(n_stim * n_vox / 2e7)
+
+
+def rdm_mem_mb(n_stim: int, attempt: int = 1, perm_batch: int = 64) -> int:
+    """Memory of an RDM or RSA job, MB.
+
+    About six float64 n_stim x n_stim matrices (Gram matrix, square RDMs, ranks) and a batch
+    of ``perm_batch`` permuted condensed RDMs (float64) for permutation tests.
+    """
+    pairs = n_stim * (n_stim - 1) // 2
+    work = 6 * 8 * n_stim * n_stim + perm_batch * 8 * pairs
+    return math.ceil((PYTHON_BASE_MB + work / MB) * 1.2) * attempt

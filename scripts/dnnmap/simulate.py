@@ -62,7 +62,8 @@ def simulate_responses(
     snr: float = 1.0,
     seed: int = 0,
     n_components: int | None = None,
-) -> tuple[np.ndarray, pd.DataFrame]:
+    n_repeats: int = 1,
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray | None]:
     """Simulate brain responses whose regions are linear read-outs of network layers.
 
     Parameters
@@ -91,15 +92,22 @@ def simulate_responses(
     seed : int
         Non-negative seed. Region ``i`` (in the order of ``regions``) draws its weights, then
         its noise, from ``numpy.random.default_rng([seed, i])``.
+    n_repeats : int
+        Measurements of every stimulus. With ``n_repeats = R > 1`` each repeat is the signal
+        plus its own noise of variance ``R / snr``, and ``data`` is their mean, so the mean
+        keeps the signal-to-noise ratio ``snr`` (and ``expected_r``) while the repeats give a
+        noise ceiling. ``n_repeats = 1`` draws exactly what earlier versions drew.
 
     Returns
     -------
     data : ndarray of float32, shape (n_stim, n_grayordinates)
-        Simulated responses; 0 outside the regions.
+        Simulated responses (the mean over repeats); 0 outside the regions.
     truth : pandas.DataFrame
         One row per region: ``region``, ``layer``, ``labels`` (joined by '+'), ``n_vox``,
         ``n_features`` (k), ``snr`` and ``expected_r`` = sqrt(snr / (1 + snr)), the
         correlation between a response and its noise-free signal.
+    repeats : ndarray of float32, shape (n_repeats, n_stim, n_grayordinates), or None
+        The single measurements whose mean is ``data``; None when ``n_repeats`` is 1.
 
     Raises
     ------
@@ -112,6 +120,8 @@ def simulate_responses(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(f"seed is {seed!r}; expected a non-negative integer")
     snr = _check_snr(snr, "simulation")
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
+        raise InputError(f"n_repeats is {n_repeats!r}; expected an integer >= 1")
     if not isinstance(brain_models, BrainModelAxis):
         raise InputError(
             f"brain_models is a {type(brain_models).__name__}; expected a BrainModelAxis"
@@ -170,6 +180,7 @@ def simulate_responses(
         plan.append((region, layer, labels, vox, region_snr))
 
     data = np.zeros((n_stim, len(brain_models)), dtype=np.float32)
+    repeats = np.zeros((n_repeats, *data.shape), dtype=np.float32) if n_repeats > 1 else None
     rows = []
     for i, (region, layer, labels, vox, region_snr) in enumerate(plan):
         rng = np.random.default_rng([int(seed), i])
@@ -178,7 +189,12 @@ def simulate_responses(
         weights = rng.standard_normal((k, vox.size))
         signal = z @ weights / math.sqrt(k)
         signal /= signal.std(axis=0)
-        if math.isfinite(region_snr):
+        if repeats is not None:
+            sd = math.sqrt(n_repeats / region_snr) if math.isfinite(region_snr) else 0.0
+            single = signal + rng.normal(0.0, sd, size=(n_repeats, *signal.shape))
+            repeats[:, :, vox] = single
+            signal = single.mean(axis=0)
+        elif math.isfinite(region_snr):
             signal += rng.normal(0.0, math.sqrt(1.0 / region_snr), size=signal.shape)
         data[:, vox] = signal
         rows.append(
@@ -194,4 +210,4 @@ def simulate_responses(
                 else 1.0,
             }
         )
-    return data, pd.DataFrame(rows)
+    return data, pd.DataFrame(rows), repeats

@@ -45,7 +45,7 @@ def _z(x):
 
 
 def test_shapes_zeros_and_truth(bm, features):
-    data, truth = simulate_responses(features, REGIONS, bm, mmp_atlas(), snr=4.0, seed=1)
+    data, truth, _ = simulate_responses(features, REGIONS, bm, mmp_atlas(), snr=4.0, seed=1)
     assert data.shape == (N_STIM, len(bm))
     assert data.dtype == np.float32
     atlas = mmp_atlas()
@@ -75,15 +75,15 @@ def test_shapes_zeros_and_truth(bm, features):
 
 
 def test_deterministic_by_seed(bm, features):
-    a, _ = simulate_responses(features, REGIONS, bm, snr=1.0, seed=7)
-    b, _ = simulate_responses(features, REGIONS, bm, snr=1.0, seed=7)
-    c, _ = simulate_responses(features, REGIONS, bm, snr=1.0, seed=8)
+    a, _, _ = simulate_responses(features, REGIONS, bm, snr=1.0, seed=7)
+    b, _, _ = simulate_responses(features, REGIONS, bm, snr=1.0, seed=7)
+    c, _, _ = simulate_responses(features, REGIONS, bm, snr=1.0, seed=8)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
 def test_noise_free_signal_is_linear_in_the_driving_layer(bm, features):
-    data, truth = simulate_responses(features, _noise_free(REGIONS), bm, seed=3)
+    data, truth, _ = simulate_responses(features, _noise_free(REGIONS), bm, seed=3)
     assert truth["snr"].tolist() == [np.inf, np.inf]
     assert truth["expected_r"].tolist() == [1.0, 1.0]
     atlas = mmp_atlas()
@@ -102,8 +102,8 @@ def test_noise_free_signal_is_linear_in_the_driving_layer(bm, features):
 
 
 def test_empirical_snr(bm, features):
-    signal, _ = simulate_responses(features, _noise_free(REGIONS), bm, seed=5)
-    noisy, truth = simulate_responses(features, REGIONS, bm, snr=4.0, seed=5)
+    signal, _, _ = simulate_responses(features, _noise_free(REGIONS), bm, seed=5)
+    noisy, truth, _ = simulate_responses(features, REGIONS, bm, snr=4.0, seed=5)
     atlas = mmp_atlas()
     for (region, spec), row in zip(REGIONS.items(), truth.itertuples(), strict=True):
         vox = resolve_roi(region, spec["labels"], atlas)
@@ -165,8 +165,8 @@ def test_other_grayordinates(features):
     vol = BrainModelAxis.from_mask(mask, name="thalamus_right", affine=np.eye(4))
     axis = vol + fslr32k_brain_models()
     regions = {"early": REGIONS["early"]}
-    data, _ = simulate_responses(features, regions, axis, snr=np.inf, seed=2)
-    ref, _ = simulate_responses(features, regions, fslr32k_brain_models(), snr=np.inf, seed=2)
+    data, _, _ = simulate_responses(features, regions, axis, snr=np.inf, seed=2)
+    ref, _, _ = simulate_responses(features, regions, fslr32k_brain_models(), snr=np.inf, seed=2)
     assert data.shape == (N_STIM, len(axis))
     assert (data[:, :3] == 0).all()
     np.testing.assert_array_equal(data[:, 3:], ref)
@@ -175,7 +175,7 @@ def test_other_grayordinates(features):
 def test_n_components_reads_out_the_leading_columns_only(bm, features):
     """With n_components=m the signal lies in the span of the first m z-scored columns."""
     m = 4
-    data, truth = simulate_responses(
+    data, truth, _ = simulate_responses(
         features, _noise_free(REGIONS), bm, mmp_atlas(), seed=3, n_components=m
     )
     vox = resolve_roi("early", ["V1"], mmp_atlas())
@@ -186,3 +186,24 @@ def test_n_components_reads_out_the_leading_columns_only(bm, features):
         residual = np.abs(signal - Z @ coef).max()
         assert (residual < 1e-4) == exact, residual
     assert list(truth["n_features"]) == [m, m]
+
+
+def test_repeats_average_to_responses_at_the_same_snr(bm, features):
+    signal, _, none = simulate_responses(features, _noise_free(REGIONS), bm, seed=5)
+    assert none is None
+    data, truth, repeats = simulate_responses(features, REGIONS, bm, snr=4.0, seed=5, n_repeats=3)
+    assert repeats.shape == (3, *data.shape)
+    np.testing.assert_allclose(repeats.mean(axis=0), data, atol=1e-5)
+    atlas = mmp_atlas()
+    for (region, spec), row in zip(REGIONS.items(), truth.itertuples(), strict=True):
+        vox = resolve_roi(region, spec["labels"], atlas)
+        s = signal[:, vox].astype(np.float64)
+        # The mean keeps the SNR; each repeat has n_repeats times the noise variance.
+        assert s.var() / (data[:, vox] - s).var() == pytest.approx(row.snr, rel=0.05)
+        assert s.var() / (repeats[0][:, vox] - s).var() == pytest.approx(row.snr / 3, rel=0.05)
+
+
+@pytest.mark.parametrize("n_repeats", [0, 1.5, True])
+def test_bad_n_repeats(bm, features, n_repeats):
+    with pytest.raises(InputError, match="n_repeats is"):
+        simulate_responses(features, REGIONS, bm, n_repeats=n_repeats)

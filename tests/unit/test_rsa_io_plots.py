@@ -1,0 +1,123 @@
+"""RDM files, the patterns they come from, and the RSA figures."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import pdist
+
+from dnnmap.errors import InputError
+from dnnmap.rsa_io import (
+    brain_patterns,
+    model_patterns,
+    read_rdm,
+    read_rdm_attrs,
+    write_rdm,
+    zscore_columns,
+)
+from dnnmap.rsa_plots import (
+    category_order,
+    classical_mds,
+    plot_mds_grid,
+    plot_rdm_grid,
+    plot_rsa_profiles,
+)
+from dnnmap.store import write_h5
+
+IDS = [f"s{i}" for i in range(6)]
+
+
+def test_classical_mds_recovers_euclidean_configuration():
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    coords = classical_mds(pdist(X), n_dims=3)
+    np.testing.assert_allclose(pdist(coords), pdist(X), atol=1e-10)
+
+
+def test_classical_mds_pads_non_positive_dimensions_with_zero():
+    X = np.random.default_rng(1).normal(size=(8, 1))
+    coords = classical_mds(pdist(X), n_dims=3)
+    np.testing.assert_allclose(pdist(coords[:, :1]), pdist(X), atol=1e-10)
+    np.testing.assert_allclose(coords[:, 1:], 0.0, atol=1e-6)
+
+
+def test_zscore_columns_matches_scipy_and_zeroes_constant_columns():
+    from scipy.stats import zscore
+
+    X = np.random.default_rng(2).normal(size=(10, 3))
+    X[:, 2] = 4.0
+    Z = zscore_columns(X)
+    np.testing.assert_allclose(Z[:, :2], zscore(X[:, :2]), atol=1e-12)
+    np.testing.assert_array_equal(Z[:, 2], 0.0)
+
+
+def test_category_order_groups_stably_and_checks_length():
+    np.testing.assert_array_equal(category_order(["b", "a", "b", "a"], 4), [1, 3, 0, 2])
+    np.testing.assert_array_equal(category_order(None, 3), [0, 1, 2])
+    with pytest.raises(InputError, match="3 labels for 4 stimuli"):
+        category_order(["a", "b", "c"], 4)
+
+
+def test_rdm_round_trip_and_stimulus_alignment(tmp_path):
+    rdm = pdist(np.random.default_rng(3).normal(size=(6, 4)))
+    path = tmp_path / "layer.h5"
+    write_rdm(path, rdm, IDS, {"metric": "euclidean"})
+    np.testing.assert_array_equal(read_rdm(path, IDS, "stimuli.tsv"), rdm)
+    assert read_rdm_attrs(path)["metric"] == "euclidean"
+    with pytest.raises(InputError, match="stimuli.tsv"):
+        read_rdm(path, IDS[::-1], "stimuli.tsv")
+    with pytest.raises(InputError, match=r"expected \(15,\)"):
+        write_rdm(tmp_path / "bad.h5", rdm[:-1], IDS, {})
+    assert not (tmp_path / "bad.h5").exists()
+
+
+def test_model_patterns_keep_leading_columns(tmp_path):
+    X = np.arange(6 * 5, dtype=np.float32).reshape(6, 5)
+    path = tmp_path / "features.h5"
+    write_h5(path, {"features": X}, stim_id=IDS)
+    np.testing.assert_array_equal(model_patterns(path, IDS, "t.tsv", 2), X[:, :2])
+    assert model_patterns(path, IDS, "t.tsv", None).shape == (6, 5)
+    with pytest.raises(InputError, match="n_components is 0"):
+        model_patterns(path, IDS, "t.tsv", 0)
+
+
+def test_brain_patterns_drop_constant_voxels_and_reject_nan(tmp_path):
+    Y = np.random.default_rng(4).normal(size=(6, 4))
+    Y[:, 1] = 0.0
+    path = tmp_path / "roi.h5"
+    write_h5(path, {"responses": Y, "index": np.arange(4)}, stim_id=IDS)
+    np.testing.assert_array_equal(brain_patterns(path, IDS, "t.tsv"), Y[:, [0, 2, 3]])
+    Y[2, 3] = np.nan
+    write_h5(path, {"responses": Y, "index": np.arange(4)}, stim_id=IDS)
+    with pytest.raises(InputError, match="1 voxels have NaN"):
+        brain_patterns(path, IDS, "t.tsv")
+    with h5py.File(path, "r") as f:
+        assert f["responses"].shape == (6, 4)
+
+
+def test_figures_draw(tmp_path):
+    rng = np.random.default_rng(5)
+    rdms = {name: pdist(rng.normal(size=(6, 3))) for name in ("conv1", "conv2", "V1")}
+    cats = ["a", "b", "a", "b", "c", "c"]
+    for fig in (plot_rdm_grid(rdms, cats, ncols=2), plot_mds_grid(rdms, cats, ncols=2)):
+        assert len(fig.axes) >= 3
+        fig.savefig(tmp_path / "f.png")
+    table = pd.DataFrame(
+        {
+            "model": "m",
+            "subject": ["s1", "s1"],
+            "roi": "V1",
+            "layer": ["conv1", "conv2"],
+            "r": [0.5, 0.2],
+            "ci_low": [0.4, 0.1],
+            "ci_high": [0.6, 0.3],
+            "nc_lower": [0.7, 0.7],
+            "nc_upper": [0.8, 0.8],
+            "q": [0.01, 0.3],
+        }
+    )
+    truth = pd.DataFrame({"roi": ["V1"], "layer": ["conv1"]})
+    fig = plot_rsa_profiles(table, {"m": ["conv1", "conv2"]}, truth)
+    fig.savefig(tmp_path / "p.png")
+    assert fig.axes[0].get_title() == "m – V1"
