@@ -333,8 +333,13 @@ def _choose(value, options: Sequence[str], key: str) -> str:
     return value
 
 
+def _label(value) -> str:
+    """``repr`` of a label, without numpy's scalar wrapper (``1``, not ``np.int64(1)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _rows_text(rows: np.ndarray, names: Sequence | None) -> str:
-    shown = [repr(names[i]) if names is not None else str(int(i)) for i in rows[:5]]
+    shown = [_label(names[i]) if names is not None else str(int(i)) for i in rows[:5]]
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     return ", ".join(shown) + more
 
@@ -773,7 +778,8 @@ def _stack_runs(X: np.ndarray, runs) -> np.ndarray:
     if np.any(counts != counts[0]):
         k = int(np.flatnonzero(counts != counts[0])[0])
         raise InputError(
-            f"run {values[k]!r} has {counts[k]} rows and run {values[0]!r} has {counts[0]}; "
+            f"run {_label(values[k])} has {counts[k]} rows and run {_label(values[0])} has "
+            f"{counts[0]}; "
             "expected the same stimuli in every run (use category_rdm with labels otherwise)"
         )
     order = np.argsort(inverse, kind="stable")
@@ -839,7 +845,8 @@ def category_rdm(
         if np.any(counts == 0):
             r, c = divmod(int(np.flatnonzero(counts == 0)[0]), len(categories))
             raise InputError(
-                f"category {categories[c]!r} has no row in run {run_values[r]!r}; expected every "
+                f"category {_label(categories[c])} has no row in run {_label(run_values[r])}; "
+                "expected every "
                 "category in every run"
             )
         _check_finite(X, "data")
@@ -852,7 +859,7 @@ def category_rdm(
     indicator = np.zeros((len(categories), n_rows))
     indicator[inverse, np.arange(n_rows)] = 1.0 / counts[inverse]
     means = indicator @ X if X.ndim == 2 else np.einsum("cr,krf->kcf", indicator, X)
-    kwargs.setdefault("row_names", list(categories))
+    kwargs.setdefault("row_names", categories.tolist())
     return compute_rdm(means, metric, **kwargs), categories
 
 
