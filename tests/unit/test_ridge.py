@@ -1,14 +1,13 @@
-"""Tests of dnnmap.ridge and dnnmap.metrics against scikit-learn and scipy references."""
+"""Tests of dnnmap.ridge against scikit-learn, himalaya and closed-form references."""
 
 import numpy as np
 import pytest
-import scipy.stats
 from sklearn import linear_model
 from sklearn.metrics import r2_score as sk_r2
-from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 
 from dnnmap.errors import InputError
-from dnnmap.metrics import pearson_r, r2_score
+from dnnmap.metrics import pearson_r
 from dnnmap.ridge import (
     RidgeCV,
     centered_svd,
@@ -27,46 +26,6 @@ def _problem(n=60, p=8, v=5, noise=1.0, seed=0):
     W = rng.standard_normal((p, v)) * np.linspace(0.05, 2, v)
     Y = X @ W + noise * rng.standard_normal((n, v)) + rng.standard_normal(v) * 5
     return X, Y
-
-
-# --- metrics ----------------------------------------------------------------------------------
-
-
-def test_pearson_r_matches_scipy():
-    rng = np.random.default_rng(1)
-    a = rng.standard_normal((40, 6))
-    b = a * rng.standard_normal(6) + rng.standard_normal((40, 6))
-    ref = [scipy.stats.pearsonr(a[:, j], b[:, j])[0] for j in range(6)]
-    np.testing.assert_allclose(pearson_r(a, b), ref, rtol=1e-12)
-    np.testing.assert_allclose(pearson_r(a[:, 0], b[:, 0]), ref[0], rtol=1e-12)
-    np.testing.assert_allclose(pearson_r(a.astype(np.float32), b), ref, rtol=1e-6)
-
-
-def test_pearson_r_constant_column_is_zero():
-    a = np.ones((10, 2))
-    a[:, 1] = np.arange(10)
-    b = np.column_stack([np.arange(10.0), np.full(10, 0.1)])
-    r = pearson_r(a, b)
-    assert np.isfinite(r).all()
-    np.testing.assert_array_equal(r, [0.0, 0.0])
-
-
-def test_r2_matches_sklearn():
-    rng = np.random.default_rng(2)
-    a = rng.standard_normal((30, 4))
-    b = a + rng.standard_normal((30, 4)) * [0.1, 1, 3, 0]
-    np.testing.assert_allclose(r2_score(a, b), sk_r2(a, b, multioutput="raw_values"), rtol=1e-12)
-    assert r2_score(a[:, 3], b[:, 3]) == 1.0
-    constant = np.zeros((30, 2))
-    # sklearn gives 1 to a constant column predicted exactly; dnnmap gives 0 (nothing explained)
-    assert sk_r2(constant, constant, multioutput="raw_values").tolist() == [1.0, 1.0]
-    assert r2_score(constant, constant).tolist() == [0.0, 0.0]
-    assert r2_score(constant, constant + 1).tolist() == [0.0, 0.0]
-
-
-def test_metrics_shape_mismatch():
-    with pytest.raises(InputError):
-        pearson_r(np.zeros((5, 2)), np.zeros((5, 3)))
 
 
 # --- pure solvers -----------------------------------------------------------------------------
@@ -123,7 +82,7 @@ def test_kfold_matches_gridsearch():
         gs = GridSearchCV(
             linear_model.Ridge(),
             {"alpha": ALPHAS},
-            cv=KFold(5),
+            cv=KFold(5, shuffle=True, random_state=0),  # an int cv is shuffled, seeded k-fold
             scoring="neg_mean_squared_error",
         ).fit(X, Y[:, j])
         assert alpha[j] == gs.best_params_["alpha"]
@@ -166,16 +125,134 @@ def test_input_checks():
     X, Y = _problem(n=30, p=5, v=2)
     with pytest.raises(InputError, match=r"\(29, 2\)"):
         RidgeCV().fit(X, Y[:29])
-    Yn = Y.copy()
-    Yn[0, 0] = np.nan
-    with pytest.raises(InputError, match="NaN"):
-        RidgeCV().fit(X, Yn)
-    with pytest.raises(InputError, match="NaN"):
-        cross_validated_encoding(X, Yn)
-    with pytest.raises(InputError, match="alphas"):
+    Xn = X.copy()
+    Xn[3, 1] = np.inf
+    with pytest.raises(InputError, match="X contains NaN or inf"):
+        RidgeCV().fit(Xn, Y)
+    with pytest.raises(InputError, match="X contains NaN or inf"):
+        cross_validated_encoding(Xn, Y)
+    with pytest.raises(InputError, match=r"alphas are .*expected a non-empty 1-D list of positive"):
         select_alpha(X, Y, [0.0, 1.0])
-    with pytest.raises(InputError, match="cv"):
+    with pytest.raises(InputError, match="alphas are"):
+        RidgeCV(alphas=[-1.0]).fit(X, Y)
+    with pytest.raises(InputError, match="cv is 'bogus'"):
         select_alpha(X, Y, ALPHAS, cv="bogus")
+    with pytest.raises(InputError, match=r"cv is 10 folds for 5 samples; expected 2 <= cv <= 5"):
+        RidgeCV(cv=10).fit(X[:5], Y[:5])
+    with pytest.raises(InputError, match=r"cv is 'loo' for 2 samples"):
+        RidgeCV(cv="loo").fit(X[:2], Y[:2])
+    with pytest.raises(InputError, match=r"n_folds is 20 for 30 samples"):
+        cross_validated_encoding(X, Y, n_folds=20)
+    with pytest.raises(InputError, match="solver is 'qr'"):
+        RidgeCV(solver="qr").fit(X, Y)
+    with pytest.raises(InputError, match="batch_size is 0"):
+        RidgeCV(batch_size=0).fit(X, Y)
+    with pytest.raises(InputError, match="device is 'gpu'"):
+        RidgeCV(device="gpu").fit(X, Y)
+    with pytest.raises(InputError, match="dtype is"):
+        RidgeCV(dtype=np.int32).fit(X, Y)
+    with pytest.raises(InputError, match=r"cv has a split with rows outside \[0, 30\)"):
+        RidgeCV(cv=[(np.arange(10), np.arange(25, 31))]).fit(X, Y)
+    with pytest.raises(InputError, match="X has 4 features; expected 5"):
+        RidgeCV().fit(X, Y).predict(X[:, :4])
+
+
+def test_nonfinite_targets_are_masked(caplog):
+    X, Y = _problem(n=40, p=6, v=4)
+    Yn = Y.copy()
+    Yn[5, 1] = np.nan
+    Yn[:, 3] = np.inf
+    with caplog.at_level("WARNING", logger="dnnmap"):
+        est = RidgeCV(ALPHAS, cv=4).fit(X, Yn)
+    assert "2 of 4 response columns are not finite" in caplog.text
+    ref = RidgeCV(ALPHAS, cv=4).fit(X, Y[:, [0, 2]])
+    np.testing.assert_array_equal(est.alpha_[[0, 2]], ref.alpha_)
+    np.testing.assert_allclose(est.coef_[:, [0, 2]], ref.coef_, rtol=1e-12)
+    assert np.isnan(est.coef_[:, [1, 3]]).all() and np.isnan(est.alpha_[[1, 3]]).all()
+    assert np.isnan(est.intercept_[[1, 3]]).all() and np.isnan(est.cv_errors_[:, [1, 3]]).all()
+
+
+# --- primal and dual solvers, references ---------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(50, 10), (25, 40)])
+@pytest.mark.parametrize("cv", [5, "loo"])
+def test_primal_and_dual_agree(shape, cv):
+    X, Y = _problem(n=shape[0], p=shape[1], v=6, noise=2.0, seed=11)
+    svd = RidgeCV(ALPHAS, cv=cv, solver="svd", device="numpy").fit(X, Y)
+    eigh = RidgeCV(ALPHAS, cv=cv, solver="eigh", device="numpy").fit(X, Y)
+    assert (svd.solver_, eigh.solver_) == ("svd", "eigh")
+    assert RidgeCV(ALPHAS, cv=cv).fit(X, Y).solver_ == ("eigh" if shape[0] < shape[1] else "svd")
+    np.testing.assert_array_equal(svd.alpha_, eigh.alpha_)
+    np.testing.assert_allclose(svd.cv_errors_, eigh.cv_errors_, rtol=1e-8)
+    np.testing.assert_allclose(svd.coef_, eigh.coef_, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(svd.intercept_, eigh.intercept_, rtol=1e-7, atol=1e-9)
+    # One fixed alpha: the sklearn Ridge solution, by either route.
+    ref = linear_model.Ridge(alpha=3.0).fit(X, Y)
+    for solver in ("svd", "eigh"):
+        est = RidgeCV([3.0], cv=3, solver=solver).fit(X, Y)
+        np.testing.assert_allclose(est.coef_, ref.coef_.T, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["svd", "eigh"])
+def test_no_intercept_matches_sklearn(solver):
+    X, Y = _problem(n=30, p=12, v=5, noise=2.0, seed=12)
+    ours = RidgeCV(ALPHAS, cv="loo", fit_intercept=False, solver=solver).fit(X, Y)
+    ref = linear_model.RidgeCV(alphas=ALPHAS, fit_intercept=False, alpha_per_target=True).fit(X, Y)
+    np.testing.assert_array_equal(ours.alpha_, ref.alpha_)
+    np.testing.assert_allclose(ours.coef_, ref.coef_.T, rtol=1e-7, atol=1e-10)
+    np.testing.assert_array_equal(ours.intercept_, 0.0)
+
+
+def test_explicit_pairs_grouped_inner_cv():
+    X, Y = _problem(n=48, p=7, v=3, noise=2.0, seed=13)
+    groups = np.repeat(np.arange(8), 6)
+    pairs = list(GroupKFold(4).split(X, groups=groups))
+    est = RidgeCV(ALPHAS, cv=pairs).fit(X, Y)
+    for j in range(Y.shape[1]):
+        gs = GridSearchCV(
+            linear_model.Ridge(), {"alpha": ALPHAS}, cv=pairs, scoring="neg_mean_squared_error"
+        ).fit(X, Y[:, j])
+        assert est.alpha_[j] == gs.best_params_["alpha"]
+        np.testing.assert_allclose(
+            est.cv_errors_[:, j], -gs.cv_results_["mean_test_score"], rtol=1e-8
+        )
+        np.testing.assert_allclose(est.coef_[:, j], gs.best_estimator_.coef_, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(60, 12), (30, 45)])
+def test_matches_himalaya(shape):
+    himalaya_backend = pytest.importorskip("himalaya.backend")
+    himalaya_ridge = pytest.importorskip("himalaya.ridge")
+    himalaya_backend.set_backend("numpy")
+    X, Y = _problem(n=shape[0], p=shape[1], v=8, noise=3.0, seed=14)
+    cv = KFold(5, shuffle=True, random_state=1)
+    ref = himalaya_ridge.RidgeCV(
+        alphas=ALPHAS, cv=cv, fit_intercept=True, solver_params={"warn": False}
+    ).fit(X, Y)
+    ours = RidgeCV(ALPHAS, cv=cv).fit(X, Y)
+    np.testing.assert_allclose(ours.alpha_, ref.best_alphas_, rtol=1e-10)
+    # himalaya adds 1e-10 * log(alpha) to its scores to break ties towards larger alphas
+    np.testing.assert_allclose(-ours.cv_errors_.min(axis=0), ref.cv_scores_, rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-7, atol=1e-9)
+
+
+def test_float32_compute_close_to_float64():
+    X, Y = _problem(n=80, p=15, v=20, noise=2.0, seed=15)
+    Y32 = Y.astype(np.float32)
+    e32 = RidgeCV(ALPHAS, cv=5).fit(X, Y32)
+    e64 = RidgeCV(ALPHAS, cv=5, dtype=np.float64).fit(X, Y32)
+    assert e32.coef_.dtype == np.float32 and e64.coef_.dtype == np.float64
+    assert e32.predict(X).dtype == np.float32
+    same = e32.alpha_ == e64.alpha_
+    assert same.mean() >= 0.9
+    np.testing.assert_allclose(e32.cv_errors_, e64.cv_errors_, rtol=1e-4)
+    np.testing.assert_allclose(e32.coef_[:, same], e64.coef_[:, same], rtol=1e-3, atol=1e-4)
+    b = RidgeCV(ALPHAS, cv=5, batch_size=7).fit(X, Y32)
+    np.testing.assert_array_equal(b.alpha_, e32.alpha_)
+    np.testing.assert_allclose(b.coef_, e32.coef_, rtol=1e-5, atol=1e-6)
 
 
 # --- outer cross-validated encoding -----------------------------------------------------------
