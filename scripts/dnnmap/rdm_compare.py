@@ -39,9 +39,9 @@ condensed in ``pdist`` order (:mod:`dnnmap.rdm`), and matches
       moment consistent with each RDM.
 
 All methods are vectorized over the rows of ``b`` (Kendall's tau by a bottom-up merge count of
-discordant pairs, batched over rows). An RDM without variance (constant, or zero for the
-cosines) has similarity 0 with every RDM, for every method (rsatoolbox gives 0 too, except
-for tau-b, where scipy gives NaN).
+discordant pairs, batched over rows). An RDM without variance (constant for the
+correlations, all zeros for the cosines) has similarity 0 with every RDM (as in rsatoolbox,
+except for tau-b, where scipy and rsatoolbox give NaN).
 
 Missing values: RDMs must be finite. A NaN entry raises an
 :class:`~dnnmap.errors.InputError` naming the RDM row and pair (no pairwise exclusion:
