@@ -136,7 +136,7 @@ def rank_rdm(rdm: np.ndarray) -> np.ndarray:
     """
     V, vector = _as_rdms(rdm, "rdm")
     m, N = V.shape
-    order = np.argsort(V, axis=1, kind="stable")
+    order = np.argsort(V, axis=1)  # order within ties does not change their mean rank
     s = np.take_along_axis(V, order, axis=1)
     idx = np.broadcast_to(np.arange(N), (m, N))
     first = np.ones((m, N), dtype=bool)
@@ -182,15 +182,16 @@ def _unit_rows(V: np.ndarray) -> np.ndarray:
 # --- Kendall's tau ---------------------------------------------------------------------------
 
 
-def _dense_ranks(V: np.ndarray) -> np.ndarray:
-    """Dense ranks ``0..k-1`` of every row (equal values share a rank), int64."""
-    order = np.argsort(V, axis=1, kind="stable")
+def _dense_ranks(V: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dense ranks ``0..k-1`` of every row (equal values share a rank, int64), the sorting
+    order of each row, and the number of tied pairs of each row (m,)."""
+    order = np.argsort(V, axis=1)
     s = np.take_along_axis(V, order, axis=1)
     new = np.zeros(V.shape, dtype=np.int64)
     new[:, 1:] = s[:, 1:] != s[:, :-1]
     dense = np.empty(V.shape, dtype=np.int64)
     np.put_along_axis(dense, order, np.cumsum(new, axis=1), axis=1)
-    return dense
+    return dense, order, _tie_pairs(s)
 
 
 def _tie_pairs(sorted_rows: np.ndarray) -> np.ndarray:
@@ -206,26 +207,27 @@ def _tie_pairs(sorted_rows: np.ndarray) -> np.ndarray:
 def _discordant(y: np.ndarray) -> np.ndarray:
     """Pairs ``i < j`` with ``y_i > y_j`` in each row of ``y (m, N)`` (ints in [0, N)), (m,).
 
-    Bottom-up merge count: at width ``w``, each right run counts the left-run elements
-    greater than its elements; one global ``searchsorted`` serves all blocks and rows (each
-    block's keys are offset so that the flattened left runs are sorted).
+    Bottom-up merge count, all rows and blocks at once. At width ``w`` every block holds two
+    sorted runs; keys ``2 y + (1 for the right run)`` are merged by a stable sort (timsort:
+    linear on two sorted runs), which puts equal left values first. A right element at
+    merged position ``pos`` with index ``k`` in its run has ``pos - k`` left elements ``<=``
+    it, hence ``w - pos + k`` inversions: a block adds ``w^2 - sum(pos) + w (w - 1) / 2``.
     """
     m, N = y.shape
     size = 1 << max(0, (N - 1).bit_length())
+    dtype = np.int32 if N < 2**29 else np.int64
+    y = y.astype(dtype)
     if size > N:  # pad with a value above all others: it adds no inversion
-        y = np.concatenate([y, np.full((m, size - N), N, dtype=np.int64)], axis=1)
+        y = np.concatenate([y, np.full((m, size - N), N, dtype=dtype)], axis=1)
     total = np.zeros(m, dtype=np.int64)
-    span = N + 1
     w = 1
     while w < size:
-        runs = np.sort(y.reshape(m, size // w, w), axis=2)
-        left, right = runs[:, 0::2], runs[:, 1::2]  # (m, n_blocks, w)
-        n_blocks = m * (size // (2 * w))
-        offset = (np.arange(n_blocks, dtype=np.int64) * span).reshape(left.shape[0], -1, 1)
-        keys = (left + offset).ravel()
-        not_greater = np.searchsorted(keys, (right + offset).ravel(), side="right")
-        not_greater -= np.repeat(np.arange(n_blocks, dtype=np.int64) * w, w)
-        total += (w - not_greater).reshape(m, -1).sum(axis=1)
+        keys = y.reshape(m, size // (2 * w), 2, w) * 2
+        keys[:, :, 1] += 1
+        keys = np.sort(keys.reshape(m, size // (2 * w), 2 * w), axis=2, kind="stable")
+        pos = ((keys & 1) * np.arange(2 * w, dtype=dtype)).sum(axis=2, dtype=np.int64)
+        total += (w * w - pos + w * (w - 1) // 2).sum(axis=1)
+        y = keys >> 1
         w *= 2
     return total
 
@@ -233,18 +235,20 @@ def _discordant(y: np.ndarray) -> np.ndarray:
 def _kendall(a: np.ndarray, B: np.ndarray, variant: str) -> np.ndarray:
     """Kendall's tau-b or tau-a between ``a (N,)`` and every row of ``B (m, N)``."""
     m, N = B.shape
-    ra = _dense_ranks(a[None])[0]
-    xtie = int(_tie_pairs(np.sort(ra)[None])[0])
+    ra, order_a, xtie = (x[0] for x in _dense_ranks(a[None]))
     tot = N * (N - 1) // 2
     out = np.empty(m)
     step = max(1, BATCH_BYTES // (8 * 8 * 2 * N))
     for r0 in range(0, m, step):
-        rb = _dense_ranks(B[r0 : r0 + step])
-        key = ra[None] * N + rb
-        order = np.argsort(key, axis=1)
-        ntie = _tie_pairs(np.take_along_axis(key, order, axis=1))
-        ytie = _tie_pairs(np.sort(rb, axis=1))
-        dis = _discordant(np.take_along_axis(rb, order, axis=1))
+        rb, _, ytie = _dense_ranks(B[r0 : r0 + step])
+        if xtie == 0:  # the order of a alone sorts the pairs; no joint ties
+            ntie = 0
+            dis = _discordant(rb[:, order_a])
+        else:  # sort by (a, b)
+            key = ra[None] * N + rb
+            order = np.argsort(key, axis=1)
+            ntie = _tie_pairs(np.take_along_axis(key, order, axis=1))
+            dis = _discordant(np.take_along_axis(rb, order, axis=1))
         con_minus_dis = (tot - xtie - ytie + ntie - 2 * dis).astype(np.float64)
         if variant == "tau-a":
             out[r0 : r0 + step] = con_minus_dis / tot
