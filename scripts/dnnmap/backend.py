@@ -17,14 +17,17 @@ Devices (the ``device`` argument of the solvers, ``compute.device`` in the confi
 ``"auto"``
     CUDA device 0 when torch sees one, else numpy.
 
-torch is imported only when a torch device is asked for (or by ``"auto"`` to look for CUDA),
-so numpy-only runs do not pay its import time.
+torch is imported only when a torch device is asked for, or by ``"auto"`` to look for CUDA
+where the NVIDIA driver is loaded (``/proc/driver/nvidia`` on Linux), so numpy-only runs do
+not pay its import time.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import sys
 from functools import lru_cache
 
 import numpy as np
@@ -171,7 +174,15 @@ class TorchBackend(Backend):
 
 
 def _cuda_available() -> bool:
+    """Whether torch sees a CUDA device; on Linux without the NVIDIA driver, torch is not
+    imported to find out (its import takes seconds)."""
     if importlib.util.find_spec("torch") is None:
+        return False
+    if (
+        "torch" not in sys.modules
+        and sys.platform.startswith("linux")
+        and not os.path.exists("/proc/driver/nvidia")
+    ):
         return False
     import torch
 

@@ -3,15 +3,18 @@
 import numpy as np
 import pytest
 from sklearn import linear_model
+from sklearn.metrics import explained_variance_score
 from sklearn.metrics import r2_score as sk_r2
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 
+from dnnmap.cv import Splits
 from dnnmap.errors import InputError
 from dnnmap.metrics import pearson_r
 from dnnmap.ridge import (
     RidgeCV,
     centered_svd,
     cross_validated_encoding,
+    outer_folds,
     ridge_svd,
     select_alpha,
     svd_ridge_predict_path,
@@ -319,3 +322,168 @@ def test_encoding_inner_folds_must_fit_the_training_set():
     X, Y = _problem(n=20, p=3, v=2, seed=9)
     with pytest.raises(InputError, match="inner_cv is 17 folds for 16 training samples"):
         cross_validated_encoding(X, Y, ALPHAS, n_folds=5, seed=0, inner_cv=17)
+
+
+# --- explicit outer splits, masking, inner CV variants ---------------------------------------
+
+
+def _kfold_splits(n, n_folds, seed, repeat=0):
+    folds = outer_folds(n, n_folds, seed)
+    return (
+        [np.flatnonzero(folds != f) for f in range(n_folds)],
+        [np.flatnonzero(folds == f) for f in range(n_folds)],
+        np.full(n_folds, repeat),
+    )
+
+
+def _splits(n, parts, scheme="repeated_kfold"):
+    train = [t for p in parts for t in p[0]]
+    test = [t for p in parts for t in p[1]]
+    repeat = np.concatenate([p[2] for p in parts])
+    return Splits(n=n, train=train, test=test, repeat=repeat, scheme=scheme, params={})
+
+
+FIELDS = ("predictions", "score", "r2", "fold_scores", "alpha", "folds", "explained_variance")
+
+
+def test_encoding_with_splits_equals_n_folds():
+    X, Y = _problem(n=40, p=6, v=5, noise=2.0, seed=16)
+    a = cross_validated_encoding(X, Y, ALPHAS, n_folds=4, seed=7, inner_cv=4)
+    splits = _splits(40, [_kfold_splits(40, 4, 7)], scheme="kfold")
+    b = cross_validated_encoding(X, Y, ALPHAS, seed=7, inner_cv=4, splits=splits)
+    for field in FIELDS:
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    np.testing.assert_allclose(
+        a.explained_variance, explained_variance_score(Y, a.predictions, multioutput="raw_values")
+    )
+    assert not a.masked.any()
+
+
+def test_encoding_repeats_average_pooled_scores():
+    X, Y = _problem(n=36, p=5, v=4, noise=2.0, seed=17)
+    parts = [_kfold_splits(36, 3, 1, repeat=0), _kfold_splits(36, 3, 2, repeat=1)]
+    both = cross_validated_encoding(X, Y, ALPHAS, seed=5, inner_cv=3, splits=_splits(36, parts))
+    one = [
+        cross_validated_encoding(X, Y, ALPHAS, seed=5, inner_cv=3, splits=_splits(36, [p]))
+        for p in parts
+    ]
+    np.testing.assert_array_equal(both.predictions, one[0].predictions)
+    np.testing.assert_array_equal(both.folds, one[0].folds)
+    for field in ("score", "r2", "explained_variance"):
+        expected = (getattr(one[0], field) + getattr(one[1], field)) / 2
+        np.testing.assert_allclose(getattr(both, field), expected, rtol=1e-12)
+    for field in ("fold_scores", "alpha"):
+        expected = np.concatenate([getattr(one[0], field), getattr(one[1], field)])
+        np.testing.assert_array_equal(getattr(both, field), expected)
+    # the pooled score of one repeat is Pearson r of its out-of-fold predictions
+    np.testing.assert_allclose(one[1].score, pearson_r(Y, one[1].predictions), rtol=1e-12)
+
+
+def test_encoding_loo_and_partial_splits():
+    X, Y = _problem(n=16, p=3, v=3, noise=2.0, seed=18)
+    n = 16
+    loo = Splits(
+        n=n,
+        train=[np.delete(np.arange(n), i) for i in range(n)],
+        test=[np.array([i]) for i in range(n)],
+        repeat=np.zeros(n, dtype=int),
+        scheme="loo",
+    )
+    res = cross_validated_encoding(X, Y, ALPHAS, seed=0, inner_cv="loo", splits=loo)
+    assert np.isnan(res.fold_scores).all() and res.alpha.shape == (n, 3)
+    np.testing.assert_array_equal(res.folds, np.arange(n))
+    for i in (0, 9):
+        est = RidgeCV(ALPHAS, cv="loo").fit(np.delete(X, i, 0), np.delete(Y, i, 0))
+        np.testing.assert_allclose(res.predictions[i], est.predict(X[i : i + 1])[0], rtol=1e-10)
+        np.testing.assert_array_equal(res.alpha[i], est.alpha_)
+    np.testing.assert_allclose(res.score, pearson_r(Y, res.predictions), rtol=1e-12)
+    # One split testing rows 10..15 only: other rows untested (NaN), scores on tested rows.
+    one = Splits(
+        n=n, train=[np.arange(10)], test=[np.arange(10, n)], repeat=np.zeros(1, int), scheme="split"
+    )
+    res = cross_validated_encoding(X, Y, ALPHAS, seed=0, inner_cv=3, splits=one)
+    assert np.isnan(res.predictions[:10]).all() and np.isfinite(res.predictions[10:]).all()
+    np.testing.assert_array_equal(res.folds, [-1] * 10 + [0] * 6)
+    np.testing.assert_allclose(res.score, pearson_r(Y[10:], res.predictions[10:]), rtol=1e-12)
+    np.testing.assert_allclose(res.score, res.fold_scores[0], rtol=1e-12)
+    np.testing.assert_allclose(
+        res.r2, sk_r2(Y[10:], res.predictions[10:], multioutput="raw_values")
+    )
+
+
+def test_encoding_masks_constant_and_nan_voxels(caplog):
+    X, Y = _problem(n=40, p=6, v=6, noise=2.0, seed=19)
+    Yb = Y.astype(np.float32)
+    Yb[:, 1] = 3.0
+    Yb[7, 4] = np.nan
+    with caplog.at_level("WARNING", logger="dnnmap"):
+        res = cross_validated_encoding(X, Yb, ALPHAS, n_folds=4, seed=0, batch_size=2)
+    assert "2 of 6 response columns are constant or not finite" in caplog.text
+    np.testing.assert_array_equal(res.masked, [False, True, False, False, True, False])
+    keep = [0, 2, 3, 5]
+    ref = cross_validated_encoding(X, Yb[:, keep], ALPHAS, n_folds=4, seed=0)
+    for field in FIELDS:
+        got = getattr(res, field)
+        if field == "folds":
+            np.testing.assert_array_equal(got, ref.folds)
+            continue
+        np.testing.assert_allclose(got[..., keep], getattr(ref, field), rtol=1e-5, atol=1e-6)
+        assert np.isnan(got[..., [1, 4]]).all()
+
+
+def test_encoding_grouped_inner_cv_by_callable():
+    X, Y = _problem(n=48, p=5, v=2, noise=2.0, seed=20)
+    groups = np.repeat(np.arange(12), 4)
+    outer = list(GroupKFold(3).split(X, groups=groups))
+    splits = Splits(
+        n=48,
+        train=[tr for tr, _ in outer],
+        test=[te for _, te in outer],
+        repeat=np.zeros(3, dtype=int),
+        scheme="group",
+    )
+
+    def inner(rows):
+        return list(GroupKFold(3).split(rows, groups=groups[rows]))
+
+    res = cross_validated_encoding(X, Y, ALPHAS, inner_cv=inner, splits=splits)
+    for s, (tr, te) in enumerate(outer):
+        for j in range(Y.shape[1]):
+            gs = GridSearchCV(
+                linear_model.Ridge(),
+                {"alpha": ALPHAS},
+                cv=inner(tr),
+                scoring="neg_mean_squared_error",
+            ).fit(X[tr], Y[tr, j])
+            assert res.alpha[s, j] == gs.best_params_["alpha"]
+            np.testing.assert_allclose(
+                res.predictions[te, j], gs.best_estimator_.predict(X[te]), rtol=1e-8
+            )
+
+
+def test_encoding_dual_equals_primal():
+    X, Y = _problem(n=30, p=40, v=4, noise=2.0, seed=21)
+    a = cross_validated_encoding(X, Y, ALPHAS, n_folds=3, inner_cv=4, solver="svd")
+    b = cross_validated_encoding(X, Y, ALPHAS, n_folds=3, inner_cv=4, solver="eigh")
+    np.testing.assert_array_equal(a.alpha, b.alpha)
+    np.testing.assert_allclose(a.predictions, b.predictions, rtol=1e-8, atol=1e-10)
+
+
+def test_encoding_bad_splits():
+    X, Y = _problem(n=20, p=3, v=2, seed=22)
+    good = _splits(20, [_kfold_splits(20, 4, 0)])
+    with pytest.raises(InputError, match="splits are for 20 stimuli but X has 19 rows"):
+        cross_validated_encoding(X[:19], Y[:19], splits=good)
+    with pytest.raises(InputError, match=r"splits is tuple; expected a dnnmap\.cv\.Splits"):
+        cross_validated_encoding(X, Y, splits=(good.train, good.test))
+    bad = Splits(
+        n=20,
+        train=[np.arange(15)],
+        test=[np.array([15, 20])],
+        repeat=np.zeros(1, int),
+        scheme="split",
+    )
+    with pytest.raises(InputError, match=r"split 0 has test rows .* in \[0, 20\)"):
+        cross_validated_encoding(X, Y, splits=bad)
+    with pytest.raises(InputError, match="inner_cv is a list of"):
+        cross_validated_encoding(X, Y, inner_cv=[(np.arange(5), np.arange(5, 8))])
