@@ -1,30 +1,49 @@
 """Cut one ROI out of a subject's brain responses, rows in stimulus-table order.
 
 Inputs: ``stimuli`` (results/stimuli.tsv), ``responses`` (CIFTI-2 with one map per stimulus,
-named by stim_id; the user's file or the simulated one).
+named by stim_id; the user's file or the simulated one), ``repeats`` (CIFTI files of single
+repeated measurements, or none).
 Output: ``results/brain/{subject}/{roi}.h5`` with ``responses (n_stim, n_vox)``,
-``index (n_vox,)`` grayordinate indices into the CIFTI file, ``stim_id``.
-Config: ``brain.rois.{roi}`` (HCP-MMP 1.0 area names).
+``index (n_vox,)`` grayordinate indices into the CIFTI file, ``stim_id``, and with repeats
+``repeats (n_rep, n_stim, n_vox)`` and ``noise_ceiling (n_vox,)`` (the noise ceiling of the
+correlation between a model's prediction and the mean response; see dnnmap.noise_ceiling).
+Config: ``brain.rois.{roi}`` (HCP-MMP 1.0 area names), ``brain.subjects.{subject}.repeats``.
 """
 
 import logging
 
+import numpy as np
+
 from dnnmap.brain import roi_responses
 from dnnmap.logs import rule_log
+from dnnmap.noise_ceiling import response_noise_ceiling
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import provenance, write_h5
 
 LOG = logging.getLogger("dnnmap")
 
 
-def main(stimuli_path, responses_path, roi, labels, out_path):
+def main(stimuli_path, responses_path, repeat_paths, roi, labels, out_path):
     stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
     responses, index = roi_responses(responses_path, stim_ids, roi, labels, stimuli_path)
     LOG.info("%s: %d grayordinates from %s", roi, len(index), "+".join(labels))
+    arrays = {"responses": responses, "index": index}
+    if repeat_paths:
+        repeats = np.stack(
+            [roi_responses(p, stim_ids, roi, labels, stimuli_path)[0] for p in repeat_paths]
+        )
+        ceiling = response_noise_ceiling(repeats)
+        arrays.update(repeats=repeats, noise_ceiling=ceiling.astype(np.float32))
+        LOG.info(
+            "%d repeats: median noise ceiling r %.3f", len(repeat_paths), np.nanmedian(ceiling)
+        )
     write_h5(
         out_path,
-        {"responses": responses, "index": index},
-        attrs={**provenance({"roi": roi, "labels": labels}, [responses_path]), "roi": roi},
+        arrays,
+        attrs={
+            **provenance({"roi": roi, "labels": labels}, [responses_path, *repeat_paths]),
+            "roi": roi,
+        },
         stim_id=stim_ids,
     )
 
@@ -34,6 +53,7 @@ if __name__ == "__main__":
         main(
             snakemake.input.stimuli,
             snakemake.input.responses,
+            list(snakemake.input.repeats),
             snakemake.wildcards.roi,
             list(snakemake.params.labels),
             snakemake.output[0],

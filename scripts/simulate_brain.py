@@ -3,9 +3,11 @@
 Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (PCA features of the layers that
 drive the simulated regions).
 Outputs: ``responses`` (CIFTI-2 dscalar on the fsLR-32k cortex, one map per stimulus named by
-stim_id) and ``truth`` (TSV: region, layer, labels, n_vox, n_features, snr, expected_r).
-Config: ``simulation`` (model, seed, snr, n_components, regions); the subject's position in
-``brain.subjects`` is added to the seed, so subjects differ.
+stim_id; the mean over repeats), ``repeats`` (one such file per single repeat when
+``simulation.n_repeats`` > 1, else none) and ``truth`` (TSV: region, layer, labels, n_vox,
+n_features, snr, expected_r).
+Config: ``simulation`` (model, seed, snr, n_components, n_repeats, regions); the subject's
+position in ``brain.subjects`` is added to the seed, so subjects differ.
 """
 
 import logging
@@ -22,7 +24,9 @@ from dnnmap.store import atomic_path
 LOG = logging.getLogger("dnnmap")
 
 
-def main(stimuli_path, feature_paths, simulation, subject_index, out_responses, out_truth):
+def main(
+    stimuli_path, feature_paths, simulation, subject_index, out_responses, out_repeats, out_truth
+):
     stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
     features = {}
     for path in feature_paths:
@@ -30,15 +34,18 @@ def main(stimuli_path, feature_paths, simulation, subject_index, out_responses, 
             layer = str(f.attrs["layer"])
         features[layer] = read_aligned(path, "features", stim_ids, stimuli_path)
     brain_models = fslr32k_brain_models()
-    data, truth = simulate_responses(
+    data, truth, repeats = simulate_responses(
         features,
         simulation["regions"],
         brain_models,
         snr=simulation["snr"],
         seed=simulation["seed"] + subject_index,
         n_components=simulation["n_components"],
+        n_repeats=simulation["n_repeats"],
     )
     write_dscalar(out_responses, data, stim_ids, brain_models)
+    for r, path in enumerate(out_repeats):
+        write_dscalar(path, repeats[r], stim_ids, brain_models)
     with atomic_path(out_truth) as tmp:
         truth.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
     LOG.info("simulated %d stimuli x %d grayordinates:\n%s", *data.shape, truth.to_string())
@@ -52,5 +59,6 @@ if __name__ == "__main__":
             snakemake.params.simulation,
             snakemake.params.subject_index,
             snakemake.output.responses,
+            list(snakemake.output.repeats),
             snakemake.output.truth,
         )

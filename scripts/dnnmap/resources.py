@@ -130,3 +130,17 @@ def rdm_mem_mb(n_stim: int, attempt: int = 1, perm_batch: int = 64) -> int:
     pairs = n_stim * (n_stim - 1) // 2
     work = 6 * 8 * n_stim * n_stim + perm_batch * 8 * pairs
     return math.ceil((PYTHON_BASE_MB + work / MB) * 1.2) * attempt
+
+
+def searchlight_mem_mb(n_stim: int, n_columns: int, attempt: int = 1) -> int:
+    """Memory of a searchlight shard, MB: three float32 copies of the responses, the
+    neighborhoods (CSR) and a batch of neighborhood RDMs (the searchlight caps it at 256 MB)."""
+    work = 3 * 4 * n_stim * n_columns + 64 * MB + 256 * MB
+    return math.ceil((PYTHON_BASE_MB + work / MB) * 1.2) * attempt
+
+
+def searchlight_runtime_min(n_stim: int, n_columns: int, n_shards: int) -> int:
+    """Runtime hint of a searchlight shard, minutes: about 2.2 ms per center at 150 stimuli,
+    growing with the square of the number of stimuli (generous by a factor of 3)."""
+    per_center_s = 2.2e-3 * (n_stim / 150) ** 2
+    return 5 + math.ceil(3 * per_center_s * n_columns / max(n_shards, 1) / 60)

@@ -168,7 +168,8 @@ def plot_rsa_profiles(
     layer_order : mapping of str to sequence of str
         Model -> layers in network order.
     truth : DataFrame, optional
-        Ground truth of a simulated subject (columns roi, layer): the driving layer is marked.
+        Ground truth of a simulated subject (columns region, layer): the driving layer of a
+        region named like an ROI is marked.
 
     Returns
     -------
@@ -178,7 +179,7 @@ def plot_rsa_profiles(
     fig, axes = plt.subplots(
         len(models), len(rois), figsize=(3.6 * len(rois), 2.9 * len(models)), squeeze=False
     )
-    driving = {} if truth is None else dict(zip(truth["roi"], truth["layer"], strict=True))
+    driving = {} if truth is None else dict(zip(truth["region"], truth["layer"], strict=True))
     for i, model in enumerate(models):
         layers = list(layer_order[model])
         for j, roi in enumerate(rois):

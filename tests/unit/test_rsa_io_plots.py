@@ -65,7 +65,7 @@ def test_rdm_round_trip_and_stimulus_alignment(tmp_path):
     write_rdm(path, rdm, IDS, {"metric": "euclidean"})
     np.testing.assert_array_equal(read_rdm(path, IDS, "stimuli.tsv"), rdm)
     assert read_rdm_attrs(path)["metric"] == "euclidean"
-    with pytest.raises(InputError, match="stimuli.tsv"):
+    with pytest.raises(InputError, match=r"stimuli\.tsv"):
         read_rdm(path, IDS[::-1], "stimuli.tsv")
     with pytest.raises(InputError, match=r"expected \(15,\)"):
         write_rdm(tmp_path / "bad.h5", rdm[:-1], IDS, {})
@@ -117,7 +117,7 @@ def test_figures_draw(tmp_path):
             "q": [0.01, 0.3],
         }
     )
-    truth = pd.DataFrame({"roi": ["V1"], "layer": ["conv1"]})
+    truth = pd.DataFrame({"region": ["V1"], "layer": ["conv1"]})
     fig = plot_rsa_profiles(table, {"m": ["conv1", "conv2"]}, truth)
     fig.savefig(tmp_path / "p.png")
     assert fig.axes[0].get_title() == "m – V1"

@@ -30,7 +30,25 @@ def test_demo_dag(tmp_path):
     assert counts["encode"] == layers * rois * subjects
     assert counts["maps"] == subjects
     assert counts["summarize_benchmarks"] == 1
-    assert counts["total"] == 1 + 1 + layers + subjects * (1 + rois + layers * rois + 1) + 4
+    assert counts["rdm_model"] == layers
+    assert counts["rdm_brain"] == subjects * rois
+    assert counts["rsa"] == subjects * rois
+    assert counts["plot_rdms"] == 1
+    assert "searchlight" not in counts
+    per_subject = 1 + rois + layers * rois + 1 + rois + rois
+    rsa_steps = layers + 3  # model RDMs, summarize_rsa, plot_rsa, plot_rdms
+    assert counts["total"] == 1 + 1 + layers + subjects * per_subject + 4 + rsa_steps
+
+
+def test_searchlight_and_no_rsa_dags(tmp_path):
+    config = demo_config()
+    config["rsa"]["searchlight"] = {"enabled": True, "n_shards": 3}
+    counts = job_counts(run_workflow(tmp_path / "on", config, "-n").stdout)
+    assert counts["searchlight"] == 2 * 3
+    assert counts["merge_searchlight"] == 2
+    config["rsa"] = {"enabled": False}
+    counts = job_counts(run_workflow(tmp_path / "off", config, "-n").stdout)
+    assert not {"rdm_brain", "rsa", "summarize_rsa", "searchlight"} & set(counts)
 
 
 def test_two_models_dag(tmp_path):

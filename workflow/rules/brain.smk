@@ -4,6 +4,7 @@ rule simulate_brain:
         features=simulation_features,
     output:
         responses="results/simulation/{subject}/responses.dscalar.nii",
+        repeats=simulated_repeats("{subject}"),
         truth=report(
             "results/simulation/{subject}/ground_truth.tsv",
             caption="../report/ground_truth.rst",
@@ -29,6 +30,7 @@ rule extract_roi:
     input:
         stimuli="results/stimuli.tsv",
         responses=responses_file,
+        repeats=repeat_files,
     output:
         "results/brain/{subject}/{roi}.h5",
     log:

@@ -65,6 +65,7 @@ wildcard_constraints:
     subject="|".join(SUBJECTS),
     roi="|".join(ROIS),
     layer="[A-Za-z0-9][A-Za-z0-9_.-]*",
+    shard="[0-9]+",
 
 
 def layers_of(model):
@@ -89,6 +90,27 @@ def responses_file(wildcards):
     if source == SIMULATE:
         return f"results/simulation/{wildcards.subject}/responses.dscalar.nii"
     return source
+
+
+def repeat_files(wildcards):
+    """CIFTI files of a subject's single repeated measurements (may be empty)."""
+    entry = config["brain"]["subjects"][wildcards.subject]
+    if entry["responses"] == SIMULATE:
+        n = config["simulation"]["n_repeats"]
+        return [] if n < 2 else simulated_repeats(wildcards.subject)
+    return entry.get("repeats", [])
+
+
+def simulated_repeats(subject):
+    """The simulated single-repeat CIFTI files of a subject (none when n_repeats is 1).
+
+    ``subject`` may be the pattern "{subject}" (for the rule's output).
+    """
+    n = config.get("simulation", {}).get("n_repeats", 1)
+    return [
+        f"results/simulation/{subject}/repeat-{r + 1}.dscalar.nii"
+        for r in range(n if n > 1 else 0)
+    ]
 
 
 ENCODING = "results/encoding/{subject}/{model}/{layer}/{roi}.h5"
@@ -117,6 +139,18 @@ def encoding_files(subject, model):
     return [ENCODING.format(**job) for job in encoding_jobs([subject], [model])]
 
 
+def rsa_jobs():
+    """Subject, model and ROI of every RSA job (empty when rsa.enabled is false)."""
+    if not config["rsa"]["enabled"]:
+        return []
+    return [
+        {"subject": s, "model": m, "roi": r}
+        for s in SUBJECTS
+        for m in MODELS
+        for r in ROIS
+    ]
+
+
 def benchmark_jobs():
     """Rule, wildcards and benchmark file of every heavy job (those with ``benchmark:``)."""
     jobs = [
@@ -140,6 +174,14 @@ def benchmark_jobs():
         }
         for job in encoding_jobs()
     ]
+    jobs += [
+        {
+            "rule": "rsa",
+            "job": "{subject}/{model}/{roi}".format(**job),
+            "path": "rsa/{subject}/{model}/{roi}".format(**job),
+        }
+        for job in rsa_jobs()
+    ]
     for job in jobs:
         job["path"] = f"logs/benchmarks/{job.pop('path')}.tsv"
     return jobs
@@ -157,6 +199,17 @@ def all_outputs():
         subject=SUBJECTS,
         model=MODELS,
     )
+    if rsa_jobs():
+        outputs += ["results/summary/rsa.tsv", "results/summary/rsa_profiles.png"]
+        outputs += expand(
+            "results/rsa/figures/{model}_{fig}.png", model=MODELS, fig=["rdms", "mds"]
+        )
+    if config["rsa"]["searchlight"]["enabled"]:
+        outputs += expand(
+            "results/maps/{subject}/{model}/searchlight.dscalar.nii",
+            subject=SUBJECTS,
+            model=MODELS,
+        )
     return outputs + SIMULATED_TRUTH
 
 
@@ -205,6 +258,22 @@ def encoding_mem_mb(wildcards, attempt):
 
 def encoding_runtime(wildcards):
     return sizing.encoding_runtime_min(N_STIM, ROI_SIZES[wildcards.roi])
+
+
+def rdm_mem_mb(wildcards, attempt):
+    """A few n_stim x n_stim float64 matrices and the patterns, plus the Python process."""
+    return sizing.rdm_mem_mb(N_STIM, attempt)
+
+
+def searchlight_mem_mb(wildcards, attempt):
+    """The subject's responses (float32, three copies) and a batch of neighborhood RDMs."""
+    return sizing.searchlight_mem_mb(N_STIM, 91282, attempt)
+
+
+def searchlight_runtime(wildcards):
+    """About 2.2 ms per center at 150 stimuli, growing with the square of the stimuli."""
+    n_shards = config["rsa"]["searchlight"]["n_shards"]
+    return sizing.searchlight_runtime_min(N_STIM, 91282, n_shards)
 
 
 def brain_mem_mb(wildcards, attempt):

@@ -1,0 +1,210 @@
+RDM_MODEL = "results/rdm/{model}/{layer}.h5"
+RDM_BRAIN = "results/rdm/brain/{subject}/{roi}.h5"
+RSA = "results/rsa/{subject}/{model}/{roi}.tsv"
+
+
+rule rdm_model:
+    input:
+        stimuli="results/stimuli.tsv",
+        features="results/features/{model}/{layer}.h5",
+    output:
+        RDM_MODEL,
+    log:
+        "logs/rdm_model/{model}/{layer}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=rdm_mem_mb,
+        runtime=10,
+    params:
+        rsa=config["rsa"],
+        device=config["compute"]["device"],
+    script:
+        "../../scripts/rdm_model.py"
+
+
+rule rdm_brain:
+    input:
+        stimuli="results/stimuli.tsv",
+        brain="results/brain/{subject}/{roi}.h5",
+    output:
+        RDM_BRAIN,
+    log:
+        "logs/rdm_brain/{subject}/{roi}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=rdm_mem_mb,
+        runtime=10,
+    params:
+        rsa=config["rsa"],
+        device=config["compute"]["device"],
+    script:
+        "../../scripts/rdm_brain.py"
+
+
+rule rsa:
+    input:
+        stimuli="results/stimuli.tsv",
+        models=lambda wildcards: expand(
+            RDM_MODEL, model=wildcards.model, layer=layers_of(wildcards.model)
+        ),
+        brains=lambda wildcards: expand(RDM_BRAIN, subject=SUBJECTS, roi=wildcards.roi),
+    output:
+        RSA,
+    log:
+        "logs/rsa/{subject}/{model}/{roi}.log",
+    benchmark:
+        "logs/benchmarks/rsa/{subject}/{model}/{roi}.tsv"
+    group:
+        "rsa"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=rdm_mem_mb,
+        runtime=30,
+    params:
+        rsa=config["rsa"],
+        layers=lambda wildcards: layers_of(wildcards.model),
+        subjects=SUBJECTS,
+    script:
+        "../../scripts/rsa.py"
+
+
+rule summarize_rsa:
+    input:
+        [RSA.format(**job) for job in rsa_jobs()],
+    output:
+        report(
+            "results/summary/rsa.tsv",
+            caption="../report/rsa_summary.rst",
+            category="RSA",
+        ),
+    log:
+        "logs/summarize_rsa.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        jobs=rsa_jobs(),
+    script:
+        "../../scripts/summarize_rsa.py"
+
+
+rule plot_rsa:
+    input:
+        summary="results/summary/rsa.tsv",
+        truth=SIMULATED_TRUTH,
+    output:
+        report(
+            "results/summary/rsa_profiles.png",
+            caption="../report/rsa_profiles.rst",
+            category="RSA",
+        ),
+    log:
+        "logs/plot_rsa.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        layer_order={m: layers_of(m) for m in MODELS},
+    script:
+        "../../scripts/plot_rsa.py"
+
+
+rule plot_rdms:
+    input:
+        stimuli="results/stimuli.tsv",
+        models=lambda wildcards: expand(
+            RDM_MODEL, model=wildcards.model, layer=layers_of(wildcards.model)
+        ),
+        brains=expand(RDM_BRAIN, subject=SUBJECTS[:1], roi=ROIS),
+    output:
+        rdms=report(
+            "results/rsa/figures/{model}_rdms.png",
+            caption="../report/rdms.rst",
+            category="RSA",
+        ),
+        mds=report(
+            "results/rsa/figures/{model}_mds.png",
+            caption="../report/mds.rst",
+            category="RSA",
+        ),
+    log:
+        "logs/plot_rdms/{model}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        layers=lambda wildcards: layers_of(wildcards.model),
+        subject=SUBJECTS[0],
+        rois=ROIS,
+        categories=config["rsa"]["categories"],
+    script:
+        "../../scripts/plot_rdms.py"
+
+
+SEARCHLIGHT_SHARD = "results/searchlight/{subject}/{model}/shard-{shard}.h5"
+
+
+rule searchlight:
+    input:
+        stimuli="results/stimuli.tsv",
+        responses=responses_file,
+        models=lambda wildcards: expand(
+            RDM_MODEL, model=wildcards.model, layer=layers_of(wildcards.model)
+        ),
+    output:
+        SEARCHLIGHT_SHARD,
+    log:
+        "logs/searchlight/{subject}/{model}/shard-{shard}.log",
+    benchmark:
+        "logs/benchmarks/searchlight/{subject}/{model}/shard-{shard}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=searchlight_mem_mb,
+        runtime=searchlight_runtime,
+    params:
+        searchlight=config["rsa"]["searchlight"],
+        layers=lambda wildcards: layers_of(wildcards.model),
+    script:
+        "../../scripts/searchlight.py"
+
+
+rule merge_searchlight:
+    input:
+        responses=responses_file,
+        shards=lambda wildcards: expand(
+            SEARCHLIGHT_SHARD,
+            subject=wildcards.subject,
+            model=wildcards.model,
+            shard=range(config["rsa"]["searchlight"]["n_shards"]),
+        ),
+    output:
+        "results/maps/{subject}/{model}/searchlight.dscalar.nii",
+    log:
+        "logs/merge_searchlight/{subject}/{model}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=brain_mem_mb,
+        runtime=10,
+    params:
+        searchlight=config["rsa"]["searchlight"],
+    script:
+        "../../scripts/merge_searchlight.py"
