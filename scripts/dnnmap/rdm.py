@@ -356,6 +356,22 @@ def _upper_mask(backend: Backend, rows: int, cols: int):
     return np.triu(np.ones((rows, cols), dtype=bool), 1)
 
 
+def _row_dots(backend: Backend, A, B):
+    """``(A * B).sum(1)`` without the ``A * B`` temporary."""
+    if backend.name == "torch":
+        return backend._torch.einsum("ij,ij->i", A, B)
+    return np.einsum("ij,ij->i", A, B)
+
+
+def _row_stats(backend: Backend, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row sums, minima and maxima of ``c (n, f)``, as numpy arrays (n,)."""
+    if backend.name == "torch":
+        out = (c.sum(1), c.amin(1), c.amax(1))
+    else:
+        out = (c.sum(axis=1), c.min(axis=1), c.max(axis=1))
+    return tuple(backend.to_numpy(x) for x in out)
+
+
 def _feature_chunks(p: int, n_rows: int) -> Iterator[tuple[int, int]]:
     """Feature ranges whose float64 copy of ``n_rows`` rows fits in :data:`CHUNK_BYTES`."""
     step = max(1, CHUNK_BYTES // (8 * max(1, n_rows)))
@@ -391,7 +407,7 @@ def _gram_condensed(
     diag = np.zeros(n)
     for factors in chunks:
         for A, B in factors:
-            diag += backend.to_numpy((A * B).sum(1))
+            diag += backend.to_numpy(_row_dots(backend, A, B))
         for a in range(0, n - 1, block):
             b = min(a + block, n)
             G = None
@@ -457,7 +473,7 @@ def _column_stats(X3: np.ndarray, zscore: bool) -> tuple[np.ndarray, np.ndarray]
     mean = np.empty(p)
     inv_std = np.ones(p)
     for f0, f1 in _feature_chunks(p, K * n):
-        chunk = np.asarray(X3[:, :, f0:f1], dtype=np.float64).reshape(K * n, f1 - f0)
+        chunk = np.array(X3[:, :, f0:f1], dtype=np.float64).reshape(K * n, f1 - f0)  # a copy
         mean[f0:f1] = chunk.mean(axis=0)
         if zscore:
             chunk -= mean[f0:f1]
@@ -471,9 +487,10 @@ def _column_stats(X3: np.ndarray, zscore: bool) -> tuple[np.ndarray, np.ndarray]
 class _Prepared:
     """Data of ``K`` partitions ``(K, n, p)`` and the column transform applied per chunk.
 
-    ``chunk(k, f0, f1)`` returns partition ``k``, features ``f0:f1``, as a float64 backend
-    array ``(n, f1 - f0)``: ``((x - shift) * scale) @ W`` where ``W`` is the (pre-applied)
-    full whitening, then minus ``row_shift`` (correlation).
+    ``chunk(k, f0, f1)`` returns partition ``k``, features ``f0:f1``, as a new float64
+    backend array ``(n, f1 - f0)``: ``(x - shift) * scale - row_shift`` (column shift and
+    scale: centering, z-scoring, diagonal whitening; row shift: correlation's row means). A
+    full whitening is applied to ``X3`` beforehand.
     """
 
     def __init__(self, X3, backend, shift=None, scale=None, row_shift=None):
@@ -489,13 +506,14 @@ class _Prepared:
 
     def chunk(self, k: int, f0: int, f1: int):
         be = self.backend
-        x = be.astype(be.asarray(self.X3[k, :, f0:f1]), np.float64)
+        # One float64 copy, transformed in place (never the caller's array).
+        x = be.asarray(np.array(self.X3[k, :, f0:f1], dtype=np.float64))
         if self.shift is not None:
-            x = x - be.asarray(self.shift[f0:f1])
+            x -= be.asarray(self.shift[f0:f1])
         if self.scale is not None:
-            x = x * be.asarray(self.scale[f0:f1])
+            x *= be.asarray(self.scale[f0:f1])
         if self.row_shift is not None:
-            x = x - be.asarray(self.row_shift[:, None])
+            x -= be.asarray(self.row_shift[:, None])
         return x
 
 
@@ -704,20 +722,26 @@ def compute_rdm(
 def _single(X, metric, zscore, whitener, convention, allow_nan, backend, block, row_names):
     n, p = X.shape
     prep = _prepare(X[None], metric, zscore, whitener, backend)
-    flat = None
+    ranges = list(_feature_chunks(p, n))
+    flat = kept = None
     if metric in ("correlation", "cosine"):
         # Row means (correlation) and constant / zero rows, from the transformed chunks.
         row_sum = np.zeros(n)
         lo = np.full(n, np.inf)
         hi = np.full(n, -np.inf)
-        for f0, f1 in _feature_chunks(p, n):
-            c = backend.to_numpy(prep.chunk(0, f0, f1))
-            row_sum += c.sum(axis=1)
-            lo = np.minimum(lo, c.min(axis=1))
-            hi = np.maximum(hi, c.max(axis=1))
+        for f0, f1 in ranges:
+            c = prep.chunk(0, f0, f1)
+            c_sum, c_min, c_max = _row_stats(backend, c)
+            row_sum += c_sum
+            lo = np.minimum(lo, c_min)
+            hi = np.maximum(hi, c_max)
+        kept = c if len(ranges) == 1 else None  # one chunk: reused by the Gram pass
+        del c
         if metric == "correlation":
             flat = np.flatnonzero(hi == lo)
             prep.row_shift = row_sum / p
+            if kept is not None:
+                kept -= backend.asarray(prep.row_shift[:, None])
             what = "constant; correlation distance is undefined for it"
         else:
             flat = np.flatnonzero((hi == 0) & (lo == 0))
@@ -731,7 +755,10 @@ def _single(X, metric, zscore, whitener, convention, allow_nan, backend, block, 
             )
 
     def chunks():
-        for f0, f1 in _feature_chunks(p, n):
+        if kept is not None:
+            yield [(kept, kept)]
+            return
+        for f0, f1 in ranges:
             c = prep.chunk(0, f0, f1)
             yield [(c, c)]
 

@@ -172,6 +172,18 @@ def test_allow_nan_matches_pdist(X):
         np.testing.assert_allclose(got, ref, atol=TOL, equal_nan=True)
 
 
+@pytest.mark.parametrize("device", ["numpy", "cpu"])
+def test_input_is_not_modified(X, repeats, device):
+    X64 = X.astype(np.float64)
+    before, reps_before = X64.copy(), repeats.copy()
+    for metric in OWN:
+        compute_rdm(X64, metric, device=device)
+        compute_rdm(X64, metric, zscore=True, device=device)
+    compute_rdm(repeats, "crossnobis", device=device)
+    np.testing.assert_array_equal(X64, before)
+    np.testing.assert_array_equal(repeats, reps_before)
+
+
 def test_integer_data(X):
     Xi = np.round(X * 3).astype(np.int16)
     np.testing.assert_allclose(compute_rdm(Xi, "euclidean"), pdist(Xi.astype(np.float64)), atol=TOL)
