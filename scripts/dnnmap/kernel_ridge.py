@@ -228,7 +228,7 @@ class KernelRidgeCV:
             dual[:, c] = bk.to_numpy(plan.full.B @ C)
             intercept[c] = 0.0 if mean is None else bk.to_numpy(mean)
 
-        _fit_batches(plan, Y, np.flatnonzero(~bad), step, alphas, store)
+        _fit_batches(plan, Y, np.flatnonzero(~bad), step, store)
         if vector:
             dual, intercept, alpha, cv_errors = dual[:, 0], intercept[0], alpha[0], cv_errors[:, 0]
         self.dual_coef_, self.intercept_ = dual, intercept

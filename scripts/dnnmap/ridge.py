@@ -318,7 +318,6 @@ class _Basis:
     x_proj: Any  # (k,) compute dtype: training column means of X @ W (for intercepts), or None
     kernel_rows: Any  # (n_train,) float64 backend: column means of the training kernel
     kernel_all: float  # grand mean of the training kernel
-    U64: Any  # (n_train, k) float64 basis (dual only; to project new kernel rows)
     kind: str  # "svd" or "eigh"
 
 
@@ -387,7 +386,7 @@ class _Design:
         a = bk.asarray(alphas, np.float64)
         eps = np.finfo(np.float64).eps
         kind = self.kind(train.size)
-        x_mean = kernel_rows = U64 = W = A = x_proj = None
+        x_mean = kernel_rows = W = A = x_proj = None
         kernel_all = 0.0
         if kind == "svd":
             Xtr = self.Xb[tr]
@@ -410,12 +409,13 @@ class _Design:
                 kernel_all = float(bk.to_numpy(kernel_rows).mean())
                 Ktr = Ktr - kernel_rows[None, :] - kernel_rows[:, None] + kernel_all
             lam, U = bk.eigh(Ktr)
-            lam, U = lam.flip(0) if bk.name == "torch" else lam[::-1], _flip_cols(bk, U)
-            lam = lam * (lam > 0)
+            lam_np = bk.to_numpy(lam)
+            keep = np.arange(lam_np.size)
             if self.drop_null:
-                top = float(bk.to_numpy(lam[:1]).max(initial=0.0))
-                keep = bk.index(np.flatnonzero(bk.to_numpy(lam) > top * max(self.n, self.p) * eps))
-                lam, U = lam[keep], U[:, keep]
+                keep = np.flatnonzero(lam_np > lam_np.max(initial=0.0) * max(self.n, self.p) * eps)
+            keep = bk.index(keep[::-1].copy())  # descending eigenvalues
+            lam, U = lam[keep], U[:, keep]
+            lam = lam * (lam > 0)  # negative rounding errors of a PSD kernel
             F = 1.0 / (lam[None, :] + a[:, None])
             H = F * lam[None, :]
             if te is not None:
@@ -424,7 +424,6 @@ class _Design:
                 mean = bk.col_mean(self.Xb[tr]) if self.fit_intercept else 0.0
                 W = (self.Xb[tr] - mean).T @ U
                 x_mean = mean
-            U64 = U
         if W is not None:  # the original (unshifted) training means, projected
             x_proj = bk.astype((x_mean + bk.asarray(self.shift, np.float64)) @ W, dtype)
         loo_scale = None
@@ -445,7 +444,6 @@ class _Design:
             x_proj=x_proj,
             kernel_rows=kernel_rows,
             kernel_all=kernel_all,
-            U64=U64,
             kind=kind,
         )
 
@@ -459,10 +457,6 @@ def _center_kernel_rows(bk: Backend, Kte, kernel_rows, kernel_all):
     if kernel_rows is None:
         return Kte
     return Kte - bk.col_mean(Kte.T)[:, None] - kernel_rows[None, :] + kernel_all
-
-
-def _flip_cols(bk: Backend, U):
-    return U.flip(1) if bk.name == "torch" else U[:, ::-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -556,17 +550,19 @@ def _sse(bk: Backend, A, F, Z, Yref, dtype, scale=None):
     return out
 
 
-def _plan_errors(plan: _Plan, Y) -> np.ndarray:
-    """Mean squared CV error (n_alphas, v), float64 numpy, for targets Y (n, v) on the backend."""
+def _plan_errors(plan: _Plan, Y):
+    """Mean squared CV error (n_alphas, v), float64 numpy, for targets Y (n, v) on the backend.
+
+    Also returns, for leave-one-out, ``(Z, mean)`` of the full training set (reused by the
+    refit), else None.
+    """
     bk = plan.bk
     if plan.folds is None:  # exact LOO: residual / (1 - h_ii)
         full = plan.full
-        Yc, _ = _centered(plan, Y, full.train_idx)
+        Yc, mean = _centered(plan, Y, full.train_idx)
         Z = full.B.T @ Yc
-        return (
-            bk.to_numpy(_sse(bk, full.B, full.H, Z, Yc, plan.dtype, full.loo_scale))
-            / full.train.size
-        )
+        sse = _sse(bk, full.B, full.H, Z, Yc, plan.dtype, full.loo_scale)
+        return bk.to_numpy(sse) / full.train.size, (Z, mean)
     errors = 0.0
     for fold in plan.folds:
         Ytr, mean = _centered(plan, Y, fold.train_idx)
@@ -576,17 +572,22 @@ def _plan_errors(plan: _Plan, Y) -> np.ndarray:
         if mean is not None:
             Yte -= mean
         errors = errors + _sse(bk, fold.A, fold.F, Z, Yte, plan.dtype) / fold.test.size
-    return bk.to_numpy(errors) / len(plan.folds)
+    return bk.to_numpy(errors) / len(plan.folds), None
 
 
-def _refit(plan: _Plan, Y, best: np.ndarray):
-    """Per-target factors ``C`` (k, v) and target means (v,) of the refit on ``plan.full``."""
-    bk = plan.bk
+def _refit(plan: _Plan, Y, best: np.ndarray, projected=None):
+    """Per-target factors ``C`` (k, v) and target means (v,) of the refit on ``plan.full``.
+
+    ``projected``: ``(Z, mean)`` of the full training set when already computed.
+    """
     full = plan.full
-    Yc, mean = _centered(plan, Y, full.train_idx)
-    Z = full.B.T @ Yc
-    del Yc
-    C = full.F.T[:, bk.index(best)] * Z
+    if projected is None:
+        Yc, mean = _centered(plan, Y, full.train_idx)
+        Z = full.B.T @ Yc
+        del Yc
+    else:
+        Z, mean = projected
+    C = full.F.T[:, plan.bk.index(best)] * Z
     return C, mean
 
 
@@ -595,20 +596,22 @@ def _check_train_size(rows: int, pairs) -> None:
         raise InputError(f"cv is 'loo' for {rows} samples; expected at least 3 samples")
 
 
-def _fit_batches(plan: _Plan, Y: np.ndarray, cols: np.ndarray, step: int, alphas, on_batch):
+def _fit_batches(plan: _Plan, Y: np.ndarray, cols: np.ndarray, step: int, on_batch, refit=True):
     """Run inner CV and the refit for the columns ``cols`` of Y, ``step`` at a time.
 
     ``on_batch(cols, errors, best, C, mean)`` receives each batch: its columns (slice or
     indices), CV errors (n_alphas, b) numpy, best alpha indices (b,), refit factors C (k, b)
-    and target means (b,) (backend; None without intercept).
+    and target means (b,) (backend; None without intercept, both None without ``refit``).
     """
     bk = plan.bk
     for c in _batches(cols, step):
         Yb = bk.asarray(np.ascontiguousarray(Y[:, c], dtype=plan.dtype), plan.dtype)
-        errors = _plan_errors(plan, Yb)
+        errors, projected = _plan_errors(plan, Yb)
         best = np.argmin(errors, axis=0)
-        C, mean = _refit(plan, Yb, best)
-        del Yb
+        C = mean = None
+        if refit:
+            C, mean = _refit(plan, Yb, best, projected)
+        del Yb, projected
         on_batch(c, errors, best, C, mean)
 
 
@@ -772,7 +775,7 @@ class RidgeCV:
                 offset = plan.full.x_proj @ C
                 intercept[c] = bk.to_numpy(-offset if mean is None else mean - offset)
 
-        _fit_batches(plan, Y, np.flatnonzero(~bad), step, alphas, store)
+        _fit_batches(plan, Y, np.flatnonzero(~bad), step, store, refit=weights)
         if vector:
             alpha, cv_errors = alpha[0], cv_errors[:, 0]
             if weights:
@@ -1043,7 +1046,7 @@ def cross_validated_encoding(
                 if te.size >= 3:
                     fold_scores[s, c] = pearson_r(_take(Y, te, c), pred)
 
-            _fit_batches(plan, Y, cols, step, alphas, store)
+            _fit_batches(plan, Y, cols, step, store)
         rows = np.unique(np.concatenate([test[s] for s in which]))
         rows = None if rows.size == n else rows
         for c in _batches(cols, step):
