@@ -627,3 +627,60 @@ def splits_from_table(
     if scheme in DEFAULT_COLUMN:
         params["column"] = s.get("column", DEFAULT_COLUMN[scheme])
     return Splits(out.n, out.train, out.test, out.repeat, out.scheme, params)
+
+
+def as_pairs(cv, n: int, *, seed=0, name: str = "cv") -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inner CV of an estimator as explicit (train, test) pairs over ``n`` rows.
+
+    Parameters
+    ----------
+    cv : int, splitter or list of (train, test) pairs
+        An int means shuffled k-fold, ``KFold(cv, shuffle=True, random_state=seed)`` (as
+        the int ``cv`` of :class:`dnnmap.ridge.RidgeCV`); a splitter's ``split`` gets an
+        ``(n, 1)`` placeholder; pairs (e.g. from :func:`inner_splits`) are checked.
+    n : int
+        Number of rows of the training set.
+    seed : int or None
+        ``random_state`` of the shuffled k-fold.
+    name : str
+        Argument name used in messages.
+
+    Returns
+    -------
+    pairs : list of (train, test) intp arrays
+        Row positions in ``[0, n)``; every training set has at least 2 rows.
+    """
+    if _is_int(cv):
+        if not 2 <= cv <= n:
+            raise InputError(f"{name} is {cv} folds for {n} samples; expected 2 <= {name} <= {n}")
+        pairs = KFold(int(cv), shuffle=True, random_state=seed).split(np.zeros((n, 1)))
+    elif hasattr(cv, "split"):
+        pairs = cv.split(np.zeros((n, 1)))
+    elif isinstance(cv, list | tuple):
+        pairs = cv
+    else:
+        raise InputError(f"{name} is {cv!r}; expected an int, a splitter or (train, test) pairs")
+    out = []
+    for pair in pairs:
+        try:
+            tr, te = (np.asarray(x) for x in pair)
+        except (TypeError, ValueError):
+            raise InputError(f"{name} has an element {pair!r}; expected (train, test)") from None
+        for rows in (tr, te):
+            if (
+                rows.ndim != 1
+                or rows.size == 0
+                or not np.issubdtype(rows.dtype, np.integer)
+                or rows.min() < 0
+                or rows.max() >= n
+            ):
+                raise InputError(
+                    f"{name} has a split with rows {rows!r}; expected non-empty row "
+                    f"positions in [0, {n})"
+                )
+        if tr.size < 2:
+            raise InputError(f"{name} has a training set of {tr.size} row; expected at least 2")
+        out.append((tr.astype(np.intp), te.astype(np.intp)))
+    if not out:
+        raise InputError(f"{name} gave no splits; expected at least one (train, test) pair")
+    return out
