@@ -13,13 +13,9 @@ from sklearn.model_selection import KFold
 from dnnmap.cv import inner_splits, make_splits
 from dnnmap.errors import InputError
 from dnnmap.lasso import Lasso, LassoCV, alpha_grid, lasso_gram_cd
-from dnnmap.linear_models import (
-    OLS,
-    cross_validated_predictions,
-    estimator_from_path,
-    make_estimator,
-)
+from dnnmap.linear_models import cross_validated_predictions, estimator_from_path, make_estimator
 from dnnmap.metrics import pearson_r
+from dnnmap.ols import OLS
 from dnnmap.pls import PLS
 from dnnmap.ridge import RidgeCV, cross_validated_encoding
 from dnnmap.unit_mapping import PerUnitRegression
@@ -302,6 +298,11 @@ def test_estimator_from_path_and_names():
     assert isinstance(make_estimator("per_unit"), PerUnitRegression)
     assert isinstance(make_estimator("ols"), OLS)
     assert isinstance(make_estimator("dnnmap.ridge.RidgeCV", {"alphas": [1.0]}), RidgeCV)
+    import dnnmap.linear_models as lm
+
+    assert lm.OLS is OLS and lm.Lasso is Lasso and lm.PLS is PLS
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        lm.Nope  # noqa: B018
 
 
 @pytest.mark.parametrize(
