@@ -9,7 +9,9 @@ classification (``estimator`` ``"logistic"`` or ``"svm"``)
     :class:`NestedCVClassifier`: features standardized with the training rows' means and
     standard deviations (``StandardScaler`` fitted on training rows only, in the inner folds
     as in the outer ones), ``sklearn.linear_model.LogisticRegression`` (multinomial, L2,
-    lbfgs) or ``sklearn.svm.LinearSVC`` (one-vs-rest, squared hinge), ``C`` from a grid
+    lbfgs, ``max_iter=1000``) or ``sklearn.svm.LinearSVC`` (one-vs-rest, squared hinge,
+    scikit-learn's defaults; fits that stop at ``max_iter`` are counted in a logged
+    warning), ``C`` from a grid
     chosen by mean inner accuracy (first ``C`` of the grid on ties) on shuffled, seeded,
     stratified inner folds, then refitted on the whole outer training set. This is
     ``GridSearchCV(Pipeline([StandardScaler(), clf]), {"C": Cs},
@@ -17,8 +19,10 @@ classification (``estimator`` ``"logistic"`` or ``"svm"``)
     reports accuracy, balanced accuracy (``sklearn.metrics.balanced_accuracy_score``) and the
     confusion matrix (rows true, columns predicted; ``sklearn.metrics.confusion_matrix``).
 regression (``estimator`` ``"ridge"``)
-    :class:`dnnmap.ridge.RidgeCV` on standardized features, alpha from a grid by inner
-    shuffled k-fold; per outer fold Pearson r and R² of the held-out predictions.
+    :class:`dnnmap.ridge.RidgeCV` on features standardized with the outer training rows
+    (the inner folds reuse that scaling; it is label-free and never sees the test rows),
+    alpha from a grid by inner shuffled k-fold (``KFold(inner_folds, shuffle=True,
+    random_state=seed)``); per outer fold Pearson r and R² of the held-out predictions.
 
 When a training set has more features than rows (brain ROIs with thousands of voxels), the
 classifier is fitted on the training rows' principal coordinates ``Z = U S`` of the
@@ -27,21 +31,27 @@ L2-penalized optimum lies in the row space of the training design, so this is an
 reparametrization (same decision function, ``||w|| = ||beta||``) for both estimators, and
 each solver iteration costs ``n x n`` instead of ``n x p``.
 
-Outer splits: for a categorical attribute, shuffled seeded stratified k-fold
-(``StratifiedKFold(n_folds, shuffle=True, random_state=seed)``, :func:`stratified_splits`),
-so every fold holds every class; for a continuous one, shuffled seeded k-fold
-(:func:`kfold_splits`). Any other :class:`~dnnmap.cv.Splits` (grouped, repeated, a fixed
-train/test split) may be passed to :func:`cross_validated_decoding`.
+Outer splits (:func:`decoding_splits`): for a categorical attribute and a k-fold scheme,
+shuffled seeded stratified k-fold (``StratifiedKFold(n_folds, shuffle=True,
+random_state=seed)``, :func:`stratified_splits`), so every fold holds every class; otherwise
+the schemes of :mod:`dnnmap.cv` (``kfold`` as the encoding folds, ``repeated_kfold``,
+``loo``, ``group`` with grouped inner folds, a fixed ``split``), read from the stimulus
+table. Any :class:`~dnnmap.cv.Splits` may be passed to :func:`cross_validated_decoding`.
 
 Permutation test: the statistic is the mean over outer splits of the fold score (accuracy,
 or Pearson r); the labels are permuted over all stimuli (``y[perm]``, permutations from
-:func:`label_permutations`, seeded) and the whole nested procedure is refitted on the same
-outer splits for each permutation. ``p = (1 + #(null >= observed)) / (1 + n_perm)``, the
+:func:`label_permutations`, seeded) and the whole nested procedure, inner choice of the
+penalty included, is refitted for each permutation on the same outer splits and the same
+inner splits (those stratified on the observed labels: a fixed list of splits, as
+``GridSearchCV`` given ``cv=`` a list). ``p = (1 + #(null >= observed)) / (1 + n_perm)``, the
 semantics of ``sklearn.model_selection.permutation_test_score`` with an explicit list of
-splits. For ridge the permutations are extra target columns of one fit per outer fold (one
-decomposition serves them all; each column picks its own alpha, exactly as a refit would).
-For classifiers each permutation is a refit; the permutations are run in ``n_jobs``
-processes.
+splits. Only label-free work is shared between permutations (standardization and principal
+coordinates of every training set, computed once). For ridge the permutations are extra
+target columns of one fit per outer fold (one decomposition serves them all; each column
+picks its own alpha, exactly as a refit would). For classifiers each permutation is a
+refit, ``n_folds * (inner_folds * len(Cs) + 1)`` fits: the permutations are run in
+``n_jobs`` processes, each with one BLAS thread (the matrices are small; more threads only
+add overhead).
 """
 
 from __future__ import annotations
@@ -65,8 +75,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
-from dnnmap.cv import Splits
+from dnnmap.cv import Splits, groups_from_table, inner_splits, splits_from_table
 from dnnmap.errors import InputError
+from dnnmap.inference import permutation_pvalue
 from dnnmap.metrics import pearson_r, r2_score
 from dnnmap.ridge import RidgeCV
 from dnnmap.stimuli import read_stimuli
@@ -172,7 +183,13 @@ def attribute_values(
 
 
 def check_class_counts(
-    y, splits: Splits, inner_folds: int, column: str = "attribute", source: str = "stimuli"
+    y,
+    splits: Splits,
+    inner_folds: int,
+    column: str = "attribute",
+    source: str = "stimuli",
+    *,
+    grouped: bool = False,
 ) -> None:
     """Stop unless every class can be split by the outer and the inner folds.
 
@@ -183,36 +200,42 @@ def check_class_counts(
     splits : Splits
         Outer splits.
     inner_folds : int
-        Inner stratified folds on each outer training set.
+        Inner folds on each outer training set.
     column, source : str
         Attribute and table named in messages.
+    grouped : bool
+        Inner folds are grouped (not stratified): only the presence of every class in every
+        outer training set is checked.
 
     Raises
     ------
     InputError
-        A class has fewer stimuli than outer folds (for k-fold schemes), or fewer members in
-        some outer training set than ``inner_folds``.
+        A class has fewer stimuli than the outer folds (stratified k-fold schemes), is
+        absent from an outer training set, or (stratified inner folds) has fewer members in
+        an outer training set than ``inner_folds``.
     """
     y = np.asarray(y)
     classes, counts = np.unique(y, return_counts=True)
-    n_folds = int(splits.params.get("n_folds", 0)) if splits.params else 0
-    if n_folds and counts.min() < n_folds:
+    if splits.scheme.startswith("stratified") and counts.min() < splits.params["n_folds"]:
+        n_folds = splits.params["n_folds"]
         c = int(np.argmin(counts))
         raise InputError(
-            f"{source}: column {column!r} class {str(classes[c])!r} has {counts[c]} stimuli, fewer "
-            f"than the {n_folds} outer folds; expected at least {n_folds} per class "
+            f"{source}: column {column!r} class {str(classes[c])!r} has {counts[c]} stimuli, "
+            f"fewer than the {n_folds} outer folds; expected at least {n_folds} per class "
             "(drop the class or lower decoding.n_folds)"
         )
+    least = 1 if grouped else inner_folds
     for k, train in enumerate(splits.train):
         cls, cnt = np.unique(y[train], return_counts=True)
         absent = np.setdiff1d(classes, cls)
-        if absent.size or cnt.min() < inner_folds:
+        if absent.size or cnt.min() < least:
             name = str(absent[0] if absent.size else cls[int(np.argmin(cnt))])
             have = 0 if absent.size else int(cnt.min())
             raise InputError(
                 f"{source}: column {column!r} class {name!r} has {have} stimuli in the "
-                f"training set of outer split {k + 1}; expected at least {inner_folds} "
-                "(decoding.inner_folds) per class"
+                f"training set of outer split {k + 1}; expected at least {least}"
+                + ("" if grouped else " (decoding.inner_folds)")
+                + " per class"
             )
 
 
@@ -229,30 +252,31 @@ def _check_folds(n_folds, n: int, name: str = "n_folds") -> int:
     return int(n_folds)
 
 
-def _splits(pairs, n: int, scheme: str, params: dict) -> Splits:
-    pairs = [(np.asarray(tr, np.intp), np.asarray(te, np.intp)) for tr, te in pairs]
-    train, test = [tr for tr, _ in pairs], [te for _, te in pairs]
-    return Splits(n, train, test, np.zeros(len(pairs), np.int64), scheme, params)
-
-
-def stratified_splits(y, n_folds: int = 5, seed: int = 0) -> Splits:
+def stratified_splits(y, n_folds: int = 5, seed: int = 0, n_repeats: int = 1) -> Splits:
     """Shuffled, seeded, stratified k-fold splits of labels ``y`` (n_stim,).
 
-    ``StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(y, y)`` as
-    :class:`~dnnmap.cv.Splits` (scheme ``stratified_kfold``).
+    Repeat ``r`` is ``StratifiedKFold(n_folds, shuffle=True, random_state=seed + r)
+    .split(y, y)`` (seeds as in :func:`dnnmap.cv.make_splits`), as a
+    :class:`~dnnmap.cv.Splits` of scheme ``stratified_kfold`` (``stratified_repeated_kfold``
+    when ``n_repeats > 1``).
     """
     y = np.asarray(y)
     n_folds = _check_folds(n_folds, y.size)
-    pairs = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(y, y)
-    return _splits(pairs, y.size, "stratified_kfold", {"n_folds": n_folds, "seed": seed})
-
-
-def kfold_splits(n: int, n_folds: int = 5, seed: int = 0) -> Splits:
-    """Shuffled, seeded k-fold splits of ``n`` stimuli: ``KFold(n_folds, shuffle=True,
-    random_state=seed)`` as :class:`~dnnmap.cv.Splits` (scheme ``kfold``)."""
-    n_folds = _check_folds(n_folds, n)
-    pairs = KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(n))
-    return _splits(pairs, n, "kfold", {"n_folds": n_folds, "seed": seed})
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
+        raise InputError(f"n_repeats is {n_repeats!r}; expected an int >= 1")
+    train, test, repeat = [], [], []
+    for r in range(int(n_repeats)):
+        cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed + r)
+        for tr, te in cv.split(y, y):
+            train.append(tr.astype(np.intp))
+            test.append(te.astype(np.intp))
+            repeat.append(r)
+    params = {"n_folds": n_folds, "seed": seed}
+    scheme = "stratified_kfold"
+    if n_repeats > 1:
+        params["n_repeats"] = int(n_repeats)
+        scheme = "stratified_repeated_kfold"
+    return Splits(y.size, train, test, np.asarray(repeat, np.int64), scheme, params)
 
 
 def label_permutations(n: int, n_perm: int, seed: int = 0) -> np.ndarray:
@@ -270,18 +294,9 @@ def label_permutations(n: int, n_perm: int, seed: int = 0) -> np.ndarray:
     return rng.permuted(np.broadcast_to(np.arange(n), (int(n_perm), n)), axis=1)
 
 
-def permutation_pvalue(null, observed: float) -> float:
-    """``(1 + #(null >= observed)) / (1 + n_perm)``; NaN without permutations.
-
-    Parameters
-    ----------
-    null : array of shape (n_perm,)
-    observed : float
-    """
-    null = np.asarray(null, dtype=np.float64)
-    if null.size == 0:
-        return float("nan")
-    return float((1 + np.count_nonzero(null >= observed)) / (1 + null.size))
+def _pvalue(observed: float, null: np.ndarray) -> float:
+    """:func:`dnnmap.inference.permutation_pvalue` (greater); NaN without permutations."""
+    return float("nan") if null.size == 0 else float(permutation_pvalue(observed, null))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,11 +547,20 @@ def _check_splits(splits: Splits, n: int) -> None:
         raise InputError("splits hold no (train, test) pair; expected at least one")
 
 
-def _prepare_folds(X, codes, splits: Splits, inner_folds: int, seed: int) -> list[_Prepared]:
-    """One :class:`_Prepared` per outer split; inner folds stratified on the observed labels."""
+def _grouped(inner_folds, groups, train):
+    """Grouped inner pairs of one outer training set when ``groups`` are given, else as is."""
+    if groups is None or not _is_int(inner_folds):
+        return inner_folds
+    return inner_splits(train, "group", n_folds=int(inner_folds), groups=groups)
+
+
+def _prepare_folds(X, codes, splits: Splits, inner_folds, seed, groups) -> list[_Prepared]:
+    """One :class:`_Prepared` per outer split; inner folds stratified on the observed labels
+    (grouped when ``groups`` are given)."""
     folds = []
     for train, test in zip(splits.train, splits.test, strict=True):
-        pairs = _inner_pairs(inner_folds, X[train], codes[train], seed)
+        inner = _grouped(inner_folds, groups, train)
+        pairs = _inner_pairs(inner, X[train], codes[train], seed)
         folds.append(_Prepared(X[train], pairs, X[test]))
     return folds
 
@@ -580,11 +604,11 @@ def _permutation_null(perms: np.ndarray, n_jobs: int, *args) -> tuple[np.ndarray
     return np.concatenate([r[0] for r in results]), sum(r[1] for r in results)
 
 
-def _decode_categorical(X, y, splits, estimator, Cs, inner_folds, seed, perms, n_jobs):
+def _decode_categorical(X, y, splits, estimator, Cs, inner_folds, seed, perms, n_jobs, groups):
     classes, codes = np.unique(np.asarray(y), return_inverse=True)
     if classes.size < 2:
         raise InputError(f"y has one class ({str(classes[0])!r}); expected at least 2 to decode")
-    folds = _prepare_folds(X, codes, splits, inner_folds, seed)
+    folds = _prepare_folds(X, codes, splits, inner_folds, seed, groups)
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
         warnings.simplefilter("always", ConvergenceWarning)
         preds, params = _fold_predictions(folds, splits, codes, estimator, Cs)
@@ -613,7 +637,7 @@ def _decode_categorical(X, y, splits, estimator, Cs, inner_folds, seed, perms, n
         fold_scores=acc,
         param=params,
         null=null,
-        pvalue=permutation_pvalue(null, score),
+        pvalue=_pvalue(score, null),
         chance=float(np.bincount(codes).max() / codes.size),
         classes=classes.astype(str),
         fold_balanced_accuracy=bal,
@@ -621,7 +645,7 @@ def _decode_categorical(X, y, splits, estimator, Cs, inner_folds, seed, perms, n
     )
 
 
-def _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms):
+def _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms, groups):
     y = np.asarray(y, dtype=np.float64)
     Y = np.column_stack([y, y[perms].T]) if perms.shape[0] else y[:, None]  # (n, 1 + n_perm)
     fold_r = np.empty((len(splits), Y.shape[1]))
@@ -636,8 +660,8 @@ def _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms):
                 "test set to compute Pearson r (use k-fold, not leave-one-out)"
             )
         prep = StandardScaler().fit(X[train])
-        inner = inner_folds
-        if _is_int(inner_folds):
+        inner = _grouped(inner_folds, groups, train)
+        if _is_int(inner):
             n_inner = _check_folds(inner_folds, train.size, "inner_folds")
             inner = KFold(n_inner, shuffle=True, random_state=seed)
         ridge = RidgeCV(alphas=alphas, cv=inner, device="numpy").fit(
@@ -657,7 +681,7 @@ def _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms):
         fold_scores=fold_r[:, 0],
         param=params,
         null=mean_r[1:],
-        pvalue=permutation_pvalue(mean_r[1:], mean_r[0]),
+        pvalue=_pvalue(mean_r[0], mean_r[1:]),
         chance=0.0,
         fold_r2=fold_r2,
     )
@@ -676,6 +700,7 @@ def cross_validated_decoding(
     seed: int = 0,
     permutations: np.ndarray | None = None,
     n_jobs: int = 1,
+    groups=None,
 ) -> DecodingResult:
     """Decode an attribute from features on outer splits, with a permutation test.
 
@@ -692,9 +717,11 @@ def cross_validated_decoding(
         Classifier ``C`` grid (inner CV).
     alphas : sequence of float
         Ridge penalty grid (inner CV).
-    inner_folds : int
-        Inner folds on each outer training set (stratified for classifiers; shuffled with
-        ``seed``).
+    inner_folds : int, splitter or list of (train, test) pairs
+        Inner CV on each outer training set. An int gives shuffled k-fold seeded with
+        ``seed``, stratified on the observed labels for classifiers; a splitter's
+        ``split(X_train, y_train)`` or a list of pairs (indices into the training rows) is
+        used as given.
     n_perm : int
         Label permutations (0: no test, ``pvalue`` NaN). Ignored if ``permutations`` given.
     seed : int
@@ -703,6 +730,10 @@ def cross_validated_decoding(
         Explicit permutations (labels ``y[perm]``), e.g. to reproduce another tool's.
     n_jobs : int
         Processes for the classifier permutations.
+    groups : array of shape (n_stim,), optional
+        Group label per stimulus: an int ``inner_folds`` then gives grouped inner folds
+        (:func:`dnnmap.cv.inner_splits`), so no group is on both sides of an inner split
+        (pair it with grouped outer splits). Labels are still permuted over all stimuli.
 
     Returns
     -------
@@ -713,6 +744,8 @@ def cross_validated_decoding(
     if y.shape != (X.shape[0],):
         raise InputError(f"y has shape {y.shape}; expected ({X.shape[0]},) as rows of X")
     _check_splits(splits, X.shape[0])
+    if groups is not None and np.shape(groups) != (X.shape[0],):
+        raise InputError(f"groups have shape {np.shape(groups)}; expected ({X.shape[0]},)")
     if permutations is None:
         perms = label_permutations(X.shape[0], n_perm, seed)
     else:
@@ -723,10 +756,12 @@ def cross_validated_decoding(
             )
     if estimator in CLASSIFIERS:
         Cs = _check_grid(Cs, "Cs")
-        return _decode_categorical(X, y, splits, estimator, Cs, inner_folds, seed, perms, n_jobs)
+        return _decode_categorical(
+            X, y, splits, estimator, Cs, inner_folds, seed, perms, n_jobs, groups
+        )
     if estimator in REGRESSORS:
         alphas = _check_grid(alphas, "alphas")
-        return _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms)
+        return _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms, groups)
     raise InputError(
         f"estimator is {estimator!r}; expected one of {', '.join(CLASSIFIERS + REGRESSORS)}"
     )
@@ -753,6 +788,43 @@ def _finite_columns(X: np.ndarray, source) -> np.ndarray:
     return X
 
 
+def decoding_splits(
+    table: pd.DataFrame, y, kind: str, settings: dict, table_path: str
+) -> tuple[Splits, np.ndarray | None]:
+    """Outer splits (and inner-CV groups) of a decoding job.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The stimulus table, in stimulus order.
+    y : array of shape (n_stim,)
+        The attribute (labels or values).
+    kind : {"categorical", "continuous"}
+    settings : dict
+        The ``decoding`` section: ``n_folds`` and ``seed``, and an optional ``cv`` mapping
+        with the keys of :func:`dnnmap.cv.splits_from_table` (``scheme``, ``n_folds``,
+        ``n_repeats``, ``seed``, ``column``), which overrides them.
+    table_path : str
+        Named in messages.
+
+    Returns
+    -------
+    splits : Splits
+        ``kfold``/``repeated_kfold`` of a categorical attribute: :func:`stratified_splits`
+        (every fold holds every class); any other case: :func:`dnnmap.cv.splits_from_table`
+        (``kfold`` is then :func:`dnnmap.cv.make_splits`'s, the encoding folds).
+    groups : str array of shape (n_stim,) or None
+        Group labels for grouped inner folds (scheme ``group``), else None.
+    """
+    cv = {"n_folds": settings.get("n_folds", 5), "seed": settings.get("seed", 0)}
+    cv.update(settings.get("cv") or {})
+    groups = groups_from_table(table, cv, table_path, key="decoding.cv")  # validates cv
+    scheme = cv.get("scheme", "kfold")
+    if kind == "categorical" and scheme in ("kfold", "repeated_kfold"):
+        return stratified_splits(y, cv["n_folds"], cv["seed"], cv.get("n_repeats", 1)), None
+    return splits_from_table(table, cv, table_path, key="decoding.cv"), groups
+
+
 def run_decoding(
     stimuli_path: str,
     source_path: str,
@@ -775,7 +847,8 @@ def run_decoding(
         Column of the stimulus table.
     settings : dict
         The config's ``decoding`` section: ``continuous``, ``estimators``, ``Cs``,
-        ``alphas``, ``n_folds``, ``inner_folds``, ``n_perm``, ``seed``.
+        ``alphas``, ``n_folds``, ``inner_folds``, ``n_perm``, ``seed`` and optionally ``cv``
+        (see :func:`decoding_splits`).
     n_jobs : int
         Processes for classifier permutations.
 
@@ -796,7 +869,8 @@ def run_decoding(
             raise InputError(f"{source_path}: no {dataset!r} or 'stim_id' dataset")
         check_stim_ids(stim_ids, read_strings(f["stim_id"]), stimuli_path, source_path)
         X = _finite_columns(np.asarray(f[dataset][()], dtype=np.float64), source_path)
-    n_folds, inner, seed = settings["n_folds"], settings["inner_folds"], settings["seed"]
+    inner, seed = settings["inner_folds"], settings["seed"]
+    splits, groups = decoding_splits(table, y, kind, settings, stimuli_path)
     if kind == "categorical":
         estimators = list(settings.get("estimators") or ["logistic"])
         unknown = [e for e in estimators if e not in CLASSIFIERS]
@@ -805,11 +879,9 @@ def run_decoding(
                 f"decoding.estimators has {unknown[0]!r}; expected {', '.join(CLASSIFIERS)} "
                 "(continuous attributes always use ridge)"
             )
-        splits = stratified_splits(y, n_folds, seed)
-        check_class_counts(y, splits, inner, attribute, stimuli_path)
+        check_class_counts(y, splits, inner, attribute, stimuli_path, grouped=groups is not None)
     else:
         estimators = ["ridge"]
-        splits = kfold_splits(len(y), n_folds, seed)
     results = {}
     for est in estimators:
         results[est] = cross_validated_decoding(
@@ -823,6 +895,7 @@ def run_decoding(
             n_perm=settings["n_perm"],
             seed=seed,
             n_jobs=n_jobs,
+            groups=groups,
         )
         LOG.info(
             "%s %s (%s): %s %.3f (sd %.3f over %d folds), chance %.3f, p %.4g (%d permutations)",

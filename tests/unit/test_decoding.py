@@ -22,15 +22,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
-from dnnmap.cv import Splits
+from dnnmap.cv import Splits, inner_splits, make_splits
 from dnnmap.decoding import (
     NestedCVClassifier,
     attribute_values,
     check_class_counts,
     cross_validated_decoding,
-    kfold_splits,
+    decoding_splits,
     label_permutations,
-    permutation_pvalue,
     read_decoding,
     run_decoding,
     stratified_splits,
@@ -215,7 +214,7 @@ def test_ridge_decoding_matches_sklearn():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 8)) * rng.uniform(0.5, 4, 8)
     y = X[:, 0] - 0.5 * X[:, 3] + rng.normal(0, 2.0, 40)
-    splits = kfold_splits(40, 4, seed=1)
+    splits = make_splits(40, "kfold", n_folds=4, seed=1)
     alphas = [0.1, 10.0, 1000.0]
     perms = label_permutations(40, 3, seed=2)
     res = cross_validated_decoding(
@@ -246,7 +245,7 @@ def test_ridge_pvalues_uniform_under_the_null():
     """Random targets: p-values over 40 independent attributes look uniform."""
     rng = np.random.default_rng(5)
     X = rng.standard_normal((30, 4))
-    splits = kfold_splits(30, 3, seed=0)
+    splits = make_splits(30, "kfold", n_folds=3, seed=0)
     ps = [
         cross_validated_decoding(
             X, rng.standard_normal(30), splits, estimator="ridge", alphas=[1.0, 100.0],
@@ -261,14 +260,12 @@ def test_ridge_pvalues_uniform_under_the_null():
 # --- permutations and p-values ----------------------------------------------------------------
 
 
-def test_label_permutations_and_pvalue():
+def test_label_permutations():
     perms = label_permutations(7, 5, seed=3)
     assert perms.shape == (5, 7)
     np.testing.assert_array_equal(np.sort(perms, axis=1), np.tile(np.arange(7), (5, 1)))
     np.testing.assert_array_equal(perms, label_permutations(7, 5, seed=3))
     assert label_permutations(7, 0).shape == (0, 7)
-    assert permutation_pvalue([0.1, 0.5, 0.5, 0.9], 0.5) == pytest.approx(4 / 5)
-    assert np.isnan(permutation_pvalue([], 0.5))
     with pytest.raises(InputError, match="n_perm is -1; expected an int >= 0"):
         label_permutations(7, -1)
 
@@ -281,6 +278,47 @@ def test_stratified_splits_match_sklearn():
         np.testing.assert_array_equal(tr, rtr)
         np.testing.assert_array_equal(te, rte)
     assert splits.params == {"n_folds": 5, "seed": 3} and splits.n == 18
+    repeated = stratified_splits(y, 3, seed=3, n_repeats=2)
+    assert repeated.scheme == "stratified_repeated_kfold" and len(repeated) == 6
+    second = StratifiedKFold(3, shuffle=True, random_state=4).split(y, y)
+    for (_, te), (_, rte) in zip(_pairs(repeated)[3:], second, strict=True):
+        np.testing.assert_array_equal(te, rte)
+    np.testing.assert_array_equal(repeated.repeat, [0, 0, 0, 1, 1, 1])
+
+
+def test_decoding_splits_follow_the_scheme():
+    table = _table(category=list("aabbccaabbcc"), session=list("111122223333"))
+    y = table["category"].to_numpy()
+    splits, groups = decoding_splits(table, y, "categorical", {"n_folds": 2, "seed": 1}, "t")
+    assert splits.scheme == "stratified_kfold" and groups is None
+    settings = {"n_folds": 3, "seed": 2}
+    splits, groups = decoding_splits(table, np.arange(12.0), "continuous", settings, "t")
+    ref = make_splits(12, "kfold", n_folds=3, seed=2)
+    for got, want in zip(splits.test, ref.test, strict=True):
+        np.testing.assert_array_equal(got, want)
+    grouped = {"cv": {"scheme": "group", "column": "session"}, "n_folds": 3, "seed": 0}
+    splits, groups = decoding_splits(table, y, "categorical", grouped, "t")
+    assert splits.scheme == "group" and len(splits) == 3
+    assert list(groups) == list("111122223333")
+    with pytest.raises(InputError, match=r"decoding\.cv\.shuffle is not a setting"):
+        decoding_splits(table, y, "categorical", {"cv": {"shuffle": True}}, "t")
+
+
+def test_grouped_inner_folds():
+    X, y = _data(n=24, p=4, n_classes=2, signal=1.0)
+    groups = np.repeat(list("abcdef"), 4)
+    rng = np.random.default_rng(0)
+    groups = groups[rng.permutation(24)]
+    splits = make_splits(24, "group", n_folds=3, groups=groups)
+    res = cross_validated_decoding(
+        X, y, splits, Cs=[0.01, 1.0], inner_folds=2, n_perm=0, groups=groups
+    )
+    for k, (train, test) in enumerate(_pairs(splits)):
+        inner = inner_splits(train, "group", n_folds=2, groups=groups)
+        for tr, te in inner:
+            assert not set(groups[train][tr]) & set(groups[train][te])
+        grid = _grid(LogisticRegression(max_iter=1000), [0.01, 1.0], inner)
+        assert res.fold_scores[k] == grid.fit(X[train], y[train]).score(X[test], y[test])
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -353,6 +391,14 @@ def test_class_too_small_for_inner_folds():
     splits = stratified_splits(y, 3)
     with pytest.raises(InputError, match=r"class 'a' has 2 stimuli in the training set of outer"):
         check_class_counts(y, splits, 3, "category", "t.tsv")
+    check_class_counts(y, splits, 3, "category", "t.tsv", grouped=True)
+
+
+def test_class_absent_from_a_training_set():
+    y = np.array(list("aabbcc"))
+    splits = Splits(6, [np.arange(4)], [np.array([4, 5])], np.zeros(1, int), "split")
+    with pytest.raises(InputError, match=r"class 'c' has 0 stimuli in the training set of outer"):
+        check_class_counts(y, splits, 2, "category", "t.tsv", grouped=True)
 
 
 def test_bad_arguments():
