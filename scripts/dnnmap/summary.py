@@ -14,6 +14,16 @@ import pandas as pd
 from dnnmap.encoding import read_scores
 
 KEYS = ("model", "layer", "subject", "roi")
+COLUMNS = (
+    "median_r",
+    "mean_r",
+    "median_r2",
+    "median_r_normalized",
+    "median_noise_ceiling",
+    "frac_fwe_05",
+    "n_vox",
+    "n_nan",
+)
 
 
 def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFrame:
@@ -29,21 +39,39 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
     Returns
     -------
     DataFrame
-        Columns model, layer, subject, roi, median_r, mean_r, median_r2, n_vox.
+        Columns model, layer, subject, roi, then :data:`COLUMNS`: median and mean r and median
+        R² over the ROI's voxels (NaN voxels left out), median noise-ceiling-normalized r and
+        median noise ceiling (NaN without repeats), the fraction of voxels with a
+        max-statistic FWE p < 0.05 (NaN without permutations), the voxel count and how many
+        voxels have a NaN score (masked: constant or not finite).
     """
     rows = []
     for path, key in zip(paths, keys, strict=True):
         scores = read_scores(path)
+        score = scores["score"]
+        nan = np.full(score.shape, np.nan)
         rows.append(
             {
                 **{k: key[k] for k in KEYS},
-                "median_r": float(np.median(scores["score"])),
-                "mean_r": float(np.mean(scores["score"])),
-                "median_r2": float(np.median(scores["r2"])),
-                "n_vox": int(scores["score"].size),
+                "median_r": _nanmedian(score),
+                "mean_r": float(np.nanmean(score)) if np.isfinite(score).any() else np.nan,
+                "median_r2": _nanmedian(scores["r2"]),
+                "median_r_normalized": _nanmedian(scores.get("score_normalized", nan)),
+                "median_noise_ceiling": _nanmedian(scores.get("noise_ceiling", nan)),
+                "frac_fwe_05": float(np.mean(scores["pvalue_fwe"] < 0.05))
+                if "pvalue_fwe" in scores
+                else np.nan,
+                "n_vox": int(score.size),
+                "n_nan": int(np.isnan(score).sum()),
             }
         )
-    return pd.DataFrame(rows, columns=[*KEYS, "median_r", "mean_r", "median_r2", "n_vox"])
+    return pd.DataFrame(rows, columns=[*KEYS, *COLUMNS])
+
+
+def _nanmedian(values: np.ndarray) -> float:
+    """Median over finite values; NaN when there are none (no warning)."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else np.nan
 
 
 def best_layers(summary: pd.DataFrame) -> pd.DataFrame:

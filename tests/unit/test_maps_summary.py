@@ -9,9 +9,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from dnnmap.errors import InputError
-from dnnmap.maps import encoding_maps
+from dnnmap.maps import encoding_maps, significance_maps
 from dnnmap.store import write_h5
-from dnnmap.summary import best_layers, plot_layer_profiles, summarize_encoding
+from dnnmap.summary import COLUMNS, best_layers, plot_layer_profiles, summarize_encoding
 
 LAYERS = ["conv1", "conv5", "fc6"]
 ROIS = {"V1": np.array([2, 3, 4, 10]), "V4": np.array([20, 21, 25])}
@@ -89,24 +89,67 @@ def test_summarize_encoding(tmp_path):
         {"model": "m", "layer": "fc6", "subject": "sub-01", "roi": "V4"},
     ]
     table = summarize_encoding(paths, keys)
-    assert list(table.columns) == [
-        "model",
-        "layer",
-        "subject",
-        "roi",
-        "median_r",
-        "mean_r",
-        "median_r2",
-        "n_vox",
-    ]
+    assert list(table.columns) == ["model", "layer", "subject", "roi", *COLUMNS]
     assert table[["layer", "roi"]].values.tolist() == [["conv1", "V1"], ["fc6", "V4"]]
+    assert table[["median_r_normalized", "frac_fwe_05"]].isna().all().all()
     for row, s, r in zip(table.itertuples(), (s1, s2), (r1, r2), strict=True):
         assert row.median_r == pytest.approx(float(np.median(s)), rel=1e-6)
         assert row.mean_r == pytest.approx(float(np.mean(s)), rel=1e-6)
         assert row.median_r2 == pytest.approx(float(np.median(r)), rel=1e-12)
-        assert row.n_vox == s.size
+        assert row.n_vox == s.size and row.n_nan == 0
     with pytest.raises(ValueError):
         summarize_encoding(paths, keys[:1])
+
+
+def test_summary_skips_nan_voxels_and_reads_inference(tmp_path):
+    score = np.array([0.5, np.nan, 0.1, 0.3], dtype=np.float32)
+    path = tmp_path / "e.h5"
+    write_h5(
+        path,
+        {
+            "index": np.arange(4),
+            "score": score,
+            "r2": score**2,
+            "pvalue_fwe": np.array([0.01, np.nan, 0.2, 0.04]),
+            "noise_ceiling": np.array([0.8, 0.9, 0.5, 0.6]),
+            "score_normalized": score / np.array([0.8, 0.9, 0.5, 0.6]),
+        },
+    )
+    key = {"model": "m", "layer": "l", "subject": "s", "roi": "r"}
+    row = summarize_encoding([str(path)], [key]).iloc[0]
+    assert row.median_r == pytest.approx(0.3) and row.n_nan == 1
+    assert row.frac_fwe_05 == pytest.approx(0.5)
+    assert row.median_noise_ceiling == pytest.approx(0.7)
+    assert row.median_r_normalized == pytest.approx(0.5, rel=1e-6)  # of 0.625, 0.2, 0.5
+
+
+def test_significance_maps(tmp_path):
+    paths = []
+    for layer in LAYERS:
+        for roi, index in ROIS.items():
+            p = np.linspace(0.001, 0.5, index.size)
+            path = tmp_path / f"{layer}_{roi}.h5"
+            write_h5(
+                path,
+                {
+                    "index": index,
+                    "score": np.full(index.size, 0.4, np.float32),
+                    "r2": np.zeros(index.size),
+                    "pvalue": p,
+                    "pvalue_fwe": p * 2,
+                },
+            )
+            paths.append(str(path))
+    logp, r_fwe, names = significance_maps(paths, LAYERS, list(ROIS), N_GRAY)
+    assert names == LAYERS and logp.shape == r_fwe.shape == (3, N_GRAY)
+    np.testing.assert_allclose(
+        logp[0, ROIS["V1"]], -np.log10(np.linspace(0.001, 0.5, 4)), rtol=1e-6
+    )
+    assert r_fwe[0, ROIS["V1"][0]] == pytest.approx(0.4) and r_fwe[0, ROIS["V1"][-1]] == 0
+    assert logp[:, 0].sum() == 0
+    write_h5(tmp_path / "bare.h5", {"index": np.arange(2), "score": np.ones(2), "r2": np.ones(2)})
+    with pytest.raises(InputError, match="no permutation p-values"):
+        significance_maps([str(tmp_path / "bare.h5")], ["l"], ["r"], 5)
 
 
 def _summary():

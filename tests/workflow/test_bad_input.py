@@ -29,18 +29,18 @@ def assert_no_results(workdir: Path) -> None:
 
 def test_schema_violation(tmp_path):
     config = demo_config()
-    config["encoding"]["n_folds"] = "five"
+    config["encoding"]["cv"]["n_folds"] = "five"
     proc = run_workflow(tmp_path, config, "-n")
     line = dnnmap_error(proc)
-    assert "config.yaml: encoding.n_folds: 'five' is not of type 'integer'" in line
+    assert "config.yaml: encoding.cv.n_folds: 'five' is not of type 'integer'" in line
     assert_no_results(tmp_path)
 
 
 def test_unknown_config_key(tmp_path):
     config = demo_config()
-    config["encoding"]["nfolds"] = 5
+    config["encoding"]["cv"]["nfolds"] = 5
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
-    assert "encoding" in line and "'nfolds'" in line and "n_folds" in line
+    assert "encoding.cv" in line and "'nfolds'" in line and "n_folds" in line
 
 
 def test_duplicate_stim_id(tmp_path):

@@ -151,6 +151,15 @@ def rsa_jobs():
     ]
 
 
+def map_outputs():
+    """The encoding maps of a subject and model: r, and with permutations p and FWE maps."""
+    out = {"r": "results/maps/{subject}/{model}/encoding_r.dscalar.nii"}
+    if config["encoding"]["permutation"]["n_perm"] > 0:
+        out["logp"] = "results/maps/{subject}/{model}/encoding_logp.dscalar.nii"
+        out["r_fwe"] = "results/maps/{subject}/{model}/encoding_r_fwe.dscalar.nii"
+    return out
+
+
 def benchmark_jobs():
     """Rule, wildcards and benchmark file of every heavy job (those with ``benchmark:``)."""
     jobs = [
@@ -194,11 +203,7 @@ def all_outputs():
         "results/summary/encoding_layers.png",
         "results/summary/benchmarks.tsv",
     ]
-    outputs += expand(
-        "results/maps/{subject}/{model}/encoding_r.dscalar.nii",
-        subject=SUBJECTS,
-        model=MODELS,
-    )
+    outputs += expand(list(map_outputs().values()), subject=SUBJECTS, model=MODELS)
     if rsa_jobs():
         outputs += ["results/summary/rsa.tsv", "results/summary/rsa_profiles.png"]
         outputs += expand(

@@ -19,5 +19,6 @@ rule encode:
         runtime=encoding_runtime,
     params:
         encoding=config["encoding"],
+        device=config["compute"]["device"],
     script:
         "../../scripts/encode.py"

@@ -3,7 +3,7 @@ rule maps:
         responses=responses_file,
         encoding=lambda wildcards: encoding_files(wildcards.subject, wildcards.model),
     output:
-        "results/maps/{subject}/{model}/encoding_r.dscalar.nii",
+        **map_outputs(),
     log:
         "logs/maps/{subject}/{model}.log",
     conda:
