@@ -596,6 +596,8 @@ def splits_from_table(
     Splits
         As :func:`make_splits`; ``params`` also holds ``column`` for ``group``/``split``.
     """
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"table is {type(table).__name__}; expected the stimulus table DataFrame")
     s = _settings(settings, key)
     scheme, n = s["scheme"], len(table)
     if n < 2:

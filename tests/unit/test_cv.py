@@ -168,6 +168,11 @@ def test_splits_from_table_group_and_split_columns():
     np.testing.assert_array_equal(first_repeat_folds(s), outer_folds(6, 3, 1))
 
 
+def test_splits_from_table_needs_a_dataframe():
+    with pytest.raises(InputError, match="table is list; expected the stimulus table"):
+        splits_from_table([1, 2], {}, "st.tsv")
+
+
 def test_check_splits():
     s = make_splits(10, "kfold", n_folds=2)
     assert len(check_splits(s, 10)) == 2
