@@ -71,7 +71,7 @@ from dnnmap.inference import TAILS, fdr_bh
 from dnnmap.ridge import DEFAULT_ALPHAS, cross_validated_encoding
 
 METRICS = ("pearson_r", "r2")
-GATHER_ELEMENTS = 1 << 24  # gather buffer of the label permutations: 64 MB of float32
+GATHER_ELEMENTS = 1 << 18  # gather buffer of the label permutations: 1 MB of float32 (cache)
 REFIT_ELEMENTS = 1 << 25  # appended target columns per refit call: 256 MB of float32
 
 
@@ -325,7 +325,7 @@ def label_permutation_test(
     groups=None,
     metric: str = "pearson_r",
     tail: str = "greater",
-    batch: int = 16,
+    batch: int = 4,
     voxel_batch: int | None = None,
     keep_null: bool = False,
     dtype=np.float32,
@@ -354,7 +354,8 @@ def label_permutation_test(
         Permutations per gather.
     voxel_batch : int or None
         Voxels per gather; None: as many as keep the ``(batch, n, voxel_batch)`` buffer
-        within 2**24 elements.
+        within 2**18 elements (1 MB of float32, so that it stays in cache; the gather is
+        bound by memory traffic, not arithmetic).
     keep_null : bool
         Return the null scores (n_perm, v) in ``null``.
     dtype : float32 or float64

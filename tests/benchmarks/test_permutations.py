@@ -1,0 +1,192 @@
+"""Benchmarks of permutation tests of encoding accuracy (``make bench``, not CI).
+
+``label_permutations``: 1,000 test-label permutations of out-of-fold predictions
+(:func:`dnnmap.permutation.label_permutation_test`) against one cross-validated fit of the
+same data (:func:`dnnmap.ridge.cross_validated_encoding`, 5 outer folds, default inner CV):
+a permutation test should cost about as much as the fit it tests (target ratio <= 2).
+
+``full_refit_permutations``: 100 full-refit permutations of a 500-voxel ROI, dnnmap's extra
+target columns (:func:`dnnmap.permutation.refit_permutation_test`) against refitting
+scikit-learn's ``RidgeCV(alphas, alpha_per_target=True)`` per outer fold and permutation.
+scikit-learn allows one alpha per target only with its efficient leave-one-out (``cv=None``;
+``cv=KFold`` raises "cv!=None and alpha_per_target=True are incompatible"), so both sides
+select alphas by exact leave-one-out (``inner_cv="loo"`` in dnnmap) and pick the same alphas.
+The peer is timed on a few permutations and scaled linearly (its permutations are
+independent fits of equal cost).
+
+BLAS runs on one thread in both benchmarks (threadpoolctl): on a shared machine, several
+BLAS threads per process oversubscribe the cores and slow the fits unpredictably.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from bench_helpers import write_result
+from sklearn.linear_model import RidgeCV
+from threadpoolctl import threadpool_limits
+
+from dnnmap.metrics import pearson_r
+from dnnmap.permutation import (
+    label_permutation_test,
+    permutation_indices,
+    refit_permutation_test,
+)
+from dnnmap.ridge import DEFAULT_ALPHAS, cross_validated_encoding, outer_folds
+
+N, P = 1000, 500
+
+
+def _data(n_vox: int, seed: int = 0):
+    """Features (n, p) and float32 responses (n, v): a sparse linear read-out plus noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, P))
+    W = rng.standard_normal((P, n_vox)) * (rng.random((P, 1)) < 0.1)
+    signal = X @ W
+    signal /= signal.std(axis=0)
+    snr = rng.uniform(0.0, 0.5, n_vox)
+    Y = signal * np.sqrt(snr) + rng.standard_normal((N, n_vox))
+    return X, Y.astype(np.float32)
+
+
+def test_label_permutations():
+    n_vox, n_perm = 20000, 1000
+    X, Y = _data(n_vox)
+    with threadpool_limits(1):
+        t0 = time.perf_counter()
+        fit = cross_validated_encoding(X, Y, DEFAULT_ALPHAS, n_folds=5, seed=0, inner_cv=5)
+        peer_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = label_permutation_test(fit.predictions, Y, n_perm, seed=0)
+        dnnmap_s = time.perf_counter() - t0
+    # agreement: observed scores against the fit's scores, and the null of the first
+    # permutations of 200 voxels against a per-permutation pearson_r
+    check = np.arange(0, n_vox, n_vox // 200)
+    small = label_permutation_test(fit.predictions[:, check], Y[:, check], 3, 0, keep_null=True)
+    perms = permutation_indices(N, 3, 0)
+    loop = np.stack([pearson_r(Y[perm][:, check], fit.predictions[:, check]) for perm in perms])
+    null_diff = float(np.max(np.abs(small.null - loop)))
+    observed_diff = float(np.nanmax(np.abs(res.observed - fit.score)))
+    assert null_diff < 1e-5 and observed_diff < 1e-5
+    write_result(
+        "label_permutations",
+        {
+            "peer": "one cross-validated encoding fit of the same data "
+            "(dnnmap.ridge.cross_validated_encoding, 5 outer folds, inner 5-fold, 17 alphas)",
+            "params": {
+                "n_stimuli": N,
+                "n_features": P,
+                "n_voxels": n_vox,
+                "n_perm": n_perm,
+                "dtype": "float32",
+                "blas_threads": 1,
+                "batch": 4,
+            },
+            "dnnmap_s": round(dnnmap_s, 2),
+            "peer_s": round(peer_s, 2),
+            "ratio": round(dnnmap_s / peer_s, 3),
+            "target": "<= 2 (permutations time / one CV fit time)",
+            "agreement": {
+                "null_vs_pearson_r_loop_max_abs": null_diff,
+                "observed_vs_fit_score_max_abs": observed_diff,
+            },
+            "median_pvalue": float(np.nanmedian(res.pvalue)),
+            "n_fwe_significant_005": int(np.sum(res.pvalue_fwe < 0.05)),
+            "n_fdr_significant_005": int(np.sum(res.qvalue < 0.05)),
+        },
+    )
+
+
+def _sklearn_null(X, Y, perm, folds, alphas):
+    """Pooled out-of-fold r per voxel after permuting Y, RidgeCV refit per outer fold."""
+    Yp = Y[perm]
+    pred = np.empty(Yp.shape, dtype=np.float64)
+    chosen = []
+    for f in range(folds.max() + 1):
+        train, test = folds != f, folds == f
+        model = RidgeCV(alphas=alphas, alpha_per_target=True).fit(X[train], Yp[train])
+        pred[test] = model.predict(X[test])
+        chosen.append(model.alpha_)
+    return pearson_r(Yp, pred), np.stack(chosen)
+
+
+def _refit_vs_peer(X, Y, n_perm, n_timed, alphas):
+    """Time dnnmap's refit null (n_perm) and the peer (n_timed, scaled); compare them."""
+    t0 = time.perf_counter()
+    res = refit_permutation_test(
+        X,
+        Y,
+        n_perm,
+        seed=0,
+        keep_null=True,
+        alphas=alphas,
+        n_folds=5,
+        cv_seed=0,
+        inner_cv="loo",
+    )
+    dnnmap_s = time.perf_counter() - t0
+    folds = outer_folds(N, 5, 0)
+    perms = permutation_indices(N, n_timed, 0)
+    t0 = time.perf_counter()
+    peer = [_sklearn_null(X, Y, perm, folds, alphas) for perm in perms]
+    peer_timed_s = time.perf_counter() - t0
+    same_alpha, diff_same = [], 0.0
+    for b, (score, alpha) in enumerate(peer):
+        fit = cross_validated_encoding(X, Y[perms[b]], alphas, 5, 0, "loo")
+        same = np.isclose(fit.alpha, alpha, rtol=1e-12).all(axis=0)
+        same_alpha.append(same.mean())
+        diff_same = max(diff_same, float(np.max(np.abs(res.null[b, same] - score[same]))))
+    diff = float(np.max(np.abs(res.null[:n_timed] - np.stack([s for s, _ in peer]))))
+    return {
+        "dnnmap_s": round(dnnmap_s, 2),
+        "peer_timed_s": round(peer_timed_s, 2),
+        "peer_s": round(peer_timed_s / n_timed * n_perm, 2),
+        "ratio": round(peer_timed_s / n_timed * n_perm / dnnmap_s, 2),
+        "null_score_max_abs_diff": diff,
+        "null_score_max_abs_diff_same_alphas": diff_same,
+        "fraction_voxels_same_alphas": float(np.mean(same_alpha)),
+    }
+
+
+def test_full_refit_permutations():
+    n_vox, n_perm, n_timed = 500, 100, 3
+    alphas = DEFAULT_ALPHAS
+    X, Y = _data(n_vox, seed=1)
+    with threadpool_limits(1):
+        main = _refit_vs_peer(X, Y.astype(np.float64), n_perm, n_timed, alphas)
+        single = _refit_vs_peer(X, Y, n_perm, n_timed, alphas)
+        small = _refit_vs_peer(X, Y[:, :50].astype(np.float64), n_perm, n_timed, alphas)
+    assert main["null_score_max_abs_diff"] < 1e-4
+    assert single["null_score_max_abs_diff_same_alphas"] < 1e-4
+    write_result(
+        "full_refit_permutations",
+        {
+            "peer": "scikit-learn RidgeCV(alphas, alpha_per_target=True) (exact leave-one-out) "
+            "refit per outer fold and permutation; "
+            f"{n_timed} permutations timed, scaled linearly to {n_perm}",
+            "params": {
+                "n_stimuli": N,
+                "n_features": P,
+                "n_voxels": n_vox,
+                "n_perm": n_perm,
+                "n_outer_folds": 5,
+                "inner_cv": "loo (scikit-learn allows alpha_per_target only with cv=None)",
+                "n_alphas": int(alphas.size),
+                "dtype": "float64 responses (as scikit-learn computes)",
+                "blas_threads": 1,
+                "peer_timed_permutations": n_timed,
+                "peer_timed_s": main["peer_timed_s"],
+            },
+            "dnnmap_s": main["dnnmap_s"],
+            "peer_s": main["peer_s"],
+            "ratio": main["ratio"],
+            "target": ">= 10 (peer time / dnnmap time)",
+            "agreement": {
+                "null_score_max_abs_diff": main["null_score_max_abs_diff"],
+                "fraction_voxels_same_alphas": main["fraction_voxels_same_alphas"],
+            },
+            "float32_responses": single,
+            "roi_50_voxels_float64": small,
+        },
+    )
