@@ -46,12 +46,20 @@ For folds, the error is the mean over folds of each fold's mean squared error
 (``GridSearchCV``'s and himalaya's average). Each target takes the alpha of least error;
 ties go to the first alpha in the given order.
 
+Relation to himalaya (``himalaya.ridge.RidgeCV``, which gives the same alphas and scores):
+himalaya forms, per fold, the ``(n_alphas, n_test, n_train)`` matrices
+``X_test @ V diag(F_a) U.T`` and multiplies them with the training targets, so its per-alpha
+cost runs over ``n_train`` where ours runs over the rank ``k = min(n_train, p)``; it always
+decomposes the design (an SVD of ``n_train x p`` also when ``p >> n``); and its refit
+forms ``(n_alphas, p, n)`` matrices times Y, ``n_alphas`` times the work of our one
+``W @ C`` product.
+
 Precision: decompositions are float64. The large products (``B.T @ Y``, the per-alpha
 predictions, the refit) run in the compute ``dtype``: float32 when Y is float32 (the
-encoding workflow's case), else float64; squared errors are accumulated in float64.
-Computation runs on a :mod:`dnnmap.backend` (``device``: numpy, torch CPU or CUDA); targets
-are processed in batches of ``batch_size`` columns, which bounds memory; results do not
-depend on the batch size.
+encoding workflow's case), else float64; the per-fold sums of squared errors are combined
+in float64. Computation runs on a :mod:`dnnmap.backend` (``device``: numpy, torch CPU or
+CUDA); targets are processed in batches of ``batch_size`` columns, which bounds memory;
+results do not depend on the batch size (up to rounding).
 
 Missing data: a response column with any NaN/inf (and, in :func:`cross_validated_encoding`,
 a constant column) is masked: the other columns are fitted, the masked ones get NaN
@@ -607,7 +615,8 @@ def _fit_batches(plan: _Plan, Y: np.ndarray, cols: np.ndarray, step: int, on_bat
     for c in _batches(cols, step):
         Yb = bk.asarray(np.ascontiguousarray(Y[:, c], dtype=plan.dtype), plan.dtype)
         errors, projected = _plan_errors(plan, Yb)
-        best = np.argmin(errors, axis=0)
+        # NaN (0 * inf when a leverage rounds to 1) never wins
+        best = np.argmin(np.nan_to_num(errors, nan=np.inf), axis=0)
         C = mean = None
         if refit:
             C, mean = _refit(plan, Yb, best, projected)
