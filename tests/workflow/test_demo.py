@@ -39,6 +39,37 @@ def test_best_layer_is_the_driving_layer(demo):
     assert set(summary.columns) >= {"model", "layer", "subject", "roi", "median_r", "mean_r"}
 
 
+def test_encoding_inference_and_noise_ceiling(demo):
+    summary = pd.read_csv(demo / "results/summary/encoding.tsv", sep="\t")
+    # simulation snr 10: the ceiling of r is sqrt(10 / 11) = 0.953
+    assert summary["median_noise_ceiling"].between(0.93, 0.97).all()
+    best = summary.loc[summary.groupby(["subject", "roi"])["median_r"].idxmax()]
+    assert (best["frac_fwe_05"] > 0.95).all()
+    assert (best["median_r_normalized"] > best["median_r"]).all()
+    with h5py.File(demo / "results/brain/sub-01/V1.h5", "r") as f:
+        assert f["repeats"].shape == (2, *f["responses"].shape)
+    with h5py.File(demo / "results/encoding/sub-01/alexnet/conv1/V1.h5", "r") as f:
+        assert f["null_max"].shape == (1000,) and (f["pvalue_fwe"][()] >= 1 / 1001).all()
+    img = nib.load(demo / "results/maps/sub-01/alexnet/encoding_r_fwe.dscalar.nii")
+    assert list(img.header.get_axis(0).name) == demo_config()["models"]["alexnet"]["layers"]
+
+
+def test_rsa_profiles_peak_at_the_driving_layer(demo):
+    rsa = pd.read_csv(demo / "results/summary/rsa.tsv", sep="\t")
+    assert len(rsa) == 2 * 3 * 8
+    for subject in demo_config()["brain"]["subjects"]:
+        truth = pd.read_csv(demo / f"results/simulation/{subject}/ground_truth.tsv", sep="\t")
+        for region, driver in zip(truth["region"], truth["layer"], strict=True):
+            rows = rsa[(rsa["subject"] == subject) & (rsa["roi"] == region)]
+            best = rows.loc[rows["r"].idxmax()]
+            assert best["layer"] == driver, rows[["layer", "r"]].to_string()
+            assert best["q"] < 0.01 and best["ci_low"] < best["r"] < best["ci_high"]
+            assert best["nc_lower"] <= best["nc_upper"]
+    for name in ("rsa_profiles.png",):
+        assert (demo / "results/summary" / name).stat().st_size > 10_000
+    assert (demo / "results/rsa/figures/alexnet_mds.png").exists()
+
+
 def test_maps_are_cifti_dscalars(demo):
     layers = demo_config()["models"]["alexnet"]["layers"]
     path = demo / "results/maps/sub-01/alexnet/encoding_r.dscalar.nii"
@@ -96,3 +127,4 @@ def test_report(demo):
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (demo / "results/report.html").read_text(errors="replace")
     assert "encoding_layers.png" in html and "ground_truth.tsv" in html
+    assert "rsa_profiles.png" in html and "alexnet_rdms.png" in html
