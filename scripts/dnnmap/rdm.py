@@ -573,7 +573,8 @@ def compute_rdm(
     data : array of shape (n_stim, n_features), or (n_rep, n_stim, n_features) for crossnobis
         Patterns, one row per stimulus (any float or int dtype; computed in float64). For
         crossnobis, the repeats (independent partitions) may be given here, in ``repeats``, or
-        as rows ``(n_runs * n_stim, n_features)`` with ``runs`` labels.
+        as rows ``(n_runs * n_stim, n_features)`` with ``runs`` labels. 3-D data with another
+        metric gives the RDM of the mean over repeats (the repeats may estimate the noise).
     metric : str
         One of :data:`METRICS`, or another name in :data:`SCIPY_METRICS` (computed by ``pdist``).
     zscore : bool
