@@ -198,7 +198,7 @@ def plot_probing_profile(
     metrics = list(dict.fromkeys(table["metric"]))
     ax.set_ylabel(_YLABEL.get(metrics[0], metrics[0]) if len(metrics) == 1 else "score")
     if metrics == ["accuracy"]:
-        ax.set_ylim(0, min(1.05, max(top, float(chance.max())) * 1.12))
+        ax.set_ylim(0, min(1.12, max(top, float(chance.max())) * 1.12))
     ax.set_title(title or f"decoding {table['attribute'].iloc[0]} (* p ≤ {ALPHA})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")

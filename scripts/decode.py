@@ -1,0 +1,38 @@
+"""Decode one stimulus attribute from one layer's features or one ROI's brain responses.
+
+Inputs: ``stimuli`` (results/stimuli.tsv, with the attribute column), ``source``
+(results/features/{model}/{layer}.h5 or results/brain/{subject}/{roi}.h5).
+Output: ``results/decoding/{model}/{layer}/{attribute}.h5`` or
+``results/decoding/brain/{subject}/{roi}/{attribute}.h5`` (see dnnmap.decoding.write_decoding).
+Params: ``decoding`` (the config section: continuous, estimators, Cs, alphas, n_folds,
+inner_folds, n_perm, seed), ``attribute``, ``dataset`` (features or responses).
+Threads: processes for the classifier permutations.
+"""
+
+import logging
+
+from dnnmap.decoding import run_decoding, write_decoding
+from dnnmap.logs import rule_log
+from dnnmap.store import provenance
+
+LOG = logging.getLogger("dnnmap")
+
+
+def main(inputs, settings, attribute, dataset, threads, out_path):
+    results, splits, stim_ids = run_decoding(
+        inputs.stimuli, inputs.source, dataset, attribute, settings, n_jobs=threads
+    )
+    attrs = provenance(settings, [inputs.stimuli, inputs.source])
+    write_decoding(out_path, results, splits, stim_ids, attribute, settings, attrs)
+
+
+if __name__ == "__main__":
+    with rule_log(snakemake.log[0]):
+        main(
+            snakemake.input,
+            snakemake.params.decoding,
+            snakemake.params.attribute,
+            snakemake.params.dataset,
+            snakemake.threads,
+            snakemake.output[0],
+        )

@@ -1,0 +1,54 @@
+"""Probing profile: one attribute's decoding accuracy across layers (or brain regions).
+
+Inputs: the decoding files (results/decoding/{model}/{layer}/{attribute}.h5, one per layer,
+or results/decoding/brain/{subject}/{roi}/{attribute}.h5, one per subject and ROI).
+Outputs: ``table`` (TSV, one row per file and estimator; columns in dnnmap.probing) and
+``figure`` (PNG).
+Params: ``labels`` (the key columns of each input, e.g. {"layer": "conv1"}), ``x`` (the key
+on the figure's x axis), ``series`` (keys that split the lines), ``title``, ``model``
+(written as a first column when given).
+"""
+
+import logging
+
+from dnnmap.logs import rule_log
+from dnnmap.probing import decoding_table, plot_probing_profile
+from dnnmap.store import atomic_path
+
+LOG = logging.getLogger("dnnmap")
+
+
+def main(paths, labels, x, series, title, model, table_path, figure_path):
+    table = decoding_table(paths, labels)
+    if model:
+        table.insert(0, "model", model)
+    for row in table.itertuples():
+        LOG.info(
+            "%s %s: %s %.3f (sd %.3f), chance %.3f, p %.4g",
+            " ".join(str(getattr(row, k)) for k in labels[0]),
+            row.estimator,
+            row.metric,
+            row.score,
+            row.score_sd,
+            row.chance,
+            row.p,
+        )
+    fig = plot_probing_profile(table, x=x, series=series, title=title)
+    with atomic_path(table_path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    with atomic_path(figure_path) as tmp:
+        fig.savefig(tmp, dpi=150, format="png")
+
+
+if __name__ == "__main__":
+    with rule_log(snakemake.log[0]):
+        main(
+            list(snakemake.input),
+            snakemake.params.labels,
+            snakemake.params.x,
+            snakemake.params.series,
+            snakemake.params.title,
+            snakemake.params.model,
+            snakemake.output.table,
+            snakemake.output.figure,
+        )
