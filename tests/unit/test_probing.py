@@ -9,8 +9,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from dnnmap.cv import Splits
-from dnnmap.decoding import DecodingResult, permutation_pvalue, write_decoding
+from dnnmap.decoding import DecodingResult, write_decoding
 from dnnmap.errors import InputError
+from dnnmap.inference import permutation_pvalue
 from dnnmap.probing import COLUMNS, decoding_table, plot_probing_profile, probing_profile
 
 LAYERS = ["conv1", "conv3", "fc6"]
@@ -31,7 +32,7 @@ def _classification(estimator, folds, bal, null):
         fold_scores=folds,
         param=np.ones(2),
         null=null,
-        pvalue=permutation_pvalue(null, folds.mean()),
+        pvalue=permutation_pvalue(folds.mean(), null) if null.size else float("nan"),
         chance=0.5,
         classes=np.array(["a", "b"]),
         fold_balanced_accuracy=np.asarray(bal),
