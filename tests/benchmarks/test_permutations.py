@@ -81,7 +81,7 @@ def test_label_permutations():
                 "n_perm": n_perm,
                 "dtype": "float32",
                 "blas_threads": 1,
-                "batch": 4,
+                "batch": 8,
             },
             "dnnmap_s": round(dnnmap_s, 2),
             "peer_s": round(peer_s, 2),

@@ -5,6 +5,7 @@ import pytest
 import scipy.stats
 from sklearn.metrics import r2_score as sk_r2
 
+from dnnmap import permutation
 from dnnmap.errors import InputError
 from dnnmap.inference import permutation_pvalue
 from dnnmap.permutation import (
@@ -82,10 +83,11 @@ def test_label_permutations_equal_slow_loop(metric, tail):
     assert res.kind == "test_labels" and res.n_perm == n_perm and res.seed == seed
 
 
-def test_label_permutations_float32_and_batches():
+def test_label_permutations_float32_and_batches(monkeypatch):
     P, Y = _data(n=30, v=6, seed=1, effect=(0, 0.2, 0.4, 0.6, 0.8, 1))
     ref = label_permutation_test(P, Y, 40, 2, dtype=np.float64, keep_null=True)
-    for batch, voxel_batch in ((1, 1), (40, 2), (9, None)):
+    monkeypatch.setattr(permutation, "NULL_ELEMENTS", 50)  # sweeps of a few permutations
+    for batch, voxel_batch in ((1, 1), (40, 2), (9, None), (3, 4)):
         got = label_permutation_test(
             P.astype(np.float32), Y, 40, 2, batch=batch, voxel_batch=voxel_batch, keep_null=True
         )
