@@ -483,7 +483,7 @@ def refit_permutation_test(
         Alternative (see :mod:`dnnmap.inference`).
     batch : int or None
         Permutations per encoding call; None: as many as keep the appended responses within
-        2**25 values (all of them for a 500-voxel ROI of 1,000 stimuli and 60 permutations).
+        2**25 values (66 permutations of a 500-voxel ROI of 1,000 stimuli).
     keep_null : bool
         Return the null scores (n_perm, v) in ``null``.
     alphas, n_folds, cv_seed, inner_cv
