@@ -499,7 +499,13 @@ def _inner_pairs(cv, X_rows: np.ndarray, random_state, name: str = "cv"):
             raise InputError(f"{name} is {cv} folds for {n} samples; expected 2 <= {name} <= {n}")
         pairs = KFold(int(cv), shuffle=True, random_state=random_state).split(X_rows)
     elif hasattr(cv, "split"):
-        pairs = cv.split(X_rows)
+        try:
+            pairs = list(cv.split(X_rows))
+        except (TypeError, ValueError) as err:  # e.g. GroupKFold without groups
+            raise InputError(
+                f"{name}.split(X) failed ({err}); for grouped folds pass explicit (train, test) "
+                "pairs"
+            ) from None
     elif isinstance(cv, list | tuple):
         pairs = cv
     else:

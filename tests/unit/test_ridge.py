@@ -156,6 +156,8 @@ def test_input_checks():
         RidgeCV(dtype=np.int32).fit(X, Y)
     with pytest.raises(InputError, match=r"cv has a split with rows outside \[0, 30\)"):
         RidgeCV(cv=[(np.arange(10), np.arange(25, 31))]).fit(X, Y)
+    with pytest.raises(InputError, match=r"cv\.split\(X\) failed .*pass explicit \(train, test\)"):
+        RidgeCV(cv=GroupKFold(3)).fit(X, Y)
     with pytest.raises(InputError, match="X has 4 features; expected 5"):
         RidgeCV().fit(X, Y).predict(X[:, :4])
 
