@@ -12,6 +12,7 @@ permutations.
 from __future__ import annotations
 
 import time
+from importlib.metadata import version
 
 import numpy as np
 import rsatoolbox
@@ -20,7 +21,7 @@ from scipy.spatial.distance import pdist
 
 from dnnmap.rsa_inference import permutation_test, random_permutations
 
-N_STIM, N_PERM, N_PEER, SEED = 1000, 10_000, 200, 0
+N_STIM, N_PERM, N_PEER, SEED = 1000, 10_000, 100, 0
 
 
 def rdms(seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +56,7 @@ def test_rsa_permutation_vs_rsatoolbox():
     write_result(
         "rsa_permutation_vs_rsatoolbox",
         {
-            "peer": f"rsatoolbox {rsatoolbox.__version__} RDMs.reorder + compare per permutation",
+            "peer": f"rsatoolbox {version('rsatoolbox')} RDMs.reorder + compare per permutation",
             "params": {
                 "n_stim": N_STIM,
                 "n_pairs": N_STIM * (N_STIM - 1) // 2,

@@ -8,6 +8,7 @@ import rsatoolbox
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import false_discovery_control, pearsonr, spearmanr
 
+from dnnmap import rsa_inference
 from dnnmap.errors import InputError
 from dnnmap.rsa_bootstrap import bootstrap_samples, bootstrap_similarity
 from dnnmap.rsa_inference import (
@@ -32,6 +33,10 @@ def rdms(n=12, k=3, seed=0, ties=False):
     base = rng.standard_normal((n, 6))
     out = np.array([pdist(base + 0.8 * rng.standard_normal((n, 6))) for _ in range(k)])
     return np.round(out, 1) if ties else out
+
+
+def perms_of(n, seed, n_perm=100):
+    return random_permutations(n, n_perm, seed=seed)
 
 
 def permuted_square(v, perm):
@@ -140,11 +145,16 @@ def test_monte_carlo_pvalue_converges_to_exact():
     assert abs(mc - exact) < 4 * math.sqrt(exact * (1 - exact) / 20000) + 1e-4
 
 
-def test_permutation_is_reproducible_and_batch_independent():
+def test_permutation_is_reproducible_and_block_independent(monkeypatch):
     X = rdms(10, 3, seed=8)
     a = permutation_test(X[:2], X[2], n_perm=100, seed=5, batch_size=7)
     b = permutation_test(X[:2], X[2], n_perm=100, seed=5)
     np.testing.assert_allclose(a.null, b.null, atol=1e-14)
+    monkeypatch.setattr(rsa_inference, "CPU_BLOCK", 40)  # one row per block
+    c = permutation_test(X[:2], X[2], n_perm=100, seed=5)
+    np.testing.assert_allclose(c.null, b.null, atol=1e-14)
+    ref = [similarity(X[:2], permute_rdm(X[2], p), "spearman")[:, 0] for p in perms_of(10, 5)]
+    np.testing.assert_allclose(c.null, ref, atol=1e-14)
     f32 = permutation_test(X[:2], X[2], n_perm=100, seed=5, dtype="float32")
     np.testing.assert_allclose(f32.null, b.null, atol=1e-6)
     c = permutation_test(X[:2], X[2], n_perm=100, seed=6)
