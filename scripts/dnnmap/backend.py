@@ -132,7 +132,7 @@ class TorchBackend(Backend):
         torch = self._torch
         if isinstance(x, torch.Tensor):
             return x.to(device=self._device, dtype=None if dtype is None else self._dtype(dtype))
-        x = np.asarray(x, dtype=dtype)
+        x = np.ascontiguousarray(x, dtype=dtype)  # torch refuses negative strides
         return torch.as_tensor(x, device=self._device)
 
     def to_numpy(self, x) -> np.ndarray:
@@ -144,7 +144,8 @@ class TorchBackend(Backend):
         return self._torch.empty(shape, dtype=self._dtype(dtype), device=self._device)
 
     def index(self, idx):
-        return self._torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self._device)
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        return self._torch.as_tensor(idx, device=self._device)
 
     def astype(self, x, dtype):
         return x.to(self._dtype(dtype))
