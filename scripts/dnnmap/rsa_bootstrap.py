@@ -96,13 +96,16 @@ def _weighted_ranks(v: np.ndarray, W: np.ndarray) -> np.ndarray:
     """
     order = np.argsort(v, kind="stable")
     vs = v[order]
-    starts = np.flatnonzero(np.r_[True, vs[1:] != vs[:-1]])
-    group = np.cumsum(np.r_[True, vs[1:] != vs[:-1]]) - 1
-    total = np.add.reduceat(W[:, order], starts, axis=1)  # (B, G)
-    rank = np.cumsum(total, axis=1) - total + (total + 1.0) / 2.0
-    out = np.empty(W.shape)
-    out[:, order] = rank[:, group]
-    return out
+    first = np.r_[True, vs[1:] != vs[:-1]]  # first entry of each group of tied values
+    ties = not first.all()
+    total = np.take(W, order, axis=1)  # weights in sorted order, then per group
+    if ties:
+        total = np.add.reduceat(total, np.flatnonzero(first), axis=1)
+    rank = np.cumsum(total, axis=1)
+    rank -= (total - 1.0) / 2.0  # mean position of the group: before + (total + 1) / 2
+    if ties:
+        rank = np.take(rank, np.cumsum(first) - 1, axis=1)
+    return np.take(rank, np.argsort(order), axis=1)
 
 
 def _weighted_similarity(X, Y, W, method) -> np.ndarray:
