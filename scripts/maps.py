@@ -24,7 +24,7 @@ def main(responses_path, encoding_paths, layers, rois, outputs):
     data, names = encoding_maps(encoding_paths, layers, rois, len(brain_models))
     write_dscalar(outputs.r, data, names, brain_models)
     LOG.info("wrote %d maps (%s) on %d grayordinates", len(names), ", ".join(names), data.shape[1])
-    if "logp" in outputs.keys():
+    if hasattr(outputs, "logp"):
         logp, r_fwe, names = significance_maps(encoding_paths, layers, rois, len(brain_models))
         write_dscalar(outputs.logp, logp, names, brain_models)
         write_dscalar(outputs.r_fwe, r_fwe, names, brain_models)

@@ -45,10 +45,22 @@ def _error(config, schema) -> str:
 # --- validate ---------------------------------------------------------------------------------
 
 
+def _spelled_out(given, filled, path=""):
+    """Every key of ``given`` keeps its value in ``filled`` (validation only adds defaults)."""
+    if isinstance(given, dict):
+        assert isinstance(filled, dict), path
+        for key, value in given.items():
+            _spelled_out(value, filled[key], f"{path}.{key}")
+    else:
+        assert given == filled, path
+
+
 def test_demo_config_is_valid(config, schema):
     before = copy.deepcopy(config)
     assert validate(config, schema, "config.yaml") is config
-    assert config == before  # every default is already spelled out in the demo config
+    _spelled_out(before, config)  # validation fills defaults, never changes a given value
+    # the demo spells out every top-level section, so it shows the analyses it runs
+    assert sorted(before) == sorted(schema["properties"])
 
 
 def test_validate_fills_defaults(config, schema):
@@ -64,10 +76,15 @@ def test_validate_fills_defaults(config, schema):
         config["features"]["n_components"]
         == props["features"]["properties"]["n_components"]["default"]
     )
-    assert config["encoding"] == {
-        key: sub["default"] for key, sub in props["encoding"]["properties"].items()
+    encoding = props["encoding"]["properties"]
+    assert config["encoding"]["alphas"] == encoding["alphas"]["default"]
+    assert config["encoding"]["estimator"] == "ridge"
+    # nested sections are filled too, from their own defaults
+    assert config["encoding"]["cv"] == {
+        key: sub["default"] for key, sub in encoding["cv"]["properties"].items()
     }
-    assert config["encoding"]["n_folds"] == 5
+    assert config["encoding"]["cv"]["n_folds"] == 5
+    assert config["encoding"]["permutation"]["n_perm"] == 0
     assert config["compute"] == {
         "device": "auto",
         "dtype": "float32",
@@ -91,15 +108,15 @@ def test_filled_defaults_are_not_shared_with_the_schema(config, schema):
 
 
 def test_wrong_type_names_the_dotted_key(config, schema):
-    config["encoding"]["n_folds"] = "five"
+    config["encoding"]["cv"]["n_folds"] = "five"
     msg = _error(config, schema)
-    assert msg == "config.yaml: encoding.n_folds: 'five' is not of type 'integer'"
+    assert msg == "config.yaml: encoding.cv.n_folds: 'five' is not of type 'integer'"
 
 
 @pytest.mark.parametrize(
     ("where", "value", "expected"),
     [
-        (("encoding", "n_folds"), 1, "encoding.n_folds: 1 is less than the minimum of 2"),
+        (("encoding", "cv", "n_folds"), 1, "encoding.cv.n_folds: 1 is less than the minimum of 2"),
         (("compute", "device"), "gpu", "compute.device: 'gpu' does not match"),
         (("compute", "dtype"), "float64", "compute.dtype: 'float64' is not one of"),
         (("brain", "rois", "V1"), [], "brain.rois.V1: [] should be non-empty"),
@@ -147,7 +164,7 @@ def test_numeric_yaml_keys_give_an_input_error(config, schema):
 
 
 def test_first_error_by_key_path(config, schema):
-    config["encoding"]["n_folds"] = "five"
+    config["encoding"]["cv"]["n_folds"] = "five"
     config["compute"]["batch_size"] = 0
     assert "compute.batch_size: 0 is less than the minimum of 1" in _error(config, schema)
 

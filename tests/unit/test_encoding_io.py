@@ -9,7 +9,6 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-
 from sklearn.linear_model import LinearRegression
 
 from dnnmap.cv import make_splits

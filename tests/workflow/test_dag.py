@@ -35,9 +35,14 @@ def test_demo_dag(tmp_path):
     assert counts["rsa"] == subjects * rois
     assert counts["plot_rdms"] == 1
     assert "searchlight" not in counts
-    per_subject = 1 + rois + layers * rois + 1 + rois + rois
+    assert counts["decode"] == layers  # one attribute (category)
+    assert counts["decode_brain"] == subjects * rois
+    assert counts["probing_profile"] == 1 and counts["decoding_brain_summary"] == 1
+    per_subject = 1 + rois + layers * rois + 1 + rois + rois + rois  # ... decode_brain
     rsa_steps = layers + 3  # model RDMs, summarize_rsa, plot_rsa, plot_rdms
-    assert counts["total"] == 1 + 1 + layers + subjects * per_subject + 4 + rsa_steps
+    decoding_steps = layers + 2  # decode per layer, the probing profile, the brain summary
+    total = 1 + 1 + layers + subjects * per_subject + 4 + rsa_steps + decoding_steps
+    assert counts["total"] == total
 
 
 def test_searchlight_and_no_rsa_dags(tmp_path):
@@ -47,8 +52,10 @@ def test_searchlight_and_no_rsa_dags(tmp_path):
     assert counts["searchlight"] == 2 * 3
     assert counts["merge_searchlight"] == 2
     config["rsa"] = {"enabled": False}
+    config["decoding"] = {"enabled": False}
     counts = job_counts(run_workflow(tmp_path / "off", config, "-n").stdout)
     assert not {"rdm_brain", "rsa", "summarize_rsa", "searchlight"} & set(counts)
+    assert not {"decode", "decode_brain", "probing_profile"} & set(counts)
 
 
 def test_two_models_dag(tmp_path):

@@ -160,6 +160,45 @@ def map_outputs():
     return out
 
 
+def decoding_attributes():
+    """Stimulus-table columns decoded (none when decoding is disabled)."""
+    dec = config["decoding"]
+    return list(dec["attributes"]) if dec["enabled"] else []
+
+
+def decoding_outputs():
+    """Probing profiles per model and attribute, and the brain summaries."""
+    attributes = decoding_attributes()
+    out = expand(
+        "results/decoding/{model}/{attribute}.{ext}",
+        model=MODELS,
+        attribute=attributes,
+        ext=["tsv", "png"],
+    )
+    if config["decoding"]["brain"]:
+        out += expand(
+            "results/decoding/brain/{attribute}.{ext}",
+            attribute=attributes,
+            ext=["tsv", "png"],
+        )
+    return out
+
+
+def decoding_mem_mb(wildcards, attempt):
+    """The patterns in float64 (PCA features or an ROI's voxels) and the classifier copies."""
+    n_cols = ROI_SIZES.get(
+        getattr(wildcards, "roi", None), config["features"]["n_components"]
+    )
+    return math.ceil(sizing.PYTHON_BASE_MB + 6 * 8 * N_STIM * n_cols / 1e6) * attempt
+
+
+def decoding_runtime(wildcards):
+    """Each permutation refits the nested CV; about 0.05 s per fit at the demo's size."""
+    fits = (config["decoding"]["n_perm"] + 1) * config["decoding"]["n_folds"]
+    fits *= len(config["decoding"]["Cs"]) * config["decoding"]["inner_folds"]
+    return 10 + math.ceil(fits * 0.05 * max(N_STIM / 150, 1) / 60)
+
+
 def benchmark_jobs():
     """Rule, wildcards and benchmark file of every heavy job (those with ``benchmark:``)."""
     jobs = [
@@ -209,6 +248,7 @@ def all_outputs():
         outputs += expand(
             "results/rsa/figures/{model}_{fig}.png", model=MODELS, fig=["rdms", "mds"]
         )
+    outputs += decoding_outputs()
     if config["rsa"]["searchlight"]["enabled"]:
         outputs += expand(
             "results/maps/{subject}/{model}/searchlight.dscalar.nii",
