@@ -489,3 +489,38 @@ def test_encoding_bad_splits():
         cross_validated_encoding(X, Y, splits=bad)
     with pytest.raises(InputError, match="inner_cv is a list of"):
         cross_validated_encoding(X, Y, inner_cv=[(np.arange(5), np.arange(5, 8))])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(80, 12), (40, 60)])
+def test_loo_bounds_bracket_the_exact_errors(dtype, shape):
+    from dnnmap.backend import get_backend
+    from dnnmap.ridge import DEFAULT_ALPHAS, _Design, _loo_bounds, _sse
+
+    X, Y = _problem(n=shape[0], p=shape[1], v=40, noise=2.0, seed=3)
+    bk = get_backend("numpy")
+    basis = _Design(bk, X).basis(np.arange(shape[0]), None, DEFAULT_ALPHAS, dtype, loo=True)
+    Yc = (Y - Y.mean(axis=0)).astype(dtype)
+    Z = basis.B.T @ Yc
+    sse = _sse(bk, basis.B, basis.H, Z, Yc, dtype, basis.loo_scale)
+    for around_zero in (False, True):
+        lower, upper = _loo_bounds(bk, basis, Z, Yc, dtype, around_zero)
+        assert (lower <= sse).all() and (sse <= upper).all()
+    # the bounds are tight where leverages are even (large alphas)
+    assert np.median(upper[-1] / lower[-1]) < 1.01
+
+
+def test_encoding_loo_pruning_picks_the_alphas_of_the_full_search():
+    # many noisy and strong targets, so the best alphas spread over the grid
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((90, 30))
+    W = rng.standard_normal((30, 200)) * (rng.random((30, 1)) < 0.3)
+    Y = X @ W * np.sqrt(rng.uniform(0, 0.5, 200)) + rng.standard_normal((90, 200))
+    for Yd in (Y, Y.astype(np.float32)):
+        res = cross_validated_encoding(X, Yd, n_folds=3, seed=1, inner_cv="loo")
+        assert len(np.unique(res.alpha)) >= 4
+        for f in range(3):
+            train = res.folds != f
+            alpha, errors = select_alpha(X[train], Yd[train], cv="loo")  # every alpha scored
+            np.testing.assert_array_equal(res.alpha[f], alpha)
+            assert np.isfinite(errors).all()
