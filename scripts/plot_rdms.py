@@ -6,9 +6,8 @@ Outputs: ``rdms`` and ``mds`` (results/rsa/figures/{model}_rdms.png, {model}_mds
 Params: ``layers``, ``subject``, ``rois``, ``categories`` (stimulus-table column or null).
 """
 
-from dnnmap.errors import InputError
 from dnnmap.logs import rule_log
-from dnnmap.rsa_io import read_rdm
+from dnnmap.rsa_io import category_labels, read_rdm
 from dnnmap.rsa_plots import plot_mds_grid, plot_rdm_grid
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import atomic_path
@@ -25,12 +24,7 @@ def main(inputs, params, outputs):
         rdms[f"{params.subject} {roi}"] = read_rdm(path, stim_ids, inputs.stimuli)
     categories = None
     if params.categories:
-        if params.categories not in table.columns:
-            raise InputError(
-                f"rsa.categories is {params.categories!r}; the stimulus table "
-                f"{inputs.stimuli} has no such column (columns: {', '.join(table.columns)})"
-            )
-        categories = table[params.categories].astype(str).to_numpy()
+        categories = category_labels(table, params.categories, inputs.stimuli)
     for fig, out in (
         (plot_rdm_grid(rdms, categories), outputs.rdms),
         (plot_mds_grid(rdms, categories), outputs.mds),

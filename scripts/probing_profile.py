@@ -13,7 +13,7 @@ import logging
 
 from dnnmap.logs import rule_log
 from dnnmap.probing import decoding_table, plot_probing_profile
-from dnnmap.store import atomic_path
+from dnnmap.store import atomic_path, write_table
 
 LOG = logging.getLogger("dnnmap")
 
@@ -34,8 +34,7 @@ def main(paths, labels, x, series, title, model, table_path, figure_path):
             row.p,
         )
     fig = plot_probing_profile(table, x=x, series=series, title=title)
-    with atomic_path(table_path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    write_table(table_path, table)
     with atomic_path(figure_path) as tmp:
         fig.savefig(tmp, dpi=150, format="png")
 

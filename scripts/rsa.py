@@ -3,31 +3,30 @@
 Inputs: ``stimuli`` (results/stimuli.tsv), ``models`` (results/rdm/{model}/{layer}.h5 of every
 layer, in the order of ``params.layers``), ``brains`` (results/rdm/brain/{subject}/{roi}.h5 of
 every subject, in the order of ``params.subjects``; the others give the noise ceiling).
-Output: ``results/rsa/{subject}/{model}/{roi}.tsv`` (columns in dnnmap.rsa_analysis).
+Output: ``results/rsa/{subject}/{model}/{roi}.tsv`` (columns in dnnmap.rsa_analysis); with
+remixed layer RDMs (results/rdm_remix/{model}/{layer}.h5) as ``models``,
+``results/rsa_remix/{subject}/{model}/{roi}.tsv``.
 Config: ``rsa`` (comparison, n_perm, n_boot, ci, seed).
 """
 
 import logging
 
-import numpy as np
-
 from dnnmap.logs import rule_log
 from dnnmap.rsa_analysis import rsa_layer_table
-from dnnmap.rsa_io import read_rdm
+from dnnmap.rsa_io import read_rdms
 from dnnmap.stimuli import read_stimuli
-from dnnmap.store import atomic_path
+from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
 
 
 def main(inputs, settings, layers, subjects, subject, out_path):
     stim_ids = list(read_stimuli(inputs.stimuli)["stim_id"])
-    models = np.stack([read_rdm(p, stim_ids, inputs.stimuli) for p in inputs.models])
-    brains = np.stack([read_rdm(p, stim_ids, inputs.stimuli) for p in inputs.brains])
+    models = read_rdms(inputs.models, stim_ids, inputs.stimuli)
+    brains = read_rdms(inputs.brains, stim_ids, inputs.stimuli)
     table = rsa_layer_table(models, layers, brains, subjects.index(subject), settings)
     LOG.info("%s\n%s", subject, table.to_string(index=False))
-    with atomic_path(out_path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    write_table(out_path, table)
 
 
 if __name__ == "__main__":

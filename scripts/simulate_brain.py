@@ -19,7 +19,7 @@ from dnnmap.encoding import read_aligned
 from dnnmap.logs import rule_log
 from dnnmap.simulate import simulate_responses
 from dnnmap.stimuli import read_stimuli
-from dnnmap.store import atomic_path
+from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
 
@@ -46,8 +46,7 @@ def main(
     write_dscalar(out_responses, data, stim_ids, brain_models)
     for r, path in enumerate(out_repeats):
         write_dscalar(path, repeats[r], stim_ids, brain_models)
-    with atomic_path(out_truth) as tmp:
-        truth.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    write_table(out_truth, truth, float_format="%.4f")
     LOG.info("simulated %d stimuli x %d grayordinates:\n%s", *data.shape, truth.to_string())
 
 

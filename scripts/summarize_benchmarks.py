@@ -10,15 +10,14 @@ import logging
 
 from dnnmap.benchmarks import collect_benchmarks, plot_benchmarks, rule_totals
 from dnnmap.logs import rule_log
-from dnnmap.store import atomic_path
+from dnnmap.store import atomic_path, write_table
 
 LOG = logging.getLogger("dnnmap")
 
 
 def main(paths, jobs, out_table, out_figure):
     table = collect_benchmarks(paths, jobs)
-    with atomic_path(out_table) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.2f")
+    write_table(out_table, table, float_format="%.2f")
     fig = plot_benchmarks(table)
     with atomic_path(out_figure) as tmp:
         fig.savefig(tmp, dpi=150, format="png")

@@ -8,13 +8,12 @@ Params: ``jobs`` (subject, model and ROI of each input, in order).
 
 from dnnmap.logs import rule_log
 from dnnmap.rsa_analysis import summarize_rsa
-from dnnmap.store import atomic_path
+from dnnmap.store import write_table
 
 
 def main(paths, jobs, out_path):
     table = summarize_rsa(paths, jobs)
-    with atomic_path(out_path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    write_table(out_path, table)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Params: ``jobs``, the model/layer/subject/roi of each input, in input order.
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.store import atomic_path
+from dnnmap.store import write_table
 from dnnmap.summary import best_layers, summarize_encoding
 
 LOG = logging.getLogger("dnnmap")
@@ -17,8 +17,7 @@ LOG = logging.getLogger("dnnmap")
 
 def main(paths, keys, out_path):
     table = summarize_encoding(paths, keys)
-    with atomic_path(out_path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    write_table(out_path, table, float_format="%.4f")
     LOG.info("best layer per ROI:\n%s", best_layers(table).to_string(index=False))
 
 

@@ -134,6 +134,7 @@ def check_semantics(
     simulated = [s for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE]
     if simulated:
         _check_simulation(config, source, atlas)
+    _check_partition(config, source)
     for subject, entry in config["brain"]["subjects"].items():
         if entry["responses"] != SIMULATE:
             path = Path(base, entry["responses"])
@@ -143,6 +144,25 @@ def check_semantics(
                 f"{source}: brain.subjects.{subject}.responses",
                 config["stimuli"]["table"],
             )
+
+
+def _check_partition(config, source):
+    """Every ``rsa.advanced.partition`` entry names a model and layers that it records."""
+    partition = config.get("rsa", {}).get("advanced", {}).get("partition", {})
+    for model, sets in partition.items():
+        if model not in config["models"]:
+            raise InputError(
+                f"{source}: rsa.advanced.partition: {model!r} is not in models "
+                f"({', '.join(config['models'])})"
+            )
+        layers = config["models"][model]["layers"]
+        for i, names in enumerate(sets):
+            unknown = [name for name in names if name not in layers]
+            if unknown:
+                raise InputError(
+                    f"{source}: rsa.advanced.partition.{model}.{i}: {unknown[0]!r} is not among "
+                    f"models.{model}.layers ({', '.join(layers)})"
+                )
 
 
 def _check_simulation(config, source, atlas):

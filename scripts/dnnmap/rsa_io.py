@@ -90,6 +90,30 @@ def brain_patterns(brain_path: str | os.PathLike, stim_ids: list[str], table: st
     return Y[:, varying]
 
 
+def category_labels(table, column: str, table_path: str, key: str = "rsa.categories"):
+    """The labels of a stimulus-table column, as strings in stimulus order.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The stimulus table (:func:`dnnmap.stimuli.read_stimuli`).
+    column : str
+        The column (config ``key``).
+    table_path, key : str
+        Named in the error.
+
+    Returns
+    -------
+    ndarray of str, shape (n_stim,)
+    """
+    if column not in table.columns:
+        raise InputError(
+            f"{key} is {column!r}; the stimulus table {table_path} has no such column "
+            f"(columns: {', '.join(table.columns)})"
+        )
+    return table[column].astype(str).to_numpy()
+
+
 def zscore_columns(X: np.ndarray) -> np.ndarray:
     """Z-score each column over stimuli; constant columns become 0.
 
@@ -125,6 +149,16 @@ def read_rdm(path, stim_ids: list[str], table: str) -> np.ndarray:
     with h5py.File(path, "r") as f:
         check_stim_ids(stim_ids, read_strings(f["stim_id"]), table, path)
         return f["rdm"][()]
+
+
+def read_rdms(paths, stim_ids: list[str], table: str) -> np.ndarray:
+    """Read condensed RDMs of the same stimuli, each checked like :func:`read_rdm`.
+
+    Returns
+    -------
+    ndarray of shape (len(paths), n_stim * (n_stim - 1) / 2)
+    """
+    return np.stack([read_rdm(path, stim_ids, table) for path in paths])
 
 
 def read_rdm_attrs(path) -> dict:

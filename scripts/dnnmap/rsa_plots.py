@@ -205,3 +205,101 @@ def plot_rsa_profiles(
     fig.suptitle("RSA: model-layer RDM vs brain RDM (band: noise ceiling; *: FDR q < 0.05)")
     fig.tight_layout()
     return fig
+
+
+def plot_second_level(
+    model: str,
+    layers: Sequence[str],
+    rois: Sequence[str],
+    reweighting: pd.DataFrame,
+    partition: pd.DataFrame | None = None,
+    driving: Mapping[str, str] | None = None,
+):
+    """Held-out fits, reweighting weights and variance partitions of one model, per ROI.
+
+    Parameters
+    ----------
+    model : str
+    layers : sequence of str
+        The model's layers in network order.
+    rois : sequence of str
+    reweighting : DataFrame
+        ``results/summary/rsa_reweighting.tsv`` (subject, model, roi and
+        :data:`dnnmap.rsa_tables.REWEIGHTING_COLUMNS`); values are averaged over subjects.
+    partition : DataFrame, optional
+        ``results/summary/rsa_partition.tsv``; the first layer set of the model is drawn.
+    driving : mapping of str to str, optional
+        ROI -> the layer that drives it (simulated data), marked in every panel.
+
+    Returns
+    -------
+    matplotlib Figure
+        Row 1: held-out RDM fit per layer (each layer RDM alone, and its reweighted principal
+        components) with the reweighted combination of all layers as a line. Row 2: the
+        non-negative weight of each layer in that combination. Row 3 (with ``partition``):
+        unique variance of each layer of the set, the shared variance and the total R².
+    """
+    layers, driving = list(layers), dict(driving or {})
+    rw = reweighting[reweighting["model"] == model]
+    part = None if partition is None else partition[partition["model"] == model]
+    if part is not None and part.empty:
+        part = None
+    n_rows = 2 if part is None else 3
+    fig, axes = plt.subplots(
+        n_rows, len(rois), figsize=(3.6 * len(rois), 2.6 * n_rows), squeeze=False
+    )
+    x = np.arange(len(layers))
+
+    def mean_by_layer(kind: str, column: str, rows: pd.DataFrame) -> np.ndarray:
+        sel = rows[rows["kind"] == kind].groupby("layer")[column].mean()
+        return sel.reindex(layers).to_numpy(dtype=np.float64)
+
+    for j, roi in enumerate(rois):
+        rows = rw[rw["roi"] == roi]
+        ax = axes[0, j]
+        ax.plot(x, mean_by_layer("layer", "cv_r", rows), "o-", ms=3, color="k", label="layer RDM")
+        units = mean_by_layer("reweighted_units", "cv_r", rows)
+        if np.isfinite(units).any():
+            ax.plot(x, units, "s--", ms=3, color="tab:blue", label="reweighted units")
+        combined = rows.loc[rows["kind"] == "reweighted_layers", "cv_r"].mean()
+        if np.isfinite(combined):
+            ax.axhline(combined, color="tab:red", lw=1.2, label="reweighted layers")
+        ax.set_title(f"{model} – {roi}", fontsize=9)
+        ax.set_ylabel("held-out RDM fit" if j == 0 else "")
+        ax.set_xticks(x, [])
+        weights = mean_by_layer("reweighted_layers", "weight", rows)
+        axes[1, j].bar(x, weights, color="tab:red", alpha=0.8)
+        axes[1, j].set_xticks(x, layers, rotation=45, fontsize=7)
+        axes[1, j].set_ylabel("layer weight" if j == 0 else "")
+        for ax in axes[:2, j]:
+            if driving.get(roi) in layers:
+                ax.axvline(layers.index(driving[roi]), color="k", ls=":", lw=1)
+        if part is not None:
+            _plot_partition(axes[2, j], part[part["roi"] == roi], j == 0)
+    axes[0, -1].legend(fontsize=7, loc="best")
+    method = rw["method"].iloc[0] if len(rw) else ""
+    fig.suptitle(
+        f"{model}: second-level RSA ({method} on held-out stimuli; dotted: driving layer)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _plot_partition(ax, rows: pd.DataFrame, first: bool) -> None:
+    """Bars of the first layer set: unique variance per layer, shared variance, total R²."""
+    if rows.empty:
+        ax.set_axis_off()
+        return
+    label = rows["layers"].iloc[0]
+    rows = rows[rows["layers"] == label]
+    means = rows.groupby("component", sort=False)["r2"].mean()
+    n_shared = rows.groupby("component", sort=False)["n_shared"].first()
+    unique = means[n_shared == 1]
+    names = [*unique.index, "shared", "total"]
+    values = [*unique.to_numpy(), means[n_shared > 1].sum(), means.get("total", np.nan)]
+    colors = ["tab:purple"] * len(unique) + ["0.6", "0.3"]
+    ax.bar(np.arange(len(names)), values, color=colors)
+    ax.set_xticks(np.arange(len(names)), names, rotation=45, fontsize=7)
+    ax.set_ylabel("R² of brain RDM" if first else "")
+    ax.set_title(f"variance partition: {label}", fontsize=8)

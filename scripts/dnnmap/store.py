@@ -96,6 +96,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
+def write_table(path: str | os.PathLike, table, float_format: str = "%.6g") -> None:
+    """Write a DataFrame as a TSV file (no index), atomically (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format=float_format)
+
+
 @contextlib.contextmanager
 def h5_writer(path: str | os.PathLike, attrs: Mapping | None = None) -> Iterator[h5py.File]:
     """Open an HDF5 file for writing under a temporary name; publish it atomically on close.

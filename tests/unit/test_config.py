@@ -273,3 +273,23 @@ def test_user_responses_missing_or_unreadable(valid, tmp_path):
     config["brain"]["subjects"]["sub-01"]["responses"] = "data/text.dscalar.nii"
     with pytest.raises(InputError, match=r"text.dscalar.nii is not a readable CIFTI-2 file"):
         check_semantics(config, IDS, tmp_path, "config.yaml")
+
+
+def test_partition_names_models_and_their_layers(valid, tmp_path):
+    partition = valid["rsa"]["advanced"]["partition"]
+    assert partition == {"alexnet": [["conv1", "conv3", "fc6"]]}
+    partition["vgg"] = [["conv1", "fc6"]]
+    with pytest.raises(InputError, match=r"rsa.advanced.partition: 'vgg' is not in models"):
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    del partition["vgg"]
+    partition["alexnet"].append(["conv1", "conv9"])
+    with pytest.raises(InputError) as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    assert str(err.value).startswith(
+        "config.yaml: rsa.advanced.partition.alexnet.1: 'conv9' is not among models.alexnet.layers"
+    )
+
+
+def test_partition_sets_hold_two_to_four_layers(config, schema):
+    config["rsa"]["advanced"]["partition"]["alexnet"] = [["conv1"]]
+    assert "rsa.advanced.partition.alexnet.0: ['conv1'] is too short" in _error(config, schema)

@@ -40,6 +40,12 @@ def test_demo_dag(tmp_path):
     assert counts["probing_profile"] == 1 and counts["decoding_brain_summary"] == 1
     per_subject = 1 + rois + layers * rois + 1 + rois + rois + rois  # ... decode_brain
     rsa_steps = layers + 3  # model RDMs, summarize_rsa, plot_rsa, plot_rdms
+    assert counts["rsa_group"] == rois and counts["rsa_partition"] == rois
+    assert counts["rsa_reweighting"] == subjects * rois
+    assert counts["rdm_remix"] == layers and counts["rsa_remix"] == subjects * rois
+    assert counts["collect_rsa_table"] == 3 and counts["plot_rsa_advanced"] == 1
+    # group, partition, reweighting, remixed RDMs, remixed RSA, the summaries and the figure
+    rsa_steps += 2 * rois + 2 * subjects * rois + layers + 3 + 1 + 1
     decoding_steps = layers + 2  # decode per layer, the probing profile, the brain summary
     total = 1 + 1 + layers + subjects * per_subject + 4 + rsa_steps + decoding_steps
     assert counts["total"] == total
@@ -51,10 +57,15 @@ def test_searchlight_and_no_rsa_dags(tmp_path):
     counts = job_counts(run_workflow(tmp_path / "on", config, "-n").stdout)
     assert counts["searchlight"] == 2 * 3
     assert counts["merge_searchlight"] == 2
+    config["rsa"]["advanced"] = {"remix": False}  # no partition sets, no remixing
+    counts = job_counts(run_workflow(tmp_path / "basic", config, "-n").stdout)
+    assert counts["rsa_reweighting"] == 2 * 3 and counts["rsa_group"] == 3
+    assert not {"rsa_partition", "rdm_remix", "rsa_remix"} & set(counts)
+    assert counts["collect_rsa_table"] == 2  # group and reweighting
     config["rsa"] = {"enabled": False}
     config["decoding"] = {"enabled": False}
     counts = job_counts(run_workflow(tmp_path / "off", config, "-n").stdout)
-    assert not {"rdm_brain", "rsa", "summarize_rsa", "searchlight"} & set(counts)
+    assert not {"rdm_brain", "rsa", "summarize_rsa", "searchlight", "rsa_group"} & set(counts)
     assert not {"decode", "decode_brain", "probing_profile"} & set(counts)
 
 

@@ -7,6 +7,7 @@ import subprocess
 
 import h5py
 import nibabel as nib
+import numpy as np
 import pandas as pd
 import pytest
 from workflow_helpers import demo_config, run_workflow
@@ -70,6 +71,53 @@ def test_rsa_profiles_peak_at_the_driving_layer(demo):
     assert (demo / "results/rsa/figures/alexnet_mds.png").exists()
 
 
+def _drivers(demo):
+    truth = pd.read_csv(demo / "results/simulation/sub-01/ground_truth.tsv", sep="\t")
+    return dict(zip(truth["region"], truth["layer"], strict=True))
+
+
+def test_second_level_rsa_finds_the_driving_layers(demo):
+    drivers = _drivers(demo)
+    group = pd.read_csv(demo / "results/summary/rsa_group.tsv", sep="\t")
+    reweighting = pd.read_csv(demo / "results/summary/rsa_reweighting.tsv", sep="\t")
+    partition = pd.read_csv(demo / "results/summary/rsa_partition.tsv", sep="\t")
+    remix = pd.read_csv(demo / "results/summary/rsa_remix.tsv", sep="\t")
+    assert len(group) == 3 * 8 and len(remix) == 2 * 3 * 8 and remix["r"].notna().all()
+    for roi, driver in drivers.items():
+        rows = group[group["roi"] == roi]
+        best = rows.loc[rows["r_mean"].idxmax()]
+        assert best["layer"] == driver and best["ci_low"] < best["r_mean"] < best["ci_high"]
+        for subject in ("sub-01", "sub-02"):
+            rw = reweighting[(reweighting["roi"] == roi) & (reweighting["subject"] == subject)]
+            mixed = rw[rw["kind"] == "reweighted_layers"]
+            assert mixed.loc[mixed["weight"].idxmax(), "layer"] == driver, mixed.to_string()
+            single = rw[rw["kind"] == "layer"]
+            assert single.loc[single["cv_r"].idxmax(), "layer"] == driver
+            units = rw[rw["kind"] == "reweighted_units"]
+            assert units.loc[units["cv_r"].idxmax(), "layer"] == driver
+            # the combination is as good as the driving layer alone, held out
+            assert mixed["cv_r"].iloc[0] > single["cv_r"].max() - 0.02
+            part = partition[(partition["roi"] == roi) & (partition["subject"] == subject)]
+            unique = part[part["n_shared"] == 1]
+            assert unique.loc[unique["r2"].idxmax(), "component"] == driver, part.to_string()
+    assert (demo / "results/rsa/figures/alexnet_advanced.png").stat().st_size > 10_000
+
+
+def test_decoding_reads_categories_from_layers_and_regions(demo):
+    layers = pd.read_csv(demo / "results/decoding/alexnet/category.tsv", sep="\t")
+    brain = pd.read_csv(demo / "results/decoding/brain/category.tsv", sep="\t")
+    assert list(layers["layer"]) == demo_config()["models"]["alexnet"]["layers"]
+    assert len(brain) == 2 * 3
+    for table in (layers, brain):
+        assert (table["chance"] == 0.1).all() and (table["n_perm"] == 20).all()
+        assert (table["score"] > table["null_95"]).all()
+        assert np.allclose(table["p"], 1 / 21, rtol=1e-5)  # every permutation scored lower
+    with h5py.File(demo / "results/decoding/alexnet/conv1/category.h5", "r") as f:
+        assert f["logistic/confusion"].shape == (5, 10, 10)
+        assert f["logistic/confusion"][()].sum() == 150
+    assert (demo / "results/decoding/alexnet/category.png").stat().st_size > 10_000
+
+
 def test_maps_are_cifti_dscalars(demo):
     layers = demo_config()["models"]["alexnet"]["layers"]
     path = demo / "results/maps/sub-01/alexnet/encoding_r.dscalar.nii"
@@ -128,3 +176,5 @@ def test_report(demo):
     html = (demo / "results/report.html").read_text(errors="replace")
     assert "encoding_layers.png" in html and "ground_truth.tsv" in html
     assert "rsa_profiles.png" in html and "alexnet_rdms.png" in html
+    assert "alexnet_advanced.png" in html and "rsa_reweighting.tsv" in html
+    assert "category.png" in html

@@ -151,6 +151,77 @@ def rsa_jobs():
     ]
 
 
+def layer_rdms(wildcards):
+    """The RDMs of every layer of a model (rules of rsa_advanced.smk)."""
+    return expand(
+        "results/rdm/{model}/{layer}.h5",
+        model=wildcards.model,
+        layer=layers_of(wildcards.model),
+    )
+
+
+def roi_rdms(wildcards):
+    """The RDMs of one ROI in every subject (rules of rsa_advanced.smk)."""
+    return expand(
+        "results/rdm/brain/{subject}/{roi}.h5", subject=SUBJECTS, roi=wildcards.roi
+    )
+
+
+def rsa_advanced():
+    """The rsa.advanced section when it runs (RSA and the section enabled), else None."""
+    adv = config["rsa"]["advanced"]
+    return adv if config["rsa"]["enabled"] and adv["enabled"] else None
+
+
+def partition_sets(model):
+    """Layer sets of a model's variance partitioning (rsa.advanced.partition)."""
+    adv = rsa_advanced()
+    return [list(names) for names in adv["partition"].get(model, [])] if adv else []
+
+
+RSA_TABLES = {
+    "group": "results/rsa_group/{model}/{roi}.tsv",
+    "reweighting": "results/rsa_reweighting/{subject}/{model}/{roi}.tsv",
+    "partition": "results/rsa_partition/{model}/{roi}.tsv",
+    "remix": "results/rsa_remix/{subject}/{model}/{roi}.tsv",
+}
+
+
+def rsa_table_jobs(kind):
+    """Wildcards of every second-level RSA table of one kind (RSA_TABLES) that runs."""
+    adv = rsa_advanced()
+    if adv is None:
+        return []
+    per_model = [{"model": m, "roi": r} for m in MODELS for r in ROIS]
+    per_subject = [{"subject": s, **job} for s in SUBJECTS for job in per_model]
+    if kind == "group":
+        return per_model if len(SUBJECTS) >= 2 else []
+    if kind == "reweighting":
+        return per_subject
+    if kind == "partition":
+        return [job for job in per_model if partition_sets(job["model"])]
+    if kind == "remix":
+        return per_subject if adv["remix"] and config["rsa"]["categories"] else []
+    raise ValueError(f"unknown RSA table kind {kind!r}")
+
+
+def rsa_summary_tables():
+    """The summary tables of the second-level RSA that run, by kind."""
+    return {
+        kind: f"results/summary/rsa_{kind}.tsv"
+        for kind in RSA_TABLES
+        if rsa_table_jobs(kind)
+    }
+
+
+def rsa_advanced_outputs():
+    """Summary tables and the per-model figure of the second-level RSA."""
+    tables = list(rsa_summary_tables().values())
+    if not tables:
+        return []
+    return tables + expand("results/rsa/figures/{model}_advanced.png", model=MODELS)
+
+
 def map_outputs():
     """The encoding maps of a subject and model: r, and with permutations p and FWE maps."""
     out = {"r": "results/maps/{subject}/{model}/encoding_r.dscalar.nii"}
@@ -248,6 +319,7 @@ def all_outputs():
         outputs += expand(
             "results/rsa/figures/{model}_{fig}.png", model=MODELS, fig=["rdms", "mds"]
         )
+    outputs += rsa_advanced_outputs()
     outputs += decoding_outputs()
     if config["rsa"]["searchlight"]["enabled"]:
         outputs += expand(

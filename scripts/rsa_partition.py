@@ -1,0 +1,39 @@
+"""Variance partitioning of one region's RDMs (every subject) by sets of 2-4 layer RDMs.
+
+Inputs: ``stimuli`` (results/stimuli.tsv), ``models`` (results/rdm/{model}/{layer}.h5 of every
+layer, in the order of ``params.layers``), ``brains`` (results/rdm/brain/{subject}/{roi}.h5 of
+every subject, in the order of ``params.subjects``).
+Output: ``results/rsa_partition/{model}/{roi}.tsv`` (columns in
+dnnmap.rsa_tables.PARTITION_COLUMNS).
+Params: ``layers``, ``sets`` (config ``rsa.advanced.partition.{model}``), ``subjects``.
+"""
+
+import logging
+
+from dnnmap.logs import rule_log
+from dnnmap.rsa_io import read_rdms
+from dnnmap.rsa_tables import partition_table
+from dnnmap.stimuli import read_stimuli
+from dnnmap.store import write_table
+
+LOG = logging.getLogger("dnnmap")
+
+
+def main(inputs, layers, sets, subjects, out_path):
+    stim_ids = list(read_stimuli(inputs.stimuli)["stim_id"])
+    models = read_rdms(inputs.models, stim_ids, inputs.stimuli)
+    brains = read_rdms(inputs.brains, stim_ids, inputs.stimuli)
+    table = partition_table(dict(zip(layers, models, strict=True)), sets, brains, subjects)
+    LOG.info("%s", table.to_string(index=False))
+    write_table(out_path, table)
+
+
+if __name__ == "__main__":
+    with rule_log(snakemake.log[0]):
+        main(
+            snakemake.input,
+            list(snakemake.params.layers),
+            [list(names) for names in snakemake.params.sets],
+            list(snakemake.params.subjects),
+            snakemake.output[0],
+        )
