@@ -18,6 +18,11 @@ classification (``estimator`` ``"logistic"`` or ``"svm"``)
     cv=StratifiedKFold(inner_folds, shuffle=True, random_state=seed))``; per outer fold it
     reports accuracy, balanced accuracy (``sklearn.metrics.balanced_accuracy_score``) and the
     confusion matrix (rows true, columns predicted; ``sklearn.metrics.confusion_matrix``).
+classification by import path (``estimator`` e.g. ``"sklearn.neighbors.KNeighborsClassifier"``)
+    The escape hatch (:class:`ClassifierSpec`): any scikit-learn style classifier, built with
+    ``estimator_params`` and fitted on the standardized features (never on principal
+    coordinates, which are exact only for L2 linear models); ``C`` is chosen from the grid
+    as above when the class has a ``C`` parameter, otherwise there is no inner CV.
 regression (``estimator`` ``"ridge"``)
     :class:`dnnmap.ridge.RidgeCV` on features standardized with the outer training rows
     (the inner folds reuse that scaling; it is label-free and never sees the test rows),
@@ -321,16 +326,17 @@ def _check_features(X, name: str = "X") -> np.ndarray:
 
 
 class _Standardize:
-    """Training-row standardization, then principal coordinates when p > n_train.
+    """Training-row standardization, then principal coordinates when p > n_train (only with
+    ``coordinates``: exact for L2 linear classifiers, not for others).
 
     Attributes: ``train`` (n_train, r) design to fit on; ``transform(X)`` maps new rows.
     """
 
-    def __init__(self, X):
+    def __init__(self, X, coordinates: bool = True):
         self.scaler = StandardScaler().fit(X)
         Xs = self.scaler.transform(X)
         self.Vt = None
-        if Xs.shape[1] > Xs.shape[0]:
+        if coordinates and Xs.shape[1] > Xs.shape[0]:
             U, s, Vt = np.linalg.svd(Xs, full_matrices=False)
             keep = s > s.max(initial=0.0) * max(Xs.shape) * np.finfo(np.float64).eps
             self.Vt = Vt[keep]
@@ -343,10 +349,68 @@ class _Standardize:
         return Xs if self.Vt is None else Xs @ self.Vt.T
 
 
-def _classifier(estimator: str, C: float):
-    if estimator == "logistic":
-        return LogisticRegression(C=C, max_iter=1000)
-    return LinearSVC(C=C)
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """A classifier of categorical attributes: a built-in name or an import path.
+
+    Attributes
+    ----------
+    name : str
+        ``logistic``, ``svm`` or the dotted import path of a scikit-learn style classifier
+        (e.g. ``sklearn.neighbors.KNeighborsClassifier``).
+    params : tuple of (str, value)
+        Keyword arguments of an import-path classifier.
+    """
+
+    name: str
+    params: tuple = ()
+
+    @property
+    def linear(self) -> bool:
+        """Built-in L2 linear classifier (fitted on principal coordinates when p > n)."""
+        return self.name in CLASSIFIERS
+
+    def make(self, C: float | None = None):
+        """A new unfitted classifier; ``C`` set where the classifier has one."""
+        if self.name == "logistic":
+            return LogisticRegression(C=C, max_iter=1000)
+        if self.name == "svm":
+            return LinearSVC(C=C)
+        from dnnmap.linear_models import estimator_from_path
+
+        clf = estimator_from_path(self.name, dict(self.params), key="decoding.estimators")
+        if C is not None and np.isfinite(C):
+            clf.set_params(C=C)
+        return clf
+
+    def grid(self, Cs) -> np.ndarray:
+        """The ``C`` grid to search: ``Cs`` when the classifier takes ``C``, else ``[nan]``."""
+        if self.linear or "C" in self.make().get_params():
+            return _check_grid(Cs, "Cs")
+        return np.array([np.nan])
+
+
+def classifier_spec(estimator, params=None) -> ClassifierSpec:
+    """Check a classifier name or import path (and its params) and return its spec.
+
+    Raises
+    ------
+    InputError
+        An unknown name, a path that does not import, or a class without ``fit`` and
+        ``predict`` (named with the config key ``decoding.estimators``).
+    """
+    if isinstance(estimator, ClassifierSpec):
+        return estimator
+    if isinstance(estimator, str) and estimator in CLASSIFIERS:
+        return ClassifierSpec(estimator)
+    if not (isinstance(estimator, str) and "." in estimator):
+        raise InputError(
+            f"estimator is {estimator!r}; expected one of {', '.join(CLASSIFIERS)} or the "
+            "import path of a classifier (e.g. sklearn.neighbors.KNeighborsClassifier)"
+        )
+    spec = ClassifierSpec(estimator, tuple(sorted(dict(params or {}).items())))
+    spec.make()  # imports and instantiates: errors now, not in a worker process
+    return spec
 
 
 class _Prepared:
@@ -361,28 +425,35 @@ class _Prepared:
         Inner splits, row indices into ``X``.
     X_test : array of shape (m, p), optional
         Rows to predict after the refit.
+    coordinates : bool
+        Fit on principal coordinates when p > n (built-in linear classifiers).
     """
 
-    def __init__(self, X, pairs, X_test=None):
+    def __init__(self, X, pairs, X_test=None, coordinates: bool = True):
         self.pairs = pairs
         self.inner = []
         for tr, te in pairs:
-            prep = _Standardize(X[tr])
+            prep = _Standardize(X[tr], coordinates)
             self.inner.append((prep.train, prep.transform(X[te])))
-        self.full = _Standardize(X)
+        self.full = _Standardize(X, coordinates)
         self.test = None if X_test is None else self.full.transform(X_test)
 
 
-def _select_and_fit(prepared: _Prepared, y, estimator: str, Cs: np.ndarray):
-    """Mean inner accuracy per C (n_Cs,), the chosen C and the refitted classifier."""
-    scores = np.zeros(Cs.size)
-    for (tr, te), (Ztr, Zte) in zip(prepared.pairs, prepared.inner, strict=True):
-        for i, C in enumerate(Cs):
-            pred = _classifier(estimator, C).fit(Ztr, y[tr]).predict(Zte)
-            scores[i] += np.mean(pred == y[te])
-    scores /= len(prepared.pairs)
-    C = float(Cs[int(np.argmax(scores))])
-    return scores, C, _classifier(estimator, C).fit(prepared.full.train, y)
+def _select_and_fit(prepared: _Prepared, y, spec: ClassifierSpec, Cs: np.ndarray):
+    """Mean inner accuracy per C (n_Cs,), the chosen C and the refitted classifier.
+
+    A single candidate (a classifier without ``C``: ``Cs = [nan]``) skips the inner CV.
+    """
+    scores = np.full(Cs.size, np.nan)
+    if Cs.size > 1:
+        scores[:] = 0.0
+        for (tr, te), (Ztr, Zte) in zip(prepared.pairs, prepared.inner, strict=True):
+            for i, C in enumerate(Cs):
+                pred = spec.make(C).fit(Ztr, y[tr]).predict(Zte)
+                scores[i] += np.mean(pred == y[te])
+        scores /= len(prepared.pairs)
+    C = float(Cs[int(np.argmax(scores))]) if Cs.size > 1 else float(Cs[0])
+    return scores, C, spec.make(C).fit(prepared.full.train, y)
 
 
 def _is_int(value) -> bool:
@@ -421,10 +492,12 @@ class NestedCVClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : {"logistic", "svm"}
-        ``LogisticRegression(C=C, max_iter=1000)`` or ``LinearSVC(C=C)``.
+    estimator : {"logistic", "svm"}, str or ClassifierSpec
+        ``LogisticRegression(C=C, max_iter=1000)``, ``LinearSVC(C=C)``, or a classifier by
+        import path (:func:`classifier_spec`; fitted on the standardized features).
     Cs : sequence of float
-        Candidate inverse penalties, tried in this order (ties go to the first).
+        Candidate inverse penalties, tried in this order (ties go to the first); ignored by
+        a classifier without a ``C`` parameter (then no inner CV).
     inner_cv : int or list of (train, test) pairs
         int: ``StratifiedKFold(inner_cv, shuffle=True, random_state=random_state)`` on the
         labels passed to ``fit``.
@@ -450,18 +523,16 @@ class NestedCVClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y) -> NestedCVClassifier:
         """Choose ``C`` by inner CV on X (n, p) and labels y (n,); refit on all rows."""
-        if self.estimator not in CLASSIFIERS:
-            raise InputError(
-                f"estimator is {self.estimator!r}; expected one of {', '.join(CLASSIFIERS)}"
-            )
+        spec = classifier_spec(self.estimator)
         X = _check_features(X)
         y = np.asarray(y)
-        Cs = _check_grid(self.Cs, "Cs")
+        Cs = spec.grid(self.Cs)
         self.classes_ = np.unique(y)
         if self.classes_.size < 2:
             raise InputError(f"y has one class ({str(self.classes_[0])!r}); expected at least 2")
-        prepared = _Prepared(X, _inner_pairs(self.inner_cv, X, y, self.random_state))
-        self.cv_scores_, self.C_, self.estimator_ = _select_and_fit(prepared, y, self.estimator, Cs)
+        pairs = _inner_pairs(self.inner_cv, X, y, self.random_state)
+        prepared = _Prepared(X, pairs, coordinates=spec.linear)
+        self.cv_scores_, self.C_, self.estimator_ = _select_and_fit(prepared, y, spec, Cs)
         self.prep_ = prepared.full
         return self
 
@@ -554,14 +625,16 @@ def _grouped(inner_folds, groups, train):
     return inner_splits(train, "group", n_folds=int(inner_folds), groups=groups)
 
 
-def _prepare_folds(X, codes, splits: Splits, inner_folds, seed, groups) -> list[_Prepared]:
+def _prepare_folds(
+    X, codes, splits: Splits, inner_folds, seed, groups, coordinates=True
+) -> list[_Prepared]:
     """One :class:`_Prepared` per outer split; inner folds stratified on the observed labels
     (grouped when ``groups`` are given)."""
     folds = []
     for train, test in zip(splits.train, splits.test, strict=True):
         inner = _grouped(inner_folds, groups, train)
         pairs = _inner_pairs(inner, X[train], codes[train], seed)
-        folds.append(_Prepared(X[train], pairs, X[test]))
+        folds.append(_Prepared(X[train], pairs, X[test], coordinates))
     return folds
 
 
@@ -604,11 +677,12 @@ def _permutation_null(perms: np.ndarray, n_jobs: int, *args) -> tuple[np.ndarray
     return np.concatenate([r[0] for r in results]), sum(r[1] for r in results)
 
 
-def _decode_categorical(X, y, splits, estimator, Cs, inner_folds, seed, perms, n_jobs, groups):
+def _decode_categorical(X, y, splits, spec, Cs, inner_folds, seed, perms, n_jobs, groups):
     classes, codes = np.unique(np.asarray(y), return_inverse=True)
     if classes.size < 2:
         raise InputError(f"y has one class ({str(classes[0])!r}); expected at least 2 to decode")
-    folds = _prepare_folds(X, codes, splits, inner_folds, seed, groups)
+    folds = _prepare_folds(X, codes, splits, inner_folds, seed, groups, spec.linear)
+    estimator = spec
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
         warnings.simplefilter("always", ConvergenceWarning)
         preds, params = _fold_predictions(folds, splits, codes, estimator, Cs)
@@ -627,10 +701,10 @@ def _decode_categorical(X, y, splits, estimator, Cs, inner_folds, seed, perms, n
     null, more = _permutation_null(perms, n_jobs, folds, splits, codes, estimator, Cs)
     unconverged += more
     if unconverged:
-        LOG.warning("%s: %d fits did not converge (max_iter reached)", estimator, unconverged)
+        LOG.warning("%s: %d fits did not converge (max_iter reached)", spec.name, unconverged)
     score = float(np.mean(acc))
     return DecodingResult(
-        estimator=estimator,
+        estimator=spec.name,
         metric="accuracy",
         predictions=predictions.astype(str),
         folds=_fold_index(splits),
@@ -701,6 +775,7 @@ def cross_validated_decoding(
     permutations: np.ndarray | None = None,
     n_jobs: int = 1,
     groups=None,
+    estimator_params: dict | None = None,
 ) -> DecodingResult:
     """Decode an attribute from features on outer splits, with a permutation test.
 
@@ -712,7 +787,9 @@ def cross_validated_decoding(
         Class labels (``logistic``, ``svm``) or values (``ridge``).
     splits : Splits
         Outer splits over the ``n_stim`` rows (e.g. :func:`stratified_splits`).
-    estimator : {"logistic", "svm", "ridge"}
+    estimator : {"logistic", "svm", "ridge"}, or the import path of a classifier
+        An import path (e.g. ``sklearn.neighbors.KNeighborsClassifier``) is fitted on the
+        standardized features with ``estimator_params``, ``C`` searched when it has one.
     Cs : sequence of float
         Classifier ``C`` grid (inner CV).
     alphas : sequence of float
@@ -734,6 +811,8 @@ def cross_validated_decoding(
         Group label per stimulus: an int ``inner_folds`` then gives grouped inner folds
         (:func:`dnnmap.cv.inner_splits`), so no group is on both sides of an inner split
         (pair it with grouped outer splits). Labels are still permuted over all stimuli.
+    estimator_params : dict, optional
+        Keyword arguments of an import-path classifier.
 
     Returns
     -------
@@ -754,17 +833,17 @@ def cross_validated_decoding(
             raise InputError(
                 f"permutations have shape {perms.shape}; expected (n_perm, {X.shape[0]})"
             )
-    if estimator in CLASSIFIERS:
-        Cs = _check_grid(Cs, "Cs")
-        return _decode_categorical(
-            X, y, splits, estimator, Cs, inner_folds, seed, perms, n_jobs, groups
-        )
     if estimator in REGRESSORS:
         alphas = _check_grid(alphas, "alphas")
         return _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms, groups)
-    raise InputError(
-        f"estimator is {estimator!r}; expected one of {', '.join(CLASSIFIERS + REGRESSORS)}"
-    )
+    if isinstance(estimator, str) and estimator not in CLASSIFIERS and "." not in estimator:
+        raise InputError(
+            f"estimator is {estimator!r}; expected one of {', '.join(CLASSIFIERS + REGRESSORS)} "
+            "or the import path of a classifier"
+        )
+    spec = classifier_spec(estimator, estimator_params)
+    Cs = spec.grid(Cs)
+    return _decode_categorical(X, y, splits, spec, Cs, inner_folds, seed, perms, n_jobs, groups)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -873,11 +952,11 @@ def run_decoding(
     splits, groups = decoding_splits(table, y, kind, settings, stimuli_path)
     if kind == "categorical":
         estimators = list(settings.get("estimators") or ["logistic"])
-        unknown = [e for e in estimators if e not in CLASSIFIERS]
+        unknown = [e for e in estimators if e not in CLASSIFIERS and "." not in str(e)]
         if unknown:
             raise InputError(
                 f"decoding.estimators has {unknown[0]!r}; expected {', '.join(CLASSIFIERS)} "
-                "(continuous attributes always use ridge)"
+                "or a classifier's import path (continuous attributes always use ridge)"
             )
         check_class_counts(y, splits, inner, attribute, stimuli_path, grouped=groups is not None)
     else:
@@ -896,6 +975,7 @@ def run_decoding(
             seed=seed,
             n_jobs=n_jobs,
             groups=groups,
+            estimator_params=(settings.get("estimator_params") or {}).get(est),
         )
         LOG.info(
             "%s %s (%s): %s %.3f (sd %.3f over %d folds), chance %.3f, p %.4g (%d permutations)",

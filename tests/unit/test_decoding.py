@@ -126,6 +126,51 @@ def test_fold_scores_match_cross_val_score(estimator):
     np.testing.assert_array_equal(res.folds[0], np.argsort(np.concatenate(splits.test)) // 9)
 
 
+def test_import_path_classifier_without_c_matches_sklearn_pipeline():
+    """No C: one fit per outer split on standardized features (no principal coordinates)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = _data(n=30, p=40, signal=1.0)  # wider than the training sets
+    splits = stratified_splits(y, 3, seed=0)
+    perms = label_permutations(y.size, 5, seed=1)
+    path = "sklearn.neighbors.KNeighborsClassifier"
+    res = cross_validated_decoding(
+        X, y, splits, estimator=path, estimator_params={"n_neighbors": 3}, permutations=perms
+    )
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", KNeighborsClassifier(n_neighbors=3))])
+    np.testing.assert_array_equal(res.fold_scores, cross_val_score(pipe, X, y, cv=_pairs(splits)))
+    null = [cross_val_score(pipe, X, y[perm], cv=_pairs(splits)).mean() for perm in perms]
+    np.testing.assert_allclose(res.null, null, atol=1e-15)
+    assert res.estimator == path and np.isnan(res.param).all()
+
+
+def test_import_path_classifier_with_c_searches_the_grid():
+    from sklearn.svm import SVC
+
+    X, y = _data(n=45)
+    splits = stratified_splits(y, 5, seed=2)
+    res = cross_validated_decoding(
+        X, y, splits, estimator="sklearn.svm.SVC", Cs=CS, inner_folds=3, n_perm=0, seed=7
+    )
+    grid = _grid(SVC(), CS, StratifiedKFold(3, shuffle=True, random_state=7))
+    np.testing.assert_array_equal(res.fold_scores, cross_val_score(grid, X, y, cv=_pairs(splits)))
+    for k, (train, _) in enumerate(_pairs(splits)):
+        assert res.param[k] == grid.fit(X[train], y[train]).best_params_["clf__C"]
+
+
+def test_bad_import_path_classifier():
+    X, y = _data(n=30)
+    splits = stratified_splits(y, 3)
+    with pytest.raises(InputError, match=r"decoding\.estimators is 'sklearn\.nothing\.Here'"):
+        cross_validated_decoding(X, y, splits, estimator="sklearn.nothing.Here", n_perm=0)
+    with pytest.raises(InputError, match=r"do not fit sklearn\.svm\.SVC"):
+        cross_validated_decoding(
+            X, y, splits, estimator="sklearn.svm.SVC", estimator_params={"bad": 1}, n_perm=0
+        )
+    with pytest.raises(InputError, match="expected one of logistic, svm, ridge or the import"):
+        cross_validated_decoding(X, y, splits, estimator="forest", n_perm=0)
+
+
 def test_string_labels_and_chance():
     X, y = _data(n=40, n_classes=2)
     labels = np.where(y == 0, "animate", "inanimate")
@@ -464,6 +509,14 @@ def test_run_write_read_categorical(tmp_path):
     np.testing.assert_array_equal(lr["predictions"], results["logistic"].predictions)
     assert lr["confusion"].shape == (3, 3, 3) and lr["null"].shape == (3,)
     assert lr["pvalue"] == results["logistic"].pvalue
+    # a classifier by import path, with its params, in the same run and file
+    knn = "sklearn.neighbors.KNeighborsClassifier"
+    settings = {**settings, "estimators": ["logistic", knn]}
+    settings["estimator_params"] = {knn: {"n_neighbors": 4}}
+    results, splits, _ = run_decoding(stim, feats, "features", "category", settings)
+    assert list(results) == ["logistic", knn] and results[knn].score > 0.8
+    write_decoding(out, results, splits, stim_ids, "category", settings, {})
+    assert set(read_decoding(out)["estimators"]) == {"logistic", knn}
 
 
 def test_run_continuous_and_brain_columns_with_nan(tmp_path, caplog):
