@@ -19,7 +19,22 @@ from workflow_helpers import ROOT, demo_config, snakemake_command
 from dnnmap.atlas import mmp_atlas
 
 N_MODELS, N_ROIS = 10, 50
-LOCAL_RULES = {"fetch_weights", "summary", "plot_encoding", "summarize_benchmarks", "all"}
+LOCAL_RULES = {
+    "fetch_weights",
+    "summary",
+    "plot_encoding",
+    "summarize_benchmarks",
+    "summarize_rsa",
+    "plot_rsa",
+    "plot_rdms",
+    "summarize_rsa_remix",
+    "collect_rsa_table",
+    "plot_rsa_advanced",
+    "probing_profile",
+    "decoding_brain_summary",
+    "all",
+}
+"""The workflow's ``localrules`` (run on the login node, never submitted)."""
 
 
 def scale_config() -> dict:

@@ -97,11 +97,12 @@ def test_ridgecv_torch_matches_numpy(device, shape, cv):
 @pytest.mark.parametrize("device", DEVICES[1:])
 def test_encoding_and_kernel_ridge_torch_match_numpy(device):
     X, Y = _problem(30, 12, 5, seed=2)
-    ref = cross_validated_encoding(X, Y, ALPHAS, n_folds=3, inner_cv=4, device="numpy")
-    got = cross_validated_encoding(X, Y, ALPHAS, n_folds=3, inner_cv=4, device=device)
-    np.testing.assert_array_equal(got.alpha, ref.alpha)
-    np.testing.assert_allclose(got.predictions, ref.predictions, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(got.score, ref.score, rtol=1e-9)
+    for inner in (4, "loo"):  # "loo": the pruned alpha search
+        ref = cross_validated_encoding(X, Y, ALPHAS, n_folds=3, inner_cv=inner, device="numpy")
+        got = cross_validated_encoding(X, Y, ALPHAS, n_folds=3, inner_cv=inner, device=device)
+        np.testing.assert_array_equal(got.alpha, ref.alpha)
+        np.testing.assert_allclose(got.predictions, ref.predictions, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got.score, ref.score, rtol=1e-9)
     kr = dict(kernel="rbf", kernel_params={"gamma": 0.05}, cv=4)
     ref = KernelRidgeCV(ALPHAS, **kr, device="numpy").fit(X, Y)
     got = KernelRidgeCV(ALPHAS, **kr, device=device).fit(X, Y)

@@ -6,6 +6,11 @@ DECODE_BRAIN = "results/decoding/brain/{subject}/{roi}/{attribute}.h5"
 # Helpers (decoding_runtime, decoding_mem_mb, decoding_outputs) are in common.smk.
 
 
+localrules:
+    probing_profile,
+    decoding_brain_summary,
+
+
 rule decode:
     input:
         stimuli="results/stimuli.tsv",
@@ -18,6 +23,8 @@ rule decode:
         "logs/benchmarks/decode/{model}/{layer}/{attribute}.tsv"
     wildcard_constraints:
         attribute="[^/]+",
+    group:
+        "decode"
     conda:
         "../../envs/analysis.yaml"
     threads: 4  # processes for the permutation refits (capped at --cores)
@@ -44,6 +51,8 @@ rule decode_brain:
         "logs/benchmarks/decode_brain/{subject}/{roi}/{attribute}.tsv"
     wildcard_constraints:
         attribute="[^/]+",
+    group:
+        "decode"
     conda:
         "../../envs/analysis.yaml"
     threads: 4  # processes for the permutation refits (capped at --cores)

@@ -1,3 +1,10 @@
+# Tables and figures are small: they run on the login node, not as cluster jobs.
+localrules:
+    summarize_rsa,
+    plot_rsa,
+    plot_rdms,
+
+
 RDM_MODEL = "results/rdm/{model}/{layer}.h5"
 RDM_BRAIN = "results/rdm/brain/{subject}/{roi}.h5"
 RSA = "results/rsa/{subject}/{model}/{roi}.tsv"
@@ -11,6 +18,8 @@ rule rdm_model:
         RDM_MODEL,
     log:
         "logs/rdm_model/{model}/{layer}.log",
+    group:
+        "rdm"
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -32,6 +41,8 @@ rule rdm_brain:
         RDM_BRAIN,
     log:
         "logs/rdm_brain/{subject}/{roi}.log",
+    group:
+        "rdm"
     conda:
         "../../envs/analysis.yaml"
     threads: 1

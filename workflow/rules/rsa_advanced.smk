@@ -5,6 +5,12 @@ RDM_REMIX = "results/rdm_remix/{model}/{layer}.h5"
 # Input helpers (layer_rdms, roi_rdms) are in common.smk.
 
 
+localrules:
+    summarize_rsa_remix,
+    collect_rsa_table,
+    plot_rsa_advanced,
+
+
 rule rsa_group:
     input:
         stimuli="results/stimuli.tsv",
@@ -91,6 +97,8 @@ rule rdm_remix:
         RDM_REMIX,
     log:
         "logs/rdm_remix/{model}/{layer}.log",
+    group:
+        "rdm"
     conda:
         "../../envs/analysis.yaml"
     threads: 1
