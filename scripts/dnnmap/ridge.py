@@ -602,7 +602,7 @@ def _expansion_bounds(w_rho2, wdev_rho2, low, high, cross, u2):
     return base - radius + low * u2, base + radius + high * u2
 
 
-def _loo_bounds(bk: Backend, basis: _Basis, Z, Yc, dtype, around_zero: bool = True):
+def _loo_bounds(bk: Backend, basis: _Basis, Z, Yc, dtype, around_zero: bool | None = None):
     """Lower and upper bounds (n_alphas, v), float64 numpy, of every alpha's LOO error.
 
     The LOO error of alpha ``a`` is ``sum_i w_i r_i^2`` with weights ``w = loo_scale[:, a]**2``
@@ -614,9 +614,12 @@ def _loo_bounds(bk: Backend, basis: _Basis, Z, Yc, dtype, around_zero: bool = Tr
       ``|r|^2 = |Yc|^2 - sum_j (2 H_aj - H_aj^2) Z_j^2``;
     * the expansion around the residual of alpha = inf, ``Yc`` (``r = Yc - B c``,
       ``c = H_a * Z``, exact cross term ``c . Z``): tight for large alphas;
-    * with ``around_zero`` and more training rows than basis columns, the expansion around
-      the residual of alpha = 0, ``R0 = Yc - B Z`` (``r = R0 + B d``, ``d = (1 - H_a) * Z``,
-      ``B.T R0 = 0``): tight for small alphas, for the cost of one more ``B @ Z`` product.
+    * with more training rows than basis columns, the expansion around the residual of
+      alpha = 0, ``R0 = Yc - B Z`` (``r = R0 + B d``, ``d = (1 - H_a) * Z``, ``B.T R0 = 0``):
+      tight for small alphas, for the cost of one more ``B @ Z`` product. ``around_zero``
+      True or False adds it or not; None adds it when the first two bounds leave more than
+      :data:`PRUNE_AROUND_ZERO` alphas per target (small alphas win), where it pays for the
+      product.
 
     A slack of :data:`PRUNE_TOL` times ``max(w) |Yc|^2`` covers rounding.
     """
@@ -634,17 +637,30 @@ def _loo_bounds(bk: Backend, basis: _Basis, Z, Yc, dtype, around_zero: bool = Tr
     hz, h2z, d2 = (bk.to_numpy(bk.asarray(M, np.float64) @ Z2) for M in (H, H * H, (1 - H) ** 2))
     total = bk.to_numpy(bk.col_sumsq(bk.astype(Yc, np.float64)))[None, :]
     norm2 = np.maximum(total - 2.0 * hz + h2z, 0.0)
+    slack = PRUNE_TOL[dtype] * high * total
     bounds = [(low * norm2, high * norm2)]
     bounds.append(_expansion_bounds(*weighted(Yc), low, high, mid * hz, h2z))
+
+    def intersect():
+        with np.errstate(invalid="ignore"):
+            lower = np.maximum.reduce([b[0] for b in bounds]) - slack
+            upper = np.minimum.reduce([b[1] for b in bounds]) + slack
+        return np.nan_to_num(lower, nan=-np.inf), np.nan_to_num(upper, nan=np.inf)
+
+    lower, upper = intersect()
+    if around_zero is None:
+        around_zero = _kept(lower, upper).sum(axis=0).mean() > PRUNE_AROUND_ZERO
     if around_zero and _outside_basis(basis):
         R0 = Yc - basis.B @ Z
         bounds.append(_expansion_bounds(*weighted(R0), low, high, 0.0, d2))
         del R0
-    with np.errstate(invalid="ignore"):
-        slack = PRUNE_TOL[dtype] * high * total
-        lower = np.nan_to_num(np.maximum.reduce([b[0] for b in bounds]) - slack, nan=-np.inf)
-        upper = np.nan_to_num(np.minimum.reduce([b[1] for b in bounds]) + slack, nan=np.inf)
+        lower, upper = intersect()
     return lower, upper
+
+
+def _kept(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Alphas (n_alphas, v) whose lower bound does not exceed the target's best upper bound."""
+    return lower <= upper.min(axis=0)[None, :]
 
 
 def _outside_basis(basis: _Basis) -> bool:
@@ -660,12 +676,7 @@ def _loo_sse_pruned(bk: Backend, basis: _Basis, Z, Yc, dtype) -> np.ndarray:
     exactly as :func:`_sse` does, on a gather of the targets that keep the alpha, so each
     target's best alpha is the one that the full computation picks.
     """
-    lower, upper = _loo_bounds(bk, basis, Z, Yc, dtype, around_zero=False)
-    keep = lower <= upper.min(axis=0)[None, :]
-    if _outside_basis(basis) and keep.sum(axis=0).mean() > PRUNE_AROUND_ZERO:
-        # many alphas left (small alphas win): the bound around alpha = 0 pays for its product
-        lower, upper = _loo_bounds(bk, basis, Z, Yc, dtype, around_zero=True)
-        keep = lower <= upper.min(axis=0)[None, :]
+    keep = _kept(*_loo_bounds(bk, basis, Z, Yc, dtype))
     out = np.full(keep.shape, np.inf)
     n_targets = keep.shape[1]
     for i in range(keep.shape[0]):  # one product per alpha, over the targets that keep it
