@@ -43,6 +43,8 @@ def scale_config() -> dict:
     for i in range(N_MODELS):
         config["models"][f"alexnet_s{i:02d}"] = {**base, "seed": i}
     config["simulation"]["model"] = "alexnet_s00"
+    partition = config["rsa"]["advanced"]["partition"]
+    partition["alexnet_s00"] = partition.pop("alexnet")
     areas = [label[2:] for label in mmp_atlas().labels[1:181]][:N_ROIS]
     config["brain"]["rois"] = {area.replace("_", "-"): [area] for area in areas}
     return config
