@@ -40,11 +40,11 @@ an ``(n_alphas, n_test, n_targets)`` array: the predictions of one alpha go into
   with ``cv=None``): residual ``/ (1 - h_ii)``, with ``h_ii`` including ``1/n`` for the
   intercept. Where only the best alpha of each target is needed (the outer folds of
   :func:`cross_validated_encoding`, hence full-refit permutations), alphas are pruned
-  first: bounds of every alpha's error from small products (:func:`_loo_bounds`: the
+  first: bounds of every alpha's error from small products (the
   training residual norm and expansions around the residuals of alpha 0 and infinity) leave
   the exact error to be computed only for the alphas whose lower bound is below the target's
   smallest upper bound (on the permutation benchmark's data 1.5 of 17 per target), so the
-  chosen alphas are those of the full search;
+  chosen alphas are those of the full search (:mod:`dnnmap.loo_pruning`);
 * any object whose ``split(X)`` yields (train, test) index pairs, or an explicit list of
   (train, test) pairs (e.g. grouped folds).
 
@@ -86,6 +86,7 @@ from sklearn.model_selection import KFold
 from dnnmap.backend import Backend, get_backend
 from dnnmap.cv import Splits
 from dnnmap.errors import InputError
+from dnnmap.loo_pruning import loo_sse_pruned
 from dnnmap.metrics import explained_variance, pearson_r, r2_score
 
 DEFAULT_ALPHAS = np.logspace(-2, 6, 17)
@@ -545,7 +546,7 @@ def _make_plan(
 
     ``prune``: the caller needs only each target's best alpha, not every alpha's error, so
     leave-one-out may skip alphas whose error provably exceeds another's
-    (:func:`_loo_sse_pruned`).
+    (:func:`dnnmap.loo_pruning.loo_sse_pruned`).
     """
     rows = np.asarray(rows, dtype=np.intp)
     loo = isinstance(pairs, str)
@@ -578,123 +579,6 @@ def _sse(bk: Backend, A, F, Z, Yref, dtype, scale=None):
     return out
 
 
-PRUNE_TOL = {np.float32: 1e-4, np.float64: 1e-9}
-"""Relative slack of the leave-one-out error bounds, per compute dtype (covers rounding)."""
-PRUNE_FULL = 0.8
-"""Alphas kept for more than this fraction of the targets are evaluated for all of them."""
-PRUNE_AROUND_ZERO = 2.5
-"""Alphas left per target (on average) above which the bound around alpha = 0 is added."""
-
-
-def _expansion_bounds(w_rho2, wdev_rho2, low, high, cross, u2):
-    """Bounds of ``sum_i w_i (rho_i - e_i)^2`` per alpha and target (see :func:`_loo_bounds`).
-
-    ``w_rho2`` and ``wdev_rho2`` (n_alphas, v) are the squared reference residual ``rho**2``
-    summed with the weights ``w = loo_scale**2`` of each alpha and with their squared
-    deviations from the alpha's midpoint weight ``m``; ``low``/``high`` (n_alphas, 1) the
-    extreme weights; ``cross`` (n_alphas, v) the exact ``m * sum_i rho_i e_i`` and ``u2``
-    (n_alphas, v) ``|e|^2``. With ``sum_i w_i rho_i e_i = m sum_i rho_i e_i + sum_i (w_i - m)
-    rho_i e_i`` and Cauchy-Schwarz on the last sum, every term is exact or a bounded
-    remainder.
-    """
-    base = w_rho2 - 2.0 * cross
-    radius = 2.0 * np.sqrt(np.maximum(wdev_rho2, 0.0) * u2)
-    return base - radius + low * u2, base + radius + high * u2
-
-
-def _loo_bounds(bk: Backend, basis: _Basis, Z, Yc, dtype, around_zero: bool | None = None):
-    """Lower and upper bounds (n_alphas, v), float64 numpy, of every alpha's LOO error.
-
-    The LOO error of alpha ``a`` is ``sum_i w_i r_i^2`` with weights ``w = loo_scale[:, a]**2``
-    and the training residual ``r = Yc - B (H_a * Z)`` (``B`` orthonormal, ``Z = B.T @ Yc``).
-    Three bounds, each from products of at most ``(n_alphas, n) @ (n, v)`` (no product with
-    ``B`` per alpha), are intersected:
-
-    * ``min(w) |r|^2 <= error <= max(w) |r|^2``, with
-      ``|r|^2 = |Yc|^2 - sum_j (2 H_aj - H_aj^2) Z_j^2``;
-    * the expansion around the residual of alpha = inf, ``Yc`` (``r = Yc - B c``,
-      ``c = H_a * Z``, exact cross term ``c . Z``): tight for large alphas;
-    * with more training rows than basis columns, the expansion around the residual of
-      alpha = 0, ``R0 = Yc - B Z`` (``r = R0 + B d``, ``d = (1 - H_a) * Z``, ``B.T R0 = 0``):
-      tight for small alphas, for the cost of one more ``B @ Z`` product. ``around_zero``
-      True or False adds it or not; None adds it when the first two bounds leave more than
-      :data:`PRUNE_AROUND_ZERO` alphas per target (small alphas win), where it pays for the
-      product.
-
-    A slack of :data:`PRUNE_TOL` times ``max(w) |Yc|^2`` covers rounding.
-    """
-    H = bk.to_numpy(basis.H).astype(np.float64)  # (n_alphas, k)
-    W = bk.to_numpy(basis.loo_scale).astype(np.float64).T ** 2  # (n_alphas, n_train)
-    low, high = W.min(axis=1, keepdims=True), W.max(axis=1, keepdims=True)
-    mid = 0.5 * (low + high)
-    Wb, Wdev = bk.asarray(W, np.float64), bk.asarray((W - mid) ** 2, np.float64)
-
-    def weighted(rho):  # (W @ rho**2, Wdev @ rho**2) as float64 numpy
-        rho2 = bk.astype(rho, np.float64) ** 2
-        return bk.to_numpy(Wb @ rho2), bk.to_numpy(Wdev @ rho2)
-
-    Z2 = bk.astype(Z, np.float64) ** 2  # (k, v)
-    hz, h2z, d2 = (bk.to_numpy(bk.asarray(M, np.float64) @ Z2) for M in (H, H * H, (1 - H) ** 2))
-    total = bk.to_numpy(bk.col_sumsq(bk.astype(Yc, np.float64)))[None, :]
-    norm2 = np.maximum(total - 2.0 * hz + h2z, 0.0)
-    slack = PRUNE_TOL[dtype] * high * total
-    bounds = [(low * norm2, high * norm2)]
-    bounds.append(_expansion_bounds(*weighted(Yc), low, high, mid * hz, h2z))
-
-    def intersect():
-        with np.errstate(invalid="ignore"):
-            lower = np.maximum.reduce([b[0] for b in bounds]) - slack
-            upper = np.minimum.reduce([b[1] for b in bounds]) + slack
-        return np.nan_to_num(lower, nan=-np.inf), np.nan_to_num(upper, nan=np.inf)
-
-    lower, upper = intersect()
-    if around_zero is None:
-        around_zero = _kept(lower, upper).sum(axis=0).mean() > PRUNE_AROUND_ZERO
-    if around_zero and _outside_basis(basis):
-        R0 = Yc - basis.B @ Z
-        bounds.append(_expansion_bounds(*weighted(R0), low, high, 0.0, d2))
-        del R0
-        lower, upper = intersect()
-    return lower, upper
-
-
-def _kept(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """Alphas (n_alphas, v) whose lower bound does not exceed the target's best upper bound."""
-    return lower <= upper.min(axis=0)[None, :]
-
-
-def _outside_basis(basis: _Basis) -> bool:
-    """Whether centered targets can have a part outside the training basis (n - 1 > k)."""
-    return basis.B.shape[1] < basis.B.shape[0] - 1
-
-
-def _loo_sse_pruned(bk: Backend, basis: _Basis, Z, Yc, dtype) -> np.ndarray:
-    """Leave-one-out sums of squared errors (n_alphas, v), float64 numpy, where they matter.
-
-    An alpha whose lower bound (:func:`_loo_bounds`) exceeds the smallest upper bound of the
-    target cannot be its best alpha; its error is left at ``inf``. The others are computed
-    exactly as :func:`_sse` does, on a gather of the targets that keep the alpha, so each
-    target's best alpha is the one that the full computation picks.
-    """
-    keep = _kept(*_loo_bounds(bk, basis, Z, Yc, dtype))
-    out = np.full(keep.shape, np.inf)
-    n_targets = keep.shape[1]
-    for i in range(keep.shape[0]):  # one product per alpha, over the targets that keep it
-        cols = np.flatnonzero(keep[i])
-        if cols.size == 0:
-            continue
-        whole = cols.size > PRUNE_FULL * n_targets
-        Zi, Yi = (Z, Yc) if whole else (Z[:, bk.index(cols)], Yc[:, bk.index(cols)])
-        P = bk.matmul(basis.B * basis.H[i], Zi)
-        P -= Yi
-        P *= basis.loo_scale[:, i : i + 1]
-        if whole:
-            out[i] = bk.to_numpy(bk.col_sumsq(P))
-        else:
-            out[i, cols] = bk.to_numpy(bk.col_sumsq(P))
-    return out
-
-
 def _plan_errors(plan: _Plan, Y):
     """Mean squared CV error (n_alphas, v), float64 numpy, for targets Y (n, v) on the backend.
 
@@ -707,7 +591,7 @@ def _plan_errors(plan: _Plan, Y):
         Yc, mean = _centered(plan, Y, full.train_idx)
         Z = full.B.T @ Yc
         if plan.prune:
-            sse = _loo_sse_pruned(bk, full, Z, Yc, plan.dtype)
+            sse = loo_sse_pruned(bk, full, Z, Yc, plan.dtype)
         else:
             sse = bk.to_numpy(_sse(bk, full.B, full.H, Z, Yc, plan.dtype, full.loo_scale))
         return sse / full.train.size, (Z, mean)

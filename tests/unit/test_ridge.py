@@ -495,7 +495,8 @@ def test_encoding_bad_splits():
 @pytest.mark.parametrize("shape", [(80, 12), (40, 60)])
 def test_loo_bounds_bracket_the_exact_errors(dtype, shape):
     from dnnmap.backend import get_backend
-    from dnnmap.ridge import DEFAULT_ALPHAS, _Design, _loo_bounds, _sse
+    from dnnmap.loo_pruning import loo_bounds
+    from dnnmap.ridge import DEFAULT_ALPHAS, _Design, _sse
 
     X, Y = _problem(n=shape[0], p=shape[1], v=40, noise=2.0, seed=3)
     bk = get_backend("numpy")
@@ -504,7 +505,7 @@ def test_loo_bounds_bracket_the_exact_errors(dtype, shape):
     Z = basis.B.T @ Yc
     sse = _sse(bk, basis.B, basis.H, Z, Yc, dtype, basis.loo_scale)
     for around_zero in (False, True):
-        lower, upper = _loo_bounds(bk, basis, Z, Yc, dtype, around_zero)
+        lower, upper = loo_bounds(bk, basis, Z, Yc, dtype, around_zero)
         assert (lower <= sse).all() and (sse <= upper).all()
     # the bounds are tight where leverages are even (large alphas)
     assert np.median(upper[-1] / lower[-1]) < 1.01
