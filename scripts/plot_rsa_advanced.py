@@ -18,11 +18,8 @@ from dnnmap.store import atomic_path
 def main(inputs, model, layers, rois, out_path):
     reweighting = pd.read_csv(inputs.reweighting, sep="\t")
     partition = pd.read_csv(inputs.partition, sep="\t") if hasattr(inputs, "partition") else None
-    driving = None
-    if inputs.truth:
-        truth = pd.read_csv(inputs.truth[0], sep="\t")
-        driving = dict(zip(truth["region"], truth["layer"], strict=True))
-    fig = plot_second_level(model, layers, rois, reweighting, partition, driving)
+    truth = pd.read_csv(inputs.truth[0], sep="\t") if inputs.truth else None
+    fig = plot_second_level(model, layers, rois, reweighting, partition, truth)
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, dpi=150, format="png")
 

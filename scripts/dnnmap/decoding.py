@@ -638,16 +638,16 @@ def _prepare_folds(
     return folds
 
 
-def _fold_predictions(folds: list[_Prepared], splits: Splits, y, estimator, Cs) -> tuple:
+def _fold_predictions(folds: list[_Prepared], splits: Splits, y, spec, Cs) -> tuple:
     """Test-set predictions of each outer split and the chosen C (n_splits,), for labels y."""
     preds, params = [], np.empty(len(folds))
     for k, (fold, train) in enumerate(zip(folds, splits.train, strict=True)):
-        _, params[k], clf = _select_and_fit(fold, y[train], estimator, Cs)
+        _, params[k], clf = _select_and_fit(fold, y[train], spec, Cs)
         preds.append(clf.predict(fold.test))
     return preds, params
 
 
-def _null_scores(perms, folds, splits, codes, estimator, Cs) -> tuple[np.ndarray, int]:
+def _null_scores(perms, folds, splits, codes, spec, Cs) -> tuple[np.ndarray, int]:
     """Mean fold accuracy (n_batch,) for a batch of permutations; number of unconverged fits.
 
     Each permutation refits the whole nested procedure (inner C selection included) on the
@@ -658,7 +658,7 @@ def _null_scores(perms, folds, splits, codes, estimator, Cs) -> tuple[np.ndarray
         warnings.simplefilter("always", ConvergenceWarning)
         for i, perm in enumerate(perms):
             y = codes[perm]
-            preds, _ = _fold_predictions(folds, splits, y, estimator, Cs)
+            preds, _ = _fold_predictions(folds, splits, y, spec, Cs)
             out[i] = np.mean([np.mean(p == y[t]) for p, t in zip(preds, splits.test, strict=True)])
     return out, sum(issubclass(w.category, ConvergenceWarning) for w in caught)
 
@@ -682,10 +682,9 @@ def _decode_categorical(X, y, splits, spec, Cs, inner_folds, seed, perms, n_jobs
     if classes.size < 2:
         raise InputError(f"y has one class ({str(classes[0])!r}); expected at least 2 to decode")
     folds = _prepare_folds(X, codes, splits, inner_folds, seed, groups, spec.linear)
-    estimator = spec
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
         warnings.simplefilter("always", ConvergenceWarning)
-        preds, params = _fold_predictions(folds, splits, codes, estimator, Cs)
+        preds, params = _fold_predictions(folds, splits, codes, spec, Cs)
     unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
     labels = np.arange(classes.size)
     acc, bal = np.empty(len(splits)), np.empty(len(splits))
@@ -698,7 +697,7 @@ def _decode_categorical(X, y, splits, spec, Cs, inner_folds, seed, perms, n_jobs
             bal[k] = balanced_accuracy_score(codes[test], pred)
         conf[k] = confusion_matrix(codes[test], pred, labels=labels)
         predictions[rep, test] = classes[pred]
-    null, more = _permutation_null(perms, n_jobs, folds, splits, codes, estimator, Cs)
+    null, more = _permutation_null(perms, n_jobs, folds, splits, codes, spec, Cs)
     unconverged += more
     if unconverged:
         LOG.warning("%s: %d fits did not converge (max_iter reached)", spec.name, unconverged)

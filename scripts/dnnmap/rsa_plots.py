@@ -153,6 +153,11 @@ def plot_mds_grid(
     return fig
 
 
+def driving_layers(truth: pd.DataFrame | None) -> dict[str, str]:
+    """Region -> driving layer from a simulated subject's ground truth (empty without one)."""
+    return {} if truth is None else dict(zip(truth["region"], truth["layer"], strict=True))
+
+
 def plot_rsa_profiles(
     table: pd.DataFrame,
     layer_order: Mapping[str, Sequence[str]],
@@ -179,7 +184,7 @@ def plot_rsa_profiles(
     fig, axes = plt.subplots(
         len(models), len(rois), figsize=(3.6 * len(rois), 2.9 * len(models)), squeeze=False
     )
-    driving = {} if truth is None else dict(zip(truth["region"], truth["layer"], strict=True))
+    driving = driving_layers(truth)
     for i, model in enumerate(models):
         layers = list(layer_order[model])
         for j, roi in enumerate(rois):
@@ -213,7 +218,7 @@ def plot_second_level(
     rois: Sequence[str],
     reweighting: pd.DataFrame,
     partition: pd.DataFrame | None = None,
-    driving: Mapping[str, str] | None = None,
+    truth: pd.DataFrame | None = None,
 ):
     """Held-out fits, reweighting weights and variance partitions of one model, per ROI.
 
@@ -228,8 +233,9 @@ def plot_second_level(
         :data:`dnnmap.rsa_tables.REWEIGHTING_COLUMNS`); values are averaged over subjects.
     partition : DataFrame, optional
         ``results/summary/rsa_partition.tsv``; the first layer set of the model is drawn.
-    driving : mapping of str to str, optional
-        ROI -> the layer that drives it (simulated data), marked in every panel.
+    truth : DataFrame, optional
+        Ground truth of a simulated subject (columns region, layer): the driving layer of a
+        region named like an ROI is marked in every panel.
 
     Returns
     -------
@@ -239,7 +245,7 @@ def plot_second_level(
         non-negative weight of each layer in that combination. Row 3 (with ``partition``):
         unique variance of each layer of the set, the shared variance and the total R².
     """
-    layers, driving = list(layers), dict(driving or {})
+    layers, driving = list(layers), driving_layers(truth)
     rw = reweighting[reweighting["model"] == model]
     part = None if partition is None else partition[partition["model"] == model]
     if part is not None and part.empty:

@@ -23,6 +23,7 @@ from dnnmap.rsa_plots import (
     plot_mds_grid,
     plot_rdm_grid,
     plot_rsa_profiles,
+    plot_second_level,
 )
 from dnnmap.store import write_h5
 
@@ -121,3 +122,32 @@ def test_figures_draw(tmp_path):
     fig = plot_rsa_profiles(table, {"m": ["conv1", "conv2"]}, truth)
     fig.savefig(tmp_path / "p.png")
     assert fig.axes[0].get_title() == "m – V1"
+
+
+def test_second_level_figure_draws_the_tables():
+    layers, rois, weights = ["a", "b", "c"], ["V1", "V4"], [0.0, 0.2, 0.7]
+    rows = []
+    for roi in rois:
+        for i, layer in enumerate(layers):
+            rows.append(("s1", "m", roi, layer, "layer", layer, 0.5 + 0.1 * i, np.nan))
+            mixed = ("s1", "m", roi, "reweighted", "reweighted_layers", layer, 0.8, weights[i])
+            rows.append(mixed)
+    columns = ["subject", "model", "roi", "model_rdm", "kind", "layer", "cv_r", "weight"]
+    reweighting = pd.DataFrame(rows, columns=columns).assign(method="spearman")
+    partition = pd.DataFrame(
+        [
+            ("m", roi, "s1", "a+c", comp, n, r2)
+            for roi in rois
+            for comp, n, r2 in (("a", 1, 0.1), ("c", 1, 0.3), ("a&c", 2, 0.2), ("total", 0, 0.6))
+        ],
+        columns=["model", "roi", "subject", "layers", "component", "n_shared", "r2"],
+    )
+    truth = pd.DataFrame({"region": ["V1"], "layer": ["c"]})
+    fig = plot_second_level("m", layers, rois, reweighting, partition, truth)
+    axes = np.array(fig.axes).reshape(3, 2)
+    np.testing.assert_allclose([p.get_height() for p in axes[1, 0].patches], weights)
+    bars = [p.get_height() for p in axes[2, 1].patches]  # unique a, unique c, shared, total
+    np.testing.assert_allclose(bars, [0.1, 0.3, 0.2, 0.6])
+    assert [line.get_xdata()[0] for line in axes[0, 0].lines if line.get_linestyle() == ":"] == [2]
+    without = plot_second_level("m", layers, rois, reweighting)
+    assert len(without.axes) == 2 * 2

@@ -152,19 +152,13 @@ def rsa_jobs():
 
 
 def layer_rdms(wildcards):
-    """The RDMs of every layer of a model (rules of rsa_advanced.smk)."""
-    return expand(
-        "results/rdm/{model}/{layer}.h5",
-        model=wildcards.model,
-        layer=layers_of(wildcards.model),
-    )
+    """The RDMs of every layer of a model (RDM_MODEL of rsa.smk), in network order."""
+    return expand(RDM_MODEL, model=wildcards.model, layer=layers_of(wildcards.model))
 
 
 def roi_rdms(wildcards):
-    """The RDMs of one ROI in every subject (rules of rsa_advanced.smk)."""
-    return expand(
-        "results/rdm/brain/{subject}/{roi}.h5", subject=SUBJECTS, roi=wildcards.roi
-    )
+    """The RDMs of one ROI in every subject (RDM_BRAIN of rsa.smk), in subject order."""
+    return expand(RDM_BRAIN, subject=SUBJECTS, roi=wildcards.roi)
 
 
 def rsa_advanced():

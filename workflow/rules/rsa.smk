@@ -59,10 +59,8 @@ rule rdm_brain:
 rule rsa:
     input:
         stimuli="results/stimuli.tsv",
-        models=lambda wildcards: expand(
-            RDM_MODEL, model=wildcards.model, layer=layers_of(wildcards.model)
-        ),
-        brains=lambda wildcards: expand(RDM_BRAIN, subject=SUBJECTS, roi=wildcards.roi),
+        models=layer_rdms,
+        brains=roi_rdms,
     output:
         RSA,
     log:
@@ -135,9 +133,7 @@ rule plot_rsa:
 rule plot_rdms:
     input:
         stimuli="results/stimuli.tsv",
-        models=lambda wildcards: expand(
-            RDM_MODEL, model=wildcards.model, layer=layers_of(wildcards.model)
-        ),
+        models=layer_rdms,
         brains=expand(RDM_BRAIN, subject=SUBJECTS[:1], roi=ROIS),
     output:
         rdms=report(
@@ -174,9 +170,7 @@ rule searchlight:
     input:
         stimuli="results/stimuli.tsv",
         responses=responses_file,
-        models=lambda wildcards: expand(
-            RDM_MODEL, model=wildcards.model, layer=layers_of(wildcards.model)
-        ),
+        models=layer_rdms,
     output:
         SEARCHLIGHT_SHARD,
     log:

@@ -1,8 +1,8 @@
 # Second-level RSA (rsa.advanced): the group RSA across subjects, held-out reweighting of
 # layer and unit RDMs, variance partitioning by sets of layers, and remixed layer RDMs.
-# Table paths (RSA_TABLES) and which jobs run (rsa_table_jobs) are in common.smk.
+# Table paths (RSA_TABLES), which jobs run (rsa_table_jobs) and the input helpers
+# (layer_rdms, roi_rdms) are in common.smk.
 RDM_REMIX = "results/rdm_remix/{model}/{layer}.h5"
-# Input helpers (layer_rdms, roi_rdms) are in common.smk.
 
 
 localrules:
