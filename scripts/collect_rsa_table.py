@@ -6,7 +6,7 @@ Params: ``jobs`` (the wildcards of each input, in order).
 """
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_tables import collect_tables
+from dnnmap.rsa.tables import collect_tables
 from dnnmap.store import write_table
 
 

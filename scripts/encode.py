@@ -2,7 +2,7 @@
 
 Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (results/features/{model}/{layer}.h5),
 ``brain`` (results/brain/{subject}/{roi}.h5).
-Output: ``results/encoding/{subject}/{model}/{layer}/{roi}.h5`` (see dnnmap.encoding).
+Output: ``results/encoding/{subject}/{model}/{layer}/{roi}.h5`` (see dnnmap.encoding.io).
 Config: ``encoding`` (estimator, estimator_params, alphas, cv, inner_folds, voxel_batch,
 permutation), ``compute.device``.
 """
@@ -12,7 +12,7 @@ import logging
 import numpy as np
 
 from dnnmap.backend import resolve_device
-from dnnmap.encoding import run_encoding, write_encoding
+from dnnmap.encoding.io import run_encoding, write_encoding
 from dnnmap.logs import rule_log
 from dnnmap.store import provenance
 

@@ -1,7 +1,7 @@
 """Record the activations of one network's layers for all stimuli.
 
 Inputs: ``stimuli`` (results/stimuli.tsv), ``weights`` (a local weights file, if any).
-Output: ``results/activations/{model}.h5`` (see dnnmap.activations for the layout).
+Output: ``results/activations/{model}.h5`` (see dnnmap.models.extraction for the layout).
 Config: ``models.{model}`` (architecture, weights, seed, layers, preprocessing) and
 ``compute`` (device, dtype, compression, batch_size).
 """
@@ -10,11 +10,11 @@ import logging
 
 import torch
 
-from dnnmap.activations import extract_activations
 from dnnmap.config import weights_kind
 from dnnmap.errors import InputError
 from dnnmap.logs import rule_log
-from dnnmap.models import ModelSpec, resolve_device
+from dnnmap.models.build import ModelSpec, resolve_device
+from dnnmap.models.extraction import extract_activations
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import provenance
 

@@ -6,7 +6,7 @@ repeated measurements, or none).
 Output: ``results/brain/{subject}/{roi}.h5`` with ``responses (n_stim, n_vox)``,
 ``index (n_vox,)`` grayordinate indices into the CIFTI file, ``stim_id``, and with repeats
 ``repeats (n_rep, n_stim, n_vox)`` and ``noise_ceiling (n_vox,)`` (the noise ceiling of the
-correlation between a model's prediction and the mean response; see dnnmap.noise_ceiling).
+correlation between a model's prediction and the mean response; see dnnmap.brain.noise_ceiling).
 Config: ``brain.rois.{roi}`` (HCP-MMP 1.0 area names), ``brain.subjects.{subject}.repeats``.
 """
 
@@ -14,9 +14,9 @@ import logging
 
 import numpy as np
 
-from dnnmap.brain import roi_responses
+from dnnmap.brain.noise_ceiling import response_noise_ceiling
+from dnnmap.brain.roi import roi_responses
 from dnnmap.logs import rule_log
-from dnnmap.noise_ceiling import response_noise_ceiling
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import provenance, write_h5
 

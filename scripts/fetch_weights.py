@@ -10,7 +10,7 @@ Config: ``models.{model}.architecture`` and ``.weights`` (a torchvision weights 
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.weights import fetch_weights
+from dnnmap.models.weights import fetch_weights
 
 LOG = logging.getLogger("dnnmap")
 

@@ -12,9 +12,9 @@ Params: ``layers`` (network order) and ``rois``, in the order of the inputs.
 
 import logging
 
-from dnnmap.cifti import read_brain_models, write_dscalar
+from dnnmap.brain.cifti import read_brain_models, write_dscalar
+from dnnmap.encoding.maps import encoding_maps, significance_maps
 from dnnmap.logs import rule_log
-from dnnmap.maps import encoding_maps, significance_maps
 
 LOG = logging.getLogger("dnnmap")
 

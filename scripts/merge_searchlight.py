@@ -16,7 +16,7 @@ from nibabel.cifti2 import BrainModelAxis
 
 from dnnmap.errors import InputError
 from dnnmap.logs import rule_log
-from dnnmap.searchlight import merge_shards, read_geometry, write_maps
+from dnnmap.rsa.searchlight import merge_shards, read_geometry, write_maps
 
 LOG = logging.getLogger("dnnmap")
 

@@ -9,9 +9,9 @@ Params: ``layer_order`` (model -> layers in network order).
 
 import pandas as pd
 
+from dnnmap.encoding.summary import plot_layer_profiles
 from dnnmap.logs import rule_log
 from dnnmap.store import atomic_path
-from dnnmap.summary import plot_layer_profiles
 
 
 def main(summary_path, truth_paths, layer_order, out_path):

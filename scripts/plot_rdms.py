@@ -7,8 +7,8 @@ Params: ``layers``, ``subject``, ``rois``, ``categories`` (stimulus-table column
 """
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_io import category_labels, read_rdm
-from dnnmap.rsa_plots import plot_mds_grid, plot_rdm_grid
+from dnnmap.rsa.io import category_labels, read_rdm
+from dnnmap.rsa.plots import plot_mds_grid, plot_rdm_grid
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import atomic_path
 

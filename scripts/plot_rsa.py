@@ -9,7 +9,7 @@ Params: ``layer_order`` (model -> layers in network order).
 import pandas as pd
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_plots import plot_rsa_profiles
+from dnnmap.rsa.plots import plot_rsa_profiles
 from dnnmap.store import atomic_path
 
 

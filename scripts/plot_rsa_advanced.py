@@ -11,7 +11,7 @@ Params: ``layers`` (the model's layers in network order), ``rois``.
 import pandas as pd
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_plots import plot_second_level
+from dnnmap.rsa.plots import plot_second_level
 from dnnmap.store import atomic_path
 
 

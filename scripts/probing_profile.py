@@ -2,7 +2,7 @@
 
 Inputs: the decoding files (results/decoding/{model}/{layer}/{attribute}.h5, one per layer,
 or results/decoding/brain/{subject}/{roi}/{attribute}.h5, one per subject and ROI).
-Outputs: ``table`` (TSV, one row per file and estimator; columns in dnnmap.probing) and
+Outputs: ``table`` (TSV, one row per file and estimator; columns in dnnmap.decoding.probing) and
 ``figure`` (PNG).
 Params: ``labels`` (the key columns of each input, e.g. {"layer": "conv1"}), ``x`` (the key
 on the figure's x axis), ``series`` (keys that split the lines), ``title``, ``model``
@@ -11,8 +11,8 @@ on the figure's x axis), ``series`` (keys that split the lines), ``title``, ``mo
 
 import logging
 
+from dnnmap.decoding.probing import decoding_table, plot_probing_profile
 from dnnmap.logs import rule_log
-from dnnmap.probing import decoding_table, plot_probing_profile
 from dnnmap.store import atomic_path, write_table
 
 LOG = logging.getLogger("dnnmap")

@@ -1,15 +1,15 @@
 """RDM of one subject's region: the dissimilarity of its response patterns between stimuli.
 
 Inputs: ``stimuli`` (results/stimuli.tsv), ``brain`` (results/brain/{subject}/{roi}.h5).
-Output: ``results/rdm/brain/{subject}/{roi}.h5`` (layout in dnnmap.rsa_io).
+Output: ``results/rdm/brain/{subject}/{roi}.h5`` (layout in dnnmap.rsa.io).
 Config: ``rsa.brain_metric``, ``compute.device``.
 """
 
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rdm import compute_rdm
-from dnnmap.rsa_io import brain_patterns, write_rdm
+from dnnmap.rsa.io import brain_patterns, write_rdm
+from dnnmap.rsa.rdm import compute_rdm
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import provenance
 

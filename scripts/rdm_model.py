@@ -1,15 +1,15 @@
 """RDM of one model layer: the dissimilarity of its feature patterns between stimuli.
 
 Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (results/features/{model}/{layer}.h5).
-Output: ``results/rdm/{model}/{layer}.h5`` (layout in dnnmap.rsa_io).
+Output: ``results/rdm/{model}/{layer}.h5`` (layout in dnnmap.rsa.io).
 Config: ``rsa`` (metric, n_components, zscore), ``compute.device``.
 """
 
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rdm import compute_rdm
-from dnnmap.rsa_io import model_patterns, write_rdm, zscore_columns
+from dnnmap.rsa.io import model_patterns, write_rdm, zscore_columns
+from dnnmap.rsa.rdm import compute_rdm
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import provenance
 

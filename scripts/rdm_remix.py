@@ -2,18 +2,18 @@
 
 Inputs: ``stimuli`` (results/stimuli.tsv, with the ``rsa.categories`` column),
 ``features`` (results/features/{model}/{layer}.h5).
-Output: ``results/rdm_remix/{model}/{layer}.h5`` (layout in dnnmap.rsa_io; attrs metric
+Output: ``results/rdm_remix/{model}/{layer}.h5`` (layout in dnnmap.rsa.io; attrs metric
 ``euclidean``, source ``remix``).
 Config: ``rsa`` (categories, n_components, seed, advanced: n_splits, remix_C). The read-out is
-a logistic regression on the standardized patterns (dnnmap.rsa_models.remix_decision); the
+a logistic regression on the standardized patterns (dnnmap.rsa.reweighting.remix_decision); the
 decision values have one column per category (one for two), so their RDM is Euclidean.
 """
 
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_io import category_labels, model_patterns, write_rdm
-from dnnmap.rsa_models import remix_rdm
+from dnnmap.rsa.io import category_labels, model_patterns, write_rdm
+from dnnmap.rsa.reweighting import remix_rdm
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import provenance
 

@@ -8,7 +8,7 @@ Config: ``features.method`` (pca), ``features.n_components``.
 
 import logging
 
-from dnnmap.features import feature_attrs, reduce_layer
+from dnnmap.features.reduce import feature_attrs, reduce_layer
 from dnnmap.logs import rule_log
 from dnnmap.store import provenance, write_h5
 

@@ -3,7 +3,7 @@
 Inputs: ``stimuli`` (results/stimuli.tsv), ``models`` (results/rdm/{model}/{layer}.h5 of every
 layer, in the order of ``params.layers``), ``brains`` (results/rdm/brain/{subject}/{roi}.h5 of
 every subject, in the order of ``params.subjects``; the others give the noise ceiling).
-Output: ``results/rsa/{subject}/{model}/{roi}.tsv`` (columns in dnnmap.rsa_analysis); with
+Output: ``results/rsa/{subject}/{model}/{roi}.tsv`` (columns in dnnmap.rsa.analysis); with
 remixed layer RDMs (results/rdm_remix/{model}/{layer}.h5) as ``models``,
 ``results/rsa_remix/{subject}/{model}/{roi}.tsv``.
 Config: ``rsa`` (comparison, n_perm, n_boot, ci, seed).
@@ -12,8 +12,8 @@ Config: ``rsa`` (comparison, n_perm, n_boot, ci, seed).
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_analysis import rsa_layer_table
-from dnnmap.rsa_io import read_rdms
+from dnnmap.rsa.analysis import rsa_layer_table
+from dnnmap.rsa.io import read_rdms
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 

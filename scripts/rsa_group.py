@@ -3,15 +3,15 @@
 Inputs: ``stimuli`` (results/stimuli.tsv), ``models`` (results/rdm/{model}/{layer}.h5 of every
 layer, in the order of ``params.layers``), ``brains`` (results/rdm/brain/{subject}/{roi}.h5
 of every subject).
-Output: ``results/rsa_group/{model}/{roi}.tsv`` (columns in dnnmap.rsa_tables.GROUP_COLUMNS).
+Output: ``results/rsa_group/{model}/{roi}.tsv`` (columns in dnnmap.rsa.tables.GROUP_COLUMNS).
 Config: ``rsa`` (comparison, n_boot, ci, seed).
 """
 
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_io import read_rdms
-from dnnmap.rsa_tables import group_rsa_table
+from dnnmap.rsa.io import read_rdms
+from dnnmap.rsa.tables import group_rsa_table
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 

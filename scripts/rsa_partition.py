@@ -4,15 +4,15 @@ Inputs: ``stimuli`` (results/stimuli.tsv), ``models`` (results/rdm/{model}/{laye
 layer, in the order of ``params.layers``), ``brains`` (results/rdm/brain/{subject}/{roi}.h5 of
 every subject, in the order of ``params.subjects``).
 Output: ``results/rsa_partition/{model}/{roi}.tsv`` (columns in
-dnnmap.rsa_tables.PARTITION_COLUMNS).
+dnnmap.rsa.tables.PARTITION_COLUMNS).
 Params: ``layers``, ``sets`` (config ``rsa.advanced.partition.{model}``), ``subjects``.
 """
 
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_io import read_rdms
-from dnnmap.rsa_tables import partition_table
+from dnnmap.rsa.io import read_rdms
+from dnnmap.rsa.tables import partition_table
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 

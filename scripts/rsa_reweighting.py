@@ -5,7 +5,7 @@ layer, in the order of ``params.layers``), ``brain`` (results/rdm/brain/{subject
 ``features`` (results/features/{model}/{layer}.h5 of every layer: the units that
 ``rsa.advanced.units`` reweights, taken as the layer RDMs take them).
 Output: ``results/rsa_reweighting/{subject}/{model}/{roi}.tsv`` (columns in
-dnnmap.rsa_tables.REWEIGHTING_COLUMNS).
+dnnmap.rsa.tables.REWEIGHTING_COLUMNS).
 Config: ``rsa`` (comparison, seed, metric, n_components, zscore, advanced: n_splits, units,
 unit_components).
 """
@@ -13,8 +13,8 @@ unit_components).
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_io import model_patterns, read_rdm, read_rdms, zscore_columns
-from dnnmap.rsa_tables import reweighting_table, unit_patterns
+from dnnmap.rsa.io import model_patterns, read_rdm, read_rdms, zscore_columns
+from dnnmap.rsa.tables import reweighting_table, unit_patterns
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 
@@ -23,7 +23,7 @@ LOG = logging.getLogger("dnnmap")
 
 def layer_patterns(paths, stim_ids, table, settings):
     """Each layer's patterns as its RDM saw them (first n_components, z-scored if asked),
-    normalized per stimulus for correlation and cosine RDMs (dnnmap.rsa_tables.unit_patterns)."""
+    normalized per stimulus for correlation and cosine RDMs (dnnmap.rsa.tables.unit_patterns)."""
     out = []
     for path in paths:
         X = model_patterns(path, stim_ids, table, settings["n_components"])

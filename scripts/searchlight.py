@@ -18,8 +18,8 @@ import numpy as np
 
 from dnnmap.errors import InputError
 from dnnmap.logs import rule_log
-from dnnmap.rsa_io import read_rdm
-from dnnmap.searchlight import (
+from dnnmap.rsa.io import read_rdm
+from dnnmap.rsa.searchlight import (
     check_shard,
     neighborhoods_for,
     read_responses,

@@ -14,10 +14,10 @@ import logging
 
 import h5py
 
-from dnnmap.cifti import fslr32k_brain_models, write_dscalar
-from dnnmap.encoding import read_aligned
+from dnnmap.brain.cifti import fslr32k_brain_models, write_dscalar
+from dnnmap.brain.simulate import simulate_responses
+from dnnmap.encoding.io import read_aligned
 from dnnmap.logs import rule_log
-from dnnmap.simulate import simulate_responses
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 

@@ -7,7 +7,7 @@ Params: ``jobs`` (subject, model and ROI of each input, in order).
 """
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa_analysis import summarize_rsa
+from dnnmap.rsa.analysis import summarize_rsa
 from dnnmap.store import write_table
 
 

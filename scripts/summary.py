@@ -8,9 +8,9 @@ Params: ``jobs``, the model/layer/subject/roi of each input, in input order.
 
 import logging
 
+from dnnmap.encoding.summary import best_layers, summarize_encoding
 from dnnmap.logs import rule_log
 from dnnmap.store import write_table
-from dnnmap.summary import best_layers, summarize_encoding
 
 LOG = logging.getLogger("dnnmap")
 

@@ -1,6 +1,8 @@
-"""Shared by all test folders: the workflow test helpers are importable everywhere."""
+"""Shared by all test folders: the workflow and benchmark helpers are importable everywhere."""
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "workflow"))
+HERE = Path(__file__).resolve().parent
+for helpers in ("workflow", "benchmarks"):
+    sys.path.insert(0, str(HERE / helpers))

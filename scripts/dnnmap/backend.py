@@ -1,6 +1,7 @@
 """Compute backends of the linear-algebra solvers: numpy, or torch on CPU or CUDA.
 
-The ridge and kernel ridge solvers (:mod:`dnnmap.ridge`, :mod:`dnnmap.kernel_ridge`) are
+The ridge and kernel ridge solvers (:mod:`dnnmap.encoding.ridge`,
+:mod:`dnnmap.encoding.kernel_ridge`) are
 written once against the small interface of :class:`Backend`: arrays of either library
 support ``@``, ``.T``, slicing and the arithmetic operators, so a solver needs the backend
 only to create arrays, move them to and from numpy, index rows, decompose (``svd``, ``eigh``)

@@ -17,7 +17,7 @@ import jsonschema
 import yaml
 
 from dnnmap.errors import InputError
-from dnnmap.layers import check_architecture, layer_modules
+from dnnmap.models.layers import check_architecture, layer_modules
 
 SIMULATE = "simulate"
 WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".bin")
@@ -120,7 +120,7 @@ def check_semantics(
         simulation that names an unknown model/layer, or brain data whose stimulus ids
         do not match the table.
     """
-    from dnnmap.atlas import mmp_atlas, resolve_roi
+    from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 
     for name, model in config["models"].items():
         check_architecture(model["architecture"], f"{source}: models.{name}.architecture")
@@ -166,7 +166,7 @@ def _check_partition(config, source):
 
 
 def _check_simulation(config, source, atlas):
-    from dnnmap.atlas import resolve_roi
+    from dnnmap.brain.atlas import resolve_roi
 
     sim = config.get("simulation")
     if sim is None:
@@ -215,6 +215,6 @@ def check_brain_stim_ids(
         )
     names = getattr(axis, "name", None)
     if names is not None:
-        from dnnmap.brain import align_maps
+        from dnnmap.brain.roi import align_maps
 
         align_maps(list(names), stim_ids, path, table)

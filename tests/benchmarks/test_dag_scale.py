@@ -16,7 +16,7 @@ import yaml
 from bench_helpers import write_result
 from workflow_helpers import ROOT, demo_config, snakemake_command
 
-from dnnmap.atlas import mmp_atlas
+from dnnmap.brain.atlas import mmp_atlas
 
 N_MODELS, N_ROIS = 10, 50
 LOCAL_RULES = {

@@ -21,7 +21,7 @@ import numpy as np
 from bench_helpers import ROOT, write_result
 from sklearn.linear_model import RidgeCV as SkRidgeCV
 
-from dnnmap.ridge import cross_validated_encoding
+from dnnmap.encoding.ridge import cross_validated_encoding
 
 N, P, V, RANK = 1000, 500, 20_000, 20
 N_LOOP = 20  # voxels fitted by the per-voxel loop
@@ -83,7 +83,7 @@ def test_encoding_vs_sklearn_loop():
                 "n_features": P,
                 "n_voxels": V,
                 "alphas": ALPHAS.tolist(),
-                "outer": "5 folds (dnnmap.ridge.outer_folds, seed 0), the same for both",
+                "outer": "5 folds (dnnmap.encoding.ridge.outer_folds, seed 0), the same for both",
                 "inner": "exact leave-one-out in both",
                 "dtype": "dnnmap float32 products (float32 Y); sklearn float64",
                 "peer_timing": f"loop timed on {N_LOOP} voxels ({loop_s:.2f} s), scaled "
@@ -108,7 +108,7 @@ import numpy as np
 sys.path.insert(0, {scripts!r})
 sys.path.insert(0, {here!r})
 from test_encoding_scale import simulate, ALPHAS
-from dnnmap.ridge import cross_validated_encoding
+from dnnmap.encoding.ridge import cross_validated_encoding
 X, Y = simulate({n}, {p}, {v})
 data_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 start = time.perf_counter()

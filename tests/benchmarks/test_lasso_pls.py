@@ -28,9 +28,9 @@ from sklearn.metrics import pairwise_distances
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
-from dnnmap.lasso import LassoCV
-from dnnmap.pls import PLS
-from dnnmap.unit_mapping import PerUnitRegression
+from dnnmap.encoding.lasso import LassoCV
+from dnnmap.encoding.per_unit import PerUnitRegression
+from dnnmap.encoding.pls import PLS
 
 
 def simulate(n: int, p: int, v: int, seed: int = 0, sparse: float = 1.0):

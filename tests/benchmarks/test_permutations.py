@@ -1,12 +1,12 @@
 """Benchmarks of permutation tests of encoding accuracy (``make bench``, not CI).
 
 ``label_permutations``: 1,000 test-label permutations of out-of-fold predictions
-(:func:`dnnmap.permutation.label_permutation_test`) against one cross-validated fit of the
-same data (:func:`dnnmap.ridge.cross_validated_encoding`, 5 outer folds, default inner CV):
+(:func:`dnnmap.encoding.permutation.label_permutation_test`) against one cross-validated fit of the
+same data (:func:`dnnmap.encoding.ridge.cross_validated_encoding`, 5 outer folds, default inner CV):
 a permutation test should cost about as much as the fit it tests (target ratio <= 2).
 
 ``full_refit_permutations``: 100 full-refit permutations of a 500-voxel ROI, dnnmap's extra
-target columns (:func:`dnnmap.permutation.refit_permutation_test`) against refitting
+target columns (:func:`dnnmap.encoding.permutation.refit_permutation_test`) against refitting
 scikit-learn's ``RidgeCV(alphas, alpha_per_target=True)`` per outer fold and permutation.
 scikit-learn allows one alpha per target only with its efficient leave-one-out (``cv=None``;
 ``cv=KFold`` raises "cv!=None and alpha_per_target=True are incompatible"), so both sides
@@ -27,13 +27,13 @@ from bench_helpers import write_result
 from sklearn.linear_model import RidgeCV
 from threadpoolctl import threadpool_limits
 
-from dnnmap.metrics import pearson_r
-from dnnmap.permutation import (
+from dnnmap.encoding.permutation import (
     label_permutation_test,
     permutation_indices,
     refit_permutation_test,
 )
-from dnnmap.ridge import DEFAULT_ALPHAS, cross_validated_encoding, outer_folds
+from dnnmap.encoding.ridge import DEFAULT_ALPHAS, cross_validated_encoding, outer_folds
+from dnnmap.stats.metrics import pearson_r
 
 N, P = 1000, 500
 
@@ -73,7 +73,8 @@ def test_label_permutations():
         "label_permutations",
         {
             "peer": "one cross-validated encoding fit of the same data "
-            "(dnnmap.ridge.cross_validated_encoding, 5 outer folds, inner 5-fold, 17 alphas)",
+            "(dnnmap.encoding.ridge.cross_validated_encoding, 5 outer folds, inner 5-fold, "
+            "17 alphas)",
             "params": {
                 "n_stimuli": N,
                 "n_features": P,

@@ -7,7 +7,7 @@ same 200 stimuli x 500 features, and every comparison method of ``rsatoolbox.rdm
 largest absolute difference over all of them (asserted <= 1e-6).
 
 ``rdm_memory_10k``: the correlation-distance RDM of 10,000 stimuli x 4,096 features (float32
-input, 49,995,000 pairs) by :func:`dnnmap.rdm.compute_rdm` and by
+input, 49,995,000 pairs) by :func:`dnnmap.rsa.rdm.compute_rdm` and by
 ``scipy.spatial.distance.pdist``, each in its own child process that reports its peak
 resident memory (the 164 MB input and the 400 MB float64 output included) and wall time;
 agreement is the largest difference on 200,000 sampled pairs.
@@ -29,8 +29,8 @@ from rsatoolbox.data.noise import prec_from_residuals
 from rsatoolbox.rdm import calc_rdm
 from rsatoolbox.rdm import compare as rsa_compare
 
-from dnnmap.rdm import compute_rdm
-from dnnmap.rdm_compare import METHODS, compare
+from dnnmap.rsa.compare import METHODS, compare
+from dnnmap.rsa.rdm import compute_rdm
 
 N_STIM, N_FEAT, N_REP, N_MODELS, SEED = 200, 500, 4, 20, 0
 RSA_NAME = {"pearson": "corr"}
@@ -169,7 +169,7 @@ import json, resource, sys, time
 import numpy as np
 which, n, p, n_sample = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 if which == "dnnmap":
-    from dnnmap.rdm import compute_rdm
+    from dnnmap.rsa.rdm import compute_rdm
     run = lambda X: compute_rdm(X, "correlation")
 else:
     from scipy.spatial.distance import pdist

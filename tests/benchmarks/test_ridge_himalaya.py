@@ -19,7 +19,7 @@ import numpy as np
 from bench_helpers import write_result
 from sklearn.model_selection import KFold
 
-from dnnmap.ridge import RidgeCV
+from dnnmap.encoding.ridge import RidgeCV
 
 N, N_NEW, V, RANK = 1000, 200, 20_000, 20
 ALPHAS = np.logspace(-1, 5, 10)

@@ -19,7 +19,7 @@ import rsatoolbox
 from bench_helpers import write_result
 from scipy.spatial.distance import pdist
 
-from dnnmap.rsa_inference import permutation_test, random_permutations
+from dnnmap.rsa.inference import permutation_test, random_permutations
 
 N_STIM, N_PERM, N_PEER, SEED = 1000, 10_000, 100, 0
 

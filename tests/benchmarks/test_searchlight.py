@@ -20,9 +20,9 @@ from bench_helpers import ROOT, write_result
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 
-from dnnmap.cifti import fslr32k_brain_models
-from dnnmap.neighborhoods import cifti_neighborhoods
-from dnnmap.searchlight import searchlight_rsa
+from dnnmap.brain.cifti import fslr32k_brain_models
+from dnnmap.brain.neighborhoods import cifti_neighborhoods
+from dnnmap.rsa.searchlight import searchlight_rsa
 
 RADIUS = 8.0
 N_STIM, N_MODELS, N_CENTERS = 150, 8, 1000
@@ -30,8 +30,8 @@ N_STIM, N_MODELS, N_CENTERS = 150, 8, 1000
 _CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {scripts!r})
-from dnnmap.cifti import fslr32k_brain_models
-from dnnmap.neighborhoods import cifti_neighborhoods
+from dnnmap.brain.cifti import fslr32k_brain_models
+from dnnmap.brain.neighborhoods import cifti_neighborhoods
 bm = fslr32k_brain_models()
 start = time.perf_counter()
 nb = cifti_neighborhoods(bm, {radius})

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from dnnmap.backend import get_backend, resolve_device
+from dnnmap.encoding.kernel_ridge import KernelRidgeCV
+from dnnmap.encoding.ridge import RidgeCV, cross_validated_encoding
 from dnnmap.errors import InputError
-from dnnmap.kernel_ridge import KernelRidgeCV
-from dnnmap.ridge import RidgeCV, cross_validated_encoding
 
 ALPHAS = np.logspace(-2, 4, 7)
 CUDA = torch.cuda.is_available()

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from dnnmap.cifti import fslr32k_brain_models, write_dscalar
+from dnnmap.brain.cifti import fslr32k_brain_models, write_dscalar
 from dnnmap.config import check_semantics, load_schema, validate
 from dnnmap.errors import InputError
-from dnnmap.layers import LAYERS
+from dnnmap.models.layers import LAYERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "workflow" / "schemas" / "config.schema.yaml"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from workflow_helpers import ROOT, demo_config, dnnmap_error, run_workflow
 
-from dnnmap.cifti import fslr32k_brain_models, write_dscalar
+from dnnmap.brain.cifti import fslr32k_brain_models, write_dscalar
 
 
 def copy_table(tmp_path: Path, edit=None) -> Path:

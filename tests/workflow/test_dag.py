@@ -6,7 +6,7 @@ import re
 
 from workflow_helpers import demo_config, run_workflow
 
-from dnnmap.cifti import fslr32k_brain_models, write_dscalar
+from dnnmap.brain.cifti import fslr32k_brain_models, write_dscalar
 from dnnmap.stimuli import check_stimuli, read_table
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from workflow_helpers import demo_config, run_workflow
 
-from dnnmap.cifti import fslr32k_brain_models
+from dnnmap.brain.cifti import fslr32k_brain_models
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
 
 from snakemake.exceptions import WorkflowError
 
-from dnnmap import resources as sizing
-from dnnmap.atlas import mmp_atlas, resolve_roi
+from dnnmap import sizing as sizing
+from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 from dnnmap.config import SIMULATE, check_semantics, load_schema, validate, weights_kind
 from dnnmap.errors import InputError
 from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table

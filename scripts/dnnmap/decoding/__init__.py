@@ -1,0 +1,1 @@
+"""Decoding stimulus attributes from layers or brain regions, and layer probing profiles."""

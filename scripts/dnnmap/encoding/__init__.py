@@ -1,0 +1,2 @@
+"""Voxelwise encoding models: estimators, cross-validation, permutation tests, maps and
+summaries."""

@@ -1,0 +1,289 @@
+"""Voxelwise encoding models: read features and responses aligned by stimulus id, write results.
+
+The numerical work is in :mod:`dnnmap.encoding.ridge` (ridge), :mod:`dnnmap.encoding.kernel_ridge`,
+:mod:`dnnmap.encoding.estimators` (OLS, Lasso, PLS, per-unit and any scikit-learn estimator),
+:mod:`dnnmap.stats.splits` (outer and nested splits) and :mod:`dnnmap.encoding.permutation`; this
+module joins
+them to dnnmap's files. An encoding file holds, per voxel (grayordinate) of one ROI::
+
+    stim_id            (n_stim,)           row ids of predictions
+    index              (n_vox,)            grayordinate index into the source CIFTI
+    score              (n_vox,)            Pearson r of out-of-fold predictions (NaN: masked)
+    r2                 (n_vox,)            R² of out-of-fold predictions
+    explained_variance (n_vox,)            explained variance of out-of-fold predictions
+    alpha              (n_splits, n_vox)   hyperparameter chosen by inner CV per outer split
+                                           (ridge/kernel ridge/lasso alpha, PLS components)
+    fold_scores        (n_splits, n_vox)   Pearson r within each outer test set
+    predictions        (n_stim, n_vox)     out-of-fold predictions (first repeat)
+    folds              (n_stim,)           first-repeat split testing each stimulus (-1: none)
+    masked             (n_vox,)            voxels left out (constant or not finite)
+  with permutations (``encoding.permutation.n_perm`` > 0):
+    pvalue, pvalue_fwe, qvalue (n_vox,)    uncorrected, max-statistic FWE and FDR p-values
+    null_max           (n_perm,)           the largest null score over voxels per permutation
+  with repeated measurements (the ROI file has ``noise_ceiling``):
+    noise_ceiling      (n_vox,)            noise ceiling of r
+    score_normalized   (n_vox,)            score / noise_ceiling (NaN where the ceiling is <= 0)
+
+attrs: ``estimator``, ``cv`` (JSON: scheme, folds, repeats, seed, inner folds, alphas),
+``score_metric``, ``permutation`` (JSON) and dnnmap's provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from dnnmap.brain.noise_ceiling import normalized_score
+from dnnmap.encoding.permutation import (
+    PermutationResult,
+    label_permutation_test,
+    refit_permutation_test,
+)
+from dnnmap.encoding.ridge import EncodingResult, cross_validated_encoding
+from dnnmap.errors import InputError
+from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
+from dnnmap.stimuli import read_stimuli
+from dnnmap.store import check_stim_ids, read_strings, write_h5
+
+LOG = logging.getLogger("dnnmap")
+
+RIDGE = "ridge"
+KERNEL_RIDGE = "kernel_ridge"
+PERMUTATION_KINDS = ("test_labels", "refit")
+
+
+def read_aligned(path: str | os.PathLike, dataset: str, stim_ids: list[str], table: str):
+    """Read a stimulus-indexed dataset, stopping unless its ``stim_id`` equals the table's.
+
+    Returns
+    -------
+    ndarray of shape (n_stim, ...)
+    """
+    with h5py.File(path, "r") as f:
+        check_stim_ids(stim_ids, read_strings(f["stim_id"]), table, path)
+        return f[dataset][()]
+
+
+def read_roi(path: str | os.PathLike, stim_ids: list[str], table: str) -> dict[str, np.ndarray]:
+    """Read an ROI file once: ``responses (n_stim, n_vox)``, ``index (n_vox,)`` and, when the
+    file has them, ``noise_ceiling (n_vox,)``; stops unless its ``stim_id`` equals the table's."""
+    with h5py.File(path, "r") as f:
+        check_stim_ids(stim_ids, read_strings(f["stim_id"]), table, path)
+        out = {"responses": f["responses"][()], "index": f["index"][()]}
+        if "noise_ceiling" in f:
+            out["noise_ceiling"] = f["noise_ceiling"][()]
+    return out
+
+
+@dataclass(frozen=True)
+class EncodingOutput:
+    """Everything an encoding job writes.
+
+    Attributes
+    ----------
+    result : EncodingResult
+    index : array of shape (n_vox,)
+    stim_ids : list of str
+    splits : Splits
+    permutation : PermutationResult or None
+    noise_ceiling : array of shape (n_vox,) or None
+    """
+
+    result: EncodingResult
+    index: np.ndarray
+    stim_ids: list[str]
+    splits: Splits
+    permutation: PermutationResult | None = None
+    noise_ceiling: np.ndarray | None = None
+
+
+def _cv_settings(settings: Mapping) -> dict:
+    cv = dict(settings.get("cv") or {})
+    if cv.get("column") is None:
+        cv.pop("column", None)
+    return cv
+
+
+def _estimator_factory(settings: Mapping, inner, device: str):
+    """``factory(train_rows) -> unfitted estimator`` for the non-ridge estimators, with the
+    nested inner folds (of the outer training rows) set where the estimator takes ``cv``."""
+    from dnnmap.encoding.estimators import make_estimator
+    from dnnmap.encoding.kernel_ridge import KernelRidgeCV
+
+    name, params = settings["estimator"], dict(settings.get("estimator_params") or {})
+
+    def factory(train: np.ndarray):
+        if name == KERNEL_RIDGE:
+            est = KernelRidgeCV(alphas=settings["alphas"], device=device, **params)
+        else:
+            est = make_estimator(name, params, key="encoding.estimator")
+        if hasattr(est, "get_params") and "cv" in est.get_params(deep=False):
+            est.set_params(cv=inner(train))
+        return est
+
+    return factory
+
+
+def run_encoding(
+    stimuli_path: str,
+    features_path: str,
+    brain_path: str,
+    settings: Mapping,
+    device: str = "numpy",
+) -> EncodingOutput:
+    """Cross-validated encoding of one ROI from one layer's features, with inference.
+
+    Parameters
+    ----------
+    stimuli_path : str
+        ``results/stimuli.tsv``; defines the stimulus order both inputs must have, and holds
+        the group or split column of grouped or fixed-split cross-validation.
+    features_path : str
+        ``results/features/{model}/{layer}.h5`` with ``features (n_stim, k)``.
+    brain_path : str
+        ``results/brain/{subject}/{roi}.h5`` with ``responses (n_stim, n_vox)``, ``index``
+        and optionally ``noise_ceiling``.
+    settings : mapping
+        The config's ``encoding`` section: estimator, estimator_params, alphas, cv (scheme,
+        n_folds, n_repeats, seed, column), inner_folds, voxel_batch, permutation (n_perm,
+        kind, seed).
+    device : str
+        Compute backend of ridge, kernel ridge and permutations (:mod:`dnnmap.backend`).
+
+    Returns
+    -------
+    EncodingOutput
+    """
+    table = read_stimuli(stimuli_path)
+    stim_ids = list(table["stim_id"])
+    X = read_aligned(features_path, "features", stim_ids, stimuli_path).astype(np.float64)
+    roi = read_roi(brain_path, stim_ids, stimuli_path)
+    Y = roi["responses"].astype(np.float32)
+    cv = _cv_settings(settings)
+    splits = splits_from_table(table, cv, stimuli_path, key="encoding.cv")
+    groups = groups_from_table(table, cv, stimuli_path, key="encoding.cv")
+    seed = int(cv.get("seed", 0))
+
+    def inner(train: np.ndarray):
+        return inner_splits(
+            train, splits.scheme, n_folds=settings["inner_folds"], seed=seed, groups=groups
+        )
+
+    name = settings["estimator"]
+    if name == RIDGE:
+        fit = {"alphas": settings["alphas"], "inner_cv": inner, "splits": splits}
+        fit.update(batch_size=settings["voxel_batch"], device=device)
+        result = cross_validated_encoding(X, Y, **fit)
+    else:
+        factory = _estimator_factory(settings, inner, device)
+        batch = settings["voxel_batch"] if name not in ("pls",) else None
+        from dnnmap.encoding.estimators import cross_validated_predictions
+
+        result = cross_validated_predictions(factory, X, Y, splits, batch_size=batch)
+    permutation = _permutations(X, Y, result, splits, settings, inner, device)
+    ceiling = roi.get("noise_ceiling")
+    return EncodingOutput(result, roi["index"], stim_ids, splits, permutation, ceiling)
+
+
+def _permutations(X, Y, result, splits, settings, inner, device) -> PermutationResult | None:
+    perm = settings.get("permutation") or {}
+    n_perm, kind = int(perm.get("n_perm", 0)), perm.get("kind", "test_labels")
+    if n_perm <= 0:
+        return None
+    if kind not in PERMUTATION_KINDS:
+        raise InputError(
+            f"encoding.permutation.kind is {kind!r}; expected one of {', '.join(PERMUTATION_KINDS)}"
+        )
+    seed = int(perm.get("seed", 0))
+    if kind == "test_labels":
+        # Null of the first repeat's pooled out-of-fold r: the responses of the tested rows
+        # are permuted against the fixed predictions.
+        return label_permutation_test(result.predictions, Y, n_perm, seed, device=device)
+    if settings["estimator"] != RIDGE:
+        raise InputError(
+            f"encoding.permutation.kind is 'refit' with estimator {settings['estimator']!r}; "
+            "refit permutations reuse the ridge decompositions, so they need estimator: ridge "
+            "(use kind: test_labels for other estimators)"
+        )
+    return refit_permutation_test(
+        X,
+        Y,
+        n_perm,
+        seed,
+        alphas=settings["alphas"],
+        inner_cv=inner,
+        splits=splits,
+        batch_size=settings["voxel_batch"],
+        device=device,
+    )
+
+
+def _cv_attrs(out: EncodingOutput, settings: Mapping) -> str:
+    return json.dumps(
+        {
+            "scheme": out.splits.scheme,
+            "n_splits": len(out.splits),
+            "n_repeats": out.splits.n_repeats,
+            **{k: v for k, v in out.splits.params.items() if k != "scheme"},
+            "inner_folds": settings["inner_folds"],
+            "alphas": list(settings["alphas"]),
+        },
+        default=str,
+    )
+
+
+def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping) -> None:
+    """Write an encoding result file (layout in the module docstring), atomically."""
+    r = out.result
+    arrays = {
+        "index": out.index,
+        "score": r.score.astype(np.float32),
+        "r2": r.r2.astype(np.float32),
+        "alpha": r.alpha,
+        "fold_scores": r.fold_scores.astype(np.float32),
+        "predictions": r.predictions.astype(np.float32),
+        "folds": r.folds,
+    }
+    if r.explained_variance is not None:
+        arrays["explained_variance"] = r.explained_variance.astype(np.float32)
+    if r.masked is not None:
+        arrays["masked"] = r.masked
+    meta = {"n_perm": 0}
+    if out.permutation is not None:
+        p = out.permutation
+        arrays.update(pvalue=p.pvalue, pvalue_fwe=p.pvalue_fwe, qvalue=p.qvalue)
+        arrays["null_max"] = p.null_max
+        meta = {"n_perm": p.n_perm, "seed": p.seed, "kind": p.kind, "tail": p.tail}
+    if out.noise_ceiling is not None:
+        arrays["noise_ceiling"] = out.noise_ceiling.astype(np.float32)
+        normalized = normalized_score(r.score, out.noise_ceiling)
+        arrays["score_normalized"] = np.asarray(normalized, dtype=np.float32)
+    write_h5(
+        path,
+        arrays,
+        attrs={
+            **attrs,
+            "estimator": settings["estimator"],
+            "cv": _cv_attrs(out, settings),
+            "score_metric": "pearson_r",
+            "permutation": json.dumps(meta),
+        },
+        stim_id=out.stim_ids,
+    )
+
+
+SCORE_KEYS = ("index", "score", "r2")
+OPTIONAL_KEYS = ("pvalue", "pvalue_fwe", "qvalue", "noise_ceiling", "score_normalized")
+
+
+def read_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read ``index``, ``score`` and ``r2`` of an encoding file, and those of
+    :data:`OPTIONAL_KEYS` that it has."""
+    with h5py.File(path, "r") as f:
+        return {key: f[key][()] for key in (*SCORE_KEYS, *OPTIONAL_KEYS) if key in f}

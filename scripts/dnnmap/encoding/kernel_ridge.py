@@ -1,0 +1,259 @@
+"""Kernel ridge regression with one alpha per target chosen by inner cross-validation.
+
+The dual of ridge regression in a kernel's feature space: for a training kernel ``K`` (n, n)
+and targets Y (n, v), the dual coefficients of penalty ``a`` are ``c = (K + a I)^-1 Y`` and
+the predictions for new points ``K_new @ c`` (``K_new`` (m, n): kernel between new and
+training points), as ``sklearn.kernel_ridge.KernelRidge``.
+
+The kernel of all rows is computed once; each training set (inner fold, or all rows) is
+diagonalised once, ``K_train = U diag(lam) U.T``, and that one eigendecomposition serves every
+alpha and every target: ``c = U @ (Z / (lam + a))`` with ``Z = U.T @ Y``. The inner-CV
+machinery (k-fold, exact leave-one-out, splitters, explicit pairs; float64 decompositions,
+float32 or float64 products, batches of targets, masking of non-finite targets) is the one
+of :mod:`dnnmap.encoding.ridge`; see its docstring. All eigenvalues are kept (negative rounding
+errors clipped to 0), so the dual coefficients equal ``(K + a I)^-1 Y`` exactly.
+
+``fit_intercept=True`` centers the kernel in feature space (``KernelCenterer``: training
+means, also for new points) and the targets, as ``himalaya.kernel_ridge.KernelRidgeCV(
+fit_intercept=True)``; with the linear kernel this is ridge with an unpenalized intercept.
+``fit_intercept=False`` is scikit-learn's ``KernelRidge`` (no intercept).
+
+Kernels (scikit-learn's ``pairwise_kernels`` definitions; ``gamma=None`` means
+``1 / n_features``):
+
+* ``linear``: ``x . z``
+* ``polynomial``: ``(gamma x . z + coef0) ** degree`` (defaults degree 3, coef0 1)
+* ``rbf``: ``exp(-gamma ||x - z||**2)``
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from dnnmap.backend import Backend, get_backend
+from dnnmap.encoding.ridge import (
+    DEFAULT_ALPHAS,
+    _center_kernel_rows,
+    _check_alphas,
+    _check_batch,
+    _check_train_size,
+    _check_x,
+    _check_xy,
+    _compute_dtype,
+    _Design,
+    _fit_batches,
+    _inner_pairs,
+    _make_plan,
+    _masked_columns,
+    _warn_masked,
+)
+from dnnmap.errors import InputError
+from dnnmap.stats.metrics import pearson_r
+
+KERNELS = {"linear": (), "polynomial": ("gamma", "degree", "coef0"), "rbf": ("gamma",)}
+
+
+def check_kernel_params(kernel: str, params: dict | None, n_features: int) -> dict:
+    """Validated kernel parameters with defaults filled in.
+
+    Parameters
+    ----------
+    kernel : {"linear", "polynomial", "rbf"}
+    params : dict or None
+        ``gamma`` (positive or None), ``degree`` (positive int), ``coef0`` (number).
+    n_features : int
+        Gives the default ``gamma = 1 / n_features``.
+
+    Returns
+    -------
+    dict
+        All parameters of the kernel (empty for ``linear``).
+    """
+    if kernel not in KERNELS:
+        raise InputError(f"kernel is {kernel!r}; expected one of {', '.join(KERNELS)}")
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(KERNELS[kernel]))
+    if unknown:
+        allowed = ", ".join(KERNELS[kernel]) or "none"
+        raise InputError(f"kernel_params has {unknown} for kernel {kernel!r}; expected {allowed}")
+    out = {}
+    if "gamma" in KERNELS[kernel]:
+        gamma = params.get("gamma")
+        gamma = 1.0 / n_features if gamma is None else gamma
+        if not isinstance(gamma, numbers.Real) or not np.isfinite(gamma) or gamma <= 0:
+            raise InputError(f"kernel_params gamma is {gamma!r}; expected a positive number")
+        out["gamma"] = float(gamma)
+    if kernel == "polynomial":
+        degree = params.get("degree", 3)
+        if isinstance(degree, bool) or not isinstance(degree, numbers.Integral) or degree < 1:
+            raise InputError(f"kernel_params degree is {degree!r}; expected a positive int")
+        coef0 = params.get("coef0", 1.0)
+        if not isinstance(coef0, numbers.Real) or not np.isfinite(coef0):
+            raise InputError(f"kernel_params coef0 is {coef0!r}; expected a finite number")
+        out["degree"], out["coef0"] = int(degree), float(coef0)
+    return out
+
+
+def _kernel(bk: Backend, X, Z, kernel: str, params: dict):
+    """Kernel (n, m) between rows of backend float64 arrays X (n, p) and Z (m, p)."""
+    if kernel == "rbf":
+        d = bk.col_sumsq(X.T)[:, None] + bk.col_sumsq(Z.T)[None, :] - 2.0 * (X @ Z.T)
+        return bk.exp(-params["gamma"] * (d * (d > 0)))
+    K = X @ Z.T
+    if kernel == "polynomial":
+        K = (params["gamma"] * K + params["coef0"]) ** params["degree"]
+    return K
+
+
+def kernel_matrix(X, Z=None, kernel: str = "linear", kernel_params=None, *, device="numpy"):
+    """Kernel between the rows of X and of Z (scikit-learn's ``pairwise_kernels``).
+
+    Parameters
+    ----------
+    X : array of shape (n, p)
+    Z : array of shape (m, p) or None
+        None: Z = X.
+    kernel : {"linear", "polynomial", "rbf"}
+    kernel_params : dict or None
+        See :func:`check_kernel_params`.
+    device : str
+        Compute backend (:func:`dnnmap.backend.get_backend`).
+
+    Returns
+    -------
+    K : array of shape (n, m), float64
+    """
+    X = _check_x(X)
+    Z = X if Z is None else _check_x(Z, "Z")
+    if Z.shape[1] != X.shape[1]:
+        raise InputError(f"Z has {Z.shape[1]} features; expected {X.shape[1]} as X")
+    params = check_kernel_params(kernel, kernel_params, X.shape[1])
+    bk = get_backend(device)
+    Xb = bk.asarray(X, np.float64)
+    Zb = Xb if Z is X else bk.asarray(Z, np.float64)
+    return bk.to_numpy(_kernel(bk, Xb, Zb, kernel, params))
+
+
+class KernelRidgeCV:
+    """Kernel ridge with one alpha per target chosen by inner cross-validation.
+
+    Parameters
+    ----------
+    alphas : array of shape (n_alphas,)
+        Candidate positive penalties (one alpha: plain kernel ridge, no CV needed but still
+        run).
+    kernel : {"linear", "polynomial", "rbf"}
+    kernel_params : dict or None
+        ``gamma``, ``degree``, ``coef0`` (see :func:`check_kernel_params`).
+    cv : int, "loo", splitter or list of (train, test) pairs
+        Inner cross-validation (see :func:`dnnmap.encoding.ridge.select_alpha`).
+    fit_intercept : bool
+        Center kernel and targets (an unpenalized intercept); False is scikit-learn's
+        ``KernelRidge``.
+    batch_size : int or None
+        Targets per batch (None: all at once); results do not depend on it.
+    device : str
+        Compute backend (:func:`dnnmap.backend.get_backend`).
+    random_state : int or None
+        Seed of the shuffled k-fold when ``cv`` is an int.
+    dtype : None, float32 or float64
+        Compute dtype of the large products (None: float32 for float32 Y, else float64).
+
+    Attributes
+    ----------
+    dual_coef_ : array of shape (n, v), or (n,) for 1-D Y
+        ``(K_centered + alpha_v I)^-1 (y_v - mean)`` per target; NaN for masked targets.
+    intercept_ : array of shape (v,), or float
+        Training target means (0 without intercept).
+    alpha_ : array of shape (v,), or float
+    cv_errors_ : array of shape (n_alphas, v), or (n_alphas,)
+        Mean squared CV error per alpha and target.
+    X_fit_ : array of shape (n, p)
+        Training features (float64), needed to predict.
+    kernel_params_ : dict
+        The kernel parameters used (defaults filled in).
+    """
+
+    def __init__(
+        self,
+        alphas=DEFAULT_ALPHAS,
+        kernel="linear",
+        kernel_params=None,
+        cv=5,
+        fit_intercept=True,
+        batch_size=None,
+        *,
+        device="auto",
+        random_state=0,
+        dtype=None,
+    ):
+        self.alphas = alphas
+        self.kernel = kernel
+        self.kernel_params = kernel_params
+        self.cv = cv
+        self.fit_intercept = fit_intercept
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.dtype = dtype
+
+    def fit(self, X, Y) -> KernelRidgeCV:
+        """Select alpha per target on (X, Y) by inner CV, then refit on all rows."""
+        X, Y, vector = _check_xy(X, Y, finite_y=False)
+        alphas = _check_alphas(self.alphas)
+        params = check_kernel_params(self.kernel, self.kernel_params, X.shape[1])
+        (n, _), v = X.shape, Y.shape[1]
+        step = _check_batch(self.batch_size, v)
+        dtype = _compute_dtype(self.dtype, Y)
+        bk = get_backend(self.device)
+        pairs = _inner_pairs(self.cv, X, self.random_state)
+        _check_train_size(n, pairs)
+        bad = _masked_columns(Y, step, constant=False)
+        _warn_masked(int(bad.sum()), v, "not finite (NaN or inf)")
+        Xb = bk.asarray(X, np.float64)
+        K = _kernel(bk, Xb, Xb, self.kernel, params)
+        design = _Design(bk, None, K, fit_intercept=self.fit_intercept, drop_null=False)
+        plan = _make_plan(design, np.arange(n), pairs, alphas, dtype)
+        dual = np.empty((n, v), dtype=dtype)
+        dual[:, bad] = np.nan
+        intercept = np.full(v, np.nan)
+        alpha = np.full(v, np.nan)
+        cv_errors = np.full((alphas.size, v), np.nan)
+
+        def store(c, errors, best, C, mean):
+            cv_errors[:, c] = errors
+            alpha[c] = alphas[best]
+            dual[:, c] = bk.to_numpy(plan.full.B @ C)
+            intercept[c] = 0.0 if mean is None else bk.to_numpy(mean)
+
+        _fit_batches(plan, Y, np.flatnonzero(~bad), step, store)
+        if vector:
+            dual, intercept, alpha, cv_errors = dual[:, 0], intercept[0], alpha[0], cv_errors[:, 0]
+        self.dual_coef_, self.intercept_ = dual, intercept
+        self.alpha_, self.cv_errors_ = alpha, cv_errors
+        self.X_fit_, self.kernel_params_ = X, params
+        full = plan.full
+        self._centering = (
+            None if full.kernel_rows is None else bk.to_numpy(full.kernel_rows),
+            full.kernel_all,
+        )
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions of shape (m, v), or (m,) when fitted on 1-D Y (dtype of ``dual_coef_``)."""
+        X = _check_x(X)
+        if X.shape[1] != self.X_fit_.shape[1]:
+            raise InputError(
+                f"X has {X.shape[1]} features; expected {self.X_fit_.shape[1]} as in fit"
+            )
+        bk = get_backend("numpy")
+        K = _kernel(bk, X, self.X_fit_, self.kernel, self.kernel_params_)
+        K = _center_kernel_rows(bk, K, *self._centering)
+        dtype = self.dual_coef_.dtype
+        return K.astype(dtype) @ self.dual_coef_ + np.asarray(self.intercept_, dtype=dtype)
+
+    def score(self, X, Y) -> np.ndarray:
+        """Pearson r per target between ``Y`` and ``predict(X)``: shape (v,), or float."""
+        return pearson_r(Y, self.predict(X))

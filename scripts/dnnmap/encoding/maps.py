@@ -1,0 +1,97 @@
+"""Encoding results as brain maps on the grayordinates of the source CIFTI file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dnnmap.encoding.io import read_scores
+from dnnmap.errors import InputError
+
+
+def encoding_maps(
+    paths: Sequence[str], layers: Sequence[str], rois: Sequence[str], n_grayordinates: int
+) -> tuple[np.ndarray, list[str]]:
+    """Stack per-ROI encoding scores into whole-brain maps, one per layer.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Encoding files ordered layer-major: ``paths[i * len(rois) + j]`` is layer ``i``, ROI ``j``.
+    layers, rois : sequence of str
+        Layer names (network order) and ROI names.
+    n_grayordinates : int
+        Length of the brain model axis the ``index`` of each file points into.
+
+    Returns
+    -------
+    data : ndarray of shape (n_layers + 1, n_grayordinates), float32
+        Cross-validated r per layer (0 outside the ROIs), then ``best_layer``: the 1-based
+        number of the layer with the highest r at each grayordinate (0 outside the ROIs).
+    names : list of str
+        Map names: the layer names, then ``best_layer``.
+    """
+    if len(paths) != len(layers) * len(rois):
+        raise InputError(
+            f"{len(paths)} encoding files for {len(layers)} layers x {len(rois)} ROIs; "
+            "expected one per pair"
+        )
+    data = np.zeros((len(layers) + 1, n_grayordinates), dtype=np.float32)
+    covered = np.zeros(n_grayordinates, dtype=bool)
+    for i, _layer in enumerate(layers):
+        for j, _roi in enumerate(rois):
+            path = paths[i * len(rois) + j]
+            scores = read_scores(path)
+            if scores["index"].size and scores["index"].max() >= n_grayordinates:
+                raise InputError(
+                    f"{path}: grayordinate index {scores['index'].max()} is beyond the "
+                    f"{n_grayordinates} grayordinates of the brain model axis"
+                )
+            data[i, scores["index"]] = scores["score"]
+            covered[scores["index"]] = True
+    best = np.argmax(np.nan_to_num(data[: len(layers)], nan=-np.inf), axis=0) + 1
+    data[-1] = np.where(covered, best, 0)
+    return data, [*layers, "best_layer"]
+
+
+def significance_maps(
+    paths: Sequence[str],
+    layers: Sequence[str],
+    rois: Sequence[str],
+    n_grayordinates: int,
+    fwe_alpha: float = 0.05,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Permutation p-value maps and FWE-thresholded score maps, one per layer.
+
+    Parameters
+    ----------
+    paths, layers, rois, n_grayordinates
+        As in :func:`encoding_maps`; every file must hold ``pvalue`` and ``pvalue_fwe``.
+    fwe_alpha : float
+        Family-wise error level of the thresholded maps.
+
+    Returns
+    -------
+    logp : ndarray of shape (n_layers, n_grayordinates), float32
+        ``-log10`` of the uncorrected permutation p-value (0 outside the ROIs).
+    r_fwe : ndarray of shape (n_layers, n_grayordinates), float32
+        Cross-validated r where the max-statistic FWE p-value is below ``fwe_alpha``, else 0.
+    names : list of str
+        The layer names.
+    """
+    logp = np.zeros((len(layers), n_grayordinates), dtype=np.float32)
+    r_fwe = np.zeros_like(logp)
+    for i, _layer in enumerate(layers):
+        for j, _roi in enumerate(rois):
+            path = paths[i * len(rois) + j]
+            scores = read_scores(path)
+            if "pvalue" not in scores:
+                raise InputError(
+                    f"{path}: no permutation p-values; expected encoding.permutation.n_perm > 0"
+                )
+            idx = scores["index"]
+            logp[i, idx] = -np.log10(scores["pvalue"])
+            keep = scores["pvalue_fwe"] < fwe_alpha
+            r_fwe[i, idx] = np.where(keep, scores["score"], 0.0)
+    return np.nan_to_num(logp), np.nan_to_num(r_fwe), list(layers)

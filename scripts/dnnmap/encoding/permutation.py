@@ -1,0 +1,536 @@
+"""Permutation tests of encoding accuracy, per voxel, with family-wise and FDR correction.
+
+Two nulls of the score (Pearson r or R²) of a voxelwise encoding model:
+
+**Test-label permutation** (:func:`label_permutation_test`). The out-of-fold predictions are
+kept and the measured responses are shuffled over stimuli: permutation ``b`` scores
+``predictions[i]`` against ``Y[perm_b[i]]``. It asks whether the predictions track the
+stimuli better than chance without refitting anything, so it is cheap. With each column
+centered and scaled to unit norm (``Pz``, ``Yz``, in float64, then cast to the compute
+``dtype``) Pearson r is a dot product, so a permutation is a row gather and a row-wise dot::
+
+    r[b, v] = sum_i Pz[i, v] * Yz[perm_b[i], v]
+
+computed for ``batch`` permutations and ``voxel_batch`` voxels at a time: the rows of ``Yz``
+are gathered into one cache-sized ``(batch, n, voxel_batch)`` buffer, multiplied by ``Pz`` in
+place and summed over rows by a BLAS product with a row of ones (numpy), or by ``einsum``
+(torch). The cost is memory traffic (``n_perm * n * v`` gathered values), so each voxel chunk
+serves a whole sweep of permutations (a ``(sweep, v)`` block of null scores, at most 2**22
+values) while it is in cache. R² needs no other sum: with ``SST = ||Y - mean(Y)||^2``,
+``SSP = ||P - mean(P)||^2`` and the means ``y_bar``, ``p_bar``
+(all invariant under permutation)::
+
+    R²[b, v] = 1 - (SST + SSP + n (y_bar - p_bar)^2 - 2 r[b, v] sqrt(SST SSP)) / SST
+
+R² is increasing in r within a voxel, so the uncorrected p-values of the two metrics are
+equal; their maxima over voxels, hence the family-wise p-values, differ. The observed score
+is computed by the same kernel with the identity permutation, so ties are counted
+consistently.
+
+**Full-refit permutation** (:func:`refit_permutation_test`). The responses are shuffled
+before the model is fitted, so training and test labels are permuted and everything (inner
+CV, alpha per voxel, outer CV) is redone. The permuted copies ``Y[perm_b]`` are appended as
+extra target columns of one :func:`dnnmap.encoding.ridge.cross_validated_encoding` call per
+``batch`` of permutations, so each fold's decompositions are computed once per call and
+reused for every permutation; the unpermuted ``Y`` rides in the first call and gives the
+observed score under identical folds.
+
+Permutations (:func:`permutation_indices`): permutation ``b`` is the argsort of
+``rng.random(n)``, drawn in sequence from ``np.random.default_rng(seed)`` (uniform over all
+orders of the rows); with ``groups`` (exchangeability blocks) the rows of each group are
+shuffled only among themselves. The same permutation is applied to every voxel, which keeps
+the spatial correlation of the responses and makes the max-statistic correction valid.
+Default: permute across all rows (every stimulus exchangeable). Passing the outer fold of
+each row (``EncodingResult.folds``) as ``groups`` keeps every response paired with a
+prediction of the model that did not see it *and* of the same fold, so offsets between the
+folds' models stay in the null (more conservative when the folds differ, e.g. sessions).
+
+P-values (``tail="greater"``: a better score than chance), as :mod:`dnnmap.stats.inference`::
+
+    pvalue[v]     = (1 + #{null[:, v] >= observed[v]}) / (1 + n_perm)
+    null_max[b]   = max_v null[b, v]
+    pvalue_fwe[v] = (1 + #{null_max >= observed[v]}) / (1 + n_perm)
+    qvalue        = Benjamini–Hochberg of pvalue over voxels
+
+``tail="less"`` counts ``<=`` and takes the minimum over voxels; ``tail="two-sided"`` tests
+``|score|`` with ``tail="greater"`` (null maximum of ``|null|``), so that ``pvalue_fwe >=
+pvalue`` holds for every tail. (:func:`dnnmap.stats.inference.permutation_pvalue`'s two-sided rule,
+scipy's ``2 * min(p_greater, p_less)``, has no max-statistic counterpart.)
+
+They are accumulated batch by batch, so the full ``(n_perm, v)`` null is kept only on request
+(``keep_null``). Undefined voxels (any NaN/inf response or prediction, or a constant column)
+get NaN everywhere and do not count in the FDR or the maximum; prediction rows that are NaN
+in every column (stimuli no test set held) are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dnnmap.backend import get_backend
+from dnnmap.encoding.ridge import DEFAULT_ALPHAS, cross_validated_encoding
+from dnnmap.errors import InputError
+from dnnmap.stats.inference import TAILS, fdr_bh
+
+METRICS = ("pearson_r", "r2")
+GATHER_ELEMENTS = 1 << 18  # gather buffer of the label permutations: 1 MB of float32 (cache)
+NULL_ELEMENTS = 1 << 22  # null scores held per sweep over the voxels: 32 MB of float64
+REFIT_ELEMENTS = 1 << 25  # appended target columns per refit call: 256 MB of float32
+
+
+@dataclass(frozen=True)
+class PermutationResult:
+    """A permutation test of one score per voxel.
+
+    Attributes
+    ----------
+    observed : array of shape (v,)
+        Observed score per voxel (NaN for undefined voxels).
+    pvalue : array of shape (v,)
+        Uncorrected permutation p-value per voxel.
+    pvalue_fwe : array of shape (v,)
+        Max-statistic family-wise corrected p-value across voxels.
+    qvalue : array of shape (v,)
+        Benjamini–Hochberg adjusted p-value across voxels.
+    null_max : array of shape (n_perm,)
+        Extreme score over voxels of each permutation (max; for ``"less"`` the min; for
+        ``"two-sided"`` the max of ``|score|``).
+    n_perm : int
+    seed : int
+        Seed of the permutations.
+    kind : str
+        ``"test_labels"`` or ``"refit"``.
+    metric : str
+        ``"pearson_r"`` or ``"r2"``.
+    tail : str
+        ``"greater"``, ``"less"`` or ``"two-sided"``.
+    null : array of shape (n_perm, v) or None
+        The null scores when asked for (``keep_null``).
+    """
+
+    observed: np.ndarray
+    pvalue: np.ndarray
+    pvalue_fwe: np.ndarray
+    qvalue: np.ndarray
+    null_max: np.ndarray
+    n_perm: int
+    seed: int
+    kind: str
+    metric: str
+    tail: str
+    null: np.ndarray | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Input checks
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_int(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise InputError(f"{name} is {value!r}; expected an integer >= {low}")
+    return int(value)
+
+
+def _check_choice(value, name: str, options) -> str:
+    if value not in options:
+        raise InputError(f"{name} is {value!r}; expected one of {', '.join(options)}")
+    return value
+
+
+def _check_groups(groups, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise InputError(f"groups have shape {g.shape}; expected one label per row, ({n},)")
+    return g
+
+
+def _check_dtype(dtype):
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise InputError(f"dtype is {dtype!r}; expected float32 or float64")
+    return np.dtype(dtype).type
+
+
+# ---------------------------------------------------------------------------------------------
+# Permutations
+# ---------------------------------------------------------------------------------------------
+
+
+def _draw(rng: np.random.Generator, n_perm: int, n: int, groups) -> np.ndarray:
+    keys = rng.random((n_perm, n))
+    if groups is None:
+        return np.argsort(keys, axis=1)
+    order = np.lexsort((keys, np.broadcast_to(groups, keys.shape)), axis=-1)
+    perms = np.empty_like(order)
+    perms[:, np.argsort(groups, kind="stable")] = order
+    return perms
+
+
+def permutation_indices(n: int, n_perm: int, seed: int = 0, groups=None) -> np.ndarray:
+    """Row permutations of a permutation test.
+
+    Parameters
+    ----------
+    n : int
+        Rows (stimuli).
+    n_perm : int
+        Permutations.
+    seed : int
+        Seed of ``np.random.default_rng``.
+    groups : array of shape (n,) or None
+        Exchangeability blocks: a row is only exchanged with rows of the same label.
+
+    Returns
+    -------
+    perms : int array of shape (n_perm, n)
+        Row ``b`` is ``np.argsort(rng.random(n))`` with ``rng.random`` called in sequence
+        (with ``groups``: the rows of each group, in increasing order, receive that group's
+        rows in the order of their keys).
+    """
+    n = _check_int(n, "n", 1)
+    n_perm = _check_int(n_perm, "n_perm", 1)
+    seed = _check_int(seed, "seed", 0)
+    return _draw(np.random.default_rng(seed), n_perm, n, _check_groups(groups, n))
+
+
+def _perm_batches(n: int, n_perm: int, seed: int, groups, batch: int):
+    """Yield (start, perms (b, n)) in batches; the same indices as one permutation_indices."""
+    rng = np.random.default_rng(seed)
+    for b0 in range(0, n_perm, batch):
+        yield b0, _draw(rng, min(batch, n_perm - b0), n, groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming p-value accumulation
+# ---------------------------------------------------------------------------------------------
+
+
+class _Tally:
+    """Counts of null >= / <= observed, finite null values and per-permutation extremes."""
+
+    def __init__(self, observed: np.ndarray, n_perm: int, tail: str, keep_null: bool):
+        v = observed.size
+        self.observed = observed
+        self.tail = tail
+        self.ge = np.zeros(v, dtype=np.int64)
+        self.le = np.zeros(v, dtype=np.int64)
+        self.valid = np.zeros(v, dtype=np.int64)
+        self.null_max = np.full(n_perm, np.nan)
+        self.null = np.full((n_perm, v), np.nan, dtype=np.float64) if keep_null else None
+
+    def add(self, b0: int, null: np.ndarray) -> None:
+        """Add the null scores (b, v) of permutations b0 .. b0 + b - 1 (NaN: undefined)."""
+        with np.errstate(invalid="ignore"):
+            if self.tail == "two-sided":
+                self.ge += (np.abs(null) >= np.abs(self.observed)).sum(axis=0)
+            else:
+                self.ge += (null >= self.observed).sum(axis=0)
+                self.le += (null <= self.observed).sum(axis=0)
+        finite = np.isfinite(null)
+        self.valid += finite.sum(axis=0)
+        any_finite = finite.any(axis=1)
+        if self.tail == "greater":
+            ext = np.where(finite, null, -np.inf).max(axis=1)
+        elif self.tail == "less":
+            ext = np.where(finite, null, np.inf).min(axis=1)
+        else:
+            ext = np.where(finite, np.abs(null), -np.inf).max(axis=1)
+        self.null_max[b0 : b0 + null.shape[0]] = np.where(any_finite, ext, np.nan)
+        if self.null is not None:
+            self.null[b0 : b0 + null.shape[0]] = null
+
+    def result(self, n_perm: int, seed: int, kind: str, metric: str) -> PermutationResult:
+        obs = self.observed
+        with np.errstate(invalid="ignore", divide="ignore"):
+            greater = (1.0 + self.ge) / (1.0 + self.valid)
+            less = (1.0 + self.le) / (1.0 + self.valid)
+        p = less if self.tail == "less" else greater  # two-sided: counts of |null| >= |obs|
+        p[np.isnan(obs) | (self.valid == 0)] = np.nan
+        finite_max = np.sort(self.null_max[np.isfinite(self.null_max)])
+        o = np.abs(obs) if self.tail == "two-sided" else obs
+        if self.tail == "less":
+            count = np.searchsorted(finite_max, o, side="right")
+        else:
+            count = finite_max.size - np.searchsorted(finite_max, o, side="left")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_fwe = (1.0 + count) / (1.0 + finite_max.size)
+        p_fwe[np.isnan(obs) | (finite_max.size == 0)] = np.nan
+        return PermutationResult(
+            observed=obs,
+            pvalue=p,
+            pvalue_fwe=p_fwe,
+            qvalue=fdr_bh(p),
+            null_max=self.null_max,
+            n_perm=n_perm,
+            seed=seed,
+            kind=kind,
+            metric=metric,
+            tail=self.tail,
+            null=self.null,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Test-label permutations
+# ---------------------------------------------------------------------------------------------
+
+
+def _prepare(predictions, Y):
+    """Float64 2-D (P, Y), the rows kept and the undefined columns."""
+    P = np.asarray(predictions)
+    Yn = np.asarray(Y)
+    if P.ndim == 1 and Yn.ndim == 1:
+        P, Yn = P[:, None], Yn[:, None]
+    if P.shape != Yn.shape or P.ndim != 2:
+        raise InputError(
+            f"predictions have shape {P.shape} and Y has shape {Yn.shape}; expected equal "
+            "shapes (n, v) or (n,)"
+        )
+    tested = ~np.isnan(P).all(axis=1) if P.shape[1] else np.ones(P.shape[0], dtype=bool)
+    if tested.sum() < 3:
+        raise InputError(
+            f"predictions have {int(tested.sum())} rows with values; expected at least 3"
+        )
+    return P, Yn, tested
+
+
+def _standardize(A: np.ndarray):
+    """Centered columns scaled to unit norm (float64), with their means and sums of squares."""
+    A = A.astype(np.float64)
+    mean = A.mean(axis=0)
+    A -= mean
+    ss = np.einsum("ij,ij->j", A, A)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        A /= np.sqrt(ss)
+    return A, mean, ss
+
+
+def _label_null_chunk(bk, Yz, Pz, perms, buf=None):
+    """r (b, vc) of the permutations ``perms`` (b, n) for one voxel chunk (backend arrays).
+
+    numpy: the gather goes into ``buf``, a contiguous (b, n, vc) array; torch: ``perms`` are
+    backend indices.
+    """
+    if buf is not None:
+        np.take(Yz, perms, axis=0, out=buf)
+        np.multiply(buf, Pz, out=buf)
+        # the sum over rows as a BLAS product with a row of ones: faster than einsum or sum
+        return np.matmul(np.ones((1, buf.shape[1]), dtype=buf.dtype), buf)[:, 0, :]
+    return bk._torch.einsum("bnv,nv->bv", Yz[perms], Pz)
+
+
+def label_permutation_test(
+    predictions,
+    Y,
+    n_perm: int = 1000,
+    seed: int = 0,
+    *,
+    groups=None,
+    metric: str = "pearson_r",
+    tail: str = "greater",
+    batch: int = 8,
+    voxel_batch: int | None = None,
+    keep_null: bool = False,
+    dtype=np.float32,
+    device: str = "numpy",
+) -> PermutationResult:
+    """Test-label permutation test of out-of-fold encoding accuracy, per voxel.
+
+    Parameters
+    ----------
+    predictions : array of shape (n, v) or (n,)
+        Out-of-fold predictions (e.g. ``EncodingResult.predictions``); rows that are NaN in
+        every column (never tested) are left out.
+    Y : array of shape (n, v) or (n,)
+        Measured responses, rows aligned with ``predictions``.
+    n_perm : int
+        Permutations (>= 1).
+    seed : int
+        Seed of the permutations (:func:`permutation_indices`).
+    groups : array of shape (n,) or None
+        Exchangeability blocks (e.g. ``EncodingResult.folds``); None: all rows.
+    metric : {"pearson_r", "r2"}
+        Score whose null is built.
+    tail : {"greater", "less", "two-sided"}
+        Alternative (see :mod:`dnnmap.stats.inference`); "greater": better than chance.
+    batch : int
+        Permutations per gather.
+    voxel_batch : int or None
+        Voxels per gather; None: as many as keep the ``(batch, n, voxel_batch)`` buffer
+        within 2**18 elements (1 MB of float32, so that it stays in cache; the gather is
+        bound by memory traffic, not arithmetic).
+    keep_null : bool
+        Return the null scores (n_perm, v) in ``null``.
+    dtype : float32 or float64
+        Compute dtype of the gather and dot products (float32: 7 significant digits).
+    device : str
+        ``"numpy"`` (default), or a torch device (``"cpu"``, ``"cuda"``, ``"auto"``; see
+        :func:`dnnmap.backend.get_backend`).
+
+    Returns
+    -------
+    PermutationResult
+        ``observed``, ``pvalue``, ``pvalue_fwe``, ``qvalue`` (v,), ``null_max`` (n_perm,),
+        ``kind="test_labels"``.
+    """
+    n_perm = _check_int(n_perm, "n_perm", 1)
+    seed = _check_int(seed, "seed", 0)
+    metric = _check_choice(metric, "metric", METRICS)
+    tail = _check_choice(tail, "tail", TAILS)
+    batch = _check_int(batch, "batch", 1)
+    dtype = _check_dtype(dtype)
+    P, Yn, tested = _prepare(predictions, Y)
+    groups = _check_groups(groups, P.shape[0])
+    if voxel_batch is not None:
+        voxel_batch = _check_int(voxel_batch, "voxel_batch", 1)
+    bk = get_backend(device)
+    P, Yn = P[tested], Yn[tested]
+    groups = None if groups is None else groups[tested]
+    n, v = P.shape
+    bad = ~(np.isfinite(P).all(axis=0) & np.isfinite(Yn).all(axis=0))
+    with np.errstate(invalid="ignore"):
+        bad |= ~(np.ptp(P, axis=0) > 0) | ~(np.ptp(Yn, axis=0) > 0)
+    cols = np.flatnonzero(~bad)
+    vb = voxel_batch or max(1, GATHER_ELEMENTS // (batch * n))
+
+    chunks = []  # (columns, Pz, Yz on the backend, means and sums of squares)
+    for c0 in range(0, cols.size, vb):
+        c = cols[c0 : c0 + vb]
+        Pz, p_mean, ssp = _standardize(P[:, c])
+        Yz, y_mean, sst = _standardize(Yn[:, c])
+        chunks.append((c, bk.asarray(Pz, dtype), bk.asarray(Yz, dtype), (p_mean, ssp, y_mean, sst)))
+    flat = np.empty(batch * n * vb, dtype=dtype) if bk.name == "numpy" else None
+
+    def scores(perms: np.ndarray) -> np.ndarray:
+        """The metric (s, v) of permutations (s, n), NaN in undefined columns.
+
+        Voxel chunks outside, ``batch`` permutations inside: a chunk is read from memory
+        once per call and stays in cache for all ``s`` permutations.
+        """
+        out = np.full((perms.shape[0], v), np.nan)
+        for c, Pb, Yb, (p_mean, ssp, y_mean, sst) in chunks:
+            for b0 in range(0, perms.shape[0], batch):
+                pb = perms[b0 : b0 + batch]
+                b = pb.shape[0]
+                idx = pb if flat is not None else bk.index(pb)
+                g = None if flat is None else flat[: b * n * c.size].reshape(b, n, c.size)
+                r = bk.to_numpy(_label_null_chunk(bk, Yb, Pb, idx, g)).astype(np.float64)
+                if metric == "pearson_r":
+                    out[b0 : b0 + b, c] = np.clip(r, -1.0, 1.0)
+                else:
+                    sse = sst + ssp + n * (y_mean - p_mean) ** 2 - 2.0 * r * np.sqrt(sst * ssp)
+                    out[b0 : b0 + b, c] = 1.0 - sse / sst
+        return out
+
+    # the observed scores: the same kernel with the identity permutation
+    tally = _Tally(scores(np.arange(n)[None, :])[0], n_perm, tail, keep_null)
+    # permutations per sweep over the voxels: a (sweep, v) float64 block of at most 2**22
+    sweep = batch * max(1, min(-(-n_perm // batch), NULL_ELEMENTS // (batch * max(v, 1))))
+    for b0, perms in _perm_batches(n, n_perm, seed, groups, sweep):
+        tally.add(b0, scores(perms))
+    return tally.result(n_perm, seed, "test_labels", metric)
+
+
+# ---------------------------------------------------------------------------------------------
+# Full-refit permutations
+# ---------------------------------------------------------------------------------------------
+
+
+def refit_permutation_test(
+    X,
+    Y,
+    n_perm: int = 100,
+    seed: int = 0,
+    *,
+    groups=None,
+    metric: str = "pearson_r",
+    tail: str = "greater",
+    batch: int | None = None,
+    keep_null: bool = False,
+    alphas=DEFAULT_ALPHAS,
+    n_folds: int = 5,
+    cv_seed: int = 0,
+    inner_cv=5,
+    **encoding_kwargs,
+) -> PermutationResult:
+    """Full-refit permutation test: the responses are permuted, then the whole
+    cross-validated encoding model is fitted again.
+
+    Each call of :func:`dnnmap.encoding.ridge.cross_validated_encoding` gets ``Y`` (first call only)
+    and ``batch`` permuted copies ``Y[perm_b]`` side by side as target columns, so one set of
+    fold decompositions serves every permutation of the batch; the folds are fixed by
+    ``cv_seed`` (or ``splits``), as in the observed fit.
+
+    Parameters
+    ----------
+    X : array of shape (n, p)
+        Features.
+    Y : array of shape (n, v) or (n,)
+        Responses (float32 is kept, as in the encoding workflow).
+    n_perm : int
+        Permutations (>= 1).
+    seed : int
+        Seed of the permutations (:func:`permutation_indices`).
+    groups : array of shape (n,) or None
+        Exchangeability blocks; None: all rows.
+    metric : {"pearson_r", "r2"}
+        ``EncodingResult.score`` or ``EncodingResult.r2``.
+    tail : {"greater", "less", "two-sided"}
+        Alternative (see :mod:`dnnmap.stats.inference`).
+    batch : int or None
+        Permutations per encoding call; None: as many as keep the appended responses within
+        2**25 values (66 permutations of a 500-voxel ROI of 1,000 stimuli).
+    keep_null : bool
+        Return the null scores (n_perm, v) in ``null``.
+    alphas, n_folds, cv_seed, inner_cv
+        ``alphas``, ``n_folds``, ``seed`` and ``inner_cv`` of
+        :func:`~dnnmap.encoding.ridge.cross_validated_encoding`.
+    **encoding_kwargs
+        Other keyword arguments of :func:`~dnnmap.encoding.ridge.cross_validated_encoding`
+        (``splits``, ``batch_size``, ``solver``, ``device``, ``dtype``, ...).
+
+    Returns
+    -------
+    PermutationResult
+        ``observed`` (the unpermuted fit's score), ``pvalue``, ``pvalue_fwe``, ``qvalue``
+        (v,), ``null_max`` (n_perm,), ``kind="refit"``.
+    """
+    n_perm = _check_int(n_perm, "n_perm", 1)
+    seed = _check_int(seed, "seed", 0)
+    metric = _check_choice(metric, "metric", METRICS)
+    tail = _check_choice(tail, "tail", TAILS)
+    Yn = np.asarray(Y)
+    if Yn.ndim == 1:
+        Yn = Yn[:, None]
+    if Yn.ndim != 2:
+        raise InputError(f"Y has shape {Yn.shape}; expected (n, v) or (n,)")
+    n, v = Yn.shape
+    if np.ndim(X) != 2 or np.shape(X)[0] != n:
+        raise InputError(f"X has shape {np.shape(X)} and Y has shape {Yn.shape}; expected (n, p)")
+    groups = _check_groups(groups, n)
+    if batch is None:
+        batch = max(1, min(n_perm, REFIT_ELEMENTS // max(n * v, 1) - 1))
+    batch = _check_int(batch, "batch", 1)
+
+    def fit(cols: np.ndarray) -> np.ndarray:
+        res = cross_validated_encoding(
+            X, cols, alphas, n_folds, cv_seed, inner_cv, **encoding_kwargs
+        )
+        return np.asarray(res.score if metric == "pearson_r" else res.r2, dtype=np.float64)
+
+    tally = None
+    for b0, perms in _perm_batches(n, n_perm, seed, groups, batch):
+        # (n, b * v): the permuted copies side by side, permutation-major
+        stacked = Yn[perms.T].reshape(n, -1)
+        if tally is None:
+            out = fit(np.concatenate([Yn, stacked], axis=1))
+            tally = _Tally(out[:v], n_perm, tail, keep_null)
+            out = out[v:]
+        else:
+            out = fit(stacked)
+        tally.add(b0, out.reshape(perms.shape[0], v))
+    return tally.result(n_perm, seed, "refit", metric)

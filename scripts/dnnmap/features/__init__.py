@@ -1,0 +1,1 @@
+"""Features from activations: out-of-core PCA and the per-layer reduction."""

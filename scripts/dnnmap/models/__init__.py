@@ -1,0 +1,2 @@
+"""Networks: the architecture registry, building a network with its weights, and extracting
+activations."""

@@ -1,0 +1,150 @@
+"""Build a torchvision network with known weights and its input preprocessing.
+
+``weights: none`` builds the architecture with seeded random weights, a path loads a local
+state dict, and a torchvision weights name (e.g. ``IMAGENET1K_V1``) loads the file the
+workflow's login-node rule fetched (``weights_file``), or, from a notebook, the torch hub
+cache, downloading it there if the network allows (see :mod:`dnnmap.models.weights`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torchvision
+from torchvision.transforms import v2 as transforms
+
+from dnnmap.config import weights_kind
+from dnnmap.errors import InputError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class Preprocessing:
+    """Image preprocessing: resize to a square, scale to [0, 1], normalise per channel."""
+
+    resize: int = 224
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+    def transform(self) -> transforms.Compose:
+        """Return the torchvision transform from a PIL RGB image to a (3, resize, resize) tensor."""
+        return transforms.Compose(
+            [
+                transforms.PILToTensor(),
+                transforms.Resize((self.resize, self.resize), antialias=True),
+                transforms.ToDtype(torch.float32, scale=True),
+                transforms.Normalize(mean=list(self.mean), std=list(self.std)),
+            ]
+        )
+
+    def as_dict(self) -> dict:
+        """Return the settings as a JSON-ready dict."""
+        return {"resize": self.resize, "mean": list(self.mean), "std": list(self.std)}
+
+
+@dataclass
+class ModelSpec:
+    """One entry of the config's ``models`` section."""
+
+    name: str
+    architecture: str
+    weights: str = "none"
+    seed: int = 0
+    layers: list[str] = field(default_factory=list)
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+
+    @classmethod
+    def from_config(cls, name: str, entry: dict) -> ModelSpec:
+        """Build a spec from ``config["models"][name]``."""
+        pre = Preprocessing(**entry.get("preprocessing", {}))
+        return cls(
+            name=name,
+            architecture=entry["architecture"],
+            weights=str(entry.get("weights", "none")),
+            seed=int(entry.get("seed", 0)),
+            layers=list(entry["layers"]),
+            preprocessing=pre,
+        )
+
+
+def build_model(spec: ModelSpec, weights_file: str | None = None) -> tuple[torch.nn.Module, str]:
+    """Build the network of ``spec`` in eval mode, with its weights.
+
+    ``weights_file`` is a local copy of torchvision's named weights (from
+    :func:`dnnmap.models.weights.fetch_weights`); given, it is loaded instead of the hub cache.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The network on the CPU, in eval mode.
+    weights_id : str
+        A readable id of the weights: ``random(seed=N)``, the file path, or the torchvision name.
+    """
+    builder = getattr(torchvision.models, spec.architecture, None)
+    if builder is None:
+        raise InputError(
+            f"models.{spec.name}.architecture: torchvision has no {spec.architecture!r}"
+        )
+    weights = spec.weights
+    kind = weights_kind(weights)
+    if kind == "random":
+        torch.manual_seed(spec.seed)
+        model = builder(weights=None)
+        weights_id = f"random(seed={spec.seed})"
+    elif kind == "file":
+        model = builder(weights=None)
+        if not Path(weights).is_file():
+            raise InputError(f"models.{spec.name}.weights: file {weights} does not exist")
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            first = str(err).splitlines()[0]
+            raise InputError(f"{weights}: not a {spec.architecture} state dict ({first})") from err
+        weights_id = str(weights)
+    else:
+        if weights_file is not None:
+            model = builder(weights=None)
+            model.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+        else:
+            model = _torchvision_pretrained(builder, spec)
+        weights_id = f"torchvision:{spec.architecture}.{weights}"
+    return model.eval(), weights_id
+
+
+def _torchvision_pretrained(builder, spec: ModelSpec) -> torch.nn.Module:
+    """Load torchvision's named weights, from the torch hub cache or the network."""
+    from dnnmap.models.weights import default_cache_dirs, fetch_weights, weights_url
+
+    where = f"models.{spec.name}.weights"
+    filename = Path(weights_url(spec.architecture, spec.weights, where)).name
+    path = default_cache_dirs()[0] / filename
+    if not path.is_file():
+        fetch_weights(spec.architecture, spec.weights, path, cache_dirs=[], where=where)
+    model = builder(weights=None)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """Return the sha256 of all parameters and buffers (name, dtype, shape and bytes)."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn ``compute.device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``) into a torch device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"compute.device: {device!r} asked for but no CUDA device is visible")
+    return torch.device(device)

@@ -1,0 +1,160 @@
+"""Record a network's layer activations for a stimulus set, streamed to HDF5.
+
+One forward pass per batch serves every requested layer (forward hooks on the layers'
+modules, under ``torch.inference_mode``); each batch is written to disk before the next
+is computed, so peak memory depends on the batch size and the layer sizes, never on the
+number of stimuli. The file layout is::
+
+    stim_id                     (n_stim,) str
+    layers/{layer}              (n_stim, *unit_shape) float32 or float16
+    layers/{layer}.attrs        module, unit_shape
+    attrs                       model, architecture, weights_id, weights_sha256,
+                                preprocessing (JSON), torch_version, torchvision_version, layers
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+from tqdm import tqdm
+
+from dnnmap.errors import InputError
+from dnnmap.models.build import ModelSpec, build_model, weights_digest
+from dnnmap.models.layers import layer_modules
+from dnnmap.models.layout import chunk_shape
+from dnnmap.store import h5_writer, write_strings
+
+
+def iter_batches(paths: Sequence[str], transform, batch_size: int) -> Iterator[torch.Tensor]:
+    """Yield preprocessed image batches, shape (b, 3, H, W), in the order of ``paths``."""
+    for start in range(0, len(paths), batch_size):
+        images = []
+        for path in paths[start : start + batch_size]:
+            with Image.open(path) as img:
+                images.append(transform(img.convert("RGB")))
+        yield torch.stack(images)
+
+
+def extract_activations(
+    spec: ModelSpec,
+    stim_ids: Sequence[str],
+    paths: Sequence[str],
+    out_path: str,
+    *,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    dtype: str = "float32",
+    attrs: dict | None = None,
+    progress=None,
+    weights_file: str | None = None,
+    compression: str = "lzf",
+) -> None:
+    """Run the network over all stimuli once and stream every layer to ``out_path``.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Architecture, weights, layers and preprocessing.
+    stim_ids : sequence of str
+        Stimulus ids, shape (n_stim,), in table order.
+    paths : sequence of str
+        Image files in the same order as ``stim_ids``.
+    out_path : str
+        Target HDF5 file; written atomically.
+    batch_size : int
+        Stimuli per forward pass.
+    device : torch.device or str
+        Where the forward pass runs.
+    dtype : {"float32", "float16"}
+        Storage type of the activations.
+    attrs : dict, optional
+        Extra root attributes (provenance).
+    progress : file-like, optional
+        Where the progress bar is written (e.g. the rule's log file).
+    weights_file : str, optional
+        Local copy of torchvision's named weights (see :func:`dnnmap.models.build.build_model`).
+    compression : {"none", "lzf", "gzip"}
+        HDF5 compression of the layers: ``lzf`` is fast and lossless, ``gzip`` smaller and
+        slower. ReLU layers are about half zeros, so either roughly halves the file.
+    """
+    if len(stim_ids) != len(paths):
+        raise InputError(f"{len(stim_ids)} stim_ids but {len(paths)} paths; expected one each")
+    if dtype not in ("float32", "float16"):
+        raise InputError(f"compute.dtype: {dtype!r}; expected float32 or float16")
+    if compression not in ("none", "lzf", "gzip"):
+        raise InputError(f"compute.compression: {compression!r}; expected none, lzf or gzip")
+    modules = layer_modules(spec.architecture, spec.layers, f"models.{spec.name}.layers")
+    model, weights_id = build_model(spec, weights_file)
+    digest = weights_digest(model)
+    device = torch.device(device)
+    model = model.to(device)
+    captured: dict[str, torch.Tensor] = {}
+    named = dict(model.named_modules())
+    handles = [
+        named[path].register_forward_hook(_capture(captured, layer))
+        for layer, path in modules.items()
+    ]
+    root_attrs = {
+        "model": spec.name,
+        "architecture": spec.architecture,
+        "weights_id": weights_id,
+        "weights_sha256": digest,
+        "preprocessing": json.dumps(spec.preprocessing.as_dict()),
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision.__version__,
+        "layers": json.dumps(modules),
+        "device": str(device),
+        **(attrs or {}),
+    }
+    n_stim = len(stim_ids)
+    itemsize = np.dtype(dtype).itemsize
+    transform = spec.preprocessing.transform()
+    try:
+        with h5_writer(out_path, root_attrs) as f, torch.inference_mode():
+            write_strings(f, "stim_id", list(stim_ids))
+            group = f.create_group("layers")
+            bar = tqdm(total=n_stim, desc=f"{spec.name} activations", unit="stim", file=progress)
+            start = 0
+            for batch in iter_batches(paths, transform, batch_size):
+                model(batch.to(device))
+                stop = start + len(batch)
+                for layer in modules:
+                    values = captured.pop(layer).to("cpu", torch.float32).numpy()
+                    if layer not in group:
+                        shape = (n_stim, *values.shape[1:])
+                        chunks = chunk_shape(n_stim, shape[1:], batch_size, itemsize)
+                        _create_layer(
+                            group, layer, modules[layer], shape, chunks, dtype, compression
+                        )
+                    group[layer][start:stop] = values.astype(dtype, copy=False)
+                start = stop
+                bar.update(len(batch))
+            bar.close()
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _capture(store: dict, layer: str):
+    def hook(_module, _inputs, output):
+        store[layer] = output.detach().clone()
+
+    return hook
+
+
+def _create_layer(group, layer, module, shape, chunks, dtype, compression):
+    dset = group.create_dataset(
+        layer,
+        shape=shape,
+        dtype=dtype,
+        chunks=chunks,
+        compression=None if compression == "none" else compression,
+    )
+    dset.attrs["module"] = module
+    dset.attrs["unit_shape"] = np.asarray(shape[1:], dtype=np.int64)
+    return dset

@@ -1,0 +1,2 @@
+"""Representational similarity analysis: RDMs, comparisons, inference, reweighting and
+searchlight."""

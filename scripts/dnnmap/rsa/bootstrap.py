@@ -1,0 +1,242 @@
+"""Bootstrap confidence intervals of the similarity of layer RDMs with brain RDMs.
+
+Over stimuli: ``n`` stimuli are drawn with replacement and the RDMs are restricted
+to the drawn stimuli; pairs of two copies of the same stimulus (a zero dissimilarity that any
+model predicts) are dropped, as rsatoolbox's ``RDMs.subsample_pattern`` does (it sets them to
+NaN and ``compare`` drops NaN). The pair ``(a, b)`` of stimuli drawn ``c_a`` and ``c_b``
+times then appears ``c_a c_b`` times, so each bootstrap sample is a *weighted* comparison with
+pair weights ``w_ab = c_a c_b``: weighted Pearson/cosine, and for ranks the average rank of
+each value among the ``sum w`` resampled values (computed from one sort of each RDM). This
+equals rsatoolbox's ``compare(rdm.subsample_pattern("index", idx), ...)`` on the same draws
+without building any resampled RDM. Over subjects: subjects are drawn with replacement. The
+statistic is the mean over subjects of the similarity of a layer RDM with each subject's RDM
+(rsatoolbox's evaluation); the interval is the percentile interval of the bootstrap samples.
+
+Methods and RDM conventions are those of :mod:`dnnmap.rsa.inference`. The fast methods are
+computed for a batch of bootstrap samples at once (pair weights ``(b, n_pairs)``, one sort of
+each RDM for ranks); Kendall's taus loop over samples with ``scipy.stats.kendalltau``; the
+whitened ``corr_cov``/``cosine_cov`` are only bootstrapped over subjects.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import kendalltau
+
+from dnnmap.errors import InputError
+from dnnmap.rsa.inference import (
+    BATCH_ELEMENTS,
+    FAST_METHODS,
+    METHODS,
+    _as_rdms,
+    _check_method,
+    _check_pairs,
+    _positive_int,
+    similarity,
+)
+from dnnmap.rsa.rdm import n_stimuli
+
+BOOTSTRAP_OVER = ("stimuli", "subjects", "both")
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Bootstrap percentile intervals of the mean similarity of layer RDMs with brain RDMs.
+
+    Attributes
+    ----------
+    estimate : array of shape (m,)
+        Mean over subjects of the similarity of each layer with each subject (all data).
+    samples : array of shape (n_boot, m)
+        The statistic on each bootstrap sample.
+    low, high : arrays of shape (m,)
+        Percentile interval of ``samples`` at level ``ci``.
+    ci : float
+    over : str
+        ``"stimuli"``, ``"subjects"`` or ``"both"``.
+    """
+
+    estimate: np.ndarray
+    samples: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    ci: float
+    over: str
+
+
+def bootstrap_samples(
+    n_stim: int, n_subj: int, n_boot: int, over: str = "stimuli", seed: int = 0
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Seeded bootstrap draws of stimuli and/or subjects.
+
+    Returns
+    -------
+    stim_idx : int64 array of shape (n_boot, n_stim), or None when ``over == "subjects"``
+    subj_idx : int64 array of shape (n_boot, n_subj), or None when ``over == "stimuli"``
+        Drawn with replacement by ``numpy.random.default_rng(seed).integers``, stimuli first.
+    """
+    if over not in BOOTSTRAP_OVER:
+        raise InputError(f"over is {over!r}; expected one of {', '.join(BOOTSTRAP_OVER)}")
+    n_boot = _positive_int(n_boot, "n_boot")
+    rng = np.random.default_rng(seed)
+    stim = rng.integers(0, n_stim, (n_boot, n_stim)) if over != "subjects" else None
+    subj = rng.integers(0, n_subj, (n_boot, n_subj)) if over != "stimuli" else None
+    return stim, subj
+
+
+def _weighted_ranks(v: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Average ranks (B, P) of ``v`` (P,) repeated ``W[b]`` (B, P) times, from one sort.
+
+    A value tied with others (same value, any weight) gets the mean of the positions its
+    group occupies among the ``W[b].sum()`` resampled values.
+    """
+    order = np.argsort(v, kind="stable")
+    vs = v[order]
+    first = np.r_[True, vs[1:] != vs[:-1]]  # first entry of each group of tied values
+    ties = not first.all()
+    total = np.take(W, order, axis=1)  # weights in sorted order, then per group
+    if ties:
+        total = np.add.reduceat(total, np.flatnonzero(first), axis=1)
+    rank = np.cumsum(total, axis=1)
+    rank -= (total - 1.0) / 2.0  # mean position of the group: before + (total + 1) / 2
+    if ties:
+        rank = np.take(rank, np.cumsum(first) - 1, axis=1)
+    return np.take(rank, np.argsort(order), axis=1)
+
+
+def _weighted_similarity(X, Y, W, method) -> np.ndarray:
+    """(B, m, s) similarities of RDMs X (m, P) and Y (s, P) under pair weights W (B, P)."""
+    if method in ("spearman", "rho-a"):
+        X = np.stack([_weighted_ranks(x, W) for x in X], axis=1)  # (B, m, P)
+        Y = np.stack([_weighted_ranks(y, W) for y in Y], axis=1)
+    else:  # centering by the unweighted mean first limits cancellation
+        X = (X - X.mean(axis=1, keepdims=True))[None] if method == "pearson" else X[None]
+        Y = (Y - Y.mean(axis=1, keepdims=True))[None] if method == "pearson" else Y[None]
+    X = np.broadcast_to(X, (W.shape[0], *X.shape[1:]))
+    Y = np.broadcast_to(Y, (W.shape[0], *Y.shape[1:]))
+    sw = W.sum(axis=1)[:, None, None]
+    if method == "rho-a":  # the weighted mean rank is (N + 1) / 2 exactly
+        X, Y = X - (sw + 1) / 2, Y - (sw + 1) / 2
+    elif method != "cosine":
+        X = X - np.einsum("bp,bmp->bm", W, X)[..., None] / sw
+        Y = Y - np.einsum("bp,bsp->bs", W, Y)[..., None] / sw
+    WX = W[:, None, :] * X
+    sxy = WX @ np.swapaxes(Y, 1, 2)  # (B, m, s)
+    if method == "rho-a":
+        return sxy * 12.0 / (sw**3 - sw)
+    sxx = np.einsum("bmp,bmp->bm", WX, X)[:, :, None]
+    syy = np.einsum("bp,bsp,bsp->bs", W, Y, Y)[:, None, :]
+    den = np.sqrt(sxx * syy)
+    return np.divide(sxy, den, out=np.zeros(sxy.shape), where=den > 0)
+
+
+def _tie_pairs(v: np.ndarray) -> int:
+    counts = np.unique(v, return_counts=True)[1]
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def _kendall_all(X: np.ndarray, Y: np.ndarray, method: str) -> np.ndarray:
+    """(m, s) Kendall tau-b (``scipy.stats.kendalltau``) or tau-a of vectors of any length.
+
+    tau-a is derived from tau-b: ``tau_a = tau_b sqrt((N0 - Tx)(N0 - Ty)) / N0`` with
+    ``N0 = N (N - 1) / 2`` and ``T`` the tied pairs of each vector. A constant vector gives 0.
+    """
+    n0 = X.shape[1] * (X.shape[1] - 1) // 2
+    tx, ty = [_tie_pairs(x) for x in X], [_tie_pairs(y) for y in Y]
+    out = np.zeros((X.shape[0], Y.shape[0]))
+    for a, b in itertools.product(range(X.shape[0]), range(Y.shape[0])):
+        if tx[a] == n0 or ty[b] == n0:
+            continue
+        tau = kendalltau(X[a], Y[b]).statistic
+        scale = math.sqrt((n0 - tx[a]) * (n0 - ty[b])) / n0 if method == "tau-a" else 1.0
+        out[a, b] = tau * scale
+    return out
+
+
+def _stimulus_bootstrap(X, Y, stim_idx, method, batch_size) -> np.ndarray:
+    """(n_boot, m, s) similarities on stimulus-bootstrap samples (pairs of copies dropped)."""
+    n_boot, n = stim_idx.shape
+    i, j = np.triu_indices(n, 1)
+    out = np.empty((n_boot, X.shape[0], Y.shape[0]))
+    per = (2 + X.shape[0] + Y.shape[0]) * len(i)
+    batch = batch_size or max(1, BATCH_ELEMENTS // per)
+    for start in range(0, n_boot, batch):
+        idx = stim_idx[start : start + batch]
+        rows = np.arange(len(idx))[:, None]
+        counts = np.zeros((len(idx), n))
+        np.add.at(counts, (rows, idx), 1.0)
+        W = counts[:, i] * counts[:, j]  # (b, P) pair weights c_a c_b
+        if method in FAST_METHODS:
+            out[start : start + len(idx)] = _weighted_similarity(X, Y, W, method)
+        else:  # slow path: Kendall's tau of the resampled vectors themselves
+            for k, w in enumerate(W.astype(np.int64)):
+                out[start + k] = _kendall_all(np.repeat(X, w, 1), np.repeat(Y, w, 1), method)
+    return out
+
+
+def bootstrap_similarity(
+    model_rdms,
+    brain_rdms,
+    method: str = "spearman",
+    n_boot: int = 1000,
+    over: str = "stimuli",
+    ci: float = 0.95,
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> BootstrapResult:
+    """Bootstrap percentile interval of the (subject-mean) similarity of layer and brain RDMs.
+
+    Parameters
+    ----------
+    model_rdms : array of shape (m, n_pairs) or (n_pairs,)
+    brain_rdms : array of shape (n_subj, n_pairs) or (n_pairs,)
+        One RDM per subject (or repeat); the statistic is the mean over them.
+    method : str
+        One of :data:`METHODS`; ``corr_cov``/``cosine_cov`` only with ``over="subjects"``
+        (their whitening is defined for an RDM of distinct stimuli). Kendall's taus are
+        computed per bootstrap sample with ``scipy.stats.kendalltau`` (slow).
+    n_boot : int
+    over : {"stimuli", "subjects", "both"}
+        What is resampled (see the module docstring); ``"subjects"`` and ``"both"`` need at
+        least 2 subjects.
+    ci : float
+        Interval level in (0, 1).
+    seed : int
+        Seed of :func:`bootstrap_samples`.
+    batch_size : int, optional
+        Bootstrap samples per batch (default: ``2**24`` values per batch).
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    method = _check_method(method)
+    X, _ = _as_rdms(model_rdms, "model_rdms")
+    Y, _ = _as_rdms(brain_rdms, "brain_rdms")
+    _check_pairs(X, Y, ("model_rdms", "brain_rdms"))
+    if not 0 < ci < 1:
+        raise InputError(f"ci is {ci!r}; expected a level in (0, 1), e.g. 0.95")
+    if over != "stimuli" and Y.shape[0] < 2 and over in BOOTSTRAP_OVER:
+        raise InputError(f"over is {over!r} but brain_rdms has 1 subject; expected >= 2")
+    if over != "subjects" and method in ("corr_cov", "cosine_cov"):
+        raise InputError(
+            f"method is {method!r}; a stimulus bootstrap supports {', '.join(METHODS[:-2])}"
+        )
+    if batch_size is not None:
+        batch_size = _positive_int(batch_size, "batch_size")
+    stim_idx, subj_idx = bootstrap_samples(n_stimuli(X.shape[1]), Y.shape[0], n_boot, over, seed)
+    full = similarity(X, Y, method)  # (m, s)
+    if stim_idx is None:
+        sims = np.broadcast_to(full, (n_boot, *full.shape))
+    else:
+        sims = _stimulus_bootstrap(X, Y, stim_idx, method, batch_size)
+    if subj_idx is None:
+        samples = sims.mean(axis=2)
+    else:
+        samples = np.take_along_axis(sims, subj_idx[:, None, :], axis=2).mean(axis=2)
+    low, high = np.quantile(samples, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+    return BootstrapResult(full.mean(axis=1), samples, low, high, float(ci), over)

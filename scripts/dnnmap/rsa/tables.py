@@ -1,0 +1,348 @@
+"""Tables of the workflow's second-level RSA jobs: group RSA, reweighting, variance partitioning.
+
+Each function takes condensed RDMs that the caller has read and aligned on stimulus ids
+(:func:`dnnmap.rsa.io.read_rdm`) and returns one tidy :class:`pandas.DataFrame`:
+
+:func:`group_rsa_table`
+    One row per layer: the subject-mean RDM similarity, its bootstrap interval over subjects
+    and stimuli together (:func:`dnnmap.rsa.bootstrap.bootstrap_similarity`, ``over="both"``:
+    an interval for new subjects *and* new stimuli), and the noise ceiling. Columns
+    :data:`GROUP_COLUMNS`.
+:func:`reweighting_table`
+    One subject's ROI RDM modeled, on held-out stimuli, by each layer RDM alone, by the
+    non-negative reweighted combination of all layer RDMs
+    (:func:`dnnmap.rsa.reweighting.cross_validate_reweighting`) and, per layer, by reweighted
+    principal components of its units (:func:`dnnmap.rsa.units.cross_validate_unit_reweighting`).
+    Every row is evaluated on the same stimulus folds, so the rows compare directly. Columns
+    :data:`REWEIGHTING_COLUMNS`.
+:func:`partition_table`
+    Unique and shared variance of every subject's ROI RDM explained by a set of 2-4 layer RDMs
+    (:func:`dnnmap.rsa.reweighting.variance_partition`). Columns :data:`PARTITION_COLUMNS`.
+:func:`collect_tables`
+    The per-job tables of one kind stacked, with the job's wildcards as leading columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from dnnmap.errors import InputError
+from dnnmap.rsa.bootstrap import bootstrap_similarity
+from dnnmap.rsa.inference import noise_ceiling, similarity
+from dnnmap.rsa.rdm import n_stimuli
+from dnnmap.rsa.reweighting import (
+    cross_validate_reweighting,
+    pair_index,
+    stimulus_splits,
+    variance_partition,
+)
+from dnnmap.rsa.units import cross_validate_unit_reweighting
+
+GROUP_COLUMNS = (
+    "layer",
+    "r_mean",
+    "ci_low",
+    "ci_high",
+    "nc_lower",
+    "nc_upper",
+    "bootstrap_over",
+    "method",
+    "n_boot",
+    "n_subjects",
+    "n_stim",
+)
+REWEIGHTING_COLUMNS = (
+    "model_rdm",
+    "kind",
+    "layer",
+    "cv_r",
+    "cv_r_sd",
+    "weight",
+    "weight_sd",
+    "n_weights",
+    "method",
+    "n_splits",
+)
+PARTITION_COLUMNS = ("subject", "layers", "component", "n_shared", "r2")
+KINDS = ("layer", "reweighted_layers", "reweighted_units")
+
+
+def unit_patterns(X, metric: str) -> np.ndarray:
+    """Patterns whose squared Euclidean RDM is (a multiple of) the ``metric`` RDM.
+
+    Unit reweighting (:mod:`dnnmap.rsa.units`) reweights squared Euclidean distances. For a
+    layer RDM of ``correlation`` distance each stimulus's pattern is centered and scaled to
+    unit norm (then ``|a - b|^2 = 2 (1 - r_ab)``), for ``cosine`` scaled to unit norm; other
+    metrics keep the patterns. The unweighted unit RDM then ranks pairs as the layer RDM does.
+
+    Parameters
+    ----------
+    X : array of shape (n_stim, k)
+    metric : str
+        The layer RDMs' metric (config ``rsa.metric``).
+
+    Returns
+    -------
+    array of shape (n_stim, k), float64
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if metric not in ("correlation", "cosine"):
+        return X
+    if metric == "correlation":
+        X = X - X.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(X, axis=1, keepdims=True)
+    if (norm == 0).any():
+        raise InputError(
+            f"{int((norm == 0).sum())} stimuli have constant patterns; {metric} distance is "
+            "undefined for them"
+        )
+    return X / norm
+
+
+def _rdm_stack(rdms, n_names: int, what: str) -> np.ndarray:
+    A = np.atleast_2d(np.asarray(rdms, dtype=np.float64))
+    if A.shape[0] != n_names:
+        raise InputError(f"{A.shape[0]} {what} RDMs for {n_names} names; expected one per name")
+    return A
+
+
+def group_rsa_table(
+    layer_rdms, layers: Sequence[str], brain_rdms, settings: Mapping
+) -> pd.DataFrame:
+    """Subject-mean similarity of every layer RDM with an ROI's RDMs, with a bootstrap interval.
+
+    Parameters
+    ----------
+    layer_rdms : array of shape (n_layers, n_pairs)
+    layers : sequence of str
+    brain_rdms : array of shape (n_subjects, n_pairs)
+        The ROI's RDM of every subject; at least 2.
+    settings : mapping
+        The config's ``rsa`` section: ``comparison``, ``n_boot``, ``ci``, ``seed``.
+
+    Returns
+    -------
+    DataFrame
+        One row per layer, columns :data:`GROUP_COLUMNS`; ``ci_low``/``ci_high`` NaN when
+        ``n_boot`` is 0.
+    """
+    A = _rdm_stack(layer_rdms, len(layers), "layer")
+    Y = np.atleast_2d(np.asarray(brain_rdms, dtype=np.float64))
+    if Y.shape[0] < 2:
+        raise InputError(
+            f"brain_rdms has {Y.shape[0]} subject; a group RSA needs at least 2 subjects"
+        )
+    method, n_boot = settings["comparison"], int(settings["n_boot"])
+    r = similarity(A, Y, method).mean(axis=1)
+    low = high = np.full(len(layers), np.nan)
+    if n_boot > 0:
+        over = "subjects" if method in ("corr_cov", "cosine_cov") else "both"
+        boot = bootstrap_similarity(
+            A, Y, method, n_boot, over, float(settings["ci"]), int(settings["seed"])
+        )
+        low, high = boot.low, boot.high
+    else:
+        over = "none"
+    ceiling = noise_ceiling(Y, method)
+    return pd.DataFrame(
+        {
+            "layer": list(layers),
+            "r_mean": r,
+            "ci_low": low,
+            "ci_high": high,
+            "nc_lower": ceiling.lower,
+            "nc_upper": ceiling.upper,
+            "bootstrap_over": over,
+            "method": method,
+            "n_boot": n_boot,
+            "n_subjects": Y.shape[0],
+            "n_stim": n_stimuli(Y.shape[1], "brain RDM"),
+        },
+        columns=list(GROUP_COLUMNS),
+    )
+
+
+def _held_out_scores(rdm: np.ndarray, brain: np.ndarray, splits, n: int, method: str):
+    """Similarity of a fixed RDM with the brain RDM on each fold's test pairs, (n_splits,)."""
+    out = []
+    for _, test in splits:
+        te = pair_index(n, test)
+        out.append(similarity(rdm[te], brain[te], method)[0, 0])
+    return np.asarray(out)
+
+
+def reweighting_table(
+    layer_rdms,
+    layers: Sequence[str],
+    brain_rdm,
+    settings: Mapping,
+    patterns: Sequence[np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Held-out fit of one ROI RDM by single layers, reweighted layers and reweighted units.
+
+    Parameters
+    ----------
+    layer_rdms : array of shape (n_layers, n_pairs)
+    layers : sequence of str
+    brain_rdm : array of shape (n_pairs,)
+        One subject's ROI RDM.
+    settings : mapping
+        The config's ``rsa`` section: ``comparison`` (the evaluation measure), ``seed`` and
+        ``advanced`` (``n_splits``, ``units``, ``unit_components``: principal components
+        reweighted per layer, None for all).
+    patterns : sequence of arrays (n_stim, k_l), optional
+        Each layer's unit patterns (the RDMs' features, through :func:`unit_patterns`), for
+        the ``reweighted_units`` rows; needed when ``advanced.units`` is true.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`REWEIGHTING_COLUMNS`: one ``layer`` row per layer (``cv_r`` of the
+        layer RDM itself on the test stimuli, no fit), then for the ``reweighted_layers``
+        model one row per layer holding its weight (mean and SD over folds; the model's
+        ``cv_r`` repeated), then with ``units`` one ``reweighted_units`` row per layer
+        (``weight`` NaN, ``n_weights`` the components reweighted).
+    """
+    A = _rdm_stack(layer_rdms, len(layers), "layer")
+    y = np.asarray(brain_rdm, dtype=np.float64)
+    if y.shape != (A.shape[1],):
+        raise InputError(
+            f"brain_rdm has shape {y.shape}; expected ({A.shape[1]},) like the layer RDMs"
+        )
+    adv, method = settings["advanced"], settings["comparison"]
+    n = n_stimuli(y.size, "brain RDM")
+    k = int(adv["n_splits"])
+    splits = stimulus_splits(n, k, int(settings["seed"]))
+    rows = []
+
+    def row(name, kind, layer, scores, weight=np.nan, weight_sd=np.nan, n_weights=1):
+        scores = np.asarray(scores, dtype=np.float64)
+        rows.append(
+            {
+                "model_rdm": name,
+                "kind": kind,
+                "layer": layer,
+                "cv_r": float(scores.mean()),
+                "cv_r_sd": float(scores.std(ddof=1)) if scores.size > 1 else np.nan,
+                "weight": weight,
+                "weight_sd": weight_sd,
+                "n_weights": n_weights,
+                "method": method,
+                "n_splits": len(splits),
+            }
+        )
+
+    for layer, rdm in zip(layers, A, strict=True):
+        row(layer, "layer", layer, _held_out_scores(rdm, y, splits, n, method))
+    fit = cross_validate_reweighting(A, y, splits=splits, method=method)
+    w_mean, w_sd = fit.weights.mean(axis=0), fit.weights.std(axis=0, ddof=1)
+    for i, layer in enumerate(layers):
+        row("reweighted", "reweighted_layers", layer, fit.fold_scores, w_mean[i], w_sd[i], len(A))
+    if adv["units"]:
+        if patterns is None or len(patterns) != len(layers):
+            raise InputError("rsa.advanced.units is true; expected one pattern array per layer")
+        for layer, X in zip(layers, patterns, strict=True):
+            wanted = adv["unit_components"] or X.shape[1]
+            m = min(int(wanted), X.shape[1], min(len(t) for t, _ in splits) - 1)
+            units = cross_validate_unit_reweighting(
+                X, y, splits=splits, method=method, reduce="pca", n_components=m
+            )
+            row(f"{layer} units", "reweighted_units", layer, units.fold_scores, n_weights=m)
+    return pd.DataFrame(rows, columns=list(REWEIGHTING_COLUMNS))
+
+
+def partition_table(
+    layer_rdms: Mapping[str, np.ndarray],
+    layer_sets: Sequence[Sequence[str]],
+    brain_rdms,
+    subjects: Sequence[str],
+) -> pd.DataFrame:
+    """Variance partitioning of every subject's ROI RDM by sets of 2-4 layer RDMs.
+
+    Parameters
+    ----------
+    layer_rdms : mapping of str to array (n_pairs,)
+        Layer name to its RDM.
+    layer_sets : sequence of sequences of str
+        Each set names 2-4 layers of ``layer_rdms``.
+    brain_rdms : array of shape (n_subjects, n_pairs)
+    subjects : sequence of str
+        Names of the rows of ``brain_rdms``.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`PARTITION_COLUMNS`. Per subject and set: one row per Venn region
+        (``component`` the layers joined by ``&``; ``n_shared`` 1 for unique variance), then a
+        ``total`` row (``n_shared`` 0) with R² of all the set's layers together.
+    """
+    Y = np.atleast_2d(np.asarray(brain_rdms, dtype=np.float64))
+    if Y.shape[0] != len(subjects):
+        raise InputError(f"{Y.shape[0]} brain RDMs for {len(subjects)} subjects")
+    rows = []
+    for names in layer_sets:
+        missing = [name for name in names if name not in layer_rdms]
+        if missing:
+            raise InputError(
+                f"layer set {list(names)} names {missing}; expected layers among "
+                f"{', '.join(layer_rdms)}"
+            )
+        M = np.stack([np.asarray(layer_rdms[name], dtype=np.float64) for name in names])
+        part = variance_partition(Y, M, names)
+        label = "+".join(names)
+        for component, r2 in part.components.items():
+            for s, subject in enumerate(subjects):
+                rows.append(
+                    {
+                        "subject": subject,
+                        "layers": label,
+                        "component": "&".join(component),
+                        "n_shared": len(component),
+                        "r2": float(np.atleast_1d(r2)[s]),
+                    }
+                )
+        for s, subject in enumerate(subjects):
+            total = float(np.atleast_1d(part.total)[s])
+            rows.append(
+                {
+                    "subject": subject,
+                    "layers": label,
+                    "component": "total",
+                    "n_shared": 0,
+                    "r2": total,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(PARTITION_COLUMNS))
+
+
+def collect_tables(paths: Sequence[str], jobs: Sequence[Mapping]) -> pd.DataFrame:
+    """Stack per-job TSV tables, each prefixed with its job's wildcards (subject, model, roi).
+
+    Parameters
+    ----------
+    paths : sequence of str
+        TSV tables with the same columns.
+    jobs : sequence of mapping
+        The wildcards of each path, in order (the same keys for every job).
+
+    Returns
+    -------
+    DataFrame
+        The job keys, then the tables' columns (a ``subject`` column of a table wins over
+        the job's).
+    """
+    if len(paths) != len(jobs) or not paths:
+        raise InputError(f"{len(paths)} tables for {len(jobs)} jobs; expected one per job, >= 1")
+    parts, columns = [], None
+    for path, job in zip(paths, jobs, strict=True):
+        table = pd.read_csv(path, sep="\t")
+        if columns is None:
+            columns = list(table.columns)
+        elif list(table.columns) != columns:
+            raise InputError(f"{path}: columns {list(table.columns)}; expected {columns}")
+        keys = {k: v for k, v in job.items() if k not in table.columns}
+        parts.append(table.assign(**keys)[[*keys, *columns]])
+    return pd.concat(parts, ignore_index=True)

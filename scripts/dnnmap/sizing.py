@@ -1,0 +1,146 @@
+"""Job sizes estimated from the data: memory and runtime for the scheduler.
+
+The workflow asks these functions for each job's ``mem_mb`` and ``runtime`` so that a
+cluster job requests what it needs, not a constant. Nothing here imports torch: layer
+shapes come from closed-form formulas of each architecture, checked against real forward
+passes in the tests. Memory grows with the retry ``attempt``, so a job killed for memory is
+resubmitted with more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from dnnmap.models.layers import LAYERS
+
+#: Parameter counts of the supported architectures (torchvision).
+PARAMETERS = {"alexnet": 61_100_840, "resnet18": 11_689_512}
+#: Resident memory of a Python process with torch imported, MB.
+TORCH_BASE_MB = 1500
+#: Resident memory of a Python process with numpy, scipy and h5py imported, MB.
+PYTHON_BASE_MB = 400
+MB = 1e6
+
+
+def _conv(size: int, kernel: int, stride: int, pad: int) -> int:
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def layer_shapes(architecture: str, resize: int) -> dict[str, tuple[int, ...]]:
+    """Output shape of every friendly layer for a square input of side ``resize``.
+
+    Returns
+    -------
+    dict
+        Layer name -> unit shape, e.g. ``{"conv1": (64, 55, 55), ..., "fc8": (1000,)}``.
+    """
+    if architecture == "alexnet":
+        c1 = _conv(resize, 11, 4, 2)
+        c2 = _conv(c1, 3, 2, 0)  # max pool, then a padded 5x5 conv keeps the size
+        c3 = _conv(c2, 3, 2, 0)
+        return {
+            "conv1": (64, c1, c1),
+            "conv2": (192, c2, c2),
+            "conv3": (384, c3, c3),
+            "conv4": (256, c3, c3),
+            "conv5": (256, c3, c3),
+            "fc6": (4096,),
+            "fc7": (4096,),
+            "fc8": (1000,),
+        }
+    if architecture == "resnet18":
+        s = _conv(resize, 7, 2, 3)
+        sizes = [_conv(s, 3, 2, 1)]
+        for _ in range(3):
+            sizes.append(_conv(sizes[-1], 3, 2, 1))
+        return {
+            "conv1": (64, s, s),
+            "layer1": (64, sizes[0], sizes[0]),
+            "layer2": (128, sizes[1], sizes[1]),
+            "layer3": (256, sizes[2], sizes[2]),
+            "layer4": (512, sizes[3], sizes[3]),
+            "avgpool": (512, 1, 1),
+            "fc": (1000,),
+        }
+    raise KeyError(f"no layer shapes for {architecture!r}; known: {sorted(LAYERS)}")
+
+
+def layer_units(architecture: str, layers: Sequence[str], resize: int) -> dict[str, int]:
+    """Number of units of each requested layer."""
+    shapes = layer_shapes(architecture, resize)
+    return {layer: math.prod(shapes[layer]) for layer in layers}
+
+
+def extraction_mem_mb(
+    architecture: str, layers: Sequence[str], resize: int, batch_size: int, attempt: int = 1
+) -> int:
+    """Memory of an activation-extraction job, MB.
+
+    The torch process, the weights (twice: model and digest), one batch of inputs, and per
+    recorded unit three copies per stimulus of the batch (hook copy, float32 host copy,
+    storage-typed copy); the stimulus count does not matter, since batches are streamed.
+    """
+    units = sum(layer_units(architecture, layers, resize).values())
+    weights = 2 * 4 * PARAMETERS[architecture]
+    batch = batch_size * (3 * resize * resize * 4 + 3 * units * 4)
+    return math.ceil((TORCH_BASE_MB + (weights + batch) / MB) * 1.2) * attempt
+
+
+def pca_mem_mb(n_stim: int, n_units: int, chunk_mb: int = 64, attempt: int = 1) -> int:
+    """Memory of a PCA job, MB: the Gram (or covariance) matrix and a few float64 slabs."""
+    side = min(n_stim, n_units)
+    gram = 3 * 8 * side * side
+    slab = 4 * chunk_mb * MB + 8 * n_stim * min(n_units, 4096) * 3
+    return math.ceil((PYTHON_BASE_MB + (gram + slab) / MB) * 1.2) * attempt
+
+
+def encoding_mem_mb(
+    n_stim: int, n_features: int, n_vox: int, voxel_batch: int, attempt: int = 1
+) -> int:
+    """Memory of an encoding job, MB.
+
+    Whole-ROI arrays: responses and out-of-fold predictions (float32, n_stim x n_vox) and
+    their float64 reads; per voxel batch about ten float64 (n_stim x batch) work arrays; and
+    the per-fold SVDs (n_stim x n_features).
+    """
+    whole = 4 * n_stim * n_vox * 4
+    batch = 10 * 8 * n_stim * min(n_vox, voxel_batch)
+    svd = 8 * 8 * n_stim * max(n_features, 1)
+    return math.ceil((PYTHON_BASE_MB + (whole + batch + svd) / MB) * 1.2) * attempt
+
+
+def extraction_runtime_min(n_stim: int, architecture: str, gpu: bool) -> int:
+    """Runtime hint of an extraction job, minutes (generous: a CPU does ~20 AlexNet images/s)."""
+    per_image_s = (0.05 if architecture == "alexnet" else 0.1) / (20 if gpu else 1)
+    return 10 + math.ceil(3 * n_stim * per_image_s / 60)
+
+
+def encoding_runtime_min(n_stim: int, n_vox: int) -> int:
+    """Runtime hint of an encoding job, minutes."""
+    return 5 + math.ceil(n_stim * n_vox / 2e7)
+
+
+def rdm_mem_mb(n_stim: int, attempt: int = 1, perm_batch: int = 64) -> int:
+    """Memory of an RDM or RSA job, MB.
+
+    About six float64 n_stim x n_stim matrices (Gram matrix, square RDMs, ranks) and a batch
+    of ``perm_batch`` permuted condensed RDMs (float64) for permutation tests.
+    """
+    pairs = n_stim * (n_stim - 1) // 2
+    work = 6 * 8 * n_stim * n_stim + perm_batch * 8 * pairs
+    return math.ceil((PYTHON_BASE_MB + work / MB) * 1.2) * attempt
+
+
+def searchlight_mem_mb(n_stim: int, n_columns: int, attempt: int = 1) -> int:
+    """Memory of a searchlight shard, MB: three float32 copies of the responses, the
+    neighborhoods (CSR) and a batch of neighborhood RDMs (the searchlight caps it at 256 MB)."""
+    work = 3 * 4 * n_stim * n_columns + 64 * MB + 256 * MB
+    return math.ceil((PYTHON_BASE_MB + work / MB) * 1.2) * attempt
+
+
+def searchlight_runtime_min(n_stim: int, n_columns: int, n_shards: int) -> int:
+    """Runtime hint of a searchlight shard, minutes: about 2.2 ms per center at 150 stimuli,
+    growing with the square of the number of stimuli (generous by a factor of 3)."""
+    per_center_s = 2.2e-3 * (n_stim / 150) ** 2
+    return 5 + math.ceil(3 * per_center_s * n_columns / max(n_shards, 1) / 60)

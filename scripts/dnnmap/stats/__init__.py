@@ -1,0 +1,2 @@
+"""Statistics shared by every analysis: cross-validation splits, metrics and permutation
+inference."""

@@ -1,0 +1,207 @@
+"""Tests of dnnmap.encoding.io: aligned reads, every estimator and CV scheme through the files,
+permutations and noise ceilings, write/read round trip."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from dnnmap.brain.noise_ceiling import response_noise_ceiling
+from dnnmap.encoding.estimators import cross_validated_predictions
+from dnnmap.encoding.io import read_aligned, read_scores, run_encoding, write_encoding
+from dnnmap.encoding.permutation import label_permutation_test
+from dnnmap.encoding.ridge import cross_validated_encoding
+from dnnmap.errors import InputError
+from dnnmap.stats.splits import make_splits
+from dnnmap.stimuli import write_stimuli
+from dnnmap.store import read_strings, write_h5
+
+SETTINGS = {
+    "estimator": "ridge",
+    "estimator_params": {},
+    "alphas": [0.1, 1.0, 10.0, 100.0, 1000.0],
+    "cv": {"scheme": "kfold", "n_folds": 4, "n_repeats": 1, "seed": 2, "column": None},
+    "inner_folds": 3,
+    "voxel_batch": 3,
+    "permutation": {"n_perm": 0, "kind": "test_labels", "seed": 0},
+}
+N, K, V = 40, 5, 7
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = [f"img{i:02d}" for i in range(N)]
+    stimuli = tmp_path / "stimuli.tsv"
+    table = pd.DataFrame(
+        {
+            "stim_id": ids,
+            "path": [f"/data/{s}.png" for s in ids],
+            "modality": "image",
+            "session": [f"ses-{i % 4}" for i in range(N)],
+            "split": ["test" if i % 5 == 0 else "train" for i in range(N)],
+        }
+    )
+    write_stimuli(table, stimuli)
+    X = rng.standard_normal((N, K))
+    Y = (X @ rng.standard_normal((K, V)) + rng.standard_normal((N, V))).astype(np.float32)
+    index = np.array([5, 9, 10, 11, 40, 41, 100], dtype=np.int64)
+    features = tmp_path / "features.h5"
+    brain = tmp_path / "brain.h5"
+    write_h5(features, {"features": X.astype(np.float32)}, stim_id=ids)
+    write_h5(brain, {"responses": Y, "index": index}, stim_id=ids)
+    return {
+        "stimuli": stimuli,
+        "features": features,
+        "brain": brain,
+        "ids": ids,
+        "X": X.astype(np.float32),
+        "Y": Y,
+        "index": index,
+    }
+
+
+def _run(files, **changes):
+    settings = {**SETTINGS, **changes}
+    return run_encoding(
+        str(files["stimuli"]), str(files["features"]), str(files["brain"]), settings
+    )
+
+
+def test_run_encoding_matches_direct_ridge(files):
+    out = _run(files)
+    ref = cross_validated_encoding(
+        files["X"].astype(np.float64),
+        files["Y"],
+        alphas=SETTINGS["alphas"],
+        n_folds=4,
+        seed=2,
+        inner_cv=SETTINGS["inner_folds"],
+        batch_size=SETTINGS["voxel_batch"],
+    )
+    assert out.stim_ids == files["ids"] and out.permutation is None
+    np.testing.assert_array_equal(out.index, files["index"])
+    for field in ("score", "r2", "fold_scores", "alpha", "predictions", "folds"):
+        np.testing.assert_allclose(getattr(out.result, field), getattr(ref, field), rtol=1e-5)
+    assert out.result.score.shape == (V,) and out.result.score.min() > 0.5
+
+
+@pytest.mark.parametrize(
+    ("cv", "n_splits"),
+    [
+        ({"scheme": "group", "n_folds": 4, "column": "session"}, 4),
+        ({"scheme": "split", "column": "split"}, 1),
+        ({"scheme": "repeated_kfold", "n_folds": 4, "n_repeats": 2}, 8),
+        ({"scheme": "loo"}, N),
+    ],
+)
+def test_cv_schemes_from_the_stimulus_table(files, cv, n_splits):
+    out = _run(files, cv=cv)
+    assert len(out.splits) == n_splits and out.splits.scheme == cv["scheme"]
+    assert out.result.alpha.shape == (n_splits, V)
+    assert np.all(out.result.score > 0.3)
+    if cv["scheme"] == "group":  # no session is both trained and tested on
+        session = pd.read_csv(files["stimuli"], sep="\t")["session"].to_numpy()
+        for train, test in zip(out.splits.train, out.splits.test, strict=True):
+            assert not set(session[train]) & set(session[test])
+
+
+def test_other_estimators_match_the_generic_cross_validation(files):
+    out = _run(files, estimator="sklearn.linear_model.LinearRegression")
+    splits = make_splits(N, "kfold", n_folds=4, seed=2)
+    ref = cross_validated_predictions(LinearRegression(), files["X"], files["Y"], splits)
+    np.testing.assert_allclose(out.result.score, ref.score, rtol=1e-6)
+    for name in ("ols", "pls", "per_unit", "lasso_cv", "kernel_ridge"):
+        result = _run(files, estimator=name).result
+        assert result.score.shape == (V,) and np.isfinite(result.score).all(), name
+
+
+def test_test_label_permutations_match_the_library(files):
+    perm = {"n_perm": 50, "kind": "test_labels", "seed": 4}
+    out = _run(files, permutation=perm)
+    ref = label_permutation_test(out.result.predictions, files["Y"], 50, 4)
+    np.testing.assert_array_equal(out.permutation.pvalue, ref.pvalue)
+    np.testing.assert_array_equal(out.permutation.pvalue_fwe, ref.pvalue_fwe)
+    assert (out.permutation.pvalue == 1 / 51).all()  # every voxel has real signal
+
+
+def test_refit_permutations_need_ridge(files):
+    out = _run(files, permutation={"n_perm": 5, "kind": "refit", "seed": 0})
+    assert out.permutation.kind == "refit" and out.permutation.null_max.shape == (5,)
+    with pytest.raises(InputError, match="refit' with estimator 'ols'"):
+        _run(files, estimator="ols", permutation={"n_perm": 5, "kind": "refit", "seed": 0})
+
+
+def test_noise_ceiling_gives_normalized_scores(files, tmp_path):
+    rng = np.random.default_rng(1)
+    repeats = files["Y"][None] + rng.standard_normal((3, N, V)).astype(np.float32)
+    ceiling = response_noise_ceiling(repeats)
+    write_h5(
+        files["brain"],
+        {
+            "responses": repeats.mean(axis=0),
+            "index": files["index"],
+            "repeats": repeats,
+            "noise_ceiling": ceiling,
+        },
+        stim_id=files["ids"],
+    )
+    out = _run(files)
+    np.testing.assert_array_equal(out.noise_ceiling, ceiling)
+    path = tmp_path / "enc.h5"
+    write_encoding(path, out, SETTINGS, {})
+    scores = read_scores(path)
+    np.testing.assert_allclose(scores["score_normalized"], out.result.score / ceiling, rtol=1e-5)
+
+
+def test_write_encoding_round_trip(files, tmp_path):
+    enc = _run(files, permutation={"n_perm": 20, "kind": "test_labels", "seed": 0})
+    result, index, ids = enc.result, enc.index, enc.stim_ids
+    out = tmp_path / "enc" / "conv1.h5"
+    write_encoding(out, enc, SETTINGS, {"layer": "conv1", "roi": "V1"})
+    with h5py.File(out, "r") as f:
+        assert read_strings(f["stim_id"]) == ids
+        np.testing.assert_array_equal(f["index"][()], index)
+        for name in ("score", "r2", "fold_scores", "predictions"):
+            assert f[name].dtype == np.float32
+            np.testing.assert_array_equal(f[name][()], getattr(result, name).astype(np.float32))
+        np.testing.assert_array_equal(f["alpha"][()], result.alpha)
+        np.testing.assert_array_equal(f["folds"][()], result.folds)
+        assert f["alpha"].shape == (4, V)
+        np.testing.assert_array_equal(f["pvalue_fwe"][()], enc.permutation.pvalue_fwe)
+        assert f["null_max"].shape == (20,)
+        assert f.attrs["layer"] == "conv1" and f.attrs["roi"] == "V1"
+        assert f.attrs["estimator"] == "ridge" and f.attrs["score_metric"] == "pearson_r"
+        cv = json.loads(f.attrs["cv"])
+        assert cv["scheme"] == "kfold" and cv["n_splits"] == 4 and cv["inner_folds"] == 3
+        assert cv["alphas"] == SETTINGS["alphas"]
+        assert json.loads(f.attrs["permutation"])["n_perm"] == 20
+    scores = read_scores(out)
+    assert set(scores) == {"index", "score", "r2", "pvalue", "pvalue_fwe", "qvalue"}
+    np.testing.assert_array_equal(scores["index"], index)
+    np.testing.assert_array_equal(scores["score"], result.score.astype(np.float32))
+    np.testing.assert_array_equal(scores["r2"], result.r2.astype(np.float32))
+
+
+def test_misaligned_features_name_both_files(files):
+    ids = files["ids"]
+    swapped = [ids[1], ids[0], *ids[2:]]
+    write_h5(files["features"], {"features": files["X"]}, stim_id=swapped)
+    with pytest.raises(InputError) as err:
+        _run(files)
+    msg = str(err.value)
+    assert str(files["features"]) in msg and str(files["stimuli"]) in msg
+    assert "at position 1" in msg and "'img01'" in msg
+
+
+def test_read_aligned_short_brain_file(files):
+    write_h5(files["brain"], {"responses": files["Y"][:-1]}, stim_id=files["ids"][:-1])
+    with pytest.raises(InputError, match=rf"{files['brain']} has {N - 1} stimuli"):
+        read_aligned(files["brain"], "responses", files["ids"], str(files["stimuli"]))
+    got = read_aligned(files["features"], "features", files["ids"], "t")
+    np.testing.assert_array_equal(got, files["X"])

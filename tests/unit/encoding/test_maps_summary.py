@@ -1,0 +1,213 @@
+"""Tests of dnnmap.encoding.maps (brain maps of encoding scores) and dnnmap.encoding.summary
+(tables, figure)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from dnnmap.encoding.maps import encoding_maps, significance_maps
+from dnnmap.encoding.summary import COLUMNS, best_layers, plot_layer_profiles, summarize_encoding
+from dnnmap.errors import InputError
+from dnnmap.store import write_h5
+
+LAYERS = ["conv1", "conv5", "fc6"]
+ROIS = {"V1": np.array([2, 3, 4, 10]), "V4": np.array([20, 21, 25])}
+N_GRAY = 30
+
+
+def _encoding_file(path, index, score, r2=None):
+    r2 = score**2 if r2 is None else r2
+    write_h5(path, {"index": index, "score": score.astype(np.float32), "r2": r2})
+    return str(path)
+
+
+@pytest.fixture
+def encoding_files(tmp_path):
+    rng = np.random.default_rng(0)
+    paths, scores = [], {}
+    for layer in LAYERS:  # layer-major, as encoding_maps expects
+        for roi, index in ROIS.items():
+            score = rng.uniform(-0.3, 0.9, index.size).astype(np.float32)
+            paths.append(_encoding_file(tmp_path / f"{layer}_{roi}.h5", index, score))
+            scores[layer, roi] = score
+    return paths, scores
+
+
+# --- maps -------------------------------------------------------------------------------------
+
+
+def test_encoding_maps(encoding_files):
+    paths, scores = encoding_files
+    data, names = encoding_maps(paths, LAYERS, list(ROIS), N_GRAY)
+    assert names == [*LAYERS, "best_layer"]
+    assert data.shape == (len(LAYERS) + 1, N_GRAY) and data.dtype == np.float32
+    expected = np.zeros((len(LAYERS) + 1, N_GRAY), dtype=np.float32)
+    for roi, index in ROIS.items():
+        stack = np.stack([scores[layer, roi] for layer in LAYERS])  # (n_layers, n_vox)
+        expected[: len(LAYERS), index] = stack
+        expected[-1, index] = np.argmax(stack, axis=0) + 1
+    np.testing.assert_array_equal(data, expected)
+    outside = np.setdiff1d(np.arange(N_GRAY), np.concatenate(list(ROIS.values())))
+    assert (data[:, outside] == 0).all()
+    assert set(np.unique(data[-1, ROIS["V1"]])) <= {1, 2, 3}
+
+
+def test_best_layer_with_negative_scores(tmp_path):
+    index = np.array([0, 1])
+    paths = [
+        _encoding_file(tmp_path / "a.h5", index, np.array([-0.5, -0.2])),
+        _encoding_file(tmp_path / "b.h5", index, np.array([-0.1, -0.4])),
+    ]
+    data, _ = encoding_maps(paths, ["a", "b"], ["roi"], 4)
+    np.testing.assert_array_equal(data[-1], [2, 1, 0, 0])
+
+
+def test_encoding_maps_checks(encoding_files):
+    paths, _ = encoding_files
+    with pytest.raises(InputError, match="5 encoding files for 3 layers x 2 ROIs"):
+        encoding_maps(paths[:-1], LAYERS, list(ROIS), N_GRAY)
+    with pytest.raises(InputError, match=r"conv1_V4.h5: grayordinate index 25 is beyond the 24"):
+        encoding_maps(paths, LAYERS, list(ROIS), 24)
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+
+def test_summarize_encoding(tmp_path):
+    rng = np.random.default_rng(1)
+    s1, s2 = rng.uniform(-1, 1, 9).astype(np.float32), rng.uniform(-1, 1, 4).astype(np.float32)
+    r1, r2 = rng.uniform(-1, 1, 9), rng.uniform(-1, 1, 4)
+    paths = [
+        _encoding_file(tmp_path / "1.h5", np.arange(9), s1, r1),
+        _encoding_file(tmp_path / "2.h5", np.arange(4), s2, r2),
+    ]
+    keys = [
+        {"model": "m", "layer": "conv1", "subject": "sub-01", "roi": "V1", "other": 1},
+        {"model": "m", "layer": "fc6", "subject": "sub-01", "roi": "V4"},
+    ]
+    table = summarize_encoding(paths, keys)
+    assert list(table.columns) == ["model", "layer", "subject", "roi", *COLUMNS]
+    assert table[["layer", "roi"]].values.tolist() == [["conv1", "V1"], ["fc6", "V4"]]
+    assert table[["median_r_normalized", "frac_fwe_05"]].isna().all().all()
+    for row, s, r in zip(table.itertuples(), (s1, s2), (r1, r2), strict=True):
+        assert row.median_r == pytest.approx(float(np.median(s)), rel=1e-6)
+        assert row.mean_r == pytest.approx(float(np.mean(s)), rel=1e-6)
+        assert row.median_r2 == pytest.approx(float(np.median(r)), rel=1e-12)
+        assert row.n_vox == s.size and row.n_nan == 0
+    with pytest.raises(ValueError):
+        summarize_encoding(paths, keys[:1])
+
+
+def test_summary_skips_nan_voxels_and_reads_inference(tmp_path):
+    score = np.array([0.5, np.nan, 0.1, 0.3], dtype=np.float32)
+    path = tmp_path / "e.h5"
+    write_h5(
+        path,
+        {
+            "index": np.arange(4),
+            "score": score,
+            "r2": score**2,
+            "pvalue_fwe": np.array([0.01, np.nan, 0.2, 0.04]),
+            "noise_ceiling": np.array([0.8, 0.9, 0.5, 0.6]),
+            "score_normalized": score / np.array([0.8, 0.9, 0.5, 0.6]),
+        },
+    )
+    key = {"model": "m", "layer": "l", "subject": "s", "roi": "r"}
+    row = summarize_encoding([str(path)], [key]).iloc[0]
+    assert row.median_r == pytest.approx(0.3) and row.n_nan == 1
+    assert row.frac_fwe_05 == pytest.approx(0.5)
+    assert row.median_noise_ceiling == pytest.approx(0.7)
+    assert row.median_r_normalized == pytest.approx(0.5, rel=1e-6)  # of 0.625, 0.2, 0.5
+
+
+def test_significance_maps(tmp_path):
+    paths = []
+    for layer in LAYERS:
+        for roi, index in ROIS.items():
+            p = np.linspace(0.001, 0.5, index.size)
+            path = tmp_path / f"{layer}_{roi}.h5"
+            write_h5(
+                path,
+                {
+                    "index": index,
+                    "score": np.full(index.size, 0.4, np.float32),
+                    "r2": np.zeros(index.size),
+                    "pvalue": p,
+                    "pvalue_fwe": p * 2,
+                },
+            )
+            paths.append(str(path))
+    logp, r_fwe, names = significance_maps(paths, LAYERS, list(ROIS), N_GRAY)
+    assert names == LAYERS and logp.shape == r_fwe.shape == (3, N_GRAY)
+    np.testing.assert_allclose(
+        logp[0, ROIS["V1"]], -np.log10(np.linspace(0.001, 0.5, 4)), rtol=1e-6
+    )
+    assert r_fwe[0, ROIS["V1"][0]] == pytest.approx(0.4) and r_fwe[0, ROIS["V1"][-1]] == 0
+    assert logp[:, 0].sum() == 0
+    write_h5(tmp_path / "bare.h5", {"index": np.arange(2), "score": np.ones(2), "r2": np.ones(2)})
+    with pytest.raises(InputError, match="no permutation p-values"):
+        significance_maps([str(tmp_path / "bare.h5")], ["l"], ["r"], 5)
+
+
+def _summary():
+    rows = []
+    medians = {  # (subject, roi) -> median r per layer
+        ("sub-01", "V1"): [0.6, 0.4, 0.1],
+        ("sub-01", "VTC"): [0.1, 0.3, 0.5],
+        ("sub-02", "V1"): [0.2, 0.7, 0.3],
+        ("sub-02", "VTC"): [0.0, 0.2, 0.1],
+    }
+    for (subject, roi), values in medians.items():
+        for layer, value in zip(LAYERS, values, strict=True):
+            rows.append(
+                {"model": "net", "layer": layer, "subject": subject, "roi": roi, "median_r": value}
+            )
+    return pd.DataFrame(rows), medians
+
+
+def test_best_layers():
+    summary, medians = _summary()
+    best = best_layers(summary)
+    assert list(best.columns) == ["model", "subject", "roi", "layer", "median_r"]
+    assert len(best) == len(medians)
+    for row in best.itertuples():
+        values = medians[row.subject, row.roi]
+        assert row.layer == LAYERS[int(np.argmax(values))]
+        assert row.median_r == max(values)
+
+
+def test_plot_layer_profiles():
+    summary, medians = _summary()
+    truth = pd.DataFrame({"region": ["V1"], "layer": ["conv1"]})
+    fig = plot_layer_profiles(summary, truth=truth, layer_order={"net": LAYERS})
+    try:
+        assert isinstance(fig, Figure)
+        assert [ax.get_title() for ax in fig.axes] == ["V1", "VTC"]
+        stars = {
+            ax.get_title(): [line for line in ax.get_lines() if line.get_marker() == "*"]
+            for ax in fig.axes
+        }
+        assert stars["VTC"] == []
+        assert len(stars["V1"]) == 2  # one per subject, at conv1
+        for line, subject in zip(stars["V1"], ["sub-01", "sub-02"], strict=True):
+            assert list(line.get_xdata()) == [0]
+            assert list(line.get_ydata()) == [medians[subject, "V1"][0]]
+        profiles = [line for line in fig.axes[1].get_lines() if line.get_marker() == "o"]
+        assert [list(line.get_ydata()) for line in profiles] == [
+            medians["sub-01", "VTC"],
+            medians["sub-02", "VTC"],
+        ]
+        labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        assert labels == LAYERS
+    finally:
+        plt.close(fig)
+    fig = plot_layer_profiles(summary[summary["roi"] == "V1"])
+    try:
+        assert len(fig.axes) == 1
+        assert not any(line.get_marker() == "*" for line in fig.axes[0].get_lines())
+    finally:
+        plt.close(fig)

@@ -1,0 +1,119 @@
+"""Tests of dnnmap.features.reduce.reduce_layer against scikit-learn's exact PCA."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from dnnmap.errors import InputError
+from dnnmap.features.reduce import feature_attrs, reduce_layer
+from dnnmap.models.layout import chunk_shape
+from dnnmap.store import write_strings
+
+
+def _activations(path, layers: dict[str, tuple], batch=4, chunks=None, seed=0):
+    """Write an activations-like file; each layer has a decaying spectrum and an offset."""
+    rng = np.random.default_rng(seed)
+    data = {}
+    with h5py.File(path, "w") as f:
+        n_stim = next(iter(layers.values()))[0]
+        ids = [f"stim{i:03d}" for i in range(n_stim)]
+        write_strings(f, "stim_id", ids)
+        group = f.create_group("layers")
+        for name, shape in layers.items():
+            n, *unit = shape
+            p = int(np.prod(unit))
+            latent = rng.standard_normal((n, p)) * (0.8 ** np.arange(p))
+            basis = np.linalg.qr(rng.standard_normal((p, p)))[0]
+            x = (latent @ basis.T + rng.standard_normal(p) * 3).reshape(shape).astype(np.float32)
+            chunk = chunks or chunk_shape(n, unit, batch, 4)
+            group.create_dataset(name, data=x, chunks=chunk)
+            data[name] = x
+    return ids, data
+
+
+def _check_against_sklearn(result, x, k):
+    flat = x.reshape(x.shape[0], -1).astype(np.float64)
+    ref = PCA(n_components=k, svd_solver="full").fit(flat)
+    ref_scores = ref.transform(flat)
+    assert result.scores.shape == (x.shape[0], k) and result.n_components == k
+    # Same scores up to the sign of each component.
+    signs = np.sign(np.sum(result.scores * ref_scores, axis=0))
+    assert (signs != 0).all()
+    np.testing.assert_allclose(result.scores, ref_scores * signs, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        result.explained_variance_ratio, ref.explained_variance_ratio_, rtol=1e-6
+    )
+    np.testing.assert_allclose(result.explained_variance, ref.explained_variance_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("chunks", [None, (4, 2, 5, 5)])
+def test_dual_route_matches_sklearn(tmp_path, chunks):
+    path = tmp_path / "act.h5"
+    ids, data = _activations(path, {"conv": (12, 6, 5, 5), "fc": (12, 40)}, chunks=None)
+    if chunks:  # rewrite the conv layer with several channel blocks (several column slabs)
+        with h5py.File(path, "a") as f:
+            del f["layers/conv"]
+            f["layers"].create_dataset("conv", data=data["conv"], chunks=chunks)
+    got_ids, result = reduce_layer(path, "conv", 5)
+    assert got_ids == ids
+    assert result.method == "dual"
+    _check_against_sklearn(result, data["conv"], 5)
+    # k is clipped to n_stim - 1.
+    _, result = reduce_layer(path, "fc", 50)
+    assert result.method == "dual"
+    _check_against_sklearn(result, data["fc"], 11)
+
+
+def test_dual_route_components(tmp_path):
+    path = tmp_path / "act.h5"
+    _, data = _activations(path, {"conv": (10, 4, 3, 3)})
+    _, result = reduce_layer(path, "conv", 3, components=True)
+    flat = data["conv"].reshape(10, -1).astype(np.float64)
+    ref = PCA(n_components=3, svd_solver="full").fit(flat)
+    signs = np.sign(np.sum(result.components * ref.components_, axis=1))
+    np.testing.assert_allclose(result.components, ref.components_ * signs[:, None], atol=1e-5)
+    np.testing.assert_allclose(result.mean, ref.mean_, rtol=1e-6, atol=1e-6)
+
+
+def test_primal_route_matches_sklearn(tmp_path):
+    path = tmp_path / "act.h5"
+    ids, data = _activations(path, {"small": (200, 8, 2, 2)}, batch=32)
+    with h5py.File(path, "r") as f:
+        assert f["layers/small"].chunks == (32, 8, 2, 2)  # 7 row slabs, the last one short
+    got_ids, result = reduce_layer(path, "small", 6)
+    assert got_ids == ids
+    assert result.method == "primal"
+    _check_against_sklearn(result, data["small"], 6)
+    ref = PCA(n_components=6, svd_solver="full").fit(data["small"].reshape(200, -1))
+    signs = np.sign(np.sum(result.components * ref.components_, axis=1))
+    np.testing.assert_allclose(result.components, ref.components_ * signs[:, None], atol=1e-5)
+
+
+def test_unknown_layer_lists_layers(tmp_path):
+    path = tmp_path / "act.h5"
+    _activations(path, {"conv1": (5, 2, 2, 2), "fc8": (5, 10)})
+    with pytest.raises(InputError) as err:
+        reduce_layer(path, "conv9", 2)
+    msg = str(err.value)
+    assert str(path) in msg and "'conv9'" in msg and "conv1, fc8" in msg
+    empty = tmp_path / "empty.h5"
+    with h5py.File(empty, "w") as f:
+        write_strings(f, "stim_id", ["a"])
+    with pytest.raises(InputError, match="layers in file: none"):
+        reduce_layer(empty, "conv1", 2)
+
+
+def test_feature_attrs(tmp_path):
+    path = tmp_path / "act.h5"
+    _activations(path, {"fc": (9, 20)})
+    _, result = reduce_layer(path, "fc", 4)
+    attrs = feature_attrs(result, "fc")
+    ratio = json.loads(attrs["explained_variance_ratio"])
+    np.testing.assert_allclose(ratio, result.explained_variance_ratio)
+    assert attrs["n_components"] == 4 and attrs["route"] == "dual" and attrs["layer"] == "fc"
+    assert attrs["explained_variance_ratio_total"] == pytest.approx(sum(ratio))

@@ -1,0 +1,251 @@
+"""Tests of dnnmap.models.extraction against a direct torchvision forward pass, and
+dnnmap.models.layout."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import torchvision
+from PIL import Image, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as tvf
+
+from dnnmap.errors import InputError
+from dnnmap.models import extraction as activations
+from dnnmap.models.build import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ModelSpec,
+    Preprocessing,
+    weights_digest,
+)
+from dnnmap.models.extraction import extract_activations
+from dnnmap.models.layout import CHUNK_BYTES, chunk_shape, layer_as_matrix
+from dnnmap.store import read_strings
+
+LAYERS = ["conv1", "conv5", "fc6", "fc8"]
+N_IMAGES = 5
+RESIZE = 64
+BATCH = 2
+
+
+def _spec(layers=LAYERS) -> ModelSpec:
+    return ModelSpec(
+        name="anet",
+        architecture="alexnet",
+        weights="none",
+        seed=5,
+        layers=list(layers),
+        preprocessing=Preprocessing(resize=RESIZE),
+    )
+
+
+def _images(folder, n=N_IMAGES):
+    rng = np.random.default_rng(0)
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"im{i}.png"
+        mode = "L" if i == 1 else "RGB"  # one grayscale image: converted to RGB
+        shape = (32, 32) if mode == "L" else (32, 32, 3)
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=mode).save(path)
+        paths.append(str(path))
+    return [f"s{i:02d}" for i in range(n)], paths
+
+
+@pytest.fixture(scope="module")
+def alexnet():
+    """The network the spec describes, built directly with torchvision (seeded, no weights)."""
+    torch.manual_seed(5)
+    return torchvision.models.alexnet(weights=None).eval()
+
+
+def _reference(model, paths):
+    """Activations of ``model``, computed layer by layer without hooks."""
+    batch = []
+    for path in paths:
+        with Image.open(path) as img:
+            x = tvf.pil_to_tensor(img.convert("RGB"))
+        x = tvf.resize(x, [RESIZE, RESIZE], antialias=True).float() / 255.0
+        mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
+        std = torch.tensor(IMAGENET_STD)[:, None, None]
+        batch.append((x - mean) / std)
+    x = torch.stack(batch)
+    with torch.no_grad():
+        conv1 = torch.relu(model.features[0](x))
+        conv5 = model.features[:12](x)
+        flat = torch.flatten(model.avgpool(model.features(x)), 1)
+        fc6 = torch.relu(model.classifier[1](flat))
+        fc8 = model(x)
+    ref = {"conv1": conv1, "conv5": conv5, "fc6": fc6, "fc8": fc8}
+    return {k: v.numpy() for k, v in ref.items()}
+
+
+@pytest.fixture
+def prebuilt(monkeypatch, alexnet):
+    """Skip the (slow) weight init and digest in tests about storage, not about weights."""
+    monkeypatch.setattr(
+        activations, "build_model", lambda spec, weights_file=None: (alexnet, "random(seed=5)")
+    )
+    monkeypatch.setattr(activations, "weights_digest", lambda model: "digest")
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("act")
+    ids, paths = _images(folder / "img")
+    out = folder / "out" / "anet.h5"
+    extract_activations(_spec(), ids, paths, str(out), batch_size=BATCH, attrs={"extra": "yes"})
+    return out, ids, paths
+
+
+def test_file_layout_and_values(extracted, alexnet):
+    out, ids, paths = extracted
+    ref = _reference(alexnet, paths)
+    with h5py.File(out, "r") as f:
+        assert read_strings(f["stim_id"]) == ids
+        assert list(f["layers"]) == sorted(LAYERS)
+        for layer in LAYERS:
+            dset = f["layers"][layer]
+            assert dset.dtype == np.float32
+            assert dset.shape == ref[layer].shape and dset.shape[0] == N_IMAGES
+            np.testing.assert_array_equal(dset.attrs["unit_shape"], ref[layer].shape[1:])
+            np.testing.assert_allclose(dset[()], ref[layer], rtol=1e-4, atol=1e-5)
+        assert f["layers/conv1"].shape == (N_IMAGES, 64, 15, 15)
+        assert f["layers/fc8"].shape == (N_IMAGES, 1000)
+        assert f["layers/conv5"].attrs["module"] == "features.11"
+        attrs = dict(f.attrs)
+    assert attrs["model"] == "anet" and attrs["architecture"] == "alexnet"
+    assert attrs["weights_id"] == "random(seed=5)"
+    assert attrs["weights_sha256"] == weights_digest(alexnet)
+    assert attrs["torch_version"] == torch.__version__
+    assert attrs["torchvision_version"] == torchvision.__version__
+    assert json.loads(attrs["preprocessing"]) == {
+        "resize": RESIZE,
+        "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD),
+    }
+    assert json.loads(attrs["layers"])["fc6"] == "classifier.2"
+    assert attrs["device"] == "cpu" and attrs["extra"] == "yes"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["anet.h5"]
+
+
+def test_chunks(extracted):
+    out, _, _ = extracted
+    with h5py.File(out, "r") as f:
+        for layer in LAYERS:
+            dset = f["layers"][layer]
+            expected = chunk_shape(N_IMAGES, dset.shape[1:], BATCH, 4)
+            assert dset.chunks == expected
+            assert dset.chunks[0] == BATCH
+            assert math.prod(dset.chunks) * 4 <= CHUNK_BYTES
+
+
+@pytest.mark.parametrize(
+    ("n_stim", "unit_shape", "stim_chunk", "itemsize", "expected"),
+    [
+        (150, (64, 55, 55), 32, 4, (32, 2, 55, 55)),
+        (150, (256, 6, 6), 32, 4, (32, 227, 6, 6)),
+        (150, (4096,), 32, 2, (32, 4096)),
+        (10, (64, 55, 55), 32, 4, (10, 8, 55, 55)),
+        (5, (3, 1000, 1000), 4, 4, (4, 1, 1000, 1000)),  # one channel exceeds the budget
+    ],
+)
+def test_chunk_shape(n_stim, unit_shape, stim_chunk, itemsize, expected):
+    got = chunk_shape(n_stim, unit_shape, stim_chunk, itemsize)
+    assert got == expected
+    assert got[0] == min(stim_chunk, n_stim) and got[2:] == unit_shape[1:]
+    size = math.prod(got) * itemsize
+    if got[1] > 1:
+        assert size <= CHUNK_BYTES
+        # As many channels as fit: one more would pass the budget (or there are no more).
+        assert got[1] == unit_shape[0] or size + size // got[1] > CHUNK_BYTES
+
+
+@pytest.mark.parametrize("compression", ["lzf", "gzip"])
+def test_compression_is_lossless(tmp_path, extracted, prebuilt, compression):
+    out32, ids, paths = extracted
+    out = tmp_path / f"{compression}.h5"
+    layers = ["conv1", "fc8"]
+    extract_activations(
+        _spec(layers), ids, paths, str(out), batch_size=BATCH, compression=compression
+    )
+    with h5py.File(out, "r") as f, h5py.File(out32, "r") as f32:
+        for layer in layers:
+            assert f["layers"][layer].compression == compression
+            np.testing.assert_array_equal(f["layers"][layer][()], f32["layers"][layer][()])
+    with pytest.raises(InputError, match=r"compute\.compression"):
+        extract_activations(_spec(layers), ids, paths, str(out), compression="zip")
+
+
+def test_float16(tmp_path, extracted, prebuilt):
+    out32, ids, paths = extracted
+    out = tmp_path / "half.h5"
+    layers = ["conv1", "fc8"]
+    extract_activations(_spec(layers), ids, paths, str(out), batch_size=BATCH, dtype="float16")
+    with h5py.File(out, "r") as f, h5py.File(out32, "r") as f32:
+        assert list(f["layers"]) == layers
+        for layer in layers:
+            dset = f["layers"][layer]
+            assert dset.dtype == np.float16
+            assert dset.chunks == chunk_shape(N_IMAGES, dset.shape[1:], BATCH, 2)
+            # Same network, images and batches: the float32 values rounded to float16.
+            np.testing.assert_array_equal(dset[()], f32["layers"][layer][()].astype(np.float16))
+
+
+def test_failure_mid_extraction_leaves_no_file(tmp_path, prebuilt):
+    ids, paths = _images(tmp_path / "img", n=4)
+    bad = tmp_path / "img" / "broken.png"
+    bad.write_text("not an image")
+    out = tmp_path / "out" / "anet.h5"
+    with pytest.raises(UnidentifiedImageError, match=r"broken\.png"):
+        extract_activations(
+            _spec(["conv1"]), [*ids, "bad"], [*paths, str(bad)], str(out), batch_size=BATCH
+        )
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []
+
+
+def test_argument_checks(tmp_path):
+    out = tmp_path / "x.h5"
+    with pytest.raises(InputError, match="2 stim_ids but 1 paths"):
+        extract_activations(_spec(), ["a", "b"], ["a.png"], str(out))
+    with pytest.raises(InputError, match=r"compute\.dtype: 'float64'"):
+        extract_activations(_spec(), ["a"], ["a.png"], str(out), dtype="float64")
+    with pytest.raises(InputError, match=r"models\.anet\.layers.*'pool9'"):
+        extract_activations(_spec(["pool9"]), ["a"], ["a.png"], str(out))
+    assert not out.exists()
+
+
+# --- layer_as_matrix --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "chunks"),
+    [((7, 5, 4, 3), (3, 2, 4, 3)), ((6, 10), (4, 3)), ((4, 3, 2, 2), None)],
+)
+def test_layer_as_matrix(tmp_path, shape, chunks):
+    data = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    flat = data.reshape(shape[0], -1)
+    with h5py.File(tmp_path / "m.h5", "w") as f:
+        dset = f.create_dataset("x", data=data, chunks=chunks)
+        n_units, read_cols, read_rows, bounds = layer_as_matrix(dset)
+        assert n_units == flat.shape[1]
+        per_channel = math.prod(shape[2:])
+        chan_chunk = chunks[1] if chunks else shape[1]
+        expected = [
+            (c * per_channel, min(c + chan_chunk, shape[1]) * per_channel)
+            for c in range(0, shape[1], chan_chunk)
+        ]
+        assert bounds == expected
+        assert bounds[0][0] == 0 and bounds[-1][1] == n_units
+        pieces = [read_cols(c0, c1) for c0, c1 in bounds]
+        for (c0, c1), piece in zip(bounds, pieces, strict=True):
+            np.testing.assert_array_equal(piece, flat[:, c0:c1])
+        np.testing.assert_array_equal(np.hstack(pieces), flat)
+        np.testing.assert_array_equal(read_rows(0, shape[0]), flat)
+        np.testing.assert_array_equal(read_rows(2, 4), flat[2:4])

@@ -1,0 +1,181 @@
+"""Second-level RSA tables (group, reweighting, partition) vs scipy, sklearn, closed forms."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.optimize
+from scipy.spatial.distance import pdist
+from scipy.stats import spearmanr
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import KFold
+
+from dnnmap.errors import InputError
+from dnnmap.rsa.inference import noise_ceiling
+from dnnmap.rsa.reweighting import pair_index
+from dnnmap.rsa.tables import (
+    GROUP_COLUMNS,
+    PARTITION_COLUMNS,
+    REWEIGHTING_COLUMNS,
+    collect_tables,
+    group_rsa_table,
+    partition_table,
+    reweighting_table,
+    unit_patterns,
+)
+
+N = 24
+LAYERS = ["a", "b", "c"]
+SETTINGS = {
+    "comparison": "spearman",
+    "n_boot": 200,
+    "ci": 0.9,
+    "seed": 3,
+    "advanced": {"n_splits": 4, "units": True, "unit_components": 4},
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Layer patterns and RDMs, and subjects whose RDMs mix layers a and c with noise."""
+    rng = np.random.default_rng(0)
+    patterns = [rng.standard_normal((N, 6)) for _ in LAYERS]
+    rdms = np.array([pdist(x) for x in patterns])
+    brains = np.array(
+        [2.0 * rdms[0] + 0.7 * rdms[2] + 0.5 * rng.standard_normal(rdms.shape[1]) for _ in range(3)]
+    )
+    return patterns, rdms, brains
+
+
+def test_group_table_is_the_subject_mean_with_a_two_way_bootstrap(data):
+    _, rdms, brains = data
+    table = group_rsa_table(rdms, LAYERS, brains, SETTINGS)
+    assert list(table.columns) == list(GROUP_COLUMNS) and list(table["layer"]) == LAYERS
+    expected = [np.mean([spearmanr(m, b)[0] for b in brains]) for m in rdms]
+    np.testing.assert_allclose(table["r_mean"], expected, rtol=1e-12)
+    assert (table["ci_low"] < table["r_mean"]).all() and (table["r_mean"] < table["ci_high"]).all()
+    ceiling = noise_ceiling(brains, "spearman")
+    np.testing.assert_allclose(table["nc_lower"], ceiling.lower)
+    np.testing.assert_allclose(table["nc_upper"], ceiling.upper)
+    assert set(table["bootstrap_over"]) == {"both"} and set(table["n_subjects"]) == {3}
+    assert set(table["n_stim"]) == {N}
+    # seeded: the same interval again
+    again = group_rsa_table(rdms, LAYERS, brains, SETTINGS)
+    pd.testing.assert_frame_equal(table, again)
+    off = group_rsa_table(rdms, LAYERS, brains, {**SETTINGS, "n_boot": 0})
+    assert off["ci_low"].isna().all() and set(off["bootstrap_over"]) == {"none"}
+
+
+def test_group_table_needs_two_subjects(data):
+    _, rdms, brains = data
+    with pytest.raises(InputError, match="at least 2 subjects"):
+        group_rsa_table(rdms, LAYERS, brains[:1], SETTINGS)
+    with pytest.raises(InputError, match="2 layer RDMs for 3 names"):
+        group_rsa_table(rdms[:2], LAYERS, brains, SETTINGS)
+
+
+def test_reweighting_table_against_scipy_nnls_on_the_same_folds(data):
+    patterns, rdms, brains = data
+    table = reweighting_table(rdms, LAYERS, brains[0], SETTINGS, patterns)
+    assert list(table.columns) == list(REWEIGHTING_COLUMNS)
+    assert (
+        list(table["kind"]) == ["layer"] * 3 + ["reweighted_layers"] * 3 + ["reweighted_units"] * 3
+    )
+    folds = list(KFold(4, shuffle=True, random_state=3).split(np.zeros(N)))
+    single, weights, combined = [], [], []
+    y = brains[0]
+    for train, test in folds:
+        tr, te = pair_index(N, train), pair_index(N, test)
+        single.append([spearmanr(m[te], y[te])[0] for m in rdms])
+        A = rdms[:, tr].T
+        w = scipy.optimize.nnls(A - A.mean(0), y[tr] - y[tr].mean())[0]
+        weights.append(w)
+        combined.append(spearmanr(w @ rdms[:, te], y[te])[0])
+    layer_rows = table[table["kind"] == "layer"]
+    np.testing.assert_allclose(layer_rows["cv_r"], np.mean(single, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(layer_rows["cv_r_sd"], np.std(single, axis=0, ddof=1), rtol=1e-10)
+    rw = table[table["kind"] == "reweighted_layers"]
+    np.testing.assert_allclose(rw["weight"], np.mean(weights, axis=0), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(rw["cv_r"], np.mean(combined), rtol=1e-12)
+    # the planted mixture: a and c carry weight, b almost none; the mix beats every layer
+    w = rw["weight"].to_numpy()
+    assert w[0] > w[2] > 5 * w[1]
+    assert rw["cv_r"].iloc[0] > layer_rows["cv_r"].max()
+    units = table[table["kind"] == "reweighted_units"]
+    assert list(units["model_rdm"]) == [f"{layer} units" for layer in LAYERS]
+    assert set(units["n_weights"]) == {4} and units["weight"].isna().all()
+    assert units["cv_r"].between(-1, 1).all()
+
+
+def test_reweighting_without_units_and_bad_input(data):
+    patterns, rdms, brains = data
+    settings = {**SETTINGS, "advanced": {**SETTINGS["advanced"], "units": False}}
+    table = reweighting_table(rdms, LAYERS, brains[0], settings)
+    assert "reweighted_units" not in set(table["kind"])
+    with pytest.raises(InputError, match="one pattern array per layer"):
+        reweighting_table(rdms, LAYERS, brains[0], SETTINGS, patterns[:2])
+    with pytest.raises(InputError, match="brain_rdm has shape"):
+        reweighting_table(rdms, LAYERS, brains[0][:-1], SETTINGS, patterns)
+
+
+def _r2(y, *columns):
+    X = np.column_stack(columns)
+    return LinearRegression().fit(X, y).score(X, y)
+
+
+def test_partition_table_two_layers_closed_form(data):
+    _, rdms, brains = data
+    named = dict(zip(LAYERS, rdms, strict=True))
+    table = partition_table(named, [["a", "c"], ["a", "b", "c"]], brains, ["s1", "s2", "s3"])
+    assert list(table.columns) == list(PARTITION_COLUMNS)
+    two = table[table["layers"] == "a+c"].set_index(["subject", "component"])["r2"]
+    for s, y in zip(["s1", "s2", "s3"], brains, strict=True):
+        r2_ac, r2_a, r2_c = _r2(y, rdms[0], rdms[2]), _r2(y, rdms[0]), _r2(y, rdms[2])
+        np.testing.assert_allclose(two[(s, "a")], r2_ac - r2_c, rtol=1e-9)
+        np.testing.assert_allclose(two[(s, "c")], r2_ac - r2_a, rtol=1e-9)
+        np.testing.assert_allclose(two[(s, "a&c")], r2_a + r2_c - r2_ac, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(two[(s, "total")], r2_ac, rtol=1e-9)
+    three = table[table["layers"] == "a+b+c"]
+    for _, rows in three.groupby("subject"):
+        parts = rows[rows["component"] != "total"]["r2"].sum()
+        np.testing.assert_allclose(parts, rows[rows["component"] == "total"]["r2"].iloc[0])
+        assert len(rows) == 7 + 1  # the Venn regions of three sets, and the total
+    with pytest.raises(InputError, match=r"names \['d'\]; expected layers among a, b, c"):
+        partition_table(named, [["a", "d"]], brains, ["s1", "s2", "s3"])
+    with pytest.raises(InputError, match="3 brain RDMs for 2 subjects"):
+        partition_table(named, [["a", "c"]], brains, ["s1", "s2"])
+
+
+def test_collect_tables(tmp_path):
+    paths = []
+    for i in range(2):
+        path = tmp_path / f"t{i}.tsv"
+        pd.DataFrame({"layer": ["a", "b"], "r": [i, i + 0.5]}).to_csv(path, sep="\t", index=False)
+        paths.append(str(path))
+    jobs = [
+        {"subject": "s1", "model": "m", "roi": "V1"},
+        {"subject": "s2", "model": "m", "roi": "V1"},
+    ]
+    out = collect_tables(paths, jobs)
+    assert list(out.columns) == ["subject", "model", "roi", "layer", "r"]
+    assert list(out["subject"]) == ["s1", "s1", "s2", "s2"] and list(out["r"]) == [0, 0.5, 1, 1.5]
+    other = tmp_path / "other.tsv"
+    pd.DataFrame({"layer": ["a"], "p": [1]}).to_csv(other, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"other.tsv: columns \['layer', 'p'\]"):
+        collect_tables([paths[0], str(other)], jobs)
+    with pytest.raises(InputError, match="1 tables for 2 jobs"):
+        collect_tables(paths[:1], jobs)
+
+
+def test_unit_patterns_give_the_layer_geometry():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((12, 7)) + rng.standard_normal((12, 1)) * 3
+    np.testing.assert_allclose(
+        pdist(unit_patterns(X, "correlation"), "sqeuclidean"), 2 * pdist(X, "correlation")
+    )
+    np.testing.assert_allclose(
+        pdist(unit_patterns(X, "cosine"), "sqeuclidean"), 2 * pdist(X, "cosine")
+    )
+    assert np.array_equal(unit_patterns(X, "euclidean"), X)
+    X[3] = 1.0
+    with pytest.raises(InputError, match="1 stimuli have constant patterns; correlation"):
+        unit_patterns(X, "correlation")
