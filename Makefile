@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CORES ?= 2
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test test-fast lint format bench clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The developer loop: every test but the `slow` ones (demo end to end, SLURM), then lint.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
+	$(MAKE) lint
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
