@@ -13,7 +13,7 @@ import torch
 from dnnmap.config import weights_kind
 from dnnmap.errors import InputError
 from dnnmap.logs import rule_log
-from dnnmap.models.build import ModelSpec, resolve_device
+from dnnmap.models.build import ModelSpec, torch_device
 from dnnmap.models.extraction import extract_activations
 from dnnmap.models.registry import get_family
 from dnnmap.stimuli import read_stimuli
@@ -33,7 +33,7 @@ def main(name, model_config, compute, stimuli_path, weights, out_path, threads, 
             f"{stimuli_path}: {name} ({spec.architecture}) takes {modality} stimuli, but "
             f"stimuli {others[:3]} have another modality"
         )
-    device = resolve_device(compute["device"])
+    device = torch_device(compute["device"])
     LOG.info("%s: %s layers %s on %s", name, spec.architecture, spec.layers, device)
     extract_activations(
         spec,

@@ -1,4 +1,4 @@
-"""Build a registered network with known weights, and its input preprocessing.
+"""Build a registered network with known weights, its input preprocessing, and its device.
 
 The architecture's :class:`~dnnmap.models.registry.ModelFamily` builds the network and gives
 the default preprocessing. ``weights: none`` builds it with seeded random weights, a path
@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torchvision.transforms import v2 as transforms
 
+from dnnmap.backend import resolve_device
 from dnnmap.config import weights_kind
 from dnnmap.errors import InputError
 from dnnmap.models.registry import IMAGENET_MEAN, IMAGENET_STD, ModelFamily, get_family
@@ -27,7 +28,7 @@ __all__ = [
     "ModelSpec",
     "Preprocessing",
     "build_model",
-    "resolve_device",
+    "torch_device",
     "weights_digest",
 ]
 
@@ -151,10 +152,20 @@ def weights_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def resolve_device(device: str) -> torch.device:
-    """Turn ``compute.device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``) into a torch device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"compute.device: {device!r} asked for but no CUDA device is visible")
-    return torch.device(device)
+def torch_device(device: str, where: str = "compute.device") -> torch.device:
+    """The torch device of ``compute.device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
+
+    :func:`dnnmap.backend.resolve_device` resolves the name (``auto``: CUDA device 0 when
+    torch sees one); its ``"numpy"`` (no CUDA) means the CPU here.
+
+    Raises
+    ------
+    InputError
+        For an unknown device name, or CUDA asked for where no CUDA device is visible; the
+        message starts with ``where``.
+    """
+    try:
+        resolved = resolve_device(device)
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None
+    return torch.device("cpu" if resolved == "numpy" else resolved)

@@ -1,5 +1,5 @@
 """Tests of the families' friendly layer names (dnnmap.models.registry) and
-dnnmap.models.build (weights, preprocessing)."""
+dnnmap.models.build (weights, preprocessing, devices)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dnnmap.models.build import (
     ModelSpec,
     Preprocessing,
     build_model,
-    resolve_device,
+    torch_device,
     weights_digest,
 )
 from dnnmap.models.registry import families, layer_modules
@@ -173,24 +173,27 @@ def test_model_spec_from_config():
 # --- devices ----------------------------------------------------------------------------------
 
 
-def test_resolve_device_without_cuda(monkeypatch):
+def test_torch_device_without_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_device("auto") == torch.device("cpu")
-    assert resolve_device("cpu") == torch.device("cpu")
+    assert torch_device("auto") == torch.device("cpu")
+    assert torch_device("cpu") == torch.device("cpu")
     for name in ("cuda", "cuda:1"):
-        with pytest.raises(InputError, match=rf"compute.device: '{name}'.*no CUDA"):
-            resolve_device(name)
+        with pytest.raises(InputError, match=rf"compute.device: device is '{name}'.*no CUDA"):
+            torch_device(name)
+    with pytest.raises(InputError, match=r"compute.device: device is 'tpu'; expected one of"):
+        torch_device("tpu")
 
 
-def test_resolve_device_with_cuda(monkeypatch):
+def test_torch_device_with_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert resolve_device("auto") == torch.device("cuda")
-    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert torch_device("auto") == torch.device("cuda", 0)
+    assert torch_device("cuda") == torch.device("cuda", 0)
+    assert torch_device("cuda:1") == torch.device("cuda", 1)
 
 
-def test_resolve_device_here():
+def test_torch_device_here():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
+    assert torch_device("auto").type == expected
 
 
 # --- preprocessing ----------------------------------------------------------------------------
