@@ -13,8 +13,9 @@ import torch
 from dnnmap.config import weights_kind
 from dnnmap.errors import InputError
 from dnnmap.logs import rule_log
-from dnnmap.models.build import ModelSpec, resolve_device
+from dnnmap.models.build import ModelSpec, torch_device
 from dnnmap.models.extraction import extract_activations
+from dnnmap.models.registry import get_family
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import provenance
 
@@ -25,13 +26,14 @@ def main(name, model_config, compute, stimuli_path, weights, out_path, threads, 
     torch.set_num_threads(threads)
     spec = ModelSpec.from_config(name, model_config)
     table = read_stimuli(stimuli_path)
-    not_images = table.loc[table["modality"] != "image", "stim_id"].tolist()
-    if not_images:
+    modality = get_family(spec.architecture, f"models.{name}.architecture").modality
+    others = table.loc[table["modality"] != modality, "stim_id"].tolist()
+    if others:
         raise InputError(
-            f"{stimuli_path}: {name} ({spec.architecture}) takes images, but stimuli "
-            f"{not_images[:3]} are not images"
+            f"{stimuli_path}: {name} ({spec.architecture}) takes {modality} stimuli, but "
+            f"stimuli {others[:3]} have another modality"
         )
-    device = resolve_device(compute["device"])
+    device = torch_device(compute["device"])
     LOG.info("%s: %s layers %s on %s", name, spec.architecture, spec.layers, device)
     extract_activations(
         spec,

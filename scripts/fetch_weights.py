@@ -4,7 +4,8 @@ Compute nodes often have no internet: this rule runs where Snakemake runs, copie
 weights file from the torch hub cache or downloads it, and writes it where the extraction
 job reads it.
 Output: ``results/weights/{model}.pth`` (torchvision's state dict, sha256-checked).
-Config: ``models.{model}.architecture`` and ``.weights`` (a torchvision weights name).
+Config: ``models.{model}.architecture`` and ``.weights`` (a torchvision weights name that the
+architecture's family in :mod:`dnnmap.models.registry` accepts).
 """
 
 import logging

@@ -2,7 +2,8 @@
 
 :func:`validate` applies a JSON schema (filling in defaults) and turns the first violation
 into one line that names the key; :func:`check_semantics` then checks what a schema cannot
-see: layer names the model does not have, ROI labels the atlas does not have, brain data
+see: architectures, layer names and weights names the model registry does not have
+(:mod:`dnnmap.models.registry`), ROI labels the atlas does not have, brain data
 whose stimuli do not match the stimulus table.
 """
 
@@ -17,7 +18,7 @@ import jsonschema
 import yaml
 
 from dnnmap.errors import InputError
-from dnnmap.models.layers import check_architecture, layer_modules
+from dnnmap.models.registry import get_family
 
 SIMULATE = "simulate"
 WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".bin")
@@ -116,15 +117,19 @@ def check_semantics(
     Raises
     ------
     InputError
-        On an unknown layer (listing the valid ones), an ROI label not in the atlas, a
+        On an unknown architecture or layer (listing the valid ones), a pretrained weights
+        name the architecture does not have, an ROI label not in the atlas, a
         simulation that names an unknown model/layer, or brain data whose stimulus ids
         do not match the table.
     """
     from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 
     for name, model in config["models"].items():
-        check_architecture(model["architecture"], f"{source}: models.{name}.architecture")
-        layer_modules(model["architecture"], model["layers"], f"{source}: models.{name}.layers")
+        family = get_family(model["architecture"], f"{source}: models.{name}.architecture")
+        family.layer_modules(model["layers"], f"{source}: models.{name}.layers")
+        weights = str(model.get("weights", "none"))
+        if weights_kind(weights) == "torchvision":
+            family.check_weights(weights, f"{source}: models.{name}.weights")
     atlas = mmp_atlas()
     for roi, labels in config["brain"]["rois"].items():
         try:

@@ -2,8 +2,9 @@
 
 The workflow asks these functions for each job's ``mem_mb`` and ``runtime`` so that a
 cluster job requests what it needs, not a constant. Nothing here imports torch: layer
-shapes come from closed-form formulas of each architecture, checked against real forward
-passes in the tests. Memory grows with the retry ``attempt``, so a job killed for memory is
+shapes, parameter counts and forward-pass times come from each architecture's
+:class:`~dnnmap.models.registry.ModelFamily`, whose shape formulas the tests check against
+real forward passes. Memory grows with the retry ``attempt``, so a job killed for memory is
 resubmitted with more.
 """
 
@@ -12,19 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from dnnmap.models.layers import LAYERS
+from dnnmap.models.registry import get_family
 
-#: Parameter counts of the supported architectures (torchvision).
-PARAMETERS = {"alexnet": 61_100_840, "resnet18": 11_689_512}
 #: Resident memory of a Python process with torch imported, MB.
 TORCH_BASE_MB = 1500
 #: Resident memory of a Python process with numpy, scipy and h5py imported, MB.
 PYTHON_BASE_MB = 400
 MB = 1e6
-
-
-def _conv(size: int, kernel: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - kernel) // stride + 1
 
 
 def layer_shapes(architecture: str, resize: int) -> dict[str, tuple[int, ...]]:
@@ -34,36 +29,13 @@ def layer_shapes(architecture: str, resize: int) -> dict[str, tuple[int, ...]]:
     -------
     dict
         Layer name -> unit shape, e.g. ``{"conv1": (64, 55, 55), ..., "fc8": (1000,)}``.
+
+    Raises
+    ------
+    InputError
+        For an unregistered architecture (the message lists the known ones).
     """
-    if architecture == "alexnet":
-        c1 = _conv(resize, 11, 4, 2)
-        c2 = _conv(c1, 3, 2, 0)  # max pool, then a padded 5x5 conv keeps the size
-        c3 = _conv(c2, 3, 2, 0)
-        return {
-            "conv1": (64, c1, c1),
-            "conv2": (192, c2, c2),
-            "conv3": (384, c3, c3),
-            "conv4": (256, c3, c3),
-            "conv5": (256, c3, c3),
-            "fc6": (4096,),
-            "fc7": (4096,),
-            "fc8": (1000,),
-        }
-    if architecture == "resnet18":
-        s = _conv(resize, 7, 2, 3)
-        sizes = [_conv(s, 3, 2, 1)]
-        for _ in range(3):
-            sizes.append(_conv(sizes[-1], 3, 2, 1))
-        return {
-            "conv1": (64, s, s),
-            "layer1": (64, sizes[0], sizes[0]),
-            "layer2": (128, sizes[1], sizes[1]),
-            "layer3": (256, sizes[2], sizes[2]),
-            "layer4": (512, sizes[3], sizes[3]),
-            "avgpool": (512, 1, 1),
-            "fc": (1000,),
-        }
-    raise KeyError(f"no layer shapes for {architecture!r}; known: {sorted(LAYERS)}")
+    return get_family(architecture).unit_shapes(resize)
 
 
 def layer_units(architecture: str, layers: Sequence[str], resize: int) -> dict[str, int]:
@@ -82,7 +54,7 @@ def extraction_mem_mb(
     storage-typed copy); the stimulus count does not matter, since batches are streamed.
     """
     units = sum(layer_units(architecture, layers, resize).values())
-    weights = 2 * 4 * PARAMETERS[architecture]
+    weights = 2 * 4 * get_family(architecture).n_parameters
     batch = batch_size * (3 * resize * resize * 4 + 3 * units * 4)
     return math.ceil((TORCH_BASE_MB + (weights + batch) / MB) * 1.2) * attempt
 
@@ -111,8 +83,9 @@ def encoding_mem_mb(
 
 
 def extraction_runtime_min(n_stim: int, architecture: str, gpu: bool) -> int:
-    """Runtime hint of an extraction job, minutes (generous: a CPU does ~20 AlexNet images/s)."""
-    per_image_s = (0.05 if architecture == "alexnet" else 0.1) / (20 if gpu else 1)
+    """Runtime hint of an extraction job, minutes: three times the family's CPU time per
+    stimulus (generous), a twentieth of it on a GPU."""
+    per_image_s = get_family(architecture).cpu_seconds_per_image / (20 if gpu else 1)
     return 10 + math.ceil(3 * n_stim * per_image_s / 60)
 
 

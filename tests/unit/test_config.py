@@ -12,7 +12,7 @@ import yaml
 from dnnmap.brain.cifti import fslr32k_brain_models, write_dscalar
 from dnnmap.config import check_semantics, load_schema, validate
 from dnnmap.errors import InputError
-from dnnmap.models.layers import LAYERS
+from dnnmap.models.registry import get_family
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -187,7 +187,29 @@ def test_unknown_layer_lists_valid_layers(valid, tmp_path):
         check_semantics(valid, IDS, tmp_path, "config.yaml")
     msg = str(err.value)
     assert msg.startswith("config.yaml: models.alexnet.layers: alexnet has no layer 'conv9'")
-    assert msg.endswith("valid layers: " + ", ".join(LAYERS["alexnet"]))
+    assert msg.endswith("valid layers: " + ", ".join(get_family("alexnet").layers))
+
+
+def test_unknown_architecture_lists_the_families(valid, tmp_path):
+    valid["models"]["alexnet"]["architecture"] = "vgg16"
+    with pytest.raises(InputError) as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    msg = str(err.value)
+    assert msg.startswith("config.yaml: models.alexnet.architecture: unknown architecture 'vgg16'")
+    assert all(name in msg for name in ("alexnet", "resnet18", "resnet34", "resnet50"))
+
+
+def test_pretrained_weights_name_of_the_family(valid, tmp_path):
+    valid["models"]["alexnet"]["weights"] = "IMAGENET1K_V1"
+    assert check_semantics(valid, IDS, tmp_path, "config.yaml") is None
+    valid["models"]["alexnet"]["weights"] = "IMAGENET1K_V2"  # a ResNet-50 name, not AlexNet's
+    with pytest.raises(InputError) as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    msg = str(err.value)
+    assert msg.startswith("config.yaml: models.alexnet.weights: 'IMAGENET1K_V2' is not 'none'")
+    assert msg.endswith("of alexnet (IMAGENET1K_V1, DEFAULT)")
+    valid["models"]["alexnet"]["weights"] = "weights/alexnet.pth"  # a file: checked by the rule
+    assert check_semantics(valid, IDS, tmp_path, "config.yaml") is None
 
 
 def test_roi_label_not_in_atlas(valid, tmp_path):

@@ -1,9 +1,11 @@
-"""Build a torchvision network with known weights and its input preprocessing.
+"""Build a registered network with known weights, its input preprocessing, and its device.
 
-``weights: none`` builds the architecture with seeded random weights, a path loads a local
-state dict, and a torchvision weights name (e.g. ``IMAGENET1K_V1``) loads the file the
-workflow's login-node rule fetched (``weights_file``), or, from a notebook, the torch hub
-cache, downloading it there if the network allows (see :mod:`dnnmap.models.weights`).
+The architecture's :class:`~dnnmap.models.registry.ModelFamily` builds the network and gives
+the default preprocessing. ``weights: none`` builds it with seeded random weights, a path
+loads a local state dict, and a torchvision weights name (e.g. ``IMAGENET1K_V1``) loads the
+file the workflow's login-node rule fetched (``weights_file``), or, from a notebook, the
+torch hub cache, downloading it there if the network allows (see
+:mod:`dnnmap.models.weights`).
 """
 
 from __future__ import annotations
@@ -13,14 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torchvision
 from torchvision.transforms import v2 as transforms
 
+from dnnmap.backend import resolve_device
 from dnnmap.config import weights_kind
 from dnnmap.errors import InputError
+from dnnmap.models.registry import IMAGENET_MEAN, IMAGENET_STD, ModelFamily, get_family
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "ModelSpec",
+    "Preprocessing",
+    "build_model",
+    "torch_device",
+    "weights_digest",
+]
 
 
 @dataclass
@@ -60,8 +70,12 @@ class ModelSpec:
 
     @classmethod
     def from_config(cls, name: str, entry: dict) -> ModelSpec:
-        """Build a spec from ``config["models"][name]``."""
-        pre = Preprocessing(**entry.get("preprocessing", {}))
+        """Build a spec from ``config["models"][name]``.
+
+        Preprocessing keys the entry leaves out take the family's defaults.
+        """
+        family = get_family(entry["architecture"], f"models.{name}.architecture")
+        pre = Preprocessing(**{**family.preprocessing, **entry.get("preprocessing", {})})
         return cls(
             name=name,
             architecture=entry["architecture"],
@@ -84,51 +98,48 @@ def build_model(spec: ModelSpec, weights_file: str | None = None) -> tuple[torch
         The network on the CPU, in eval mode.
     weights_id : str
         A readable id of the weights: ``random(seed=N)``, the file path, or the torchvision name.
+
+    Raises
+    ------
+    InputError
+        For an unregistered architecture (listing the known ones), a weights name the family
+        does not accept, or a weights file that is missing or of another architecture.
     """
-    builder = getattr(torchvision.models, spec.architecture, None)
-    if builder is None:
-        raise InputError(
-            f"models.{spec.name}.architecture: torchvision has no {spec.architecture!r}"
-        )
+    family = get_family(spec.architecture, f"models.{spec.name}.architecture")
     weights = spec.weights
     kind = weights_kind(weights)
     if kind == "random":
-        torch.manual_seed(spec.seed)
-        model = builder(weights=None)
+        model = family.build(seed=spec.seed)
         weights_id = f"random(seed={spec.seed})"
     elif kind == "file":
-        model = builder(weights=None)
         if not Path(weights).is_file():
             raise InputError(f"models.{spec.name}.weights: file {weights} does not exist")
         state = torch.load(weights, map_location="cpu", weights_only=True)
         try:
-            model.load_state_dict(state)
+            model = family.build(state=state)
         except RuntimeError as err:
             first = str(err).splitlines()[0]
             raise InputError(f"{weights}: not a {spec.architecture} state dict ({first})") from err
         weights_id = str(weights)
     else:
-        if weights_file is not None:
-            model = builder(weights=None)
-            model.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
-        else:
-            model = _torchvision_pretrained(builder, spec)
+        family.check_weights(weights, f"models.{spec.name}.weights")
+        if weights_file is None:
+            weights_file = _hub_weights_file(family, spec)
+        model = family.build(state=torch.load(weights_file, map_location="cpu", weights_only=True))
         weights_id = f"torchvision:{spec.architecture}.{weights}"
     return model.eval(), weights_id
 
 
-def _torchvision_pretrained(builder, spec: ModelSpec) -> torch.nn.Module:
-    """Load torchvision's named weights, from the torch hub cache or the network."""
+def _hub_weights_file(family: ModelFamily, spec: ModelSpec) -> Path:
+    """Torchvision's named weights file in the torch hub cache, downloaded there if absent."""
     from dnnmap.models.weights import default_cache_dirs, fetch_weights, weights_url
 
     where = f"models.{spec.name}.weights"
-    filename = Path(weights_url(spec.architecture, spec.weights, where)).name
+    filename = Path(weights_url(family.name, spec.weights, where)).name
     path = default_cache_dirs()[0] / filename
     if not path.is_file():
-        fetch_weights(spec.architecture, spec.weights, path, cache_dirs=[], where=where)
-    model = builder(weights=None)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model
+        fetch_weights(family.name, spec.weights, path, cache_dirs=[], where=where)
+    return path
 
 
 def weights_digest(model: torch.nn.Module) -> str:
@@ -141,10 +152,20 @@ def weights_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def resolve_device(device: str) -> torch.device:
-    """Turn ``compute.device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``) into a torch device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"compute.device: {device!r} asked for but no CUDA device is visible")
-    return torch.device(device)
+def torch_device(device: str, where: str = "compute.device") -> torch.device:
+    """The torch device of ``compute.device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
+
+    :func:`dnnmap.backend.resolve_device` resolves the name (``auto``: CUDA device 0 when
+    torch sees one); its ``"numpy"`` (no CUDA) means the CPU here.
+
+    Raises
+    ------
+    InputError
+        For an unknown device name, or CUDA asked for where no CUDA device is visible; the
+        message starts with ``where``.
+    """
+    try:
+        resolved = resolve_device(device)
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None
+    return torch.device("cpu" if resolved == "numpy" else resolved)

@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 from dnnmap.errors import InputError
 from dnnmap.models.build import ModelSpec, build_model, weights_digest
-from dnnmap.models.layers import layer_modules
 from dnnmap.models.layout import chunk_shape
+from dnnmap.models.registry import layer_modules
 from dnnmap.store import h5_writer, write_strings
 
 

@@ -19,13 +19,22 @@ import torch
 import torchvision
 
 from dnnmap.errors import InputError
+from dnnmap.models.registry import get_family
 from dnnmap.store import atomic_path
 
 _HASH = re.compile(r"-([0-9a-f]{8,64})\.(pth|pt)$")
 
 
 def weights_url(architecture: str, name: str, where: str = "weights") -> str:
-    """URL of torchvision's weights ``name`` (e.g. ``IMAGENET1K_V1``) for ``architecture``."""
+    """URL of torchvision's weights ``name`` (e.g. ``IMAGENET1K_V1``) for ``architecture``.
+
+    Raises
+    ------
+    InputError
+        For an unregistered architecture, or a name its family does not accept (the message
+        lists the accepted names).
+    """
+    get_family(architecture, where).check_weights(name, where)
     try:
         return torchvision.models.get_model_weights(architecture)[name].url
     except (KeyError, ValueError) as err:

@@ -1,5 +1,5 @@
-"""Tests of dnnmap.models.layers (friendly layer names) and dnnmap.models.build (weights,
-preprocessing)."""
+"""Tests of the families' friendly layer names (dnnmap.models.registry) and
+dnnmap.models.build (weights, preprocessing, devices)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from dnnmap.models.build import (
     ModelSpec,
     Preprocessing,
     build_model,
-    resolve_device,
+    torch_device,
     weights_digest,
 )
-from dnnmap.models.layers import LAYERS, layer_modules
+from dnnmap.models.registry import families, layer_modules
+
+LAYERS = {name: dict(family.layers) for name, family in families().items()}
 
 # --- layers -----------------------------------------------------------------------------------
 
@@ -54,12 +56,15 @@ def test_alexnet_layers_are_the_relu_outputs_and_logits():
     assert fc8 is model.classifier[-1] and fc8.out_features == 1000
 
 
-def test_resnet18_layer_types():
-    named = dict(_skeleton("resnet18").named_modules())
-    modules = {k: named[v] for k, v in LAYERS["resnet18"].items()}
+@pytest.mark.parametrize(
+    ("architecture", "width"), [("resnet18", 512), ("resnet34", 512), ("resnet50", 2048)]
+)
+def test_resnet_layer_types(architecture, width):
+    named = dict(_skeleton(architecture).named_modules())
+    modules = {k: named[v] for k, v in LAYERS[architecture].items()}
     assert isinstance(modules["conv1"], torch.nn.ReLU)
     assert isinstance(modules["avgpool"], torch.nn.AdaptiveAvgPool2d)
-    assert isinstance(modules["fc"], torch.nn.Linear) and modules["fc"].in_features == 512
+    assert isinstance(modules["fc"], torch.nn.Linear) and modules["fc"].in_features == width
 
 
 def test_layer_modules_keeps_requested_order():
@@ -87,7 +92,7 @@ def test_unknown_architecture_and_repeats():
 
 # --- build_model ------------------------------------------------------------------------------
 
-ARCH = "squeezenet1_1"  # a small torchvision model keeps these tests fast
+ARCH = "resnet18"  # the smallest registered family keeps these tests fast
 
 
 def _spec(**kw) -> ModelSpec:
@@ -144,8 +149,12 @@ def test_wrong_state_dict(tmp_path):
 def test_unknown_weights_and_architecture():
     with pytest.raises(InputError, match=r"models\.net\.weights: 'BOGUS_V9'"):
         build_model(_spec(weights="BOGUS_V9"))
+    with pytest.raises(InputError, match=r"models\.net\.weights: 'BOGUS_V9'.*IMAGENET1K_V1"):
+        build_model(_spec(weights="BOGUS_V9"), weights_file="unused.pth")
     with pytest.raises(InputError, match=r"models\.net\.architecture.*'no_such_net'"):
         build_model(_spec(architecture="no_such_net"))
+    with pytest.raises(InputError, match=r"unknown architecture 'squeezenet1_1'.*alexnet"):
+        build_model(_spec(architecture="squeezenet1_1"))  # torchvision has it, dnnmap does not
 
 
 def test_model_spec_from_config():
@@ -164,24 +173,27 @@ def test_model_spec_from_config():
 # --- devices ----------------------------------------------------------------------------------
 
 
-def test_resolve_device_without_cuda(monkeypatch):
+def test_torch_device_without_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_device("auto") == torch.device("cpu")
-    assert resolve_device("cpu") == torch.device("cpu")
+    assert torch_device("auto") == torch.device("cpu")
+    assert torch_device("cpu") == torch.device("cpu")
     for name in ("cuda", "cuda:1"):
-        with pytest.raises(InputError, match=rf"compute.device: '{name}'.*no CUDA"):
-            resolve_device(name)
+        with pytest.raises(InputError, match=rf"compute.device: device is '{name}'.*no CUDA"):
+            torch_device(name)
+    with pytest.raises(InputError, match=r"compute.device: device is 'tpu'; expected one of"):
+        torch_device("tpu")
 
 
-def test_resolve_device_with_cuda(monkeypatch):
+def test_torch_device_with_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert resolve_device("auto") == torch.device("cuda")
-    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert torch_device("auto") == torch.device("cuda", 0)
+    assert torch_device("cuda") == torch.device("cuda", 0)
+    assert torch_device("cuda:1") == torch.device("cuda", 1)
 
 
-def test_resolve_device_here():
+def test_torch_device_here():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
+    assert torch_device("auto").type == expected
 
 
 # --- preprocessing ----------------------------------------------------------------------------

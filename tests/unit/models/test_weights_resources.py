@@ -11,10 +11,9 @@ import torch
 import torchvision
 
 from dnnmap.errors import InputError
-from dnnmap.models.layers import LAYERS
+from dnnmap.models.registry import families, get_family
 from dnnmap.models.weights import fetch_weights, weights_url
 from dnnmap.sizing import (
-    PARAMETERS,
     encoding_mem_mb,
     extraction_mem_mb,
     layer_shapes,
@@ -38,6 +37,7 @@ def test_weights_url_and_unknown_name():
     assert weights_url("alexnet", "IMAGENET1K_V1").endswith("alexnet-owt-7be5be79.pth")
     with pytest.raises(InputError, match=r"'IMAGENET9' is not 'none', a \.pth file"):
         weights_url("alexnet", "IMAGENET9")
+    assert weights_url("resnet50", "IMAGENET1K_V2").endswith("resnet50-11ad3fa6.pth")
 
 
 def test_fetch_from_cache_checks_the_hash(tmp_path, monkeypatch):
@@ -77,31 +77,32 @@ def test_fetch_without_cache_or_network_says_what_to_do(tmp_path):
     assert not dest.exists()
 
 
-@pytest.mark.parametrize("architecture", sorted(LAYERS))
+@pytest.mark.parametrize("architecture", sorted(families()))
 @pytest.mark.parametrize("resize", [64, 96, 224])
 def test_layer_shapes_match_a_forward_pass(architecture, resize):
     with torch.device("meta"):
         model = getattr(torchvision.models, architecture)(weights=None).eval()
     modules = dict(model.named_modules())
     shapes = {}
-    for layer, path in LAYERS[architecture].items():
+    for layer, path in get_family(architecture).layers.items():
         modules[path].register_forward_hook(
             lambda _m, _i, out, layer=layer: shapes.__setitem__(layer, tuple(out.shape[1:]))
         )
     model(torch.empty(1, 3, resize, resize, device="meta"))
     assert layer_shapes(architecture, resize) == shapes
-    assert sum(p.numel() for p in model.parameters()) == PARAMETERS[architecture]
+    assert sum(p.numel() for p in model.parameters()) == get_family(architecture).n_parameters
 
 
 def test_memory_estimates_grow_with_data_and_attempt():
-    layers = list(LAYERS["alexnet"])
+    layers = list(get_family("alexnet").layers)
     one = extraction_mem_mb("alexnet", layers, 224, 32)
     assert extraction_mem_mb("alexnet", layers, 224, 32, attempt=2) == 2 * one
     assert extraction_mem_mb("alexnet", layers, 224, 64) > one
     # 32 stimuli x ~535k units x 4 bytes x 3 copies = ~205 MB above the fixed part
     units = sum(layer_units("alexnet", layers, 224).values())
     assert units == 64 * 55 * 55 + 192 * 27 * 27 + 384 * 169 + 2 * 256 * 169 + 2 * 4096 + 1000
-    assert one > 1500 + 2 * 4 * PARAMETERS["alexnet"] / 1e6 + 32 * 3 * units * 4 / 1e6
+    params = get_family("alexnet").n_parameters
+    assert one > 1500 + 2 * 4 * params / 1e6 + 32 * 3 * units * 4 / 1e6
     assert encoding_mem_mb(1000, 100, 50_000, 10_000) > encoding_mem_mb(1000, 100, 5_000, 10_000)
     assert encoding_mem_mb(150, 100, 1600, 10_000, attempt=3) == 3 * encoding_mem_mb(
         150, 100, 1600, 10_000
