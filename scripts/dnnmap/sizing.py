@@ -117,3 +117,96 @@ def searchlight_runtime_min(n_stim: int, n_columns: int, n_shards: int) -> int:
     growing with the square of the number of stimuli (generous by a factor of 3)."""
     per_center_s = 2.2e-3 * (n_stim / 150) ** 2
     return 5 + math.ceil(3 * per_center_s * n_columns / max(n_shards, 1) / 60)
+
+
+# Sizes of the remaining workflow jobs, from plain values. The rules' resource callables
+# (workflow/rules/resources.smk) only read the config and pass it here.
+
+#: Side of the square model input when ``models.<name>.preprocessing.resize`` is not set (the
+#: default of :class:`dnnmap.models.build.Preprocessing`, which imports torch).
+DEFAULT_RESIZE = 224
+#: Seconds of one classifier fit of the nested decoding CV at 150 stimuli (the demo's size).
+DECODING_FIT_S = 0.05
+
+
+def features_mem_mb(
+    n_stim: int, architecture: str, layer: str, resize: int, attempt: int = 1
+) -> int:
+    """Memory of the PCA job of one layer, MB (:func:`pca_mem_mb` at the layer's unit count).
+
+    Parameters
+    ----------
+    n_stim : int
+        Number of stimuli.
+    architecture : str
+        A key of :data:`PARAMETERS` (e.g. ``"alexnet"``).
+    layer : str
+        Friendly layer name of that architecture.
+    resize : int
+        Side of the square model input, pixels.
+    attempt : int
+        Retry number (1 for the first run); memory grows linearly with it.
+    """
+    units = layer_units(architecture, [layer], resize)[layer]
+    return pca_mem_mb(n_stim, units, attempt=attempt)
+
+
+def decoding_mem_mb(n_stim: int, n_columns: int, attempt: int = 1) -> int:
+    """Memory of a decoding job, MB.
+
+    The patterns in float64, ``(n_stim, n_columns)`` (PCA features of a layer, or an ROI's
+    grayordinates), six times over for the standardized copies and the classifier's, plus
+    the Python process.
+
+    Parameters
+    ----------
+    n_stim : int
+        Number of stimuli.
+    n_columns : int
+        Columns of the decoded patterns: features of a layer or grayordinates of an ROI.
+    attempt : int
+        Retry number (1 for the first run); memory grows linearly with it.
+    """
+    return math.ceil(PYTHON_BASE_MB + 6 * 8 * n_stim * n_columns / MB) * attempt
+
+
+def decoding_runtime_min(
+    n_stim: int, n_perm: int, n_folds: int, n_penalties: int, inner_folds: int
+) -> int:
+    """Runtime hint of a decoding job, minutes.
+
+    Every permutation refits the nested CV: ``(n_perm + 1) * n_folds * n_penalties *
+    inner_folds`` fits of :data:`DECODING_FIT_S` seconds each at up to 150 stimuli, growing
+    linearly with the stimuli beyond that, plus 10 minutes.
+
+    Parameters
+    ----------
+    n_stim : int
+        Number of stimuli.
+    n_perm : int
+        Label permutations (0 for none).
+    n_folds, inner_folds : int
+        Outer and inner cross-validation folds.
+    n_penalties : int
+        Candidate penalties (``decoding.Cs``) searched by the inner CV.
+    """
+    fits = (n_perm + 1) * n_folds * n_penalties * inner_folds
+    return 10 + math.ceil(fits * DECODING_FIT_S * max(n_stim / 150, 1) / 60)
+
+
+def brain_mem_mb(n_stim: int, n_columns: int, attempt: int = 1) -> int:
+    """Memory of a job that reads a subject's whole CIFTI file, MB.
+
+    The responses ``(n_stim, n_columns)`` in float32, twice, plus the Python process.
+
+    Parameters
+    ----------
+    n_stim : int
+        Number of stimuli (maps of the file).
+    n_columns : int
+        Grayordinates of the file, e.g.
+        :data:`dnnmap.brain.cifti.FSLR32K_GRAYORDINATES` as an upper bound.
+    attempt : int
+        Retry number (1 for the first run); memory grows linearly with it.
+    """
+    return math.ceil(PYTHON_BASE_MB + 2 * 4 * n_stim * n_columns / MB) * attempt

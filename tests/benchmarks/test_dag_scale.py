@@ -21,7 +21,7 @@ from dnnmap.brain.atlas import mmp_atlas
 N_MODELS, N_ROIS = 10, 50
 LOCAL_RULES = {
     "fetch_weights",
-    "summary",
+    "summarize_encoding",
     "plot_encoding",
     "summarize_benchmarks",
     "summarize_rsa",
@@ -31,7 +31,7 @@ LOCAL_RULES = {
     "collect_rsa_table",
     "plot_rsa_advanced",
     "probing_profile",
-    "decoding_brain_summary",
+    "summarize_brain_decoding",
     "all",
 }
 """The workflow's ``localrules`` (run on the login node, never submitted)."""

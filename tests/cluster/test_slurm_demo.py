@@ -75,7 +75,7 @@ def test_jobs_went_through_slurm(runs):
     (gpu_log,) = (slurm / "rule_extract_activations").rglob("*.log")
     text = gpu_log.read_text()
     assert "slurm_partition=gpu" in text and "gpu=1" in text
-    assert not any(p.name.startswith("rule_summary") for p in slurm.iterdir())  # local rule
+    assert not any(p.name.startswith("rule_summarize") for p in slurm.iterdir())  # local rule
 
 
 def test_outputs_equal_a_local_run(runs):

@@ -16,6 +16,18 @@ def job_counts(stdout: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
 
 
+def benchmarked(stdout: str) -> dict[str, int]:
+    """Benchmark files summarize_benchmarks reads, counted by rule."""
+    block = stdout.split("rule summarize_benchmarks:")[1]
+    files = re.search(r"^\s+input: (.*)$", block, re.M)[1].split(", ")
+    counts: dict[str, int] = {}
+    for path in files:
+        assert path.startswith("logs/benchmarks/") and path.endswith(".tsv"), path
+        rule = path.split("/")[2]
+        counts[rule] = counts.get(rule, 0) + 1
+    return counts
+
+
 def test_demo_dag(tmp_path):
     proc = run_workflow(tmp_path, demo_config(), "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr
@@ -28,7 +40,8 @@ def test_demo_dag(tmp_path):
     assert counts["simulate_brain"] == subjects
     assert counts["extract_roi"] == subjects * rois
     assert counts["encode"] == layers * rois * subjects
-    assert counts["maps"] == subjects
+    assert counts["encoding_maps"] == subjects
+    assert counts["summarize_encoding"] == 1 and counts["plot_encoding"] == 1
     assert counts["summarize_benchmarks"] == 1
     assert counts["rdm_model"] == layers
     assert counts["rdm_brain"] == subjects * rois
@@ -37,7 +50,7 @@ def test_demo_dag(tmp_path):
     assert "searchlight" not in counts
     assert counts["decode"] == layers  # one attribute (category)
     assert counts["decode_brain"] == subjects * rois
-    assert counts["probing_profile"] == 1 and counts["decoding_brain_summary"] == 1
+    assert counts["probing_profile"] == 1 and counts["summarize_brain_decoding"] == 1
     per_subject = 1 + rois + layers * rois + 1 + rois + rois + rois  # ... decode_brain
     rsa_steps = layers + 3  # model RDMs, summarize_rsa, plot_rsa, plot_rdms
     assert counts["rsa_group"] == rois and counts["rsa_partition"] == rois
@@ -49,13 +62,24 @@ def test_demo_dag(tmp_path):
     decoding_steps = layers + 2  # decode per layer, the probing profile, the brain summary
     total = 1 + 1 + layers + subjects * per_subject + 4 + rsa_steps + decoding_steps
     assert counts["total"] == total
+    # Every job of every rule with a benchmark: directive, and nothing else.
+    assert benchmarked(proc.stdout) == {
+        "extract_activations": 1,
+        "reduce_features": layers,
+        "encode": layers * rois * subjects,
+        "rsa": subjects * rois,
+        "decode": layers,
+        "decode_brain": subjects * rois,
+    }
 
 
 def test_searchlight_and_no_rsa_dags(tmp_path):
     config = demo_config()
     config["rsa"]["searchlight"] = {"enabled": True, "n_shards": 3}
-    counts = job_counts(run_workflow(tmp_path / "on", config, "-n").stdout)
+    proc = run_workflow(tmp_path / "on", config, "-n")
+    counts = job_counts(proc.stdout)
     assert counts["searchlight"] == 2 * 3
+    assert benchmarked(proc.stdout)["searchlight"] == 2 * 3
     assert counts["merge_searchlight"] == 2
     config["rsa"]["advanced"] = {"remix": False}  # no partition sets, no remixing
     counts = job_counts(run_workflow(tmp_path / "basic", config, "-n").stdout)
@@ -64,9 +88,11 @@ def test_searchlight_and_no_rsa_dags(tmp_path):
     assert counts["collect_rsa_table"] == 2  # group and reweighting
     config["rsa"] = {"enabled": False}
     config["decoding"] = {"enabled": False}
-    counts = job_counts(run_workflow(tmp_path / "off", config, "-n").stdout)
+    proc = run_workflow(tmp_path / "off", config, "-n")
+    counts = job_counts(proc.stdout)
     assert not {"rdm_brain", "rsa", "summarize_rsa", "searchlight", "rsa_group"} & set(counts)
     assert not {"decode", "decode_brain", "probing_profile"} & set(counts)
+    assert set(benchmarked(proc.stdout)) == {"extract_activations", "reduce_features", "encode"}
 
 
 def test_two_models_dag(tmp_path):
@@ -82,7 +108,7 @@ def test_two_models_dag(tmp_path):
     assert counts["extract_activations"] == 2
     assert counts["reduce_features"] == 8 + 2
     assert counts["encode"] == (8 + 2) * 3 * 2
-    assert counts["maps"] == 2 * 2
+    assert counts["encoding_maps"] == 2 * 2
 
 
 def test_user_cifti_dag_has_no_simulation(tmp_path):

@@ -4,7 +4,7 @@ localrules:
 
 rule fetch_weights:
     output:
-        "results/weights/{model}.pth",
+        WEIGHTS,
     log:
         "logs/fetch_weights/{model}.log",
     conda:
@@ -21,10 +21,10 @@ rule fetch_weights:
 
 rule extract_activations:
     input:
-        stimuli="results/stimuli.tsv",
+        stimuli=STIMULI,
         weights=weights_input,
     output:
-        "results/activations/{model}.h5",
+        ACTIVATIONS,
     log:
         "logs/extract_activations/{model}.log",
     benchmark:

@@ -1,12 +1,12 @@
 rule simulate_brain:
     input:
-        stimuli="results/stimuli.tsv",
+        stimuli=STIMULI,
         features=simulation_features,
     output:
-        responses="results/simulation/{subject}/responses.dscalar.nii",
+        responses=SIM_RESPONSES,
         repeats=simulated_repeats("{subject}"),
         truth=report(
-            "results/simulation/{subject}/ground_truth.tsv",
+            SIM_TRUTH,
             caption="../report/ground_truth.rst",
             category="Simulation",
             labels={"subject": "{subject}"},
@@ -28,11 +28,11 @@ rule simulate_brain:
 
 rule extract_roi:
     input:
-        stimuli="results/stimuli.tsv",
+        stimuli=STIMULI,
         responses=responses_file,
         repeats=repeat_files,
     output:
-        "results/brain/{subject}/{roi}.h5",
+        ROI,
     log:
         "logs/extract_roi/{subject}/{roi}.log",
     group:

@@ -1,20 +1,18 @@
 # Decoding stimulus attributes (columns of the stimulus table) from each layer's features and,
 # with decoding.brain, from each subject's ROI responses; one probing profile per model and
-# attribute (accuracy across layers) for the report.
-DECODE = "results/decoding/{model}/{layer}/{attribute}.h5"
-DECODE_BRAIN = "results/decoding/brain/{subject}/{roi}/{attribute}.h5"
-# Helpers (decoding_runtime, decoding_mem_mb, decoding_outputs) are in common.smk.
+# attribute (accuracy across layers) for the report. Which jobs run: decode_jobs and
+# decode_brain_jobs (targets.smk); their sizes: sizing.smk.
 
 
 localrules:
     probing_profile,
-    decoding_brain_summary,
+    summarize_brain_decoding,
 
 
 rule decode:
     input:
-        stimuli="results/stimuli.tsv",
-        source="results/features/{model}/{layer}.h5",
+        stimuli=STIMULI,
+        source=FEATURES,
     output:
         DECODE,
     log:
@@ -41,8 +39,8 @@ rule decode:
 
 rule decode_brain:
     input:
-        stimuli="results/stimuli.tsv",
-        source="results/brain/{subject}/{roi}.h5",
+        stimuli=STIMULI,
+        source=ROI,
     output:
         DECODE_BRAIN,
     log:
@@ -69,21 +67,16 @@ rule decode_brain:
 
 rule probing_profile:
     input:
-        lambda wildcards: [
-            DECODE.format(
-                model=wildcards.model, layer=layer, attribute=wildcards.attribute
-            )
-            for layer in layers_of(wildcards.model)
-        ],
+        over_layers(DECODE),
     output:
         table=report(
-            "results/decoding/{model}/{attribute}.tsv",
+            PROBING["table"],
             caption="../report/decoding.rst",
             category="Decoding",
             labels={"model": "{model}", "attribute": "{attribute}", "type": "table"},
         ),
         figure=report(
-            "results/decoding/{model}/{attribute}.png",
+            PROBING["figure"],
             caption="../report/probing.rst",
             category="Decoding",
             labels={"model": "{model}", "attribute": "{attribute}", "type": "figure"},
@@ -110,28 +103,26 @@ rule probing_profile:
         "../../scripts/probing_profile.py"
 
 
-rule decoding_brain_summary:
+rule summarize_brain_decoding:
     input:
-        lambda wildcards: [
-            DECODE_BRAIN.format(subject=s, roi=r, attribute=wildcards.attribute)
-            for s in SUBJECTS
-            for r in ROIS
-        ],
+        lambda wildcards: expand(
+            DECODE_BRAIN, subject=SUBJECTS, roi=ROIS, attribute=wildcards.attribute
+        ),
     output:
         table=report(
-            "results/decoding/brain/{attribute}.tsv",
+            BRAIN_PROBING["table"],
             caption="../report/decoding.rst",
             category="Decoding",
             labels={"model": "brain", "attribute": "{attribute}", "type": "table"},
         ),
         figure=report(
-            "results/decoding/brain/{attribute}.png",
+            BRAIN_PROBING["figure"],
             caption="../report/probing.rst",
             category="Decoding",
             labels={"model": "brain", "attribute": "{attribute}", "type": "figure"},
         ),
     log:
-        "logs/decoding_brain_summary/{attribute}.log",
+        "logs/summarize_brain_decoding/{attribute}.log",
     wildcard_constraints:
         attribute="[^/]+",
     conda:

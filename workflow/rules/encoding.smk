@@ -1,10 +1,18 @@
+# Encoding models: one job per subject, model, layer and ROI (which run: encoding_jobs in
+# targets.smk), the summary table and figure, and the CIFTI maps per subject and model.
+# Tables and figures are small: they run on the login node, not as cluster jobs.
+localrules:
+    summarize_encoding,
+    plot_encoding,
+
+
 rule encode:
     input:
-        stimuli="results/stimuli.tsv",
-        features="results/features/{model}/{layer}.h5",
-        brain="results/brain/{subject}/{roi}.h5",
+        stimuli=STIMULI,
+        features=FEATURES,
+        brain=ROI,
     output:
-        "results/encoding/{subject}/{model}/{layer}/{roi}.h5",
+        ENCODING,
     log:
         "logs/encode/{subject}/{model}/{layer}/{roi}.log",
     benchmark:
@@ -22,3 +30,71 @@ rule encode:
         device=config["compute"]["device"],
     script:
         "../../scripts/encode.py"
+
+
+rule summarize_encoding:
+    input:
+        [ENCODING.format(**job) for job in encoding_jobs()],
+    output:
+        report(
+            ENCODING_SUMMARY,
+            caption="../report/encoding_summary.rst",
+            category="Encoding",
+        ),
+    log:
+        "logs/summarize_encoding.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        jobs=encoding_jobs(),
+    script:
+        "../../scripts/summarize_encoding.py"
+
+
+rule plot_encoding:
+    input:
+        summary=ENCODING_SUMMARY,
+        truth=SIMULATED_TRUTH,
+    output:
+        report(
+            ENCODING_FIGURE,
+            caption="../report/encoding_layers.rst",
+            category="Encoding",
+        ),
+    log:
+        "logs/plot_encoding.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        layer_order={m: layers_of(m) for m in MODELS},
+    script:
+        "../../scripts/plot_encoding.py"
+
+
+rule encoding_maps:
+    input:
+        responses=responses_file,
+        encoding=encoding_files,
+    output:
+        **encoding_maps(),
+    log:
+        "logs/encoding_maps/{subject}/{model}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        layers=lambda wildcards: layers_of(wildcards.model),
+        rois=ROIS,
+    script:
+        "../../scripts/encoding_maps.py"

@@ -1,8 +1,8 @@
 rule reduce_features:
     input:
-        "results/activations/{model}.h5",
+        ACTIVATIONS,
     output:
-        "results/features/{model}/{layer}.h5",
+        FEATURES,
     log:
         "logs/reduce_features/{model}/{layer}.log",
     benchmark:
@@ -11,7 +11,7 @@ rule reduce_features:
         "../../envs/analysis.yaml"
     threads: 2
     resources:
-        mem_mb=pca_mem_mb,
+        mem_mb=features_mem_mb,
         runtime=30,
     params:
         features=config["features"],

@@ -5,15 +5,10 @@ localrules:
     plot_rdms,
 
 
-RDM_MODEL = "results/rdm/{model}/{layer}.h5"
-RDM_BRAIN = "results/rdm/brain/{subject}/{roi}.h5"
-RSA = "results/rsa/{subject}/{model}/{roi}.tsv"
-
-
 rule rdm_model:
     input:
-        stimuli="results/stimuli.tsv",
-        features="results/features/{model}/{layer}.h5",
+        stimuli=STIMULI,
+        features=FEATURES,
     output:
         RDM_MODEL,
     log:
@@ -35,8 +30,8 @@ rule rdm_model:
 
 rule rdm_brain:
     input:
-        stimuli="results/stimuli.tsv",
-        brain="results/brain/{subject}/{roi}.h5",
+        stimuli=STIMULI,
+        brain=ROI,
     output:
         RDM_BRAIN,
     log:
@@ -58,8 +53,8 @@ rule rdm_brain:
 
 rule rsa:
     input:
-        stimuli="results/stimuli.tsv",
-        models=layer_rdms,
+        stimuli=STIMULI,
+        models=over_layers(RDM_MODEL),
         brains=roi_rdms,
     output:
         RSA,
@@ -88,7 +83,7 @@ rule summarize_rsa:
         [RSA.format(**job) for job in rsa_jobs()],
     output:
         report(
-            "results/summary/rsa.tsv",
+            RSA_SUMMARY,
             caption="../report/rsa_summary.rst",
             category="RSA",
         ),
@@ -108,11 +103,11 @@ rule summarize_rsa:
 
 rule plot_rsa:
     input:
-        summary="results/summary/rsa.tsv",
+        summary=RSA_SUMMARY,
         truth=SIMULATED_TRUTH,
     output:
         report(
-            "results/summary/rsa_profiles.png",
+            RSA_FIGURE,
             caption="../report/rsa_profiles.rst",
             category="RSA",
         ),
@@ -132,17 +127,17 @@ rule plot_rsa:
 
 rule plot_rdms:
     input:
-        stimuli="results/stimuli.tsv",
-        models=layer_rdms,
+        stimuli=STIMULI,
+        models=over_layers(RDM_MODEL),
         brains=expand(RDM_BRAIN, subject=SUBJECTS[:1], roi=ROIS),
     output:
         rdms=report(
-            "results/rsa/figures/{model}_rdms.png",
+            RDM_FIGURE,
             caption="../report/rdms.rst",
             category="RSA",
         ),
         mds=report(
-            "results/rsa/figures/{model}_mds.png",
+            MDS_FIGURE,
             caption="../report/mds.rst",
             category="RSA",
         ),
@@ -163,14 +158,11 @@ rule plot_rdms:
         "../../scripts/plot_rdms.py"
 
 
-SEARCHLIGHT_SHARD = "results/searchlight/{subject}/{model}/shard-{shard}.h5"
-
-
 rule searchlight:
     input:
-        stimuli="results/stimuli.tsv",
+        stimuli=STIMULI,
         responses=responses_file,
-        models=layer_rdms,
+        models=over_layers(RDM_MODEL),
     output:
         SEARCHLIGHT_SHARD,
     log:
@@ -193,14 +185,9 @@ rule searchlight:
 rule merge_searchlight:
     input:
         responses=responses_file,
-        shards=lambda wildcards: expand(
-            SEARCHLIGHT_SHARD,
-            subject=wildcards.subject,
-            model=wildcards.model,
-            shard=range(config["rsa"]["searchlight"]["n_shards"]),
-        ),
+        shards=searchlight_shards,
     output:
-        "results/maps/{subject}/{model}/searchlight.dscalar.nii",
+        SEARCHLIGHT_MAP,
     log:
         "logs/merge_searchlight/{subject}/{model}.log",
     conda:

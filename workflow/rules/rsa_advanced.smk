@@ -1,8 +1,6 @@
 # Second-level RSA (rsa.advanced): the group RSA across subjects, held-out reweighting of
 # layer and unit RDMs, variance partitioning by sets of layers, and remixed layer RDMs.
-# Table paths (RSA_TABLES), which jobs run (rsa_table_jobs) and the input helpers
-# (layer_rdms, roi_rdms) are in common.smk.
-RDM_REMIX = "results/rdm_remix/{model}/{layer}.h5"
+# Table paths (RSA_TABLES) are in paths.smk, which jobs run (rsa_table_jobs) in targets.smk.
 
 
 localrules:
@@ -13,8 +11,8 @@ localrules:
 
 rule rsa_group:
     input:
-        stimuli="results/stimuli.tsv",
-        models=layer_rdms,
+        stimuli=STIMULI,
+        models=over_layers(RDM_MODEL),
         brains=roi_rdms,
     output:
         RSA_TABLES["group"],
@@ -37,14 +35,10 @@ rule rsa_group:
 
 rule rsa_reweighting:
     input:
-        stimuli="results/stimuli.tsv",
-        models=layer_rdms,
+        stimuli=STIMULI,
+        models=over_layers(RDM_MODEL),
         brain=RDM_BRAIN,
-        features=lambda wildcards: expand(
-            "results/features/{model}/{layer}.h5",
-            model=wildcards.model,
-            layer=layers_of(wildcards.model),
-        ),
+        features=over_layers(FEATURES),
     output:
         RSA_TABLES["reweighting"],
     log:
@@ -66,8 +60,8 @@ rule rsa_reweighting:
 
 rule rsa_partition:
     input:
-        stimuli="results/stimuli.tsv",
-        models=layer_rdms,
+        stimuli=STIMULI,
+        models=over_layers(RDM_MODEL),
         brains=roi_rdms,
     output:
         RSA_TABLES["partition"],
@@ -91,8 +85,8 @@ rule rsa_partition:
 
 rule rdm_remix:
     input:
-        stimuli="results/stimuli.tsv",
-        features="results/features/{model}/{layer}.h5",
+        stimuli=STIMULI,
+        features=FEATURES,
     output:
         RDM_REMIX,
     log:
@@ -113,10 +107,8 @@ rule rdm_remix:
 
 rule rsa_remix:
     input:
-        stimuli="results/stimuli.tsv",
-        models=lambda wildcards: expand(
-            RDM_REMIX, model=wildcards.model, layer=layers_of(wildcards.model)
-        ),
+        stimuli=STIMULI,
+        models=over_layers(RDM_REMIX),
         brains=roi_rdms,
     output:
         RSA_TABLES["remix"],
@@ -143,7 +135,7 @@ rule summarize_rsa_remix:
         [RSA_TABLES["remix"].format(**job) for job in rsa_table_jobs("remix")],
     output:
         report(
-            "results/summary/rsa_remix.tsv",
+            RSA_TABLE_SUMMARY.format(kind="remix"),
             caption="../report/rsa_remix.rst",
             category="RSA",
             subcategory="Second level",
@@ -170,7 +162,7 @@ rule collect_rsa_table:
         ],
     output:
         report(
-            "results/summary/rsa_{kind}.tsv",
+            RSA_TABLE_SUMMARY,
             caption="../report/rsa_tables.rst",
             category="RSA",
             subcategory="Second level",
@@ -197,7 +189,7 @@ rule plot_rsa_advanced:
         unpack(lambda wildcards: {**rsa_summary_tables(), "truth": SIMULATED_TRUTH}),
     output:
         report(
-            "results/rsa/figures/{model}_advanced.png",
+            RSA_ADVANCED_FIGURE,
             caption="../report/rsa_advanced.rst",
             category="RSA",
             subcategory="Second level",

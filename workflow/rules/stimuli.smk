@@ -1,9 +1,9 @@
 rule check_stimuli:
     input:
         table=config["stimuli"]["table"],
-        files=list(STIMULI["path"]),
+        files=list(STIMULUS_TABLE["path"]),
     output:
-        "results/stimuli.tsv",
+        STIMULI,
     log:
         "logs/check_stimuli.log",
     conda:

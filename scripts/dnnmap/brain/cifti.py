@@ -36,6 +36,9 @@ FSLR32K_VERTICES = 32492
 """Number of vertices of one hemisphere of the fsLR-32k mesh."""
 FSLR32K_CORTEX = {CORTEX_LEFT: 29696, CORTEX_RIGHT: 29716}
 """Grayordinates per hemisphere of the HCP fsLR-32k cortex (medial wall excluded)."""
+FSLR32K_GRAYORDINATES = 91282
+"""Grayordinates of the full fsLR-32k CIFTI space: the 59412 of the cortex and 31870
+subcortical voxels; the most a brain-responses file on these grayordinates holds."""
 
 _SULC = "S1200.sulc_MSMAll.32k_fs_LR.dscalar.nii"
 _DSCALAR_SUFFIX = ".dscalar.nii"

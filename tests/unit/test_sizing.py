@@ -1,0 +1,72 @@
+"""Tests of the workflow job sizes in dnnmap.sizing: closed forms, growth with the retry
+attempt, and the demo's sizes (150 stimuli, AlexNet, 100 PCA components) as the workflow
+requested them before the formulas moved out of the rules."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dnnmap.brain.cifti import FSLR32K_CORTEX, FSLR32K_GRAYORDINATES
+from dnnmap.sizing import (
+    DEFAULT_RESIZE,
+    PYTHON_BASE_MB,
+    brain_mem_mb,
+    decoding_mem_mb,
+    decoding_runtime_min,
+    features_mem_mb,
+    layer_units,
+    pca_mem_mb,
+)
+
+N_STIM = 150  # the demo's stimuli
+
+
+def test_grayordinates_are_cortex_and_subcortex():
+    assert sum(FSLR32K_CORTEX.values()) == 59412
+    assert FSLR32K_GRAYORDINATES == 59412 + 31870 == 91282
+
+
+def test_default_resize_is_the_preprocessing_default():
+    from dnnmap.models.build import Preprocessing
+
+    assert Preprocessing().resize == DEFAULT_RESIZE == 224
+
+
+@pytest.mark.parametrize("layer", ["conv1", "conv5", "fc6"])
+def test_features_mem_mb_is_pca_mem_at_the_layer_size(layer):
+    units = layer_units("alexnet", [layer], DEFAULT_RESIZE)[layer]
+    for attempt in (1, 2, 3):
+        assert features_mem_mb(N_STIM, "alexnet", layer, DEFAULT_RESIZE, attempt) == pca_mem_mb(
+            N_STIM, units, attempt=attempt
+        )
+    # What the workflow requested for layer1 of a ResNet-18 at 128 pixels (150 stimuli).
+    assert features_mem_mb(N_STIM, "resnet18", "layer1", 128) == 806
+
+
+def test_decoding_mem_mb_closed_form_and_demo():
+    for n_stim, n_columns, attempt in [(150, 100, 1), (1000, 5000, 2), (40, 3, 3)]:
+        expected = math.ceil(PYTHON_BASE_MB + 6 * 8 * n_stim * n_columns / 1e6) * attempt
+        assert decoding_mem_mb(n_stim, n_columns, attempt) == expected
+    assert decoding_mem_mb(N_STIM, 100) == 401  # decode: 100 PCA components
+    assert decoding_mem_mb(N_STIM, 10_000) < decoding_mem_mb(N_STIM, 10_000, attempt=2)
+
+
+def test_decoding_runtime_min_closed_form_and_demo():
+    # The demo: 20 permutations, 5 outer folds, 3 penalties, 3 inner folds.
+    fits = 21 * 5 * 3 * 3
+    assert decoding_runtime_min(N_STIM, 20, 5, 3, 3) == 10 + math.ceil(fits * 0.05 / 60) == 11
+    # Below 150 stimuli a fit takes no less; above, time grows linearly with the stimuli.
+    assert decoding_runtime_min(50, 999, 5, 3, 3) == decoding_runtime_min(150, 999, 5, 3, 3)
+    many = decoding_runtime_min(600, 999, 5, 3, 3) - 10
+    assert many == math.ceil(1000 * 45 * 0.05 * 4 / 60)
+    assert decoding_runtime_min(N_STIM, 0, 5, 3, 3) <= decoding_runtime_min(N_STIM, 20, 5, 3, 3)
+
+
+def test_brain_mem_mb_closed_form_and_demo():
+    assert brain_mem_mb(N_STIM, FSLR32K_GRAYORDINATES) == 510  # simulate_brain, extract_roi
+    for attempt in (1, 2, 3):
+        expected = math.ceil(PYTHON_BASE_MB + 2 * 4 * N_STIM * 91282 / 1e6) * attempt
+        assert brain_mem_mb(N_STIM, FSLR32K_GRAYORDINATES, attempt) == expected
+    assert brain_mem_mb(2000, 59412) < brain_mem_mb(2000, 91282)

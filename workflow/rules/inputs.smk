@@ -1,0 +1,84 @@
+# Input functions of the rules: each maps a job's wildcards to the files it reads.
+
+
+def over_layers(pattern):
+    """An input function: ``pattern`` over every layer of the job's model, in network order.
+
+    The pattern's other wildcards ({model}, {subject}, {attribute}, ...) take the job's values.
+    """
+
+    def files(wildcards):
+        values = dict(wildcards.items())
+        return [
+            pattern.format(**{**values, "layer": layer})
+            for layer in layers_of(wildcards.model)
+        ]
+
+    return files
+
+
+def roi_rdms(wildcards):
+    """The RDMs of one ROI in every subject (RDM_BRAIN), in subject order."""
+    return expand(RDM_BRAIN, subject=SUBJECTS, roi=wildcards.roi)
+
+
+def encoding_files(wildcards):
+    """Encoding results of every layer and ROI of the job's subject and model."""
+    jobs = encoding_jobs([wildcards.subject], [wildcards.model])
+    return [ENCODING.format(**job) for job in jobs]
+
+
+def weights_input(wildcards):
+    """Weights a model's extraction reads: a local file, a fetched torchvision file, or none."""
+    weights = str(config["models"][wildcards.model].get("weights", "none"))
+    kind = weights_kind(weights)
+    if kind == "file":
+        return weights
+    if kind == "torchvision":
+        return WEIGHTS.format(model=wildcards.model)
+    return []
+
+
+def responses_file(wildcards):
+    """The CIFTI brain responses of a subject: the user's file or the simulated one."""
+    source = config["brain"]["subjects"][wildcards.subject]["responses"]
+    if source == SIMULATE:
+        return SIM_RESPONSES.format(subject=wildcards.subject)
+    return source
+
+
+def repeat_files(wildcards):
+    """CIFTI files of a subject's single repeated measurements (may be empty)."""
+    entry = config["brain"]["subjects"][wildcards.subject]
+    if entry["responses"] == SIMULATE:
+        return simulated_repeats(wildcards.subject)
+    return entry.get("repeats", [])
+
+
+def simulated_repeats(subject):
+    """The simulated single-repeat CIFTI files of a subject (none when n_repeats is 1).
+
+    ``subject`` may be the pattern "{subject}" (for the rule's output).
+    """
+    n = config.get("simulation", {}).get("n_repeats", 1)
+    return [
+        SIM_REPEAT.format(subject=subject, repeat=r + 1)
+        for r in range(n if n > 1 else 0)
+    ]
+
+
+def simulation_features(wildcards):
+    """PCA features of the layers that drive the simulated regions."""
+    sim = config["simulation"]
+    layers = sorted({region["layer"] for region in sim["regions"].values()})
+    return expand(FEATURES, model=sim["model"], layer=layers)
+
+
+def searchlight_shards(wildcards):
+    """The searchlight shards of the job's subject and model, in shard order."""
+    return expand(
+        SEARCHLIGHT_SHARD,
+        subject=wildcards.subject,
+        model=wildcards.model,
+        shard=range(config["rsa"]["searchlight"]["n_shards"]),
+    )

@@ -1,0 +1,64 @@
+# Every output path pattern of the workflow, one named constant each; the rules, the input
+# functions and the target lists use these names only. Logs and benchmark files are named
+# after their rule, in the rule.
+
+# Stimuli, models and features.
+STIMULI = "results/stimuli.tsv"
+WEIGHTS = "results/weights/{model}.pth"
+ACTIVATIONS = "results/activations/{model}.h5"
+FEATURES = "results/features/{model}/{layer}.h5"
+
+# Brain data: the simulated brain of the demo, and the responses of each region.
+SIM_RESPONSES = "results/simulation/{subject}/responses.dscalar.nii"
+SIM_REPEAT = "results/simulation/{subject}/repeat-{repeat}.dscalar.nii"
+SIM_TRUTH = "results/simulation/{subject}/ground_truth.tsv"
+ROI = "results/brain/{subject}/{roi}.h5"
+
+# Encoding: one file per job, the summary table and figure, the CIFTI maps per statistic.
+ENCODING = "results/encoding/{subject}/{model}/{layer}/{roi}.h5"
+ENCODING_SUMMARY = "results/summary/encoding.tsv"
+ENCODING_FIGURE = "results/summary/encoding_layers.png"
+ENCODING_MAPS = {
+    "r": "results/maps/{subject}/{model}/encoding_r.dscalar.nii",
+    "logp": "results/maps/{subject}/{model}/encoding_logp.dscalar.nii",
+    "r_fwe": "results/maps/{subject}/{model}/encoding_r_fwe.dscalar.nii",
+}
+
+# RSA: RDMs, one table per job, the summary table and figures, the searchlight.
+RDM_MODEL = "results/rdm/{model}/{layer}.h5"
+RDM_BRAIN = "results/rdm/brain/{subject}/{roi}.h5"
+RSA = "results/rsa/{subject}/{model}/{roi}.tsv"
+RSA_SUMMARY = "results/summary/rsa.tsv"
+RSA_FIGURE = "results/summary/rsa_profiles.png"
+RDM_FIGURE = "results/rsa/figures/{model}_rdms.png"
+MDS_FIGURE = "results/rsa/figures/{model}_mds.png"
+SEARCHLIGHT_SHARD = "results/searchlight/{subject}/{model}/shard-{shard}.h5"
+SEARCHLIGHT_MAP = "results/maps/{subject}/{model}/searchlight.dscalar.nii"
+
+# Second-level RSA (rsa.advanced): tables per kind, their summaries, remixed RDMs, a figure.
+RSA_TABLES = {
+    "group": "results/rsa_group/{model}/{roi}.tsv",
+    "reweighting": "results/rsa_reweighting/{subject}/{model}/{roi}.tsv",
+    "partition": "results/rsa_partition/{model}/{roi}.tsv",
+    "remix": "results/rsa_remix/{subject}/{model}/{roi}.tsv",
+}
+RSA_TABLE_SUMMARY = "results/summary/rsa_{kind}.tsv"
+RDM_REMIX = "results/rdm_remix/{model}/{layer}.h5"
+RSA_ADVANCED_FIGURE = "results/rsa/figures/{model}_advanced.png"
+
+# Decoding: one file per job, probing profiles (table and figure) per model and attribute,
+# and the same across the subjects' regions.
+DECODE = "results/decoding/{model}/{layer}/{attribute}.h5"
+DECODE_BRAIN = "results/decoding/brain/{subject}/{roi}/{attribute}.h5"
+PROBING = {
+    "table": "results/decoding/{model}/{attribute}.tsv",
+    "figure": "results/decoding/{model}/{attribute}.png",
+}
+BRAIN_PROBING = {
+    "table": "results/decoding/brain/{attribute}.tsv",
+    "figure": "results/decoding/brain/{attribute}.png",
+}
+
+# Compute: wall time and memory of every job of the rules that have a benchmark directive.
+BENCHMARKS_TABLE = "results/summary/benchmarks.tsv"
+BENCHMARKS_FIGURE = "results/summary/benchmarks.png"

@@ -1,0 +1,83 @@
+# Resource callables of the rules: each reads the config and asks dnnmap.sizing, which holds
+# the formulas. Memory grows with each retry attempt.
+
+
+def input_side(model):
+    """Side of the square input of a model, pixels (preprocessing.resize or the default)."""
+    preprocessing = config["models"][model].get("preprocessing", {})
+    return preprocessing.get("resize", sizing.DEFAULT_RESIZE)
+
+
+def extraction_mem_mb(wildcards, attempt):
+    model = config["models"][wildcards.model]
+    return sizing.extraction_mem_mb(
+        model["architecture"],
+        model["layers"],
+        input_side(wildcards.model),
+        config["compute"]["batch_size"],
+        attempt,
+    )
+
+
+def extraction_runtime(wildcards):
+    """Minutes for an extraction job: the CPU estimate unless compute.device names CUDA."""
+    architecture = config["models"][wildcards.model]["architecture"]
+    gpu = config["compute"]["device"].startswith("cuda")
+    return sizing.extraction_runtime_min(N_STIM, architecture, gpu=gpu)
+
+
+def features_mem_mb(wildcards, attempt):
+    return sizing.features_mem_mb(
+        N_STIM,
+        config["models"][wildcards.model]["architecture"],
+        wildcards.layer,
+        input_side(wildcards.model),
+        attempt,
+    )
+
+
+def encoding_mem_mb(wildcards, attempt):
+    return sizing.encoding_mem_mb(
+        N_STIM,
+        config["features"]["n_components"],
+        ROI_SIZES[wildcards.roi],
+        config["encoding"]["voxel_batch"],
+        attempt,
+    )
+
+
+def encoding_runtime(wildcards):
+    return sizing.encoding_runtime_min(N_STIM, ROI_SIZES[wildcards.roi])
+
+
+def rdm_mem_mb(wildcards, attempt):
+    return sizing.rdm_mem_mb(N_STIM, attempt)
+
+
+def searchlight_mem_mb(wildcards, attempt):
+    """Sized for the largest responses file, all fsLR-32k grayordinates."""
+    return sizing.searchlight_mem_mb(N_STIM, FSLR32K_GRAYORDINATES, attempt)
+
+
+def searchlight_runtime(wildcards):
+    n_shards = config["rsa"]["searchlight"]["n_shards"]
+    return sizing.searchlight_runtime_min(N_STIM, FSLR32K_GRAYORDINATES, n_shards)
+
+
+def brain_mem_mb(wildcards, attempt):
+    """Sized for the largest responses file, all fsLR-32k grayordinates."""
+    return sizing.brain_mem_mb(N_STIM, FSLR32K_GRAYORDINATES, attempt)
+
+
+def decoding_mem_mb(wildcards, attempt):
+    """The patterns: an ROI's grayordinates (decode_brain) or a layer's PCA features."""
+    roi = getattr(wildcards, "roi", None)
+    n_columns = ROI_SIZES.get(roi, config["features"]["n_components"])
+    return sizing.decoding_mem_mb(N_STIM, n_columns, attempt)
+
+
+def decoding_runtime(wildcards):
+    dec = config["decoding"]
+    return sizing.decoding_runtime_min(
+        N_STIM, dec["n_perm"], dec["n_folds"], len(dec["Cs"]), dec["inner_folds"]
+    )

@@ -1,0 +1,69 @@
+# The checks that run before any job (config and stimulus table), and the globals the other
+# files use: the stimulus table, models, subjects, ROIs and their sizes.
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir).parent / "scripts"))
+
+from snakemake.exceptions import WorkflowError
+
+from dnnmap import sizing as sizing
+from dnnmap.brain.atlas import mmp_atlas, resolve_roi
+from dnnmap.brain.cifti import FSLR32K_GRAYORDINATES
+from dnnmap.config import SIMULATE, check_semantics, load_schema, validate, weights_kind
+from dnnmap.errors import InputError
+from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table
+
+# HDF5's file locks fail on many shared cluster filesystems (NFS, Lustre); dnnmap never
+# writes one file from two processes (each output is written under a temporary name).
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+
+SCHEMAS = Path(workflow.basedir) / "schemas"
+CONFIG_SOURCE = (
+    workflow.overwrite_configfiles or workflow.configfiles or ["--config"]
+)[-1]
+
+
+def _startup_checks():
+    """Validate config and stimulus table; return the stimulus table (no image decoding)."""
+    validate(config, load_schema(SCHEMAS / "config.schema.yaml"), str(CONFIG_SOURCE))
+    table_path = config["stimuli"]["table"]
+    table = read_table(table_path)
+    row_schema = load_schema(SCHEMAS / "stimuli.schema.yaml")
+    checked = check_stimuli(table, table_path, decode=False)
+    for line, row in zip(
+        table.attrs[LINES_ATTR], table.to_dict("records"), strict=True
+    ):
+        validate(row, row_schema, f"{table_path} row {line}")
+    table = checked
+    check_semantics(config, list(table["stim_id"]), ".", str(CONFIG_SOURCE))
+    return table
+
+
+try:
+    STIMULUS_TABLE = _startup_checks()
+except InputError as err:
+    raise WorkflowError(f"dnnmap: {err}") from None
+
+MODELS = list(config["models"])
+SUBJECTS = list(config["brain"]["subjects"])
+ROIS = list(config["brain"]["rois"])
+N_STIM = len(STIMULUS_TABLE)
+ROI_SIZES = {
+    roi: len(resolve_roi(roi, labels, mmp_atlas()))
+    for roi, labels in config["brain"]["rois"].items()
+}
+
+
+wildcard_constraints:
+    model="|".join(MODELS),
+    subject="|".join(SUBJECTS),
+    roi="|".join(ROIS),
+    layer="[A-Za-z0-9][A-Za-z0-9_.-]*",
+    shard="[0-9]+",
+
+
+def layers_of(model):
+    """Friendly layer names of a model, in config order."""
+    return config["models"][model]["layers"]

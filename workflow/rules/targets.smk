@@ -1,0 +1,201 @@
+# Which jobs run: the wildcards of every job of the fanned-out rules, the outputs `rule all`
+# asks for, and the benchmark files of every rule that has a benchmark directive.
+
+SIMULATED_TRUTH = [
+    SIM_TRUTH.format(subject=s)
+    for s, entry in config["brain"]["subjects"].items()
+    if entry["responses"] == SIMULATE
+]
+
+
+def model_jobs():
+    """Model of every extraction job."""
+    return [{"model": m} for m in MODELS]
+
+
+def layer_jobs():
+    """Model and layer of every features job."""
+    return [{"model": m, "layer": layer} for m in MODELS for layer in layers_of(m)]
+
+
+def encoding_jobs(subjects=None, models=None):
+    """Subject, model, layer and ROI of every encoding job, in a fixed order."""
+    return [
+        {"subject": s, "model": m, "layer": layer, "roi": r}
+        for s in subjects or SUBJECTS
+        for m in models or MODELS
+        for layer in layers_of(m)
+        for r in ROIS
+    ]
+
+
+def encoding_maps():
+    """The encoding maps of a subject and model: r, and with permutations p and FWE maps."""
+    kinds = ["r"]
+    if config["encoding"]["permutation"]["n_perm"] > 0:
+        kinds += ["logp", "r_fwe"]
+    return {kind: ENCODING_MAPS[kind] for kind in kinds}
+
+
+def rsa_jobs():
+    """Subject, model and ROI of every RSA job (empty when rsa.enabled is false)."""
+    if not config["rsa"]["enabled"]:
+        return []
+    return [
+        {"subject": s, "model": m, "roi": r}
+        for s in SUBJECTS
+        for m in MODELS
+        for r in ROIS
+    ]
+
+
+def searchlight_jobs():
+    """Subject, model and shard of every searchlight job (empty unless it is enabled)."""
+    searchlight = config["rsa"]["searchlight"]
+    if not searchlight["enabled"]:
+        return []
+    return [
+        {"subject": s, "model": m, "shard": str(shard)}
+        for s in SUBJECTS
+        for m in MODELS
+        for shard in range(searchlight["n_shards"])
+    ]
+
+
+def rsa_advanced():
+    """The rsa.advanced section when it runs (RSA and the section enabled), else None."""
+    adv = config["rsa"]["advanced"]
+    return adv if config["rsa"]["enabled"] and adv["enabled"] else None
+
+
+def partition_sets(model):
+    """Layer sets of a model's variance partitioning (rsa.advanced.partition)."""
+    adv = rsa_advanced()
+    return [list(names) for names in adv["partition"].get(model, [])] if adv else []
+
+
+def rsa_table_jobs(kind):
+    """Wildcards of every second-level RSA table of one kind (RSA_TABLES) that runs."""
+    adv = rsa_advanced()
+    if adv is None:
+        return []
+    per_model = [{"model": m, "roi": r} for m in MODELS for r in ROIS]
+    per_subject = [{"subject": s, **job} for s in SUBJECTS for job in per_model]
+    if kind == "group":
+        return per_model if len(SUBJECTS) >= 2 else []
+    if kind == "reweighting":
+        return per_subject
+    if kind == "partition":
+        return [job for job in per_model if partition_sets(job["model"])]
+    if kind == "remix":
+        return per_subject if adv["remix"] and config["rsa"]["categories"] else []
+    raise ValueError(f"unknown RSA table kind {kind!r}")
+
+
+def rsa_summary_tables():
+    """The summary tables of the second-level RSA that run, by kind."""
+    return {
+        kind: RSA_TABLE_SUMMARY.format(kind=kind)
+        for kind in RSA_TABLES
+        if rsa_table_jobs(kind)
+    }
+
+
+def rsa_advanced_outputs():
+    """Summary tables and the per-model figure of the second-level RSA."""
+    tables = list(rsa_summary_tables().values())
+    if not tables:
+        return []
+    return tables + expand(RSA_ADVANCED_FIGURE, model=MODELS)
+
+
+def decoding_attributes():
+    """Stimulus-table columns decoded (none when decoding is disabled)."""
+    dec = config["decoding"]
+    return list(dec["attributes"]) if dec["enabled"] else []
+
+
+def decode_jobs():
+    """Model, layer and attribute of every decoding job on features."""
+    return [
+        {**job, "attribute": attribute}
+        for job in layer_jobs()
+        for attribute in decoding_attributes()
+    ]
+
+
+def decode_brain_jobs():
+    """Subject, ROI and attribute of every decoding job on brain responses."""
+    if not config["decoding"]["brain"]:
+        return []
+    return [
+        {"subject": s, "roi": r, "attribute": attribute}
+        for s in SUBJECTS
+        for r in ROIS
+        for attribute in decoding_attributes()
+    ]
+
+
+def decoding_outputs():
+    """Probing profiles per model and attribute, and the brain summaries."""
+    attributes = decoding_attributes()
+    out = expand(list(PROBING.values()), model=MODELS, attribute=attributes)
+    if config["decoding"]["brain"]:
+        out += expand(list(BRAIN_PROBING.values()), attribute=attributes)
+    return out
+
+
+# The jobs of every rule that has a benchmark directive, by rule; benchmark_jobs() expands each
+# rule's own benchmark pattern over them.
+BENCHMARKED_JOBS = {
+    "extract_activations": model_jobs,
+    "reduce_features": layer_jobs,
+    "encode": encoding_jobs,
+    "rsa": rsa_jobs,
+    "searchlight": searchlight_jobs,
+    "decode": decode_jobs,
+    "decode_brain": decode_brain_jobs,
+}
+
+
+def benchmark_jobs():
+    """Rule, job and benchmark file of every job of the rules that have a benchmark directive.
+
+    Returns
+    -------
+    list of dict
+        Keys ``rule``, ``job`` (the wildcard values joined by "/") and ``path``, in rule
+        order, then in the order of the rule's job list in BENCHMARKED_JOBS.
+    """
+    jobs = []
+    for heavy in workflow.rules:
+        if not heavy.benchmark:
+            continue
+        if heavy.name not in BENCHMARKED_JOBS:
+            raise WorkflowError(
+                f"dnnmap: {heavy.name} has a benchmark directive but no job list in "
+                "BENCHMARKED_JOBS (workflow/rules/targets.smk); add one"
+            )
+        jobs += [
+            {
+                "rule": heavy.name,
+                "job": "/".join(str(value) for value in job.values()),
+                "path": str(heavy.benchmark.apply_wildcards(job)),
+            }
+            for job in BENCHMARKED_JOBS[heavy.name]()
+        ]
+    return jobs
+
+
+def all_outputs():
+    """Everything `rule all` asks for."""
+    outputs = [ENCODING_SUMMARY, ENCODING_FIGURE, BENCHMARKS_TABLE]
+    outputs += expand(list(encoding_maps().values()), subject=SUBJECTS, model=MODELS)
+    if rsa_jobs():
+        outputs += [RSA_SUMMARY, RSA_FIGURE]
+        outputs += expand([RDM_FIGURE, MDS_FIGURE], model=MODELS)
+    outputs += rsa_advanced_outputs()
+    outputs += decoding_outputs()
+    if searchlight_jobs():
+        outputs += expand(SEARCHLIGHT_MAP, subject=SUBJECTS, model=MODELS)
+    return outputs + SIMULATED_TRUTH
