@@ -3,9 +3,10 @@
 
 
 def input_side(model):
-    """Side of the square input of a model, pixels (preprocessing.resize or the default)."""
-    preprocessing = config["models"][model].get("preprocessing", {})
-    return preprocessing.get("resize", sizing.DEFAULT_RESIZE)
+    """Side of the square input of a model, pixels (preprocessing.resize or its family's)."""
+    entry = config["models"][model]
+    family = get_family(entry["architecture"]).preprocessing
+    return entry.get("preprocessing", {}).get("resize", family["resize"])
 
 
 def extraction_mem_mb(wildcards, attempt):

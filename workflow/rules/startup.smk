@@ -13,6 +13,7 @@ from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 from dnnmap.brain.cifti import FSLR32K_GRAYORDINATES
 from dnnmap.config import SIMULATE, check_semantics, load_schema, validate, weights_kind
 from dnnmap.errors import InputError
+from dnnmap.models.registry import get_family
 from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table
 
 # HDF5's file locks fail on many shared cluster filesystems (NFS, Lustre); dnnmap never
