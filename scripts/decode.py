@@ -3,7 +3,7 @@
 Inputs: ``stimuli`` (results/stimuli.tsv, with the attribute column), ``source``
 (results/features/{model}/{layer}.h5 or results/brain/{subject}/{roi}.h5).
 Output: ``results/decoding/{model}/{layer}/{attribute}.h5`` or
-``results/decoding/brain/{subject}/{roi}/{attribute}.h5`` (see dnnmap.decoding.core.write_decoding).
+``results/decoding/brain/{subject}/{roi}/{attribute}.h5`` (see dnnmap.decoding.io.write_decoding).
 Params: ``decoding`` (the config section: continuous, estimators, Cs, alphas, n_folds,
 inner_folds, n_perm, seed), ``attribute``, ``dataset`` (features or responses).
 Threads: processes for the classifier permutations.
@@ -11,7 +11,7 @@ Threads: processes for the classifier permutations.
 
 import logging
 
-from dnnmap.decoding.core import run_decoding, write_decoding
+from dnnmap.decoding.io import run_decoding, write_decoding
 from dnnmap.logs import rule_log
 from dnnmap.store import provenance
 

@@ -88,3 +88,19 @@ def check_labels(values, n: int, name: str) -> np.ndarray:
     if labels.dtype.kind == "f" and np.isnan(labels).any():
         raise InputError(f"{name} has missing values; expected a label for every row")
     return labels
+
+
+def check_count(value, name: str, minimum: int = 0) -> int:
+    """``value`` as an ``int >= minimum``: a count of folds, repeats, permutations or rows.
+
+    The check of :func:`check_int` with a lower bound, in the shorter wording that the
+    messages of cross-validation splits and permutations have always had.
+
+    Raises
+    ------
+    InputError
+        ``"{name} is {value!r}; expected an int >= {minimum}"``.
+    """
+    if not is_int(value) or value < minimum:
+        raise InputError(f"{name} is {value!r}; expected an int >= {minimum}")
+    return int(value)

@@ -27,13 +27,10 @@ from bench_helpers import write_result
 from sklearn.linear_model import RidgeCV
 from threadpoolctl import threadpool_limits
 
-from dnnmap.encoding.permutation import (
-    label_permutation_test,
-    permutation_indices,
-    refit_permutation_test,
-)
+from dnnmap.encoding.permutation import label_permutation_test, refit_permutation_test
 from dnnmap.encoding.ridge import DEFAULT_ALPHAS, cross_validated_encoding, outer_folds
 from dnnmap.stats.metrics import pearson_r
+from dnnmap.stats.permutations import permutations
 
 N, P = 1000, 500
 
@@ -64,7 +61,7 @@ def test_label_permutations():
     # permutations of 200 voxels against a per-permutation pearson_r
     check = np.arange(0, n_vox, n_vox // 200)
     small = label_permutation_test(fit.predictions[:, check], Y[:, check], 3, 0, keep_null=True)
-    perms = permutation_indices(N, 3, 0)
+    perms = permutations(N, 3, 0)
     loop = np.stack([pearson_r(Y[perm][:, check], fit.predictions[:, check]) for perm in perms])
     null_diff = float(np.max(np.abs(small.null - loop)))
     observed_diff = float(np.nanmax(np.abs(res.observed - fit.score)))
@@ -128,7 +125,7 @@ def _refit_vs_peer(X, Y, n_perm, n_timed, alphas):
     )
     dnnmap_s = time.perf_counter() - t0
     folds = outer_folds(N, 5, 0)
-    perms = permutation_indices(N, n_timed, 0)
+    perms = permutations(N, n_timed, 0)
     t0 = time.perf_counter()
     peer = [_sklearn_null(X, Y, perm, folds, alphas) for perm in perms]
     peer_timed_s = time.perf_counter() - t0

@@ -19,7 +19,8 @@ import rsatoolbox
 from bench_helpers import write_result
 from scipy.spatial.distance import pdist
 
-from dnnmap.rsa.inference import permutation_test, random_permutations
+from dnnmap.rsa.inference import permutation_test
+from dnnmap.stats.permutations import permutations
 
 N_STIM, N_PERM, N_PEER, SEED = 1000, 10_000, 100, 0
 
@@ -39,7 +40,7 @@ def test_rsa_permutation_vs_rsatoolbox():
     result = permutation_test(model, brain, "spearman", n_perm=N_PERM, seed=SEED)
     dnnmap_s = time.perf_counter() - start
 
-    perms = random_permutations(N_STIM, N_PERM, SEED)[:N_PEER]
+    perms = permutations(N_STIM, N_PERM, SEED, draw="shuffle")[:N_PEER]
     model_rdm = rsatoolbox.rdm.RDMs(model[None])
     brain_rdm = rsatoolbox.rdm.RDMs(brain[None])
     peer_null = np.empty(N_PEER)

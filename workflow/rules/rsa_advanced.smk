@@ -54,6 +54,7 @@ rule rsa_reweighting:
     params:
         rsa=config["rsa"],
         layers=lambda wildcards: layers_of(wildcards.model),
+        cv=config["encoding"].get("cv", {}),
     script:
         "../../scripts/rsa_reweighting.py"
 

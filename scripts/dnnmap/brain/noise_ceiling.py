@@ -40,10 +40,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from dnnmap.checks import check_choice, check_int
 from dnnmap.errors import InputError
 from dnnmap.stats.metrics import pearson_r
 
-METRICS = ("r", "r2")
+CEILING_METRICS = ("r", "r2")
+"""Scores whose noise ceiling :func:`noise_ceiling` gives: Pearson r and R²."""
 SPLITS = ("random", "odd-even")
 
 
@@ -54,12 +56,6 @@ def _check_repeats(repeats) -> np.ndarray:
     if x.ndim != 3 or x.shape[0] < 2 or x.shape[1] < 2:
         raise InputError(f"repeats have shape {x.shape}; expected (n_rep >= 2, n_stim >= 2, n_vox)")
     return x
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise InputError(f"{name} is {value!r}; expected an integer >= {low}")
-    return int(value)
 
 
 def _vox_batches(n_vox: int, batch_size: int):
@@ -86,7 +82,7 @@ def signal_noise_variance(repeats, batch_size: int = 10000) -> tuple[np.ndarray,
         Mean over stimuli of the variance across repeats. NaN where undefined.
     """
     x = _check_repeats(repeats)
-    step = _check_int(batch_size, "batch_size", 1)
+    step = check_int(batch_size, "batch_size", 1)
     n_rep, _, n_vox = x.shape
     signal = np.full(n_vox, np.nan)
     noise = np.full(n_vox, np.nan)
@@ -142,7 +138,7 @@ def explainable_variance(repeats, n_average: int | None = None, batch_size: int 
         where undefined.
     """
     x = _check_repeats(repeats)
-    n_avg = x.shape[0] if n_average is None else _check_int(n_average, "n_average", 1)
+    n_avg = x.shape[0] if n_average is None else check_int(n_average, "n_average", 1)
     signal, noise = signal_noise_variance(x, batch_size)
     signal = np.maximum(signal, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -171,8 +167,7 @@ def noise_ceiling(
     ceiling : array of shape (n_vox,)
         In [0, 1]; NaN where undefined.
     """
-    if metric not in METRICS:
-        raise InputError(f"metric is {metric!r}; expected one of {', '.join(METRICS)}")
+    metric = check_choice(metric, "metric", CEILING_METRICS)
     ev = explainable_variance(repeats, n_average, batch_size)
     return np.sqrt(ev) if metric == "r" else ev
 
@@ -229,10 +224,9 @@ def split_half_reliability(
         explainable variance (R² ceiling) of the mean response. NaN where undefined.
     """
     x = _check_repeats(repeats)
-    if method not in SPLITS:
-        raise InputError(f"method is {method!r}; expected one of {', '.join(SPLITS)}")
-    n_splits = _check_int(n_splits, "n_splits", 1)
-    step = _check_int(batch_size, "batch_size", 1)
+    method = check_choice(method, "method", SPLITS)
+    n_splits = check_int(n_splits, "n_splits", 1)
+    step = check_int(batch_size, "batch_size", 1)
     n_rep, n_stim, n_vox = x.shape
     if n_stim < 3:
         raise InputError(f"repeats have {n_stim} stimuli; expected at least 3 for a correlation")

@@ -1,6 +1,6 @@
 """Layer probing: decoding accuracy across a network's layers (or across brain regions).
 
-A probing profile collects the decoding files of one attribute (:mod:`dnnmap.decoding.core`), one
+A probing profile collects the decoding files of one attribute (:mod:`dnnmap.decoding.io`), one
 per layer of a model, into a table with one row per layer and estimator, and plots it as in
 DNNBrain's animate-versus-inanimate figure: cross-validated accuracy per layer (mean over
 outer folds, error bars one standard deviation over folds), the chance level, the 95th
@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from dnnmap.decoding.core import read_decoding
+from dnnmap.decoding.io import read_decoding
 from dnnmap.errors import InputError
 
 COLUMNS = (
@@ -92,7 +92,7 @@ def decoding_table(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFrame:
     Parameters
     ----------
     paths : sequence of str
-        Decoding files (:func:`dnnmap.decoding.core.write_decoding`).
+        Decoding files (:func:`dnnmap.decoding.io.write_decoding`).
     keys : sequence of dict
         For each path, its key columns (e.g. ``{"layer": "conv1"}`` or ``{"subject": ...,
         "roi": ...}``); every dict has the same keys.

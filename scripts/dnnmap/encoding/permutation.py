@@ -35,11 +35,12 @@ extra target columns of one :func:`dnnmap.encoding.ridge.cross_validated_encodin
 reused for every permutation; the unpermuted ``Y`` rides in the first call and gives the
 observed score under identical folds.
 
-Permutations (:func:`permutation_indices`): permutation ``b`` is the argsort of
-``rng.random(n)``, drawn in sequence from ``np.random.default_rng(seed)`` (uniform over all
-orders of the rows); with ``groups`` (exchangeability blocks) the rows of each group are
-shuffled only among themselves. The same permutation is applied to every voxel, which keeps
-the spatial correlation of the responses and makes the max-statistic correction valid.
+Permutations (:func:`dnnmap.stats.permutations.permutations`, ``draw="keys"``): permutation
+``b`` is the argsort of ``rng.random(n)``, drawn in sequence from
+``np.random.default_rng(seed)`` (uniform over all orders of the rows); with ``groups``
+(exchangeability blocks) the rows of each group are shuffled only among themselves. The
+same permutation is applied to every voxel, which keeps the spatial correlation of the
+responses and makes the max-statistic correction valid.
 Default: permute across all rows (every stimulus exchangeable). Passing the outer fold of
 each row (``EncodingResult.folds``) as ``groups`` keeps every response paired with a
 prediction of the model that did not see it *and* of the same fold, so offsets between the
@@ -70,11 +71,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnnmap.backend import get_backend
+from dnnmap.checks import check_choice, check_int
 from dnnmap.encoding.ridge import DEFAULT_ALPHAS, cross_validated_encoding
 from dnnmap.errors import InputError
 from dnnmap.stats.inference import TAILS, fdr_bh
+from dnnmap.stats.permutations import check_groups, permutation_batches
 
-METRICS = ("pearson_r", "r2")
+SCORE_METRICS = ("pearson_r", "r2")
+"""Scores whose permutation null :func:`label_permutation_test` and
+:func:`refit_permutation_test` build."""
 GATHER_ELEMENTS = 1 << 18  # gather buffer of the label permutations: 1 MB of float32 (cache)
 NULL_ELEMENTS = 1 << 22  # null scores held per sweep over the voxels: 32 MB of float64
 REFIT_ELEMENTS = 1 << 25  # appended target columns per refit call: 256 MB of float32
@@ -123,85 +128,10 @@ class PermutationResult:
     null: np.ndarray | None = None
 
 
-# ---------------------------------------------------------------------------------------------
-# Input checks
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise InputError(f"{name} is {value!r}; expected an integer >= {low}")
-    return int(value)
-
-
-def _check_choice(value, name: str, options) -> str:
-    if value not in options:
-        raise InputError(f"{name} is {value!r}; expected one of {', '.join(options)}")
-    return value
-
-
-def _check_groups(groups, n: int) -> np.ndarray | None:
-    if groups is None:
-        return None
-    g = np.asarray(groups)
-    if g.shape != (n,):
-        raise InputError(f"groups have shape {g.shape}; expected one label per row, ({n},)")
-    return g
-
-
 def _check_dtype(dtype):
     if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise InputError(f"dtype is {dtype!r}; expected float32 or float64")
     return np.dtype(dtype).type
-
-
-# ---------------------------------------------------------------------------------------------
-# Permutations
-# ---------------------------------------------------------------------------------------------
-
-
-def _draw(rng: np.random.Generator, n_perm: int, n: int, groups) -> np.ndarray:
-    keys = rng.random((n_perm, n))
-    if groups is None:
-        return np.argsort(keys, axis=1)
-    order = np.lexsort((keys, np.broadcast_to(groups, keys.shape)), axis=-1)
-    perms = np.empty_like(order)
-    perms[:, np.argsort(groups, kind="stable")] = order
-    return perms
-
-
-def permutation_indices(n: int, n_perm: int, seed: int = 0, groups=None) -> np.ndarray:
-    """Row permutations of a permutation test.
-
-    Parameters
-    ----------
-    n : int
-        Rows (stimuli).
-    n_perm : int
-        Permutations.
-    seed : int
-        Seed of ``np.random.default_rng``.
-    groups : array of shape (n,) or None
-        Exchangeability blocks: a row is only exchanged with rows of the same label.
-
-    Returns
-    -------
-    perms : int array of shape (n_perm, n)
-        Row ``b`` is ``np.argsort(rng.random(n))`` with ``rng.random`` called in sequence
-        (with ``groups``: the rows of each group, in increasing order, receive that group's
-        rows in the order of their keys).
-    """
-    n = _check_int(n, "n", 1)
-    n_perm = _check_int(n_perm, "n_perm", 1)
-    seed = _check_int(seed, "seed", 0)
-    return _draw(np.random.default_rng(seed), n_perm, n, _check_groups(groups, n))
-
-
-def _perm_batches(n: int, n_perm: int, seed: int, groups, batch: int):
-    """Yield (start, perms (b, n)) in batches; the same indices as one permutation_indices."""
-    rng = np.random.default_rng(seed)
-    for b0 in range(0, n_perm, batch):
-        yield b0, _draw(rng, min(batch, n_perm - b0), n, groups)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,7 +280,7 @@ def label_permutation_test(
     n_perm : int
         Permutations (>= 1).
     seed : int
-        Seed of the permutations (:func:`permutation_indices`).
+        Seed of the permutations (:func:`dnnmap.stats.permutations.permutations`).
     groups : array of shape (n,) or None
         Exchangeability blocks (e.g. ``EncodingResult.folds``); None: all rows.
     metric : {"pearson_r", "r2"}
@@ -377,16 +307,16 @@ def label_permutation_test(
         ``observed``, ``pvalue``, ``pvalue_fwe``, ``qvalue`` (v,), ``null_max`` (n_perm,),
         ``kind="test_labels"``.
     """
-    n_perm = _check_int(n_perm, "n_perm", 1)
-    seed = _check_int(seed, "seed", 0)
-    metric = _check_choice(metric, "metric", METRICS)
-    tail = _check_choice(tail, "tail", TAILS)
-    batch = _check_int(batch, "batch", 1)
+    n_perm = check_int(n_perm, "n_perm", 1)
+    seed = check_int(seed, "seed", 0)
+    metric = check_choice(metric, "metric", SCORE_METRICS)
+    tail = check_choice(tail, "tail", TAILS)
+    batch = check_int(batch, "batch", 1)
     dtype = _check_dtype(dtype)
     P, Yn, tested = _prepare(predictions, Y)
-    groups = _check_groups(groups, P.shape[0])
+    groups = check_groups(groups, P.shape[0])
     if voxel_batch is not None:
-        voxel_batch = _check_int(voxel_batch, "voxel_batch", 1)
+        voxel_batch = check_int(voxel_batch, "voxel_batch", 1)
     bk = get_backend(device)
     P, Yn = P[tested], Yn[tested]
     groups = None if groups is None else groups[tested]
@@ -430,7 +360,7 @@ def label_permutation_test(
     tally = _Tally(scores(np.arange(n)[None, :])[0], n_perm, tail, keep_null)
     # permutations per sweep over the voxels: a (sweep, v) float64 block of at most 2**22
     sweep = batch * max(1, min(-(-n_perm // batch), NULL_ELEMENTS // (batch * max(v, 1))))
-    for b0, perms in _perm_batches(n, n_perm, seed, groups, sweep):
+    for b0, perms in permutation_batches(n, n_perm, seed, sweep, groups=groups):
         tally.add(b0, scores(perms))
     return tally.result(n_perm, seed, "test_labels", metric)
 
@@ -474,7 +404,7 @@ def refit_permutation_test(
     n_perm : int
         Permutations (>= 1).
     seed : int
-        Seed of the permutations (:func:`permutation_indices`).
+        Seed of the permutations (:func:`dnnmap.stats.permutations.permutations`).
     groups : array of shape (n,) or None
         Exchangeability blocks; None: all rows.
     metric : {"pearson_r", "r2"}
@@ -499,10 +429,10 @@ def refit_permutation_test(
         ``observed`` (the unpermuted fit's score), ``pvalue``, ``pvalue_fwe``, ``qvalue``
         (v,), ``null_max`` (n_perm,), ``kind="refit"``.
     """
-    n_perm = _check_int(n_perm, "n_perm", 1)
-    seed = _check_int(seed, "seed", 0)
-    metric = _check_choice(metric, "metric", METRICS)
-    tail = _check_choice(tail, "tail", TAILS)
+    n_perm = check_int(n_perm, "n_perm", 1)
+    seed = check_int(seed, "seed", 0)
+    metric = check_choice(metric, "metric", SCORE_METRICS)
+    tail = check_choice(tail, "tail", TAILS)
     Yn = np.asarray(Y)
     if Yn.ndim == 1:
         Yn = Yn[:, None]
@@ -511,10 +441,10 @@ def refit_permutation_test(
     n, v = Yn.shape
     if np.ndim(X) != 2 or np.shape(X)[0] != n:
         raise InputError(f"X has shape {np.shape(X)} and Y has shape {Yn.shape}; expected (n, p)")
-    groups = _check_groups(groups, n)
+    groups = check_groups(groups, n)
     if batch is None:
         batch = max(1, min(n_perm, REFIT_ELEMENTS // max(n * v, 1) - 1))
-    batch = _check_int(batch, "batch", 1)
+    batch = check_int(batch, "batch", 1)
 
     def fit(cols: np.ndarray) -> np.ndarray:
         res = cross_validated_encoding(
@@ -523,7 +453,7 @@ def refit_permutation_test(
         return np.asarray(res.score if metric == "pearson_r" else res.r2, dtype=np.float64)
 
     tally = None
-    for b0, perms in _perm_batches(n, n_perm, seed, groups, batch):
+    for b0, perms in permutation_batches(n, n_perm, seed, batch, groups=groups):
         # (n, b * v): the permuted copies side by side, permutation-major
         stacked = Yn[perms.T].reshape(n, -1)
         if tally is None:

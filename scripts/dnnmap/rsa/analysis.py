@@ -8,7 +8,7 @@ For a subject ``s`` and an ROI, :func:`rsa_layer_table` gives one row per layer 
 - ``ci_low``, ``ci_high``: a percentile bootstrap interval over stimuli
   (:func:`dnnmap.rsa.bootstrap.bootstrap_similarity`, ``rsa.n_boot`` samples, level ``rsa.ci``);
 - ``nc_lower``, ``nc_upper``: the noise ceiling of the ROI from all subjects' RDMs
-  (:func:`dnnmap.rsa.inference.noise_ceiling`; NaN with a single subject);
+  (:func:`dnnmap.rsa.inference.rdm_noise_ceiling`; NaN with a single subject);
 - ``method``, ``n_perm``, ``n_boot``, ``n_stim``.
 
 :func:`summarize_rsa` stacks the per-job tables and adds ``q``, Benjamini–Hochberg adjusted
@@ -24,7 +24,7 @@ import pandas as pd
 
 from dnnmap.errors import InputError
 from dnnmap.rsa.bootstrap import bootstrap_similarity
-from dnnmap.rsa.inference import noise_ceiling, permutation_test, similarity
+from dnnmap.rsa.inference import permutation_test, rdm_noise_ceiling, similarity
 from dnnmap.rsa.rdm import n_stimuli
 from dnnmap.stats.inference import fdr_bh
 
@@ -91,7 +91,7 @@ def rsa_layer_table(
         low, high = boot.low, boot.high
     nc_lower = nc_upper = np.nan
     if brain_rdms.shape[0] >= 2:
-        ceiling = noise_ceiling(brain_rdms, method)
+        ceiling = rdm_noise_ceiling(brain_rdms, method)
         nc_lower, nc_upper = ceiling.lower, ceiling.upper
     return pd.DataFrame(
         {

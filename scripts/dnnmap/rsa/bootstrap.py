@@ -27,17 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import kendalltau
 
+from dnnmap.checks import check_int
 from dnnmap.errors import InputError
-from dnnmap.rsa.inference import (
-    BATCH_ELEMENTS,
-    FAST_METHODS,
-    METHODS,
-    _as_rdms,
-    _check_method,
-    _check_pairs,
-    _positive_int,
-    similarity,
-)
+from dnnmap.rsa.checks import as_rdms, check_method, check_same_pairs
+from dnnmap.rsa.inference import BATCH_ELEMENTS, FAST_METHODS, METHODS, similarity
 from dnnmap.rsa.rdm import n_stimuli
 
 BOOTSTRAP_OVER = ("stimuli", "subjects", "both")
@@ -81,7 +74,7 @@ def bootstrap_samples(
     """
     if over not in BOOTSTRAP_OVER:
         raise InputError(f"over is {over!r}; expected one of {', '.join(BOOTSTRAP_OVER)}")
-    n_boot = _positive_int(n_boot, "n_boot")
+    n_boot = check_int(n_boot, "n_boot", 1)
     rng = np.random.default_rng(seed)
     stim = rng.integers(0, n_stim, (n_boot, n_stim)) if over != "subjects" else None
     subj = rng.integers(0, n_subj, (n_boot, n_subj)) if over != "stimuli" else None
@@ -214,10 +207,10 @@ def bootstrap_similarity(
     -------
     BootstrapResult
     """
-    method = _check_method(method)
-    X, _ = _as_rdms(model_rdms, "model_rdms")
-    Y, _ = _as_rdms(brain_rdms, "brain_rdms")
-    _check_pairs(X, Y, ("model_rdms", "brain_rdms"))
+    method = check_method(method, METHODS)
+    X, _ = as_rdms(model_rdms, "model_rdms")
+    Y, _ = as_rdms(brain_rdms, "brain_rdms")
+    check_same_pairs(X, Y, ("model_rdms", "brain_rdms"))
     if not 0 < ci < 1:
         raise InputError(f"ci is {ci!r}; expected a level in (0, 1), e.g. 0.95")
     if over != "stimuli" and Y.shape[0] < 2 and over in BOOTSTRAP_OVER:
@@ -227,7 +220,7 @@ def bootstrap_similarity(
             f"method is {method!r}; a stimulus bootstrap supports {', '.join(METHODS[:-2])}"
         )
     if batch_size is not None:
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", 1)
     stim_idx, subj_idx = bootstrap_samples(n_stimuli(X.shape[1]), Y.shape[0], n_boot, over, seed)
     full = similarity(X, Y, method)  # (m, s)
     if stim_idx is None:

@@ -35,8 +35,10 @@ values. ``device`` runs the gather on torch (CPU or CUDA, :mod:`dnnmap.backend`)
 where null values within ``1e-12`` of the observed value count as ties (e.g. a permutation
 that maps the RDM onto itself gives the observed value up to rounding). With ``exact=True``
 all ``n!`` permutations are enumerated (``n <= 8``) and ``p = #{null >= observed} / n!``
-(the identity is one of them). Permutations come from ``numpy.random.default_rng(seed)``
-(:func:`random_permutations`); the same seed gives the same null.
+(the identity is one of them, :func:`dnnmap.stats.permutations.exact_permutations`). Random
+permutations come from ``numpy.random.default_rng(seed)``
+(:func:`dnnmap.stats.permutations.permutations` with ``draw="shuffle"``); the same seed gives
+the same null.
 
 Bootstrap confidence intervals: :mod:`dnnmap.rsa.bootstrap`.
 
@@ -49,7 +51,6 @@ upper bound the mean of ``compare(pool(all), rdm_s)``.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -57,16 +58,18 @@ import numpy as np
 from scipy.stats import rankdata
 
 from dnnmap.backend import get_backend
+from dnnmap.checks import check_int
 from dnnmap.errors import InputError
-from dnnmap.rsa.compare import ALIASES, compare
+from dnnmap.rsa.checks import as_rdms, check_method, check_same_pairs
+from dnnmap.rsa.compare import compare
 from dnnmap.rsa.rdm import n_stimuli, square_rdm
+from dnnmap.stats import permutations as stats_permutations
 from dnnmap.stats.inference import fdr_bh, permutation_pvalue
 
 FAST_METHODS = ("pearson", "spearman", "cosine", "rho-a")
 SLOW_METHODS = ("kendall", "tau-a", "corr_cov", "cosine_cov")
 METHODS = FAST_METHODS + SLOW_METHODS
 RANK_METHODS = ("spearman", "rho-a", "kendall", "tau-a")
-MAX_EXACT_N = 8
 TIE_TOL = 1e-12
 BATCH_ELEMENTS = 2**24  # values per batch of permuted RDMs (slow path)
 CPU_BLOCK = 2**16  # gathered values per block on the CPU: the block stays in the L2 cache
@@ -74,38 +77,6 @@ GPU_BLOCK = 2**25  # gathered values per block on a GPU
 
 
 # --- checks and the similarity kernel ---------------------------------------------------------
-
-
-def _check_method(method, allowed=METHODS) -> str:
-    method = ALIASES.get(method, method) if isinstance(method, str) else method
-    if method not in allowed:
-        raise InputError(f"method is {method!r}; expected one of {', '.join(allowed)}")
-    return method
-
-
-def _as_rdms(x, name: str) -> tuple[np.ndarray, bool]:
-    """``x`` as a finite float64 (k, n_pairs) array and whether it was 1-D."""
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim not in (1, 2) or a.shape[-1] < 3:
-        raise InputError(f"{name} has shape {a.shape}; expected (n_pairs,) or (k, n_pairs)")
-    n_stimuli(a.shape[-1], name)
-    if not np.isfinite(a).all():
-        raise InputError(f"{name} has NaN or infinite entries; expected finite dissimilarities")
-    return (a[None] if a.ndim == 1 else a), a.ndim == 1
-
-
-def _check_pairs(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> None:
-    if a.shape[-1] != b.shape[-1]:
-        raise InputError(
-            f"{names[0]} has {a.shape[-1]} pairs and {names[1]} has {b.shape[-1]}; "
-            "expected RDMs of the same stimuli"
-        )
-
-
-def _positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"{name} is {value!r}; expected an integer >= {minimum}")
-    return int(value)
 
 
 def _scale_rows(v: np.ndarray) -> np.ndarray:
@@ -128,7 +99,7 @@ def unit_vectors(rdms, method: str = "spearman") -> np.ndarray:
         ``u[a] @ u[b]`` is the similarity of RDMs ``a`` and ``b`` (0 when one is constant,
         or all zeros for cosine). The map commutes with permuting the entries.
     """
-    method = _check_method(method, FAST_METHODS)
+    method = check_method(method, FAST_METHODS)
     v = np.asarray(rdms, dtype=np.float64)
     if method in ("spearman", "rho-a"):
         v = rankdata(v, axis=-1)
@@ -160,43 +131,16 @@ def similarity(a, b, method: str = "spearman") -> np.ndarray:
     -------
     float64 array of shape (k, l)
     """
-    method = _check_method(method)
-    A, _ = _as_rdms(a, "a")
-    B, _ = _as_rdms(b, "b")
-    _check_pairs(A, B, ("a", "b"))
+    method = check_method(method, METHODS)
+    A, _ = as_rdms(a, "a")
+    B, _ = as_rdms(b, "b")
+    check_same_pairs(A, B, ("a", "b"))
     if method in FAST_METHODS:
         return unit_vectors(A, method) @ unit_vectors(B, method).T
     return _compare_slow(A, B, method)
 
 
-# --- permutations -----------------------------------------------------------------------------
-
-
-def random_permutations(n: int, n_perm: int, seed: int = 0) -> np.ndarray:
-    """Seeded random permutations of ``n`` stimuli.
-
-    Returns
-    -------
-    perms : int64 array of shape (n_perm, n)
-        Row ``k`` is a permutation from ``numpy.random.default_rng(seed)`` (each row shuffled
-        independently, ``Generator.permuted``).
-    """
-    n, n_perm = _positive_int(n, "n", 2), _positive_int(n_perm, "n_perm")
-    rng = np.random.default_rng(seed)
-    return rng.permuted(np.tile(np.arange(n, dtype=np.int64), (n_perm, 1)), axis=1)
-
-
-def exact_permutations(n: int) -> np.ndarray:
-    """All ``n!`` permutations of ``n <= 8`` stimuli, the identity first.
-
-    Returns
-    -------
-    perms : int64 array of shape (n!, n), in lexicographic order
-    """
-    n = _positive_int(n, "n", 2)
-    if n > MAX_EXACT_N:
-        raise InputError(f"n is {n}; exact permutations are enumerated for n <= {MAX_EXACT_N}")
-    return np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+# --- permutations ---------------------------------------------------------------------------
 
 
 def permuted_pair_index(perms) -> np.ndarray:
@@ -245,7 +189,7 @@ def permute_rdm(rdm, perm) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PermutationResult:
+class RDMPermutationResult:
     """A stimulus-label permutation test of layer RDMs against one brain RDM.
 
     Attributes
@@ -337,7 +281,7 @@ def permutation_test(
     device: str = "numpy",
     dtype: str = "float64",
     batch_size: int | None = None,
-) -> PermutationResult:
+) -> RDMPermutationResult:
     """Stimulus-label permutation test of the similarity of layer RDMs with a brain RDM.
 
     Parameters
@@ -352,7 +296,8 @@ def permutation_test(
     n_perm : int
         Number of random permutations (ignored with ``exact`` or ``permutations``).
     seed : int
-        Seed of :func:`random_permutations`.
+        Seed of the permutations (:func:`dnnmap.stats.permutations.permutations`,
+        ``draw="shuffle"``).
     tail : {"greater", "less", "two-sided"}
     exact : bool
         Enumerate all ``n!`` permutations (``n <= 8``).
@@ -368,24 +313,24 @@ def permutation_test(
 
     Returns
     -------
-    PermutationResult
+    RDMPermutationResult
     """
-    method = _check_method(method)
+    method = check_method(method, METHODS)
     if tail not in ("greater", "less", "two-sided"):
         raise InputError(f"tail is {tail!r}; expected one of greater, less, two-sided")
     if dtype not in ("float64", "float32"):
         raise InputError(f"dtype is {dtype!r}; expected float64 or float32")
-    U, _ = _as_rdms(model_rdms, "model_rdms")
+    U, _ = as_rdms(model_rdms, "model_rdms")
     b = np.asarray(brain_rdm, dtype=np.float64)
     if b.ndim != 1:
         raise InputError(f"brain_rdm has shape {b.shape}; expected one RDM (n_pairs,)")
-    b = _as_rdms(b, "brain_rdm")[0]
-    _check_pairs(U, b, ("model_rdms", "brain_rdm"))
+    b = as_rdms(b, "brain_rdm")[0]
+    check_same_pairs(U, b, ("model_rdms", "brain_rdm"))
     n = n_stimuli(b.shape[1])
     if batch_size is not None:
-        batch_size = _positive_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size", 1)
     if exact:
-        perms = exact_permutations(n)
+        perms = stats_permutations.exact_permutations(n)
     elif permutations is not None:
         perms = np.asarray(permutations)
         if perms.ndim != 2 or perms.shape[1] != n or not (np.sort(perms, 1) == np.arange(n)).all():
@@ -393,7 +338,8 @@ def permutation_test(
                 f"permutations has shape {perms.shape}; expected (n_perm, {n}) permutations"
             )
     else:
-        perms = random_permutations(n, n_perm, seed)
+        n_perm = check_int(n_perm, "n_perm", 1)
+        perms = stats_permutations.permutations(n, n_perm, seed, draw="shuffle")
     if method in FAST_METHODS:
         Um, ub = unit_vectors(U, method), unit_vectors(b, method)[0]
         observed = Um @ ub
@@ -406,7 +352,7 @@ def permutation_test(
             permuted = b[0, permuted_pair_index(perms[start : start + batch])]
             null[start : start + len(permuted)] = _compare_slow(U, permuted, method).T
     pvalue = np.atleast_1d(_pvalue(observed, null, tail, exact))
-    return PermutationResult(observed, pvalue, null, method, tail, len(perms), bool(exact))
+    return RDMPermutationResult(observed, pvalue, null, method, tail, len(perms), bool(exact))
 
 
 # --- noise ceiling and FDR --------------------------------------------------------------------
@@ -436,8 +382,8 @@ def pool_rdms(rdms, method: str = "spearman") -> np.ndarray:
     -------
     pooled : array of shape (n_pairs,)
     """
-    method = _check_method(method)
-    Y, _ = _as_rdms(rdms, "rdms")
+    method = check_method(method, METHODS)
+    Y, _ = as_rdms(rdms, "rdms")
     pooled = _pool_transform(Y, method).mean(axis=0)
     return pooled - pooled.min() if method in ("pearson", "corr_cov") else pooled
 
@@ -462,7 +408,7 @@ class NoiseCeiling:
     method: str
 
 
-def noise_ceiling(rdms, method: str = "spearman") -> NoiseCeiling:
+def rdm_noise_ceiling(rdms, method: str = "spearman") -> NoiseCeiling:
     """Leave-one-subject-out noise ceiling (rsatoolbox ``boot_noise_ceiling`` point estimate).
 
     Parameters
@@ -476,8 +422,8 @@ def noise_ceiling(rdms, method: str = "spearman") -> NoiseCeiling:
     -------
     NoiseCeiling
     """
-    method = _check_method(method)
-    Y, vector = _as_rdms(rdms, "rdms")
+    method = check_method(method, METHODS)
+    Y, vector = as_rdms(rdms, "rdms")
     if vector or Y.shape[0] < 2:
         raise InputError(f"rdms has shape {np.shape(rdms)}; expected (s, n_pairs) with s >= 2")
     T = _pool_transform(Y, method)

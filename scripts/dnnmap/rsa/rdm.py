@@ -5,7 +5,7 @@ upper triangle, row by row (the order of ``scipy.spatial.distance.pdist``): pair
 with ``i < j`` sits at ``i * n - i * (i + 1) / 2 + j - i - 1``. :func:`square_rdm` and
 :func:`condense_rdm` convert to and from the symmetric ``(n, n)`` form.
 
-Metrics (:data:`METRICS`; ``x_i`` is the pattern of stimulus ``i`` over ``p`` features)
+Metrics (:data:`RDM_METRICS`; ``x_i`` is the pattern of stimulus ``i`` over ``p`` features)
 
 ==============  =======================================  ========================================
 metric          ``convention="scipy"`` (default)         ``convention="rsatoolbox"``
@@ -76,9 +76,10 @@ import scipy.linalg
 from scipy.spatial.distance import pdist
 
 from dnnmap.backend import Backend, get_backend
+from dnnmap.checks import check_choice, is_int
 from dnnmap.errors import InputError
 
-METRICS = ("correlation", "cosine", "euclidean", "sqeuclidean", "mahalanobis", "crossnobis")
+RDM_METRICS = ("correlation", "cosine", "euclidean", "sqeuclidean", "mahalanobis", "crossnobis")
 """Metrics computed by dnnmap's blocked Gram route (see the module docstring)."""
 
 SCIPY_METRICS = (
@@ -103,7 +104,7 @@ SCIPY_METRICS = (
     "yule",
 )
 """Metric names that ``scipy.spatial.distance.pdist`` accepts (scipy 1.17); those not in
-:data:`METRICS` are computed by ``pdist``."""
+:data:`RDM_METRICS` are computed by ``pdist``."""
 
 CONVENTIONS = ("scipy", "rsatoolbox")
 NOISE_ESTIMATORS = ("shrinkage_diag", "shrinkage_eye", "diag", "full")
@@ -322,15 +323,9 @@ def _as_float_array(x, name: str) -> np.ndarray:
 
 
 def _check_block(block) -> int:
-    if isinstance(block, bool) or not isinstance(block, int | np.integer) or block < 1:
+    if not is_int(block) or block < 1:
         raise InputError(f"block is {block!r}; expected a positive integer")
     return int(block)
-
-
-def _choose(value, options: Sequence[str], key: str) -> str:
-    if not isinstance(value, str) or value not in options:
-        raise InputError(f"{key} is {value!r}; expected one of {', '.join(options)}")
-    return value
 
 
 def _label(value) -> str:
@@ -576,7 +571,8 @@ def compute_rdm(
         as rows ``(n_runs * n_stim, n_features)`` with ``runs`` labels. 3-D data with another
         metric gives the RDM of the mean over repeats (the repeats may estimate the noise).
     metric : str
-        One of :data:`METRICS`, or another name in :data:`SCIPY_METRICS` (computed by ``pdist``).
+        One of :data:`RDM_METRICS`, or another name in :data:`SCIPY_METRICS` (computed by
+        ``pdist``).
     zscore : bool
         Standardize every feature over the stimuli first (constant features become 0).
     noise : None, array of shape (n_features, n_features) or (n_features,), or str
@@ -617,12 +613,12 @@ def compute_rdm(
         unless ``allow_nan``, an unknown metric, device or convention, a noise covariance that
         is not positive definite, or crossnobis without at least 2 repeats.
     """
-    if not isinstance(metric, str) or (metric not in METRICS and metric not in SCIPY_METRICS):
+    if not isinstance(metric, str) or (metric not in RDM_METRICS and metric not in SCIPY_METRICS):
         raise InputError(
-            f"metric is {metric!r}; expected one of {', '.join(METRICS)} or a scipy pdist "
-            f"metric ({', '.join(m for m in SCIPY_METRICS if m not in METRICS)})"
+            f"metric is {metric!r}; expected one of {', '.join(RDM_METRICS)} or a scipy pdist "
+            f"metric ({', '.join(m for m in SCIPY_METRICS if m not in RDM_METRICS)})"
         )
-    convention = _choose(convention, CONVENTIONS, "convention")
+    convention = check_choice(convention, "convention", CONVENTIONS)
     block = _check_block(block)
     X = _as_float_array(data, "data")
     reps = None
@@ -676,7 +672,7 @@ def compute_rdm(
     if noise is not None and zscore:
         raise InputError("zscore=True with a noise covariance; expected one or the other")
     if isinstance(noise, str):
-        noise = _choose(noise, NOISE_ESTIMATORS, "noise")
+        noise = check_choice(noise, "noise", NOISE_ESTIMATORS)
         if residuals is not None:
             R = _as_float_array(residuals, "residuals")
             if R.ndim != 2 or R.shape[1] != p:
@@ -693,7 +689,7 @@ def compute_rdm(
         raise InputError("residuals are given but noise is not an estimator name")
     whitener = _whitener(noise, p)
 
-    if metric not in METRICS:  # scipy fallback
+    if metric not in RDM_METRICS:  # scipy fallback
         if metric_kwargs is not None and not isinstance(metric_kwargs, dict):
             raise InputError(f"metric_kwargs is {metric_kwargs!r}; expected a dict")
         Z = np.asarray(X, dtype=np.float64)

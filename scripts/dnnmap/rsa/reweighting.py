@@ -10,7 +10,7 @@ With ``intercept=True`` (default) the offset ``c`` is free: for any ``w`` the be
 ``mean(y) - mean(A) w``, so the fit is NNLS of the centered ``y`` on the centered columns of
 ``A`` (brain dissimilarities such as ``1 - r`` rarely reach 0, and the usual evaluation
 measures ignore an offset). ``intercept=False`` is the classical NNLS without offset.
-Cross-validation is over *stimuli* (:func:`stimulus_splits`): the weights are fitted on the
+Cross-validation is over *stimuli* (:func:`held_out_folds`): the weights are fitted on the
 pairs among the training stimuli and evaluated on the pairs among the held-out stimuli, so no
 test stimulus has been seen (a pair-level split would leak stimuli).
 
@@ -40,13 +40,42 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
-from sklearn.model_selection import KFold, StratifiedKFold
 
+from dnnmap.checks import check_count
 from dnnmap.errors import InputError
-from dnnmap.rsa.inference import _as_rdms, _check_pairs, _positive_int, similarity
+from dnnmap.rsa.checks import as_rdms, check_same_pairs
+from dnnmap.rsa.inference import similarity
 from dnnmap.rsa.rdm import n_stimuli, pair_offset
+from dnnmap.stats.splits import check_stimulus_folds, stimulus_folds, stratified_pairs
 
 MIN_FOLD_STIMULI = 3
+"""Fewest training and test stimuli of a fold (a test set of 3 stimuli has 3 pairs)."""
+
+
+def held_out_folds(
+    n: int, n_splits: int = 5, seed: int = 0, splits=None, groups=None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The stimulus folds of a cross-validated RSA fit, checked.
+
+    Parameters
+    ----------
+    n : int
+        Number of stimuli.
+    n_splits, seed : int
+        Folds of :func:`dnnmap.stats.splits.stimulus_folds` (ignored when ``splits`` given).
+    splits : list of (train, test) int arrays, optional
+        Explicit folds.
+    groups : array of shape (n,), optional
+        Group label per stimulus: whole groups are held out.
+
+    Returns
+    -------
+    list of (train, test) int64 arrays
+        At least :data:`MIN_FOLD_STIMULI` stimuli on each side of every fold.
+    """
+    if splits is None:
+        splits = stimulus_folds(n, n_splits, seed, groups=groups, min_test=MIN_FOLD_STIMULI)
+    return check_stimulus_folds(splits, n, MIN_FOLD_STIMULI)
 
 
 # --- stimulus-level cross-validation ----------------------------------------------------------
@@ -74,53 +103,6 @@ def pair_index(n: int, stimuli) -> np.ndarray:
     a, b = np.triu_indices(len(s), 1)
     lo, hi = np.minimum(s[a], s[b]), np.maximum(s[a], s[b])
     return pair_offset(lo, n) + hi - lo - 1
-
-
-def stimulus_splits(n_stim: int, n_splits: int = 5, seed: int = 0, labels=None) -> list:
-    """Seeded K-fold splits of stimuli (stratified by ``labels`` when given).
-
-    Parameters
-    ----------
-    n_stim : int
-    n_splits : int
-        At least 2; every fold keeps at least 3 test stimuli.
-    seed : int
-        ``random_state`` of the shuffled ``KFold`` / ``StratifiedKFold``.
-    labels : array of shape (n_stim,), optional
-        Categories to stratify on.
-
-    Returns
-    -------
-    list of (train, test) int arrays
-    """
-    n_splits = _positive_int(n_splits, "n_splits", 2)
-    if n_stim < MIN_FOLD_STIMULI * n_splits:
-        raise InputError(
-            f"n_splits is {n_splits} for {n_stim} stimuli; expected at least "
-            f"{MIN_FOLD_STIMULI} test stimuli per fold"
-        )
-    if labels is None:
-        cv = KFold(n_splits, shuffle=True, random_state=seed)
-        return list(cv.split(np.zeros(n_stim)))
-    cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
-    return list(cv.split(np.zeros(n_stim), labels))
-
-
-def _check_splits(splits, n: int) -> list:
-    out = []
-    for k, (train, test) in enumerate(splits):
-        train, test = np.asarray(train, np.int64), np.asarray(test, np.int64)
-        if len(train) < MIN_FOLD_STIMULI or len(test) < MIN_FOLD_STIMULI:
-            raise InputError(
-                f"split {k} has {len(train)} train and {len(test)} test stimuli; expected at "
-                f"least {MIN_FOLD_STIMULI} each"
-            )
-        if np.intersect1d(train, test).size or min(train.min(), test.min()) < 0:
-            raise InputError(f"split {k} has shared or negative stimuli; expected disjoint sets")
-        if max(train.max(), test.max()) >= n:
-            raise InputError(f"split {k} indexes stimulus >= {n}; the RDMs have {n} stimuli")
-        out.append((train, test))
-    return out
 
 
 @dataclass(frozen=True)
@@ -204,17 +186,17 @@ class RDMReweighting:
         model_rdms : array of shape (m, n_pairs)
         brain_rdm : array of shape (n_pairs,)
         """
-        A, _ = _as_rdms(model_rdms, "model_rdms")
-        y, vector = _as_rdms(brain_rdm, "brain_rdm")
+        A, _ = as_rdms(model_rdms, "model_rdms")
+        y, vector = as_rdms(brain_rdm, "brain_rdm")
         if not vector:
             raise InputError(f"brain_rdm has shape {y.shape}; expected one RDM (n_pairs,)")
-        _check_pairs(A, y, ("model_rdms", "brain_rdm"))
+        check_same_pairs(A, y, ("model_rdms", "brain_rdm"))
         self.weights_, self.intercept_ = nnls_fit(A.T, y[0], self.intercept)
         return self
 
     def predict(self, model_rdms) -> np.ndarray:
         """The weighted RDM ``weights_ @ model_rdms + intercept_``, shape (n_pairs,)."""
-        A, _ = _as_rdms(model_rdms, "model_rdms")
+        A, _ = as_rdms(model_rdms, "model_rdms")
         if A.shape[0] != len(self.weights_):
             raise InputError(f"model_rdms has {A.shape[0]} RDMs; the fit had {len(self.weights_)}")
         return self.weights_ @ A + self.intercept_
@@ -232,6 +214,7 @@ def cross_validate_reweighting(
     splits=None,
     method: str = "pearson",
     intercept: bool = True,
+    groups=None,
 ) -> CVResult:
     """Stimulus-level cross-validated reweighting of layer RDMs.
 
@@ -240,21 +223,23 @@ def cross_validate_reweighting(
     model_rdms : array of shape (m, n_pairs)
     brain_rdm : array of shape (n_pairs,)
     n_splits, seed : int
-        Folds of :func:`stimulus_splits` (ignored when ``splits`` is given).
+        Folds of :func:`held_out_folds` (ignored when ``splits`` is given).
     splits : list of (train, test) int arrays, optional
     method : str
         Evaluation measure on the held-out stimuli.
     intercept : bool
+    groups : array of shape (n_stim,), optional
+        Group label per stimulus; whole groups are held out (ignored when ``splits`` given).
 
     Returns
     -------
     CVResult
     """
-    A, _ = _as_rdms(model_rdms, "model_rdms")
+    A, _ = as_rdms(model_rdms, "model_rdms")
     n = n_stimuli(A.shape[1], "model_rdms")
     y = np.asarray(brain_rdm, dtype=np.float64)
-    _check_pairs(A, np.atleast_2d(y), ("model_rdms", "brain_rdm"))
-    splits = _check_splits(stimulus_splits(n, n_splits, seed) if splits is None else splits, n)
+    check_same_pairs(A, np.atleast_2d(y), ("model_rdms", "brain_rdm"))
+    splits = held_out_folds(n, n_splits, seed, splits, groups)
     scores, weights, offsets = [], [], []
     for train, test in splits:
         tr, te = pair_index(n, train), pair_index(n, test)
@@ -304,7 +289,7 @@ def remix_decision(
     if labels.shape != (X.shape[0],):
         raise InputError(f"labels has shape {labels.shape}; expected ({X.shape[0]},)")
     classes, counts = np.unique(labels, return_counts=True)
-    n_splits = _positive_int(n_splits, "n_splits", 2)
+    n_splits = check_count(n_splits, "n_splits", 2)
     if len(classes) < 2 or counts.min() < n_splits:
         raise InputError(
             f"labels has {len(classes)} categories, the smallest with {counts.min()} stimuli; "
@@ -314,9 +299,8 @@ def remix_decision(
         raise InputError(f"C is {C!r}; expected a positive number")
     steps = [StandardScaler()] if scale else []
     estimator = make_pipeline(*steps, LogisticRegression(C=C, max_iter=5000))
-    cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
     out = np.empty((X.shape[0], 1 if len(classes) == 2 else len(classes)))
-    for train, test in cv.split(X, labels):
+    for train, test in stratified_pairs(n_splits, labels, seed, X=X, name="n_splits"):
         fitted = estimator.fit(X[train], labels[train])
         out[test] = fitted.decision_function(X[test]).reshape(len(test), -1)
     return out
@@ -397,9 +381,9 @@ def variance_partition(brain_rdms, model_rdms, names=None) -> VariancePartition:
     -------
     VariancePartition
     """
-    Y, vector = _as_rdms(brain_rdms, "brain_rdms")
-    M, _ = _as_rdms(model_rdms, "model_rdms")
-    _check_pairs(M, Y, ("model_rdms", "brain_rdms"))
+    Y, vector = as_rdms(brain_rdms, "brain_rdms")
+    M, _ = as_rdms(model_rdms, "model_rdms")
+    check_same_pairs(M, Y, ("model_rdms", "brain_rdms"))
     k = M.shape[0]
     if not 2 <= k <= 4:
         raise InputError(f"model_rdms has {k} RDMs; expected 2 to 4 models to partition")

@@ -31,12 +31,12 @@ import pandas as pd
 
 from dnnmap.errors import InputError
 from dnnmap.rsa.bootstrap import bootstrap_similarity
-from dnnmap.rsa.inference import noise_ceiling, similarity
+from dnnmap.rsa.inference import rdm_noise_ceiling, similarity
 from dnnmap.rsa.rdm import n_stimuli
 from dnnmap.rsa.reweighting import (
     cross_validate_reweighting,
+    held_out_folds,
     pair_index,
-    stimulus_splits,
     variance_partition,
 )
 from dnnmap.rsa.units import cross_validate_unit_reweighting
@@ -146,7 +146,7 @@ def group_rsa_table(
         low, high = boot.low, boot.high
     else:
         over = "none"
-    ceiling = noise_ceiling(Y, method)
+    ceiling = rdm_noise_ceiling(Y, method)
     return pd.DataFrame(
         {
             "layer": list(layers),
@@ -180,6 +180,7 @@ def reweighting_table(
     brain_rdm,
     settings: Mapping,
     patterns: Sequence[np.ndarray] | None = None,
+    groups=None,
 ) -> pd.DataFrame:
     """Held-out fit of one ROI RDM by single layers, reweighted layers and reweighted units.
 
@@ -196,6 +197,10 @@ def reweighting_table(
     patterns : sequence of arrays (n_stim, k_l), optional
         Each layer's unit patterns (the RDMs' features, through :func:`unit_patterns`), for
         the ``reweighted_units`` rows; needed when ``advanced.units`` is true.
+    groups : array of shape (n_stim,), optional
+        Group label per stimulus (the stimulus table's group column): each fold holds out
+        whole groups, so no group has stimuli on both sides
+        (:func:`dnnmap.stats.splits.stimulus_folds`). None: shuffled k-fold over stimuli.
 
     Returns
     -------
@@ -215,7 +220,7 @@ def reweighting_table(
     adv, method = settings["advanced"], settings["comparison"]
     n = n_stimuli(y.size, "brain RDM")
     k = int(adv["n_splits"])
-    splits = stimulus_splits(n, k, int(settings["seed"]))
+    splits = held_out_folds(n, k, int(settings["seed"]), groups=groups)
     rows = []
 
     def row(name, kind, layer, scores, weight=np.nan, weight_sd=np.nan, n_weights=1):

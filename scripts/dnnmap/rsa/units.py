@@ -36,17 +36,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from dnnmap.checks import check_int
 from dnnmap.errors import InputError
 from dnnmap.features.pca import pca_array
-from dnnmap.rsa.inference import _positive_int, similarity
+from dnnmap.rsa.inference import similarity
 from dnnmap.rsa.rdm import n_stimuli
-from dnnmap.rsa.reweighting import (
-    CVResult,
-    _check_splits,
-    nnls_fit,
-    pair_index,
-    stimulus_splits,
-)
+from dnnmap.rsa.reweighting import CVResult, held_out_folds, nnls_fit, pair_index
 
 REDUCTIONS = ("pca", "groups", "units")
 MAX_UNITS = 2000
@@ -142,7 +137,7 @@ class UnitReweighting:
                 f"{X.shape[0]} stimuli of features"
             )
         if self.reduce == "pca":
-            k = _positive_int(self.n_components, "n_components")
+            k = check_int(self.n_components, "n_components", 1)
             pca = pca_array(X, k, components=True)
             self.mean_, self.components_ = pca.mean, pca.components
         elif self.reduce == "groups":
@@ -195,6 +190,7 @@ def cross_validate_unit_reweighting(
     seed: int = 0,
     splits=None,
     method: str = "pearson",
+    groups=None,
     **params,
 ) -> CVResult:
     """Stimulus-level cross-validated :class:`UnitReweighting`.
@@ -204,8 +200,10 @@ def cross_validate_unit_reweighting(
     features : array of shape (n_stim, n_units)
     brain_rdm : array of shape (n_stim * (n_stim - 1) / 2,)
     n_splits, seed : int
-        Folds of :func:`dnnmap.rsa.reweighting.stimulus_splits` (unless ``splits`` is given).
+        Folds of :func:`dnnmap.rsa.reweighting.held_out_folds` (unless ``splits`` is given).
     splits : list of (train, test) int arrays, optional
+    groups : array of shape (n_stim,), optional
+        Group label per stimulus; whole groups are held out (ignored when ``splits`` given).
     method : str
         Evaluation measure on the test stimuli.
     **params
@@ -222,7 +220,7 @@ def cross_validate_unit_reweighting(
     n = X.shape[0]
     if y.ndim != 1 or n_stimuli(len(y), "brain_rdm") != n:
         raise InputError(f"brain_rdm has shape {y.shape}; expected the RDM of {n} stimuli")
-    splits = _check_splits(stimulus_splits(n, n_splits, seed) if splits is None else splits, n)
+    splits = held_out_folds(n, n_splits, seed, splits, groups)
     scores, weights, offsets = [], [], []
     for train, test in splits:
         model = UnitReweighting(**params).fit(X[train], y[pair_index(n, train)])

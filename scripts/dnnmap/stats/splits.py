@@ -1,9 +1,14 @@
 """Cross-validation splits of stimuli: the outer loop of encoding and decoding models.
 
-A :class:`Splits` holds explicit (train, test) index pairs, so every estimator, every
-permutation and every peer library can be run on identical folds. :func:`make_splits` builds
-them for one of five schemes; :func:`splits_from_table` reads the group or split column of
-the stimulus table; :func:`inner_splits` gives the nested folds inside one training set.
+The one home of cross-validation folds in dnnmap. A :class:`Splits` holds explicit (train,
+test) index pairs, so every estimator, every permutation and every peer library can be run on
+identical folds. :func:`make_splits` builds them for one of five schemes;
+:func:`splits_from_table` reads the group or split column of the stimulus table;
+:func:`inner_splits` gives the nested folds inside one training set; :func:`as_pairs` turns an
+estimator's ``cv`` argument into pairs. For decoding, :func:`stratified_kfold` (outer) and
+:func:`stratified_pairs` (inner) keep every class in every fold; for second-level RSA,
+:func:`stimulus_folds` holds out stimuli (whole groups when a group label is given) and
+:func:`check_stimulus_folds` validates such folds.
 
 Schemes (``n`` stimuli, rows ``0 .. n-1``):
 
@@ -42,13 +47,15 @@ random_state=seed)`` over the training rows (the int ``inner_cv`` of
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, StratifiedKFold
 
+from dnnmap.checks import check_choice, check_count, is_int
 from dnnmap.errors import InputError
 
 SCHEMES = ("kfold", "repeated_kfold", "loo", "group", "split")
@@ -101,20 +108,8 @@ class Splits:
 # ---------------------------------------------------------------------------------------------
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, int | np.integer) and not isinstance(x, bool)
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if not _is_int(value) or value < minimum:
-        raise InputError(f"{name} is {value!r}; expected an int >= {minimum}")
-    return int(value)
-
-
 def _check_scheme(scheme, name: str = "scheme") -> str:
-    if scheme not in SCHEMES:
-        raise InputError(f"{name} is {scheme!r}; expected one of {', '.join(SCHEMES)}")
-    return scheme
+    return check_choice(scheme, name, SCHEMES)
 
 
 def _show(value) -> str:
@@ -175,8 +170,8 @@ def kfold_assignment(n: int, n_folds: int, seed: int) -> np.ndarray:
         ``default_rng(seed).permutation(n)`` cut by ``np.array_split`` into ``n_folds``
         parts; row ``i`` is in fold ``folds[i]`` (as :func:`dnnmap.encoding.ridge.outer_folds`).
     """
-    n = _check_int(n, "n", 2)
-    n_folds = _check_int(n_folds, "n_folds", 2)
+    n = check_count(n, "n", 2)
+    n_folds = check_count(n_folds, "n_folds", 2)
     if n_folds > n:
         raise InputError(
             f"n_folds is {n_folds} for {n} stimuli; expected at most {n} (fewer folds than stimuli)"
@@ -291,10 +286,10 @@ def make_splits(
         ``params`` (JSON-able settings).
     """
     scheme = _check_scheme(scheme)
-    n = _check_int(n, "n", 2)
-    n_folds = _check_int(n_folds, "n_folds", 2)
-    n_repeats = _check_int(n_repeats, "n_repeats", 1)
-    if not _is_int(seed):
+    n = check_count(n, "n", 2)
+    n_folds = check_count(n_folds, "n_folds", 2)
+    n_repeats = check_count(n_repeats, "n_repeats", 1)
+    if not is_int(seed):
         raise InputError(f"seed is {seed!r}; expected an int")
     seed = int(seed)
     if scheme != "repeated_kfold" and n_repeats != 1:
@@ -461,7 +456,7 @@ def inner_splits(
     rows = np.asarray(train_rows)
     if rows.ndim != 1 or rows.size == 0 or not np.issubdtype(rows.dtype, np.integer):
         raise InputError(f"train_rows are {rows!r}; expected a non-empty 1-D int array")
-    n_folds = _check_int(n_folds, "n_folds", 2)
+    n_folds = check_count(n_folds, "n_folds", 2)
     if scheme == "group":
         if groups is None:
             raise InputError("groups are missing; expected a label per stimulus for scheme group")
@@ -486,6 +481,191 @@ def inner_splits(
         )
     pairs = KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(rows.size))
     return [(tr.astype(np.intp), te.astype(np.intp)) for tr, te in pairs]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stratified folds (decoding) and held-out stimuli (second-level RSA)
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_n_folds(n_folds, n: int, name: str = "n_folds") -> int:
+    n_folds = check_count(n_folds, name, 2)
+    if n_folds > n:
+        raise InputError(f"{name} is {n_folds} for {n} stimuli; expected at most {n}")
+    return n_folds
+
+
+def stratified_kfold(y, n_folds: int = 5, seed: int = 0, n_repeats: int = 1) -> Splits:
+    """Shuffled, seeded, stratified k-fold splits of labels ``y`` (n,): every fold holds
+    every class in proportion.
+
+    Repeat ``r`` is ``StratifiedKFold(n_folds, shuffle=True, random_state=seed + r)
+    .split(y, y)`` (seeds as in :func:`make_splits`).
+
+    Parameters
+    ----------
+    y : array of shape (n,)
+        Class label per stimulus.
+    n_folds : int
+        Folds, ``2 <= n_folds <= n``.
+    seed : int
+        ``random_state`` of the first repeat.
+    n_repeats : int
+        Repeats, at least 1.
+
+    Returns
+    -------
+    Splits
+        Scheme ``stratified_kfold`` (``stratified_repeated_kfold`` when ``n_repeats > 1``);
+        ``params`` holds ``n_folds``, ``seed`` (and ``n_repeats`` when > 1).
+    """
+    y = np.asarray(y)
+    n_folds = _check_n_folds(n_folds, y.size)
+    n_repeats = check_count(n_repeats, "n_repeats", 1)
+    train, test, repeat = [], [], []
+    for r in range(n_repeats):
+        cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed + r)
+        for tr, te in cv.split(y, y):
+            train.append(tr.astype(np.intp))
+            test.append(te.astype(np.intp))
+            repeat.append(r)
+    params = {"n_folds": n_folds, "seed": seed}
+    scheme = "stratified_kfold"
+    if n_repeats > 1:
+        params["n_repeats"] = n_repeats
+        scheme = "stratified_repeated_kfold"
+    return Splits(y.size, train, test, np.asarray(repeat, np.int64), scheme, params)
+
+
+def stratified_pairs(
+    cv, y, seed=0, *, X=None, name: str = "inner_folds"
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inner (train, test) pairs of the rows of one training set, stratified on ``y``.
+
+    Parameters
+    ----------
+    cv : int, splitter or list of (train, test) pairs
+        An int gives ``StratifiedKFold(cv, shuffle=True, random_state=seed)`` on ``y``; a
+        splitter gives ``cv.split(X, y)``; a list of pairs is used as it is.
+    y : array of shape (n,)
+        Labels of the training rows.
+    seed : int or None
+        ``random_state`` of the stratified folds.
+    X : array of shape (n, p), optional
+        Passed to a splitter's ``split`` (a placeholder of ``n`` rows when omitted).
+    name : str
+        Argument name used in messages.
+
+    Returns
+    -------
+    pairs : list of (train, test) intp arrays
+        Positions in ``[0, n)``.
+    """
+    y = np.asarray(y)
+    if is_int(cv):
+        if not 2 <= cv <= len(y):
+            raise InputError(f"{name} is {cv}; expected an int from 2 to {len(y)}")
+        cv = StratifiedKFold(int(cv), shuffle=True, random_state=seed)
+    if hasattr(cv, "split"):
+        with warnings.catch_warnings():  # permuted labels may leave a class small
+            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            pairs = list(cv.split(np.zeros((len(y), 1)) if X is None else X, y))
+    elif isinstance(cv, list | tuple):
+        pairs = list(cv)
+    else:
+        raise InputError(f"{name} is {cv!r}; expected an int, a splitter or (train, test) pairs")
+    return [(np.asarray(tr, np.intp), np.asarray(te, np.intp)) for tr, te in pairs]
+
+
+def stimulus_folds(
+    n: int, n_folds: int = 5, seed: int = 0, *, labels=None, groups=None, min_test: int = 1
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Held-out stimulus folds of a stimulus-level cross-validation (second-level RSA).
+
+    Parameters
+    ----------
+    n : int
+        Number of stimuli.
+    n_folds : int
+        Folds, at least 2 (with ``groups``: at most one per group, ``n_folds >= n_groups``
+        giving leave-one-group-out, as the ``group`` scheme of :func:`make_splits`).
+    seed : int
+        ``random_state`` of the shuffled folds (unused with ``groups``).
+    labels : array of shape (n,), optional
+        Categories to stratify on: ``StratifiedKFold(n_folds, shuffle=True,
+        random_state=seed)``.
+    groups : array of shape (n,), optional
+        Group label per stimulus (a stimulus-table column such as session or object): whole
+        groups are held out (:func:`group_assignment`), so no group is on both sides of a
+        fold. Exclusive with ``labels``.
+    min_test : int
+        Fewest test stimuli a fold may have (checked on the fold sizes ``n / n_folds``
+        without groups, on the folds themselves with groups).
+
+    Returns
+    -------
+    pairs : list of (train, test) int arrays
+        Without ``labels`` and ``groups``: ``KFold(n_folds, shuffle=True,
+        random_state=seed)`` (the folds of :func:`as_pairs` with an int).
+    """
+    n_folds = check_count(n_folds, "n_splits", 2)
+    if labels is not None and groups is not None:
+        raise InputError("labels and groups are both given; expected at most one of them")
+    if groups is not None:
+        labels_ = _labels(groups, n, "groups")
+        folds, n_splits = group_assignment(labels_, n_folds)
+        train, test = _from_folds(folds, n_splits)
+        small = [t.size for t in test if t.size < min_test]
+        if small:
+            raise InputError(
+                f"groups give a fold of {small[0]} test stimuli; expected at least {min_test} "
+                "test stimuli per fold (fewer folds or larger groups)"
+            )
+        pairs = zip(train, test, strict=True)
+        return [(tr.astype(np.int64), te.astype(np.int64)) for tr, te in pairs]
+    if n < min_test * n_folds:
+        raise InputError(
+            f"n_splits is {n_folds} for {n} stimuli; expected at least "
+            f"{min_test} test stimuli per fold"
+        )
+    if labels is None:
+        return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(n)))
+    cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    return list(cv.split(np.zeros(n), labels))
+
+
+def check_stimulus_folds(pairs, n: int, min_size: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Validate held-out stimulus folds against ``n`` stimuli.
+
+    Parameters
+    ----------
+    pairs : iterable of (train, test) int arrays
+    n : int
+        Number of stimuli.
+    min_size : int
+        Fewest stimuli a training or test set may have.
+
+    Returns
+    -------
+    pairs : list of (train, test) int64 arrays
+        Disjoint sets of indices in ``[0, n)``.
+    """
+    out = []
+    for k, (train, test) in enumerate(pairs):
+        train, test = np.asarray(train, np.int64), np.asarray(test, np.int64)
+        if len(train) < min_size or len(test) < min_size:
+            raise InputError(
+                f"split {k} has {len(train)} train and {len(test)} test stimuli; expected at "
+                f"least {min_size} each"
+            )
+        if np.intersect1d(train, test).size or min(train.min(), test.min()) < 0:
+            raise InputError(f"split {k} has shared or negative stimuli; expected disjoint sets")
+        if max(train.max(), test.max()) >= n:
+            raise InputError(
+                f"split {k} indexes stimulus >= {n}; expected indices of the {n} stimuli"
+            )
+        out.append((train, test))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,12 +696,12 @@ def _settings(settings, key: str) -> dict:
             f"{key}.{unknown[0]} is not a setting; expected keys among {', '.join(SETTINGS)}"
         )
     out = {"scheme": "kfold", "n_folds": 5, "n_repeats": 1, "seed": 0, **settings}
+    if out.get("column", "") is None:  # the config's null: the scheme's default column
+        del out["column"]
     _check_scheme(out["scheme"], f"{key}.scheme")
     for name, minimum in (("n_folds", 2), ("n_repeats", 1)):
-        value = out[name]
-        if not _is_int(value) or value < minimum:
-            raise InputError(f"{key}.{name} is {value!r}; expected an int >= {minimum}")
-    if not _is_int(out["seed"]):
+        check_count(out[name], f"{key}.{name}", minimum)
+    if not is_int(out["seed"]):
         raise InputError(f"{key}.seed is {out['seed']!r}; expected an int")
     return out
 
@@ -654,7 +834,7 @@ def as_pairs(cv, n: int, *, seed=0, name: str = "cv") -> list[tuple[np.ndarray, 
     pairs : list of (train, test) intp arrays
         Row positions in ``[0, n)``; every training set has at least 2 rows.
     """
-    if _is_int(cv):
+    if is_int(cv):
         if not 2 <= cv <= n:
             raise InputError(f"{name} is {cv} folds for {n} samples; expected 2 <= {name} <= {n}")
         pairs = KFold(int(cv), shuffle=True, random_state=seed).split(np.zeros((n, 1)))

@@ -1,4 +1,4 @@
-"""Tests of dnnmap.decoding.core against scikit-learn (nested CV, metrics, permutation test)."""
+"""Tests of dnnmap.decoding against scikit-learn (nested CV, metrics, permutation test)."""
 
 from __future__ import annotations
 
@@ -22,21 +22,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
-from dnnmap.decoding.core import (
-    NestedCVClassifier,
-    attribute_values,
-    check_class_counts,
-    cross_validated_decoding,
-    decoding_splits,
-    label_permutations,
-    read_decoding,
-    run_decoding,
-    stratified_splits,
-    write_decoding,
-)
+from dnnmap.decoding.attributes import attribute_values, check_class_counts
+from dnnmap.decoding.classifiers import NestedCVClassifier
+from dnnmap.decoding.cross_validation import cross_validated_decoding
+from dnnmap.decoding.io import decoding_splits, read_decoding, run_decoding, write_decoding
 from dnnmap.errors import InputError
 from dnnmap.stats.metrics import pearson_r, r2_score
-from dnnmap.stats.splits import Splits, inner_splits, make_splits
+from dnnmap.stats.permutations import permutations
+from dnnmap.stats.splits import Splits, inner_splits, make_splits, stratified_kfold
 from dnnmap.store import write_h5
 
 CS = [0.01, 1.0, 100.0]
@@ -106,7 +99,7 @@ def test_principal_coordinates_when_wider_than_tall(estimator):
 @pytest.mark.parametrize("estimator", ["logistic", "svm"])
 def test_fold_scores_match_cross_val_score(estimator):
     X, y = _data(n=45)
-    splits = stratified_splits(y, 5, seed=2)
+    splits = stratified_kfold(y, 5, seed=2)
     res = cross_validated_decoding(
         X, y, splits, estimator=estimator, Cs=CS, inner_folds=3, n_perm=0, seed=7
     )
@@ -131,8 +124,8 @@ def test_import_path_classifier_without_c_matches_sklearn_pipeline():
     from sklearn.neighbors import KNeighborsClassifier
 
     X, y = _data(n=30, p=40, signal=1.0)  # wider than the training sets
-    splits = stratified_splits(y, 3, seed=0)
-    perms = label_permutations(y.size, 5, seed=1)
+    splits = stratified_kfold(y, 3, seed=0)
+    perms = permutations(y.size, 5, seed=1, draw="shuffle")
     path = "sklearn.neighbors.KNeighborsClassifier"
     res = cross_validated_decoding(
         X, y, splits, estimator=path, estimator_params={"n_neighbors": 3}, permutations=perms
@@ -148,7 +141,7 @@ def test_import_path_classifier_with_c_searches_the_grid():
     from sklearn.svm import SVC
 
     X, y = _data(n=45)
-    splits = stratified_splits(y, 5, seed=2)
+    splits = stratified_kfold(y, 5, seed=2)
     res = cross_validated_decoding(
         X, y, splits, estimator="sklearn.svm.SVC", Cs=CS, inner_folds=3, n_perm=0, seed=7
     )
@@ -160,7 +153,7 @@ def test_import_path_classifier_with_c_searches_the_grid():
 
 def test_bad_import_path_classifier():
     X, y = _data(n=30)
-    splits = stratified_splits(y, 3)
+    splits = stratified_kfold(y, 3)
     with pytest.raises(InputError, match=r"decoding\.estimators is 'sklearn\.nothing\.Here'"):
         cross_validated_decoding(X, y, splits, estimator="sklearn.nothing.Here", n_perm=0)
     with pytest.raises(InputError, match=r"do not fit sklearn\.svm\.SVC"):
@@ -176,7 +169,7 @@ def test_string_labels_and_chance():
     labels = np.where(y == 0, "animate", "inanimate")
     labels[:4] = "inanimate"  # 16 vs 24
     res = cross_validated_decoding(
-        X, labels, stratified_splits(labels, 4), Cs=[1.0], inner_folds=2, n_perm=0
+        X, labels, stratified_kfold(labels, 4), Cs=[1.0], inner_folds=2, n_perm=0
     )
     assert list(res.classes) == ["animate", "inanimate"]
     assert set(res.predictions[0]) <= {"animate", "inanimate"}
@@ -186,7 +179,7 @@ def test_string_labels_and_chance():
 def test_permutation_p_matches_permutation_test_score():
     """Label-independent inner folds: sklearn's permutation_test_score on the same splits."""
     X, y = _data(n=30, p=4, signal=0.6)
-    splits = stratified_splits(y, 3, seed=0)
+    splits = stratified_kfold(y, 3, seed=0)
     inner = KFold(2, shuffle=True, random_state=3)
     n_perm, seed = 9, 5
     rs = np.random.RandomState(seed)  # permutation_test_score's draws, in order
@@ -206,8 +199,8 @@ def test_permutation_p_matches_permutation_test_score():
 def test_permutation_null_is_a_full_nested_refit():
     """Default stratified inner folds (from the observed labels), slow loop over permutations."""
     X, y = _data(n=30, p=4, signal=0.6)
-    splits = stratified_splits(y, 3, seed=1)
-    perms = label_permutations(y.size, 4, seed=2)
+    splits = stratified_kfold(y, 3, seed=1)
+    perms = permutations(y.size, 4, seed=2, draw="shuffle")
     res = cross_validated_decoding(X, y, splits, Cs=[0.1, 10.0], inner_folds=2, n_perm=4, seed=2)
     null = []
     for perm in perms:
@@ -224,7 +217,7 @@ def test_permutation_null_is_a_full_nested_refit():
 
 def test_parallel_permutations_equal_serial():
     X, y = _data(n=24, p=4)
-    splits = stratified_splits(y, 3)
+    splits = stratified_kfold(y, 3)
     kw = {"Cs": [1.0], "inner_folds": 2, "n_perm": 2, "seed": 1}
     serial = cross_validated_decoding(X, y, splits, **kw)
     parallel = cross_validated_decoding(X, y, splits, n_jobs=2, **kw)
@@ -233,9 +226,7 @@ def test_parallel_permutations_equal_serial():
 
 def test_decodable_attribute_high_accuracy_small_p():
     X, y = _data(n=30, p=5, signal=4.0)
-    res = cross_validated_decoding(
-        X, y, stratified_splits(y, 3), Cs=[1.0], inner_folds=2, n_perm=19
-    )
+    res = cross_validated_decoding(X, y, stratified_kfold(y, 3), Cs=[1.0], inner_folds=2, n_perm=19)
     assert res.score > 0.9
     assert res.pvalue == pytest.approx(1 / 20)
     assert res.null.mean() < 0.6
@@ -245,7 +236,7 @@ def test_random_attribute_at_chance():
     X, _ = _data(n=30, p=5)
     y = np.random.default_rng(11).permutation(np.repeat([0, 1, 2], 10))
     res = cross_validated_decoding(
-        X, y, stratified_splits(y, 3), Cs=[1.0], inner_folds=2, n_perm=19, seed=3
+        X, y, stratified_kfold(y, 3), Cs=[1.0], inner_folds=2, n_perm=19, seed=3
     )
     assert abs(res.score - 1 / 3) < 0.2
     assert res.pvalue > 0.05
@@ -261,7 +252,7 @@ def test_ridge_decoding_matches_sklearn():
     y = X[:, 0] - 0.5 * X[:, 3] + rng.normal(0, 2.0, 40)
     splits = make_splits(40, "kfold", n_folds=4, seed=1)
     alphas = [0.1, 10.0, 1000.0]
-    perms = label_permutations(40, 3, seed=2)
+    perms = permutations(40, 3, seed=2, draw="shuffle")
     res = cross_validated_decoding(
         X, y, splits, estimator="ridge", alphas=alphas, inner_folds=3, n_perm=3, seed=2
     )
@@ -306,24 +297,24 @@ def test_ridge_pvalues_uniform_under_the_null():
 
 
 def test_label_permutations():
-    perms = label_permutations(7, 5, seed=3)
+    perms = permutations(7, 5, seed=3, draw="shuffle")
     assert perms.shape == (5, 7)
     np.testing.assert_array_equal(np.sort(perms, axis=1), np.tile(np.arange(7), (5, 1)))
-    np.testing.assert_array_equal(perms, label_permutations(7, 5, seed=3))
-    assert label_permutations(7, 0).shape == (0, 7)
+    np.testing.assert_array_equal(perms, permutations(7, 5, seed=3, draw="shuffle"))
+    assert permutations(7, 0, draw="shuffle").shape == (0, 7)
     with pytest.raises(InputError, match="n_perm is -1; expected an int >= 0"):
-        label_permutations(7, -1)
+        permutations(7, -1, draw="shuffle")
 
 
 def test_stratified_splits_match_sklearn():
     y = np.repeat(["a", "b", "c"], [5, 6, 7])
-    splits = stratified_splits(y, 5, seed=3)
+    splits = stratified_kfold(y, 5, seed=3)
     ref = StratifiedKFold(5, shuffle=True, random_state=3).split(y, y)
     for (tr, te), (rtr, rte) in zip(_pairs(splits), ref, strict=True):
         np.testing.assert_array_equal(tr, rtr)
         np.testing.assert_array_equal(te, rte)
     assert splits.params == {"n_folds": 5, "seed": 3} and splits.n == 18
-    repeated = stratified_splits(y, 3, seed=3, n_repeats=2)
+    repeated = stratified_kfold(y, 3, seed=3, n_repeats=2)
     assert repeated.scheme == "stratified_repeated_kfold" and len(repeated) == 6
     second = StratifiedKFold(3, shuffle=True, random_state=4).split(y, y)
     for (_, te), (_, rte) in zip(_pairs(repeated)[3:], second, strict=True):
@@ -423,7 +414,7 @@ def test_class_with_fewer_members_than_folds():
     y = np.repeat(["a", "b", "rare"], [6, 6, 3])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # StratifiedKFold's own warning
-        splits = stratified_splits(y, 5)
+        splits = stratified_kfold(y, 5)
     with pytest.raises(
         InputError,
         match=r"t\.tsv: column 'category' class 'rare' has 3 stimuli, fewer than the 5 outer",
@@ -433,7 +424,7 @@ def test_class_with_fewer_members_than_folds():
 
 def test_class_too_small_for_inner_folds():
     y = np.repeat(["a", "b"], [3, 8])
-    splits = stratified_splits(y, 3)
+    splits = stratified_kfold(y, 3)
     with pytest.raises(InputError, match=r"class 'a' has 2 stimuli in the training set of outer"):
         check_class_counts(y, splits, 3, "category", "t.tsv")
     check_class_counts(y, splits, 3, "category", "t.tsv", grouped=True)
@@ -448,7 +439,7 @@ def test_class_absent_from_a_training_set():
 
 def test_bad_arguments():
     X, y = _data(n=12)
-    splits = stratified_splits(y, 2)
+    splits = stratified_kfold(y, 2)
     with pytest.raises(InputError, match="estimator is 'forest'; expected one of logistic"):
         cross_validated_decoding(X, y, splits, estimator="forest")
     with pytest.raises(InputError, match=r"Cs are \[0, 1\]; expected a non-empty list of pos"):
@@ -462,7 +453,7 @@ def test_bad_arguments():
     with pytest.raises(InputError, match=r"permutations have shape \(2, 5\); expected \(n_perm"):
         cross_validated_decoding(X, y, splits, permutations=np.zeros((2, 5), int))
     with pytest.raises(InputError, match="n_folds is 1; expected an int >= 2"):
-        stratified_splits(y, 1)
+        stratified_kfold(y, 1)
 
 
 # --- files -------------------------------------------------------------------------------------

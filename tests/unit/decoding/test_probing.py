@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from dnnmap.decoding.core import DecodingResult, write_decoding
+from dnnmap.decoding.cross_validation import DecodingResult
+from dnnmap.decoding.io import write_decoding
 from dnnmap.decoding.probing import COLUMNS, decoding_table, plot_probing_profile, probing_profile
 from dnnmap.errors import InputError
 from dnnmap.stats.inference import permutation_pvalue

@@ -9,12 +9,12 @@ from dnnmap.encoding import permutation
 from dnnmap.encoding.permutation import (
     PermutationResult,
     label_permutation_test,
-    permutation_indices,
     refit_permutation_test,
 )
 from dnnmap.encoding.ridge import cross_validated_encoding
 from dnnmap.errors import InputError
 from dnnmap.stats.inference import permutation_pvalue
+from dnnmap.stats.permutations import permutations
 
 
 def _data(n=24, v=5, seed=0, effect=(0.0, 0.3, 0.6, 1.0, 2.0)):
@@ -37,13 +37,13 @@ def _loop_null(P, Y, perms, metric="pearson_r"):
 
 
 def test_permutation_indices_are_seeded_permutations():
-    perms = permutation_indices(10, 7, seed=3)
+    perms = permutations(10, 7, seed=3)
     rng = np.random.default_rng(3)
     ref = np.stack([np.argsort(rng.random(10)) for _ in range(7)])
     np.testing.assert_array_equal(perms, ref)
     np.testing.assert_array_equal(np.sort(perms, axis=1), np.tile(np.arange(10), (7, 1)))
     groups = np.array([1, 0, 1, 2, 0, 2, 1, 0, 0, 2])
-    within = permutation_indices(10, 50, seed=1, groups=groups)
+    within = permutations(10, 50, seed=1, groups=groups)
     np.testing.assert_array_equal(groups[within], np.tile(groups, (50, 1)))
     np.testing.assert_array_equal(np.sort(within, axis=1), np.tile(np.arange(10), (50, 1)))
     assert len({tuple(p) for p in within}) > 40  # shuffled, not fixed
@@ -57,7 +57,7 @@ def test_label_permutations_equal_slow_loop(metric, tail):
     res = label_permutation_test(
         P, Y, n_perm, seed, metric=metric, tail=tail, batch=7, dtype=np.float64, keep_null=True
     )
-    perms = permutation_indices(P.shape[0], n_perm, seed)
+    perms = permutations(P.shape[0], n_perm, seed)
     null = _loop_null(P, Y, perms, metric)
     observed = _loop_null(P, Y, np.arange(P.shape[0])[None], metric)[0]
     np.testing.assert_allclose(res.null, null, rtol=1e-10, atol=1e-12)
@@ -106,7 +106,7 @@ def test_label_permutations_within_groups_and_torch():
     P, Y = _data(n=20, v=3, seed=2, effect=(0.2, 0.5, 1.0))
     folds = np.repeat(np.arange(4), 5)
     res = label_permutation_test(P, Y, 30, 4, groups=folds, dtype=np.float64, keep_null=True)
-    perms = permutation_indices(20, 30, 4, groups=folds)
+    perms = permutations(20, 30, 4, groups=folds)
     np.testing.assert_allclose(res.null, _loop_null(P, Y, perms), rtol=1e-10, atol=1e-12)
     cpu = label_permutation_test(P, Y, 30, 4, groups=folds, device="cpu", keep_null=True)
     np.testing.assert_allclose(cpu.null, res.null, atol=1e-6)
@@ -122,7 +122,7 @@ def test_label_permutations_nan_voxels_and_untested_rows():
     for field in (res.observed, res.pvalue, res.pvalue_fwe, res.qvalue):
         assert np.isnan(field[[1, 2, 3]]).all() and np.isfinite(field[[0, 4]]).all()
     keep = np.setdiff1d(np.arange(22), [0, 7])
-    perms = permutation_indices(20, 25, 0)
+    perms = permutations(20, 25, 0)
     ref = _loop_null(P[keep][:, [0, 4]], Y[keep][:, [0, 4]], perms)
     np.testing.assert_allclose(res.null[:, [0, 4]], ref, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res.null_max, ref.max(axis=1), rtol=1e-10)
@@ -167,7 +167,7 @@ def test_label_permutation_bad_input():
     with pytest.raises(InputError, match=r"predictions have 2 rows with values"):
         label_permutation_test(np.where(np.arange(5)[:, None] < 2, P[:5], np.nan), Y[:5], 5)
     with pytest.raises(InputError, match=r"n is 0"):
-        permutation_indices(0, 5)
+        permutations(0, 5)
 
 
 # --- full refit -------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_refit_permutations_equal_one_fit_per_permutation(metric):
         cv_seed=2,
         inner_cv=3,
     )
-    perms = permutation_indices(30, n_perm, seed)
+    perms = permutations(30, n_perm, seed)
     null = np.empty((n_perm, 3))
     for b, perm in enumerate(perms):
         fit = cross_validated_encoding(X, Y[perm], ALPHAS, 3, 2, 3)
@@ -226,7 +226,7 @@ def test_refit_permutations_within_groups_and_1d():
     res = refit_permutation_test(
         X, Y[:, 2], 4, 0, groups=groups, keep_null=True, alphas=ALPHAS, n_folds=3, inner_cv=3
     )
-    perms = permutation_indices(30, 4, 0, groups=groups)
+    perms = permutations(30, 4, 0, groups=groups)
     ref = [cross_validated_encoding(X, Y[perm, 2], ALPHAS, 3, 0, 3).score for perm in perms]
     np.testing.assert_allclose(res.null[:, 0], ref, rtol=1e-10)
     assert isinstance(res, PermutationResult) and res.pvalue.shape == (1,)

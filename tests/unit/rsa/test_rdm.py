@@ -16,8 +16,8 @@ from sklearn.preprocessing import StandardScaler
 import dnnmap.rsa.rdm as rdm_module
 from dnnmap.errors import InputError
 from dnnmap.rsa.rdm import (
-    METRICS,
     NOISE_ESTIMATORS,
+    RDM_METRICS,
     SCIPY_METRICS,
     category_rdm,
     compute_rdm,
@@ -134,10 +134,10 @@ def test_duplicate_patterns_give_zero(X):
 
 def test_scipy_metric_list_is_scipy_s():
     assert tuple(ssd._METRICS_NAMES) == SCIPY_METRICS
-    assert set(METRICS) - set(SCIPY_METRICS) == {"crossnobis"}
+    assert set(RDM_METRICS) - set(SCIPY_METRICS) == {"crossnobis"}
 
 
-@pytest.mark.parametrize("metric", [m for m in SCIPY_METRICS if m not in METRICS])
+@pytest.mark.parametrize("metric", [m for m in SCIPY_METRICS if m not in RDM_METRICS])
 def test_scipy_fallback_metrics(metric):
     rng = np.random.default_rng(4)
     X = rng.random((8, 6))

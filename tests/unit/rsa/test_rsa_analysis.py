@@ -10,7 +10,7 @@ from scipy.stats import false_discovery_control, spearmanr
 
 from dnnmap.errors import InputError
 from dnnmap.rsa.analysis import COLUMNS, rsa_layer_table, summarize_rsa
-from dnnmap.rsa.inference import noise_ceiling, permutation_test
+from dnnmap.rsa.inference import permutation_test, rdm_noise_ceiling
 
 SETTINGS = {"comparison": "spearman", "n_perm": 99, "n_boot": 50, "ci": 0.9, "seed": 3}
 
@@ -31,7 +31,7 @@ def test_table_matches_references():
         assert table["r"][i] == pytest.approx(spearmanr(layers[i], brains[1])[0], abs=1e-12)
     perm = permutation_test(layers, brains[1], "spearman", 99, 3)
     np.testing.assert_array_equal(table["p"], perm.pvalue)
-    ceiling = noise_ceiling(brains, "spearman")
+    ceiling = rdm_noise_ceiling(brains, "spearman")
     assert (table["nc_lower"] == ceiling.lower).all() and (table["nc_upper"] == ceiling.upper).all()
     assert (table["ci_low"] <= table["r"]).all() and (table["r"] <= table["ci_high"]).all()
     assert table["layer"].tolist() == ["a", "b"] and (table["n_stim"] == 20).all()

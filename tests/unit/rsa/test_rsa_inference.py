@@ -12,17 +12,16 @@ from dnnmap.errors import InputError
 from dnnmap.rsa import inference as rsa_inference
 from dnnmap.rsa.bootstrap import bootstrap_samples, bootstrap_similarity
 from dnnmap.rsa.inference import (
-    exact_permutations,
     fdr_layers_rois,
-    noise_ceiling,
     permutation_test,
     permute_rdm,
     permuted_pair_index,
     pool_rdms,
-    random_permutations,
+    rdm_noise_ceiling,
     similarity,
     unit_vectors,
 )
+from dnnmap.stats.permutations import exact_permutations, permutations
 
 RSA_NAME = {"pearson": "corr", "spearman": "spearman", "cosine": "cosine", "rho-a": "rho-a"}
 
@@ -36,7 +35,7 @@ def rdms(n=12, k=3, seed=0, ties=False):
 
 
 def perms_of(n, seed, n_perm=100):
-    return random_permutations(n, n_perm, seed=seed)
+    return permutations(n, n_perm, seed=seed, draw="shuffle")
 
 
 def permuted_square(v, perm):
@@ -77,7 +76,7 @@ def test_unit_vectors_of_constant_rdm_give_zero():
 
 def test_permuted_pair_index_matches_squareform_and_rsatoolbox_reorder():
     v = rdms(7, 1)[0]
-    perms = random_permutations(7, 5, seed=3)
+    perms = permutations(7, 5, seed=3, draw="shuffle")
     index = permuted_pair_index(perms)
     for perm, idx in zip(perms, index, strict=True):
         np.testing.assert_array_equal(v[idx], squareform(permuted_square(v, perm)))
@@ -86,10 +85,10 @@ def test_permuted_pair_index_matches_squareform_and_rsatoolbox_reorder():
         np.testing.assert_array_equal(permute_rdm(v, perm), ref.dissimilarities[0])
 
 
-def test_random_permutations_are_seeded_permutations():
-    a = random_permutations(9, 50, seed=1)
-    np.testing.assert_array_equal(a, random_permutations(9, 50, seed=1))
-    assert not np.array_equal(a, random_permutations(9, 50, seed=2))
+def test_rsa_permutations_are_seeded_permutations():
+    a = permutations(9, 50, seed=1, draw="shuffle")
+    np.testing.assert_array_equal(a, permutations(9, 50, seed=1, draw="shuffle"))
+    assert not np.array_equal(a, permutations(9, 50, seed=2, draw="shuffle"))
     np.testing.assert_array_equal(np.sort(a, axis=1), np.tile(np.arange(9), (50, 1)))
 
 
@@ -98,7 +97,7 @@ def test_spearman_permutation_equals_reference_loop(ties):
     X = rdms(11, 3, seed=4, ties=ties)
     models, brain = X[:2], X[2]
     res = permutation_test(models, brain, "spearman", n_perm=300, seed=7, batch_size=64)
-    perms = random_permutations(11, 300, seed=7)
+    perms = permutations(11, 300, seed=7, draw="shuffle")
     ref = np.array(
         [
             [spearmanr(m, squareform(permuted_square(brain, p), checks=False))[0] for m in models]
@@ -118,7 +117,9 @@ def test_other_fast_methods_equal_rsatoolbox_on_permuted_rdms(method):
     X = rdms(9, 2, seed=5)
     res = permutation_test(X[0], X[1], method, n_perm=40, seed=2)
     ref = rsa_rdms(X[0])
-    for perm, value in zip(random_permutations(9, 40, seed=2), res.null[:, 0], strict=True):
+    for perm, value in zip(
+        permutations(9, 40, seed=2, draw="shuffle"), res.null[:, 0], strict=True
+    ):
         brain = rsa_rdms(X[1])
         brain.reorder(perm)
         expected = rsatoolbox.rdm.compare(ref, brain, method=RSA_NAME[method])[0, 0]
@@ -185,7 +186,9 @@ def test_slow_path_methods_match_rsatoolbox(method):
     X = rdms(7, 2, seed=13)
     res = permutation_test(X[0], X[1], method, n_perm=10, seed=4, batch_size=3)
     assert res.method == ("kendall" if method == "tau-b" else method)
-    for perm, value in zip(random_permutations(7, 10, seed=4), res.null[:, 0], strict=True):
+    for perm, value in zip(
+        permutations(7, 10, seed=4, draw="shuffle"), res.null[:, 0], strict=True
+    ):
         brain = rsa_rdms(X[1])
         brain.reorder(perm)
         ref = rsatoolbox.rdm.compare(rsa_rdms(X[0]), brain, method=method)[0, 0]
@@ -257,7 +260,7 @@ def test_noise_ceiling_equals_rsatoolbox_boot_noise_ceiling(method):
     from rsatoolbox.util.inference_util import pool_rdm
 
     X = rdms(10, 4, seed=17)
-    nc = noise_ceiling(X, method)
+    nc = rdm_noise_ceiling(X, method)
     lower, upper = boot_noise_ceiling(rsa_rdms(X), method=RSA_NAME[method])
     assert nc.lower == pytest.approx(lower, abs=1e-12)
     assert nc.upper == pytest.approx(upper, abs=1e-12)
@@ -272,14 +275,14 @@ def test_noise_ceiling_slow_methods_equal_rsatoolbox(method):
     from rsatoolbox.inference.noise_ceiling import boot_noise_ceiling
 
     X = rdms(8, 3, seed=20)
-    nc = noise_ceiling(X, method)
+    nc = rdm_noise_ceiling(X, method)
     lower, upper = boot_noise_ceiling(rsa_rdms(X), method=method)
     assert (nc.lower, nc.upper) == pytest.approx((lower, upper), abs=1e-9)
 
 
 def test_noise_ceiling_by_hand_for_two_subjects():
     X = rdms(8, 2, seed=18)
-    nc = noise_ceiling(X, "pearson")
+    nc = rdm_noise_ceiling(X, "pearson")
     assert nc.lower == pytest.approx(pearsonr(X[0], X[1])[0], abs=1e-12)
     z = (X - X.mean(1, keepdims=True)) / X.std(1, keepdims=True)
     upper = np.mean([pearsonr(z.mean(0), x)[0] for x in X])
@@ -316,7 +319,7 @@ def test_fdr_over_layers_and_rois_matches_scipy():
         (lambda X: bootstrap_similarity(X[0], X[1], over="subjects"), "1 subject"),
         (lambda X: bootstrap_similarity(X[0], X[1], "corr_cov"), "stimulus bootstrap"),
         (lambda X: bootstrap_similarity(X[0], X[1], n_boot=-1), "n_boot is -1"),
-        (lambda X: noise_ceiling(X[0]), "s >= 2"),
+        (lambda X: rdm_noise_ceiling(X[0]), "s >= 2"),
         (lambda X: fdr_layers_rois([0.1, 0.2]), "n_layers, n_rois"),
     ],
 )

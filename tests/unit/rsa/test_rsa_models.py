@@ -18,11 +18,11 @@ from dnnmap.errors import InputError
 from dnnmap.rsa.reweighting import (
     RDMReweighting,
     cross_validate_reweighting,
+    held_out_folds,
     nnls_fit,
     pair_index,
     remix_decision,
     remix_rdm,
-    stimulus_splits,
     variance_partition,
 )
 from dnnmap.rsa.units import UnitReweighting, cross_validate_unit_reweighting, unit_rdms
@@ -61,8 +61,8 @@ def test_pair_index_gives_the_rdm_of_a_subset():
         np.testing.assert_array_equal(rdm[pair_index(9, subset)], pdist(X[subset]))
 
 
-def test_stimulus_splits_are_seeded_kfold():
-    splits = stimulus_splits(20, 4, seed=3)
+def test_held_out_folds_are_seeded_kfold():
+    splits = held_out_folds(20, 4, seed=3)
     ref = KFold(4, shuffle=True, random_state=3).split(np.zeros(20))
     for (a, b), (c, d) in zip(splits, ref, strict=True):
         np.testing.assert_array_equal(a, c)
@@ -239,8 +239,8 @@ def test_unit_reweighting_pca_matches_sklearn_and_cross_validates():
     "call, match",
     [
         (lambda A, X: pair_index(5, [0, 0, 1]), "distinct indices"),
-        (lambda A, X: stimulus_splits(8, 3), "at least 3 test stimuli"),
-        (lambda A, X: stimulus_splits(20, 1), "n_splits is 1"),
+        (lambda A, X: held_out_folds(8, 3), "at least 3 test stimuli"),
+        (lambda A, X: held_out_folds(20, 1), "n_splits is 1"),
         (lambda A, X: RDMReweighting().fit(A, A), "brain_rdm has shape"),
         (lambda A, X: RDMReweighting().fit(A, A[0, :-1]), "brain_rdm has 77 entries"),
         (lambda A, X: RDMReweighting().fit(A, A[0]).predict(A[:2]), "the fit had 3"),

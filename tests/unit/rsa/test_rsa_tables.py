@@ -7,11 +7,11 @@ import scipy.optimize
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 from sklearn.linear_model import LinearRegression
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold, KFold
 
 from dnnmap.errors import InputError
-from dnnmap.rsa.inference import noise_ceiling
-from dnnmap.rsa.reweighting import pair_index
+from dnnmap.rsa.inference import rdm_noise_ceiling
+from dnnmap.rsa.reweighting import cross_validate_reweighting, pair_index
 from dnnmap.rsa.tables import (
     GROUP_COLUMNS,
     PARTITION_COLUMNS,
@@ -22,6 +22,7 @@ from dnnmap.rsa.tables import (
     reweighting_table,
     unit_patterns,
 )
+from dnnmap.rsa.units import cross_validate_unit_reweighting
 
 N = 24
 LAYERS = ["a", "b", "c"]
@@ -53,7 +54,7 @@ def test_group_table_is_the_subject_mean_with_a_two_way_bootstrap(data):
     expected = [np.mean([spearmanr(m, b)[0] for b in brains]) for m in rdms]
     np.testing.assert_allclose(table["r_mean"], expected, rtol=1e-12)
     assert (table["ci_low"] < table["r_mean"]).all() and (table["r_mean"] < table["ci_high"]).all()
-    ceiling = noise_ceiling(brains, "spearman")
+    ceiling = rdm_noise_ceiling(brains, "spearman")
     np.testing.assert_allclose(table["nc_lower"], ceiling.lower)
     np.testing.assert_allclose(table["nc_upper"], ceiling.upper)
     assert set(table["bootstrap_over"]) == {"both"} and set(table["n_subjects"]) == {3}
@@ -104,6 +105,36 @@ def test_reweighting_table_against_scipy_nnls_on_the_same_folds(data):
     assert list(units["model_rdm"]) == [f"{layer} units" for layer in LAYERS]
     assert set(units["n_weights"]) == {4} and units["weight"].isna().all()
     assert units["cv_r"].between(-1, 1).all()
+
+
+def test_reweighting_holds_out_whole_groups(data):
+    """With a group per stimulus (e.g. images of one object), no group is on both sides."""
+    patterns, rdms, brains = data
+    groups = np.repeat([f"object{i}" for i in range(6)], 4)[np.random.default_rng(1).permutation(N)]
+    table = reweighting_table(rdms, LAYERS, brains[0], SETTINGS, patterns, groups=groups)
+    folds = list(GroupKFold(4).split(np.zeros(N), groups=groups))
+    assert set(table["n_splits"]) == {4}
+    single = [
+        [spearmanr(m[pair_index(N, te)], brains[0][pair_index(N, te)])[0] for m in rdms]
+        for _, te in folds
+    ]
+    layer_rows = table[table["kind"] == "layer"]
+    np.testing.assert_allclose(layer_rows["cv_r"], np.mean(single, axis=0), rtol=1e-12)
+    fits = [
+        cross_validate_reweighting(rdms, brains[0], 4, 3, groups=groups),
+        cross_validate_unit_reweighting(patterns[0], brains[0], 4, 3, groups=groups),
+    ]
+    for fit in fits:
+        assert len(fit.splits) == 4
+        for train, test in fit.splits:
+            assert not set(groups[train]) & set(groups[test])
+    # without groups the folds stay the shuffled k-fold of the seed
+    plain = cross_validate_reweighting(rdms, brains[0], 4, 3)
+    for (tr, te), (rtr, rte) in zip(
+        plain.splits, KFold(4, shuffle=True, random_state=3).split(np.zeros(N)), strict=True
+    ):
+        np.testing.assert_array_equal(tr, rtr)
+        np.testing.assert_array_equal(te, rte)
 
 
 def test_reweighting_without_units_and_bad_input(data):

@@ -11,6 +11,7 @@ from sklearn.model_selection import (
     LeaveOneGroupOut,
     LeaveOneOut,
     RepeatedKFold,
+    StratifiedKFold,
 )
 
 from dnnmap.encoding.ridge import cross_validated_encoding, outer_folds
@@ -18,11 +19,14 @@ from dnnmap.errors import InputError
 from dnnmap.stats.splits import (
     Splits,
     check_splits,
+    check_stimulus_folds,
     first_repeat_folds,
     inner_splits,
     kfold_assignment,
     make_splits,
     splits_from_table,
+    stimulus_folds,
+    stratified_pairs,
 )
 from dnnmap.stimuli import LINES_ATTR
 
@@ -267,3 +271,46 @@ def test_splits_from_table_errors(settings, match):
     )
     with pytest.raises(InputError, match=match):
         splits_from_table(t, settings, "st.tsv")
+
+
+def test_stimulus_folds_without_groups_are_shuffled_kfold():
+    ref = KFold(4, shuffle=True, random_state=2).split(np.zeros(17))
+    for (tr, te), (rtr, rte) in zip(stimulus_folds(17, 4, 2), ref, strict=True):
+        np.testing.assert_array_equal(tr, rtr)
+        np.testing.assert_array_equal(te, rte)
+
+
+def test_stimulus_folds_hold_out_whole_groups():
+    groups = np.repeat(["s1", "s2", "s3", "s4", "s5", "s6"], [4, 3, 5, 4, 3, 5])
+    folds = stimulus_folds(groups.size, 3, 0, groups=groups)
+    assert len(folds) == 3
+    tested = np.concatenate([te for _, te in folds])
+    np.testing.assert_array_equal(np.sort(tested), np.arange(groups.size))
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te])
+    loo = stimulus_folds(groups.size, 10, 0, groups=groups)  # more folds than groups
+    assert [sorted(set(groups[te])) for _, te in loo] == [[g] for g in sorted(set(groups))]
+    with pytest.raises(InputError, match="groups give a fold of 3 test stimuli; expected at"):
+        stimulus_folds(groups.size, 10, 0, groups=groups, min_test=4)
+    with pytest.raises(InputError, match="labels and groups are both given"):
+        stimulus_folds(groups.size, 3, groups=groups, labels=groups)
+
+
+def test_check_stimulus_folds():
+    assert len(check_stimulus_folds([([0, 1, 2], [3, 4, 5])], 6, 3)) == 1
+    with pytest.raises(InputError, match="split 0 has 2 train and 3 test stimuli"):
+        check_stimulus_folds([([0, 1], [3, 4, 5])], 6, 3)
+    with pytest.raises(InputError, match="shared or negative"):
+        check_stimulus_folds([([0, 1, 3], [3, 4, 5])], 6, 3)
+    with pytest.raises(InputError, match="indexes stimulus >= 6"):
+        check_stimulus_folds([([0, 1, 2], [3, 4, 6])], 6, 3)
+
+
+def test_stratified_pairs_match_sklearn():
+    y = np.repeat([0, 1, 2], [4, 5, 6])
+    ref = StratifiedKFold(3, shuffle=True, random_state=1).split(np.zeros(15), y)
+    for (tr, te), (rtr, rte) in zip(stratified_pairs(3, y, 1), ref, strict=True):
+        np.testing.assert_array_equal(tr, rtr)
+        np.testing.assert_array_equal(te, rte)
+    with pytest.raises(InputError, match="inner_folds is 16; expected an int from 2 to 15"):
+        stratified_pairs(16, y)
