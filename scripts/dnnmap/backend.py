@@ -1,11 +1,11 @@
 """Compute backends of the linear-algebra solvers: numpy, or torch on CPU or CUDA.
 
 The ridge and kernel ridge solvers (:mod:`dnnmap.encoding.ridge`,
-:mod:`dnnmap.encoding.kernel_ridge`) are
-written once against the small interface of :class:`Backend`: arrays of either library
-support ``@``, ``.T``, slicing and the arithmetic operators, so a solver needs the backend
-only to create arrays, move them to and from numpy, index rows, decompose (``svd``, ``eigh``)
-and reduce columns with float64 accumulation.
+:mod:`dnnmap.encoding.kernel_ridge`, on the engine :mod:`dnnmap.encoding._ridge_solver`), RDMs
+and RSA permutations are written once against the small interface of :class:`Backend`:
+arrays of either library support ``@``, ``.T``, slicing and the arithmetic operators, so a
+solver needs the backend only to create arrays, move them to and from numpy, index rows,
+decompose (``svd``, ``eigh``) and reduce columns with float64 accumulation.
 
 Devices (the ``device`` argument of the solvers, ``compute.device`` in the config):
 

@@ -1,10 +1,11 @@
 """Voxelwise encoding models: read features and responses aligned by stimulus id, write results.
 
-The numerical work is in :mod:`dnnmap.encoding.ridge` (ridge), :mod:`dnnmap.encoding.kernel_ridge`,
-:mod:`dnnmap.encoding.estimators` (OLS, Lasso, PLS, per-unit and any scikit-learn estimator),
-:mod:`dnnmap.stats.splits` (outer and nested splits) and :mod:`dnnmap.encoding.permutation`; this
-module joins
-them to dnnmap's files. An encoding file holds, per voxel (grayordinate) of one ROI::
+The numerical work is in the estimators (:mod:`dnnmap.encoding.ridge`,
+:mod:`dnnmap.encoding.kernel_ridge`, :mod:`dnnmap.encoding.estimators`: OLS, Lasso, PLS,
+per-unit and any scikit-learn estimator), the outer cross-validation
+(:mod:`dnnmap.encoding.cross_validation`), :mod:`dnnmap.stats.splits` (outer and nested
+splits) and :mod:`dnnmap.encoding.permutation`; this module joins them to dnnmap's files.
+An encoding file holds, per voxel (grayordinate) of one ROI::
 
     stim_id            (n_stim,)           row ids of predictions
     index              (n_vox,)            grayordinate index into the source CIFTI
@@ -40,12 +41,12 @@ import h5py
 import numpy as np
 
 from dnnmap.brain.noise_ceiling import normalized_score
+from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
 from dnnmap.encoding.permutation import (
     PermutationResult,
     label_permutation_test,
     refit_permutation_test,
 )
-from dnnmap.encoding.ridge import EncodingResult, cross_validated_encoding
 from dnnmap.errors import InputError
 from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
 from dnnmap.stimuli import read_stimuli
@@ -111,15 +112,18 @@ def _cv_settings(settings: Mapping) -> dict:
 
 
 def _estimator_factory(settings: Mapping, inner, device: str):
-    """``factory(train_rows) -> unfitted estimator`` for the non-ridge estimators, with the
-    nested inner folds (of the outer training rows) set where the estimator takes ``cv``."""
+    """``factory(train_rows) -> unfitted estimator``, with the nested inner folds (of the outer
+    training rows) set where the estimator takes ``cv``."""
     from dnnmap.encoding.estimators import make_estimator
     from dnnmap.encoding.kernel_ridge import KernelRidgeCV
+    from dnnmap.encoding.ridge import RidgeCV
 
     name, params = settings["estimator"], dict(settings.get("estimator_params") or {})
 
     def factory(train: np.ndarray):
-        if name == KERNEL_RIDGE:
+        if name == RIDGE:
+            est = RidgeCV(alphas=settings["alphas"], device=device)
+        elif name == KERNEL_RIDGE:
             est = KernelRidgeCV(alphas=settings["alphas"], device=device, **params)
         else:
             est = make_estimator(name, params, key="encoding.estimator")
@@ -175,17 +179,10 @@ def run_encoding(
             train, splits.scheme, n_folds=settings["inner_folds"], seed=seed, groups=groups
         )
 
-    name = settings["estimator"]
-    if name == RIDGE:
-        fit = {"alphas": settings["alphas"], "inner_cv": inner, "splits": splits}
-        fit.update(batch_size=settings["voxel_batch"], device=device)
-        result = cross_validated_encoding(X, Y, **fit)
-    else:
-        factory = _estimator_factory(settings, inner, device)
-        batch = settings["voxel_batch"] if name not in ("pls",) else None
-        from dnnmap.encoding.estimators import cross_validated_predictions
-
-        result = cross_validated_predictions(factory, X, Y, splits, batch_size=batch)
+    factory = _estimator_factory(settings, inner, device)
+    # PLS2 components depend on all targets: one fit of all voxels
+    batch = None if settings["estimator"] == "pls" else settings["voxel_batch"]
+    result = cross_validated_predictions(factory, X, Y, splits, batch_size=batch)
     permutation = _permutations(X, Y, result, splits, settings, inner, device)
     ceiling = roi.get("noise_ceiling")
     return EncodingOutput(result, roi["index"], stim_ids, splits, permutation, ceiling)

@@ -10,7 +10,8 @@ diagonalised once, ``K_train = U diag(lam) U.T``, and that one eigendecompositio
 alpha and every target: ``c = U @ (Z / (lam + a))`` with ``Z = U.T @ Y``. The inner-CV
 machinery (k-fold, exact leave-one-out, splitters, explicit pairs; float64 decompositions,
 float32 or float64 products, batches of targets, masking of non-finite targets) is the one
-of :mod:`dnnmap.encoding.ridge`; see its docstring. All eigenvalues are kept (negative rounding
+of :mod:`dnnmap.encoding.ridge` (its engine, :mod:`dnnmap.encoding._ridge_solver`); see its
+docstring. All eigenvalues are kept (negative rounding
 errors clipped to 0), so the dual coefficients equal ``(K + a I)^-1 Y`` exactly.
 
 ``fit_intercept=True`` centers the kernel in feature space (``KernelCenterer``: training
@@ -31,26 +32,30 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from dnnmap.backend import Backend, get_backend
-from dnnmap.encoding.ridge import (
-    DEFAULT_ALPHAS,
-    _center_kernel_rows,
-    _check_alphas,
-    _check_batch,
-    _check_train_size,
-    _check_x,
-    _check_xy,
-    _compute_dtype,
-    _Design,
-    _fit_batches,
-    _inner_pairs,
-    _make_plan,
-    _masked_columns,
-    _warn_masked,
+from dnnmap.checks import check_matrix
+from dnnmap.encoding._ridge_solver import (
+    Design,
+    center_kernel_rows,
+    check_alphas,
+    check_batch,
+    check_train_size,
+    compute_dtype,
+    fit_batches,
+    inner_pairs,
+    make_plan,
 )
+from dnnmap.encoding.base import (
+    EncodingScoreMixin,
+    check_fitted,
+    check_xy,
+    masked_columns,
+    warn_masked,
+)
+from dnnmap.encoding.ridge import DEFAULT_ALPHAS
 from dnnmap.errors import InputError
-from dnnmap.stats.metrics import pearson_r
 
 KERNELS = {"linear": (), "polynomial": ("gamma", "degree", "coef0"), "rbf": ("gamma",)}
 
@@ -125,8 +130,8 @@ def kernel_matrix(X, Z=None, kernel: str = "linear", kernel_params=None, *, devi
     -------
     K : array of shape (n, m), float64
     """
-    X = _check_x(X)
-    Z = X if Z is None else _check_x(Z, "Z")
+    X = check_matrix(X, "X")
+    Z = X if Z is None else check_matrix(Z, "Z")
     if Z.shape[1] != X.shape[1]:
         raise InputError(f"Z has {Z.shape[1]} features; expected {X.shape[1]} as X")
     params = check_kernel_params(kernel, kernel_params, X.shape[1])
@@ -136,7 +141,7 @@ def kernel_matrix(X, Z=None, kernel: str = "linear", kernel_params=None, *, devi
     return bk.to_numpy(_kernel(bk, Xb, Zb, kernel, params))
 
 
-class KernelRidgeCV:
+class KernelRidgeCV(EncodingScoreMixin, BaseEstimator):
     """Kernel ridge with one alpha per target chosen by inner cross-validation.
 
     Parameters
@@ -174,6 +179,10 @@ class KernelRidgeCV:
         Training features (float64), needed to predict.
     kernel_params_ : dict
         The kernel parameters used (defaults filled in).
+    centering_ : tuple of (array of shape (n,) or None, float)
+        Column means of the centered training kernel and its grand mean, which center the
+        kernel rows of new points (None: no intercept).
+    n_features_in_ : int
     """
 
     def __init__(
@@ -201,59 +210,50 @@ class KernelRidgeCV:
 
     def fit(self, X, Y) -> KernelRidgeCV:
         """Select alpha per target on (X, Y) by inner CV, then refit on all rows."""
-        X, Y, vector = _check_xy(X, Y, finite_y=False)
-        alphas = _check_alphas(self.alphas)
+        X, Y, vector = check_xy(X, Y, finite_y=False, keep_float32=True)
+        alphas = check_alphas(self.alphas)
         params = check_kernel_params(self.kernel, self.kernel_params, X.shape[1])
         (n, _), v = X.shape, Y.shape[1]
-        step = _check_batch(self.batch_size, v)
-        dtype = _compute_dtype(self.dtype, Y)
+        step = check_batch(self.batch_size, v)
+        dtype = compute_dtype(self.dtype, Y)
         bk = get_backend(self.device)
-        pairs = _inner_pairs(self.cv, X, self.random_state)
-        _check_train_size(n, pairs)
-        bad = _masked_columns(Y, step, constant=False)
-        _warn_masked(int(bad.sum()), v, "not finite (NaN or inf)")
+        pairs = inner_pairs(self.cv, X, self.random_state)
+        check_train_size(n, pairs)
+        bad = masked_columns(Y, step, constant=False)
+        warn_masked(int(bad.sum()), v, "not finite (NaN or inf)")
         Xb = bk.asarray(X, np.float64)
         K = _kernel(bk, Xb, Xb, self.kernel, params)
-        design = _Design(bk, None, K, fit_intercept=self.fit_intercept, drop_null=False)
-        plan = _make_plan(design, np.arange(n), pairs, alphas, dtype)
+        design = Design(bk, None, K, fit_intercept=self.fit_intercept, drop_null=False)
+        plan = make_plan(design, np.arange(n), pairs, alphas, dtype)
         dual = np.empty((n, v), dtype=dtype)
         dual[:, bad] = np.nan
         intercept = np.full(v, np.nan)
         alpha = np.full(v, np.nan)
         cv_errors = np.full((alphas.size, v), np.nan)
 
-        def store(c, errors, best, C, mean):
+        for c, errors, best, C, mean in fit_batches(plan, Y, np.flatnonzero(~bad), step):
             cv_errors[:, c] = errors
             alpha[c] = alphas[best]
             dual[:, c] = bk.to_numpy(plan.full.B @ C)
             intercept[c] = 0.0 if mean is None else bk.to_numpy(mean)
-
-        _fit_batches(plan, Y, np.flatnonzero(~bad), step, store)
         if vector:
             dual, intercept, alpha, cv_errors = dual[:, 0], intercept[0], alpha[0], cv_errors[:, 0]
         self.dual_coef_, self.intercept_ = dual, intercept
         self.alpha_, self.cv_errors_ = alpha, cv_errors
         self.X_fit_, self.kernel_params_ = X, params
         full = plan.full
-        self._centering = (
+        self.centering_ = (
             None if full.kernel_rows is None else bk.to_numpy(full.kernel_rows),
             full.kernel_all,
         )
+        self.n_features_in_ = X.shape[1]
         return self
 
     def predict(self, X) -> np.ndarray:
         """Predictions of shape (m, v), or (m,) when fitted on 1-D Y (dtype of ``dual_coef_``)."""
-        X = _check_x(X)
-        if X.shape[1] != self.X_fit_.shape[1]:
-            raise InputError(
-                f"X has {X.shape[1]} features; expected {self.X_fit_.shape[1]} as in fit"
-            )
+        X = check_fitted(self, X, "dual_coef_")
         bk = get_backend("numpy")
         K = _kernel(bk, X, self.X_fit_, self.kernel, self.kernel_params_)
-        K = _center_kernel_rows(bk, K, *self._centering)
+        K = center_kernel_rows(bk, K, *self.centering_)
         dtype = self.dual_coef_.dtype
         return K.astype(dtype) @ self.dual_coef_ + np.asarray(self.intercept_, dtype=dtype)
-
-    def score(self, X, Y) -> np.ndarray:
-        """Pearson r per target between ``Y`` and ``predict(X)``: shape (v,), or float."""
-        return pearson_r(Y, self.predict(X))

@@ -39,9 +39,9 @@ import logging
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from dnnmap.encoding.estimators import _out, check_fitted, check_xy
+from dnnmap.checks import check_int
+from dnnmap.encoding.base import EncodingScoreMixin, check_fitted, check_xy, squeeze_targets
 from dnnmap.errors import InputError
-from dnnmap.stats.metrics import pearson_r
 from dnnmap.stats.splits import as_pairs
 
 LOG = logging.getLogger("dnnmap")
@@ -55,16 +55,10 @@ def _check_positive(value, name: str) -> float:
     return float(value)
 
 
-def _check_count(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(f"{name} is {value!r}; expected an int >= {minimum}")
-    return int(value)
-
-
 def _check_batch(batch_size, v: int) -> int:
     if batch_size is None:
         return max(v, 1)
-    return _check_count(batch_size, "batch_size")
+    return check_int(batch_size, "batch_size", 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,7 +180,7 @@ def _center(X, Y, fit_intercept: bool):
 # ---------------------------------------------------------------------------------------------
 
 
-class Lasso(BaseEstimator):
+class Lasso(EncodingScoreMixin, BaseEstimator):
     """Lasso with one alpha for all targets or one per target (batched coordinate descent).
 
     Equal to ``sklearn.linear_model.Lasso(alpha)`` fitted per target, up to the solvers'
@@ -236,7 +230,7 @@ class Lasso(BaseEstimator):
             )
         alpha = np.broadcast_to(alpha, (v,))
         tol = _check_positive(self.tol, "tol")
-        max_iter = _check_count(self.max_iter, "max_iter")
+        max_iter = check_int(self.max_iter, "max_iter", 1)
         step = _check_batch(self.batch_size, v)
         Xc, _, xm, _ = _center(X, Y[:, :0], self.fit_intercept)
         G = Xc.T @ Xc
@@ -257,8 +251,11 @@ class Lasso(BaseEstimator):
             )
             coef[:, c], intercept[c] = W, ym - xm @ W
             gap[c], n_iter[c] = g, it
-        self.coef_, self.intercept_ = _out(coef, vector), _out(intercept, vector)
-        self.dual_gap_ = _out(gap, vector)
+        self.coef_, self.intercept_ = (
+            squeeze_targets(coef, vector),
+            squeeze_targets(intercept, vector),
+        )
+        self.dual_gap_ = squeeze_targets(gap, vector)
         self.n_iter_ = int(n_iter[0]) if vector else n_iter
         self.n_features_in_ = p
         return self
@@ -267,10 +264,6 @@ class Lasso(BaseEstimator):
         """Predictions (m, v), or (m,) for 1-D Y."""
         X = check_fitted(self, X)
         return X @ self.coef_ + self.intercept_
-
-    def score(self, X, Y) -> np.ndarray:
-        """Pearson r per target between ``Y`` and ``predict(X)``: shape (v,), or float."""
-        return pearson_r(Y, self.predict(X))
 
 
 def alpha_grid(X, Y, *, n_alphas: int = 100, eps: float = 1e-3, fit_intercept: bool = True):
@@ -301,7 +294,7 @@ def alpha_grid(X, Y, *, n_alphas: int = 100, eps: float = 1e-3, fit_intercept: b
     return grid
 
 
-class LassoCV(BaseEstimator):
+class LassoCV(EncodingScoreMixin, BaseEstimator):
     """Lasso with one alpha per target chosen by inner cross-validation.
 
     For each target, the alpha that ``sklearn.linear_model.LassoCV(alphas=..., cv=pairs)``
@@ -366,7 +359,7 @@ class LassoCV(BaseEstimator):
     def _grid(self, X, Y) -> np.ndarray:
         v = Y.shape[1]
         if self.alphas is None:
-            n_alphas = _check_count(self.n_alphas, "n_alphas")
+            n_alphas = check_int(self.n_alphas, "n_alphas", 1)
             eps = _check_positive(self.eps, "eps")
             return alpha_grid(X, Y, n_alphas=n_alphas, eps=eps, fit_intercept=self.fit_intercept)
         a = np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
@@ -381,7 +374,7 @@ class LassoCV(BaseEstimator):
         X, Y, vector = check_xy(X, Y)
         (n, p), v = X.shape, Y.shape[1]
         tol = _check_positive(self.tol, "tol")
-        max_iter = _check_count(self.max_iter, "max_iter")
+        max_iter = check_int(self.max_iter, "max_iter", 1)
         step = _check_batch(self.batch_size, v)
         pairs = as_pairs(self.cv, n, seed=self.random_state)
         grid = self._grid(X, Y)
@@ -414,12 +407,12 @@ class LassoCV(BaseEstimator):
             max_iter=max_iter,
             batch_size=self.batch_size,
         ).fit(X, Y)
-        self.alpha_ = _out(alpha, vector)
-        self.alphas_ = _out(grid, vector)
-        self.mse_path_ = _out(mse, vector)
-        self.coef_ = _out(fit.coef_, vector)
-        self.intercept_ = _out(fit.intercept_, vector)
-        self.dual_gap_ = _out(fit.dual_gap_, vector)
+        self.alpha_ = squeeze_targets(alpha, vector)
+        self.alphas_ = squeeze_targets(grid, vector)
+        self.mse_path_ = squeeze_targets(mse, vector)
+        self.coef_ = squeeze_targets(fit.coef_, vector)
+        self.intercept_ = squeeze_targets(fit.intercept_, vector)
+        self.dual_gap_ = squeeze_targets(fit.dual_gap_, vector)
         self.n_features_in_ = p
         return self
 
@@ -427,7 +420,3 @@ class LassoCV(BaseEstimator):
         """Predictions (m, v), or (m,) for 1-D Y."""
         X = check_fitted(self, X)
         return X @ self.coef_ + self.intercept_
-
-    def score(self, X, Y) -> np.ndarray:
-        """Pearson r per target between ``Y`` and ``predict(X)``: shape (v,), or float."""
-        return pearson_r(Y, self.predict(X))

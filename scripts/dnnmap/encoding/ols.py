@@ -15,12 +15,11 @@ import numpy as np
 from scipy import linalg, stats
 from sklearn.base import BaseEstimator
 
-from dnnmap.encoding.estimators import _out, check_fitted, check_xy
+from dnnmap.encoding.base import EncodingScoreMixin, check_fitted, check_xy, squeeze_targets
 from dnnmap.errors import InputError
-from dnnmap.stats.metrics import pearson_r
 
 
-class OLS(BaseEstimator):
+class OLS(EncodingScoreMixin, BaseEstimator):
     """Ordinary least squares for all targets at once, with inference per regressor.
 
     Parameters
@@ -80,15 +79,15 @@ class OLS(BaseEstimator):
         k = 1 if self.fit_intercept else 0
         nan = np.full(Y.shape[1], np.nan)
         self._beta, self._vector = beta, vector
-        self.coef_ = _out(beta[k:], vector)
-        self.se_ = _out(se[k:], vector)
-        self.tvalues_ = _out(t[k:], vector)
-        self.pvalues_ = _out(pval[k:], vector)
-        self.intercept_ = _out(beta[0] if k else np.zeros(Y.shape[1]), vector)
-        self.intercept_se_ = _out(se[0] if k else nan, vector)
-        self.intercept_tvalue_ = _out(t[0] if k else nan, vector)
-        self.intercept_pvalue_ = _out(pval[0] if k else nan, vector)
-        self.sigma2_ = _out(sigma2, vector)
+        self.coef_ = squeeze_targets(beta[k:], vector)
+        self.se_ = squeeze_targets(se[k:], vector)
+        self.tvalues_ = squeeze_targets(t[k:], vector)
+        self.pvalues_ = squeeze_targets(pval[k:], vector)
+        self.intercept_ = squeeze_targets(beta[0] if k else np.zeros(Y.shape[1]), vector)
+        self.intercept_se_ = squeeze_targets(se[0] if k else nan, vector)
+        self.intercept_tvalue_ = squeeze_targets(t[0] if k else nan, vector)
+        self.intercept_pvalue_ = squeeze_targets(pval[0] if k else nan, vector)
+        self.sigma2_ = squeeze_targets(sigma2, vector)
         self.dof_resid_ = int(dof)
         self.cov_unscaled_ = cov
         self.n_features_in_ = p
@@ -129,13 +128,9 @@ class OLS(BaseEstimator):
         pval = 2 * stats.t.sf(np.abs(t), self.dof_resid_)
         if one:
             t, pval = t[0], pval[0]
-        return _out(t, self._vector), _out(pval, self._vector)
+        return squeeze_targets(t, self._vector), squeeze_targets(pval, self._vector)
 
     def predict(self, X) -> np.ndarray:
         """Predictions (m, v), or (m,) for 1-D Y."""
         X = check_fitted(self, X)
         return X @ self.coef_ + self.intercept_
-
-    def score(self, X, Y) -> np.ndarray:
-        """Pearson r per target between ``Y`` and ``predict(X)``: shape (v,), or float."""
-        return pearson_r(Y, self.predict(X))

@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from dnnmap.encoding.estimators import _out
+from dnnmap.checks import check_choice
+from dnnmap.encoding.base import EncodingScoreMixin, squeeze_targets
 from dnnmap.errors import InputError
-from dnnmap.stats.metrics import pearson_r
 
 CRITERIA = ("abs", "positive")
 
@@ -64,7 +64,7 @@ def unit_location(flat_index, unit_shape) -> np.ndarray:
     return loc.reshape(idx.size, len(shape))
 
 
-class PerUnitRegression(BaseEstimator):
+class PerUnitRegression(EncodingScoreMixin, BaseEstimator):
     """Best single unit per voxel by training correlation, and a line fit on it.
 
     Parameters
@@ -109,10 +109,7 @@ class PerUnitRegression(BaseEstimator):
             raise InputError(f"X has {X.shape[0]} samples; expected at least 3")
         if not np.isfinite(Y).all():
             raise InputError("Y contains NaN or inf; expected finite responses")
-        if self.criterion not in CRITERIA:
-            raise InputError(
-                f"criterion is {self.criterion!r}; expected one of {', '.join(CRITERIA)}"
-            )
+        check_choice(self.criterion, "criterion", CRITERIA)
         step = self.unit_batch
         if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
             raise InputError(f"unit_batch is {step!r}; expected a positive int")
@@ -153,9 +150,9 @@ class PerUnitRegression(BaseEstimator):
         intercept = y_mean.copy()
         intercept[chosen] -= slope[chosen] * x_mean[b]
         self.best_unit_ = int(best[0]) if vector else best
-        self.unit_r_ = _out(best_r, vector)
-        self.coef_ = _out(slope, vector)
-        self.intercept_ = _out(intercept, vector)
+        self.unit_r_ = squeeze_targets(best_r, vector)
+        self.coef_ = squeeze_targets(slope, vector)
+        self.intercept_ = squeeze_targets(intercept, vector)
         self.unit_shape_ = tuple(int(s) for s in unit_shape)
         self.n_features_in_ = units
         self._vector = vector
@@ -182,8 +179,4 @@ class PerUnitRegression(BaseEstimator):
         if not np.isfinite(cols).all():
             raise InputError("X contains NaN or inf in the chosen units; expected finite values")
         pred = cols * np.atleast_1d(self.coef_) + np.atleast_1d(self.intercept_)
-        return _out(pred, self._vector)
-
-    def score(self, X, Y) -> np.ndarray:
-        """Pearson r per target between ``Y`` and ``predict(X)``: shape (v,), or float."""
-        return pearson_r(Y, self.predict(X))
+        return squeeze_targets(pred, self._vector)

@@ -31,9 +31,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from dnnmap.encoding.estimators import _out, check_fitted, check_xy
+from dnnmap.encoding.base import EncodingScoreMixin, check_fitted, check_xy, squeeze_targets
 from dnnmap.errors import InputError
-from dnnmap.stats.metrics import pearson_r
 from dnnmap.stats.splits import as_pairs
 
 SELECT = ("target", "all")
@@ -141,7 +140,7 @@ def _check_k(k, name: str = "n_components") -> int:
     return int(k)
 
 
-class PLS(BaseEstimator):
+class PLS(EncodingScoreMixin, BaseEstimator):
     """PLS2 regression with the number of components per target chosen by inner CV.
 
     Parameters
@@ -231,11 +230,11 @@ class PLS(BaseEstimator):
         used = np.arange(k_fit)[:, None] < best[None, :]  # (k, v)
         weights = model["y_loadings"].T * used * model["y_std"]  # (k, v)
         coef = (model["x_rotations"] / model["x_std"][:, None]) @ weights
-        self.coef_ = _out(coef, vector)
-        self.intercept_ = _out(model["y_mean"] - model["x_mean"] @ coef, vector)
+        self.coef_ = squeeze_targets(coef, vector)
+        self.intercept_ = squeeze_targets(model["y_mean"] - model["x_mean"] @ coef, vector)
         self.n_components_ = int(best[0]) if vector else best
         self.n_components_max_ = int(k_fit)
-        self.cv_errors_ = None if errors is None else _out(errors, vector)
+        self.cv_errors_ = None if errors is None else squeeze_targets(errors, vector)
         self.x_rotations_ = model["x_rotations"]
         self.y_loadings_ = model["y_loadings"]
         self.n_features_in_ = p
@@ -269,13 +268,9 @@ class PLS(BaseEstimator):
             )
         T = _scores(model, X)[:, :k]
         pred = model["y_mean"] + T @ (model["y_loadings"][:, :k] * model["y_std"][:, None]).T
-        return _out(pred, self._vector)
+        return squeeze_targets(pred, self._vector)
 
     def predict(self, X) -> np.ndarray:
         """Predictions (m, v) with ``n_components_`` components per target, or (m,)."""
         X = check_fitted(self, X)
         return X @ self.coef_ + self.intercept_
-
-    def score(self, X, Y) -> np.ndarray:
-        """Pearson r per target between ``Y`` and ``predict(X)``: shape (v,), or float."""
-        return pearson_r(Y, self.predict(X))

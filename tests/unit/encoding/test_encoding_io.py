@@ -12,7 +12,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from dnnmap.brain.noise_ceiling import response_noise_ceiling
-from dnnmap.encoding.estimators import cross_validated_predictions
+from dnnmap.encoding.cross_validation import cross_validated_predictions
 from dnnmap.encoding.io import read_aligned, read_scores, run_encoding, write_encoding
 from dnnmap.encoding.permutation import label_permutation_test
 from dnnmap.encoding.ridge import cross_validated_encoding

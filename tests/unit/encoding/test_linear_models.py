@@ -10,11 +10,8 @@ from sklearn import linear_model
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.model_selection import KFold
 
-from dnnmap.encoding.estimators import (
-    cross_validated_predictions,
-    estimator_from_path,
-    make_estimator,
-)
+from dnnmap.encoding.cross_validation import cross_validated_predictions
+from dnnmap.encoding.estimators import estimator_from_path, make_estimator
 from dnnmap.encoding.lasso import Lasso, LassoCV, alpha_grid, lasso_gram_cd
 from dnnmap.encoding.ols import OLS
 from dnnmap.encoding.per_unit import PerUnitRegression
@@ -178,8 +175,8 @@ def test_lasso_warns_when_not_converged(caplog):
         ({"alpha": -1}, "alpha is -1; expected a positive number or one per target"),
         ({"alpha": [0.1, 0.2]}, r"expected a positive number or one per target \(4\)"),
         ({"alpha": 0.1, "tol": 0}, "tol is 0; expected a positive number"),
-        ({"alpha": 0.1, "max_iter": 0}, "max_iter is 0; expected an int >= 1"),
-        ({"alpha": 0.1, "batch_size": 0}, "batch_size is 0; expected an int >= 1"),
+        ({"alpha": 0.1, "max_iter": 0}, "max_iter is 0; expected an integer >= 1"),
+        ({"alpha": 0.1, "batch_size": 0}, "batch_size is 0; expected an integer >= 1"),
     ],
 )
 def test_lasso_errors(kwargs, match):

@@ -1,20 +1,19 @@
 """Leave-one-out ridge errors of only the alphas that can win, from rigorous bounds.
 
-Exact leave-one-out (LOO) errors of ridge cost one ``(n, k) @ (k, v)`` product per alpha
-(:func:`dnnmap.encoding.ridge._sse`): ``n`` training rows, ``k`` basis columns, ``v`` targets. When
-only each target's best alpha is needed (the outer folds of
-:func:`dnnmap.encoding.ridge.cross_validated_encoding`, and so every full-refit permutation), most
-of
-those products can be skipped: :func:`loo_bounds` brackets every alpha's error from products
-of at most ``(n_alphas, n) @ (n, v)``, and :func:`loo_sse_pruned` computes the exact error
-only where an alpha's lower bound is below the target's smallest upper bound. The chosen
-alphas are therefore those of the full search (up to the rounding that :data:`PRUNE_TOL`
-covers). On the permutation benchmark's data (1,000 stimuli, 500 features, 17 alphas) about
-1.5 alphas per target remain.
+A helper of the private ridge engine (:mod:`dnnmap.encoding._ridge_solver`). Exact
+leave-one-out (LOO) errors of ridge cost one ``(n, k) @ (k, v)`` product per alpha
+(:func:`dnnmap.encoding._ridge_solver.sse`): ``n`` training rows, ``k`` basis columns, ``v``
+targets. When only each target's best alpha is needed (the outer folds of
+:func:`dnnmap.encoding.ridge.cross_validated_encoding`, and so every full-refit permutation),
+most of those products can be skipped: :func:`loo_bounds` brackets every alpha's error from
+products of at most ``(n_alphas, n) @ (n, v)``, and :func:`loo_sse_pruned` computes the exact
+error only where an alpha's lower bound is below the target's smallest upper bound. The
+chosen alphas are therefore those of the full search (up to the rounding that
+:data:`PRUNE_TOL` covers).
 
-``basis`` is a :class:`dnnmap.encoding.ridge._Basis` of a leave-one-out plan: ``B`` (n, k)
-orthonormal,
-``H`` (n_alphas, k) hat-matrix factors, ``loo_scale`` (n, n_alphas) ``1 / (1 - h_ii)``.
+``basis`` is a :class:`dnnmap.encoding._ridge_solver.Basis` of a leave-one-out plan: ``B``
+(n, k) orthonormal, ``H`` (n_alphas, k) hat-matrix factors, ``loo_scale`` (n, n_alphas)
+``1 / (1 - h_ii)``.
 """
 
 from __future__ import annotations
@@ -118,8 +117,9 @@ def loo_sse_pruned(bk: Backend, basis, Z, Yc, dtype) -> np.ndarray:
 
     An alpha whose lower bound (:func:`loo_bounds`) exceeds the smallest upper bound of the
     target cannot be its best alpha; its error is left at ``inf``. The others are computed
-    exactly as :func:`dnnmap.encoding.ridge._sse` does, on a gather of the targets that keep the
-    alpha, so each target's best alpha is the one that the full computation picks.
+    exactly as :func:`dnnmap.encoding._ridge_solver.sse` does, on a gather of the targets
+    that keep the alpha, so each target's best alpha is the one that the full computation
+    picks.
     """
     keep = _kept(*loo_bounds(bk, basis, Z, Yc, dtype))
     out = np.full(keep.shape, np.inf)

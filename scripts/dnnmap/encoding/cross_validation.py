@@ -1,0 +1,230 @@
+"""Out-of-fold encoding performance of any estimator: the one outer cross-validation loop.
+
+:func:`cross_validated_predictions` runs an estimator over explicit outer splits
+(:class:`dnnmap.stats.splits.Splits`): per split, a fresh estimator (``sklearn.base.clone`` of
+an instance, or built by a factory from the split's training rows, e.g. with nested inner
+folds from :func:`dnnmap.stats.splits.inner_splits`) is fitted on the training rows and
+predicts the test rows; predictions, scores and chosen hyperparameters are collected into an
+:class:`EncodingResult`. Every estimator (ridge, kernel ridge, OLS, Lasso, PLS, per-unit, any
+scikit-learn regressor) and every caller (the encoding rule, permutation tests, stacking) sees
+the same folds and the same scores.
+
+Estimators that can do better than one fit per split and target batch take over that step
+through the method ``fit_predict_batches(X, Y, train, test, cols, batch_size, shared)``,
+which yields ``(columns, predictions (m, b), hyperparameters (b,))`` per batch of targets:
+:class:`dnnmap.encoding.ridge.RidgeCV` decomposes each outer training set (and its inner
+folds) once for every alpha and every target batch, and shares the Gram matrix of all rows
+across splits through the per-call dict ``shared``.
+
+Scores: ``score``, ``r2`` and ``explained_variance`` are computed on the pooled out-of-fold
+predictions of each repeat, over the rows that repeat tests, and averaged over repeats;
+``fold_scores`` is Pearson r within each test set (NaN below 3 rows).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+
+from dnnmap.checks import check_int
+from dnnmap.encoding.base import batches, check_xy, masked_columns, put, take, warn_masked
+from dnnmap.errors import InputError
+from dnnmap.stats.metrics import explained_variance, pearson_r, r2_score
+from dnnmap.stats.splits import Splits, check_splits, first_repeat_folds
+
+
+@dataclass(frozen=True)
+class EncodingResult:
+    """Out-of-fold encoding performance.
+
+    Attributes
+    ----------
+    predictions : array of shape (n, v)
+        Out-of-fold predictions of the first repeat (float32 for float32 Y, else float64);
+        NaN in rows that no test set of the first repeat holds and in masked columns.
+    score : array of shape (v,)
+        Pearson r between the pooled out-of-fold predictions and Y on the tested rows,
+        averaged over repeats.
+    r2 : array of shape (v,)
+        Coefficient of determination of the pooled out-of-fold predictions, likewise.
+    fold_scores : array of shape (n_splits, v)
+        Pearson r within each test set (NaN for test sets of fewer than 3 rows).
+    alpha : array of shape (n_splits, v)
+        Hyperparameter chosen by the inner CV in each outer split (``alpha_``, else
+        ``n_components_``, else NaN).
+    folds : array of shape (n,)
+        Index of the first-repeat split that tests each row (-1: never tested).
+    explained_variance : array of shape (v,) or None
+        Explained variance (``1 - Var(residual) / Var(Y)``) of the pooled out-of-fold
+        predictions, averaged over repeats like ``score``.
+    masked : array of shape (v,) or None
+        True for columns that were constant or not finite (their outputs are NaN).
+    """
+
+    predictions: np.ndarray
+    score: np.ndarray
+    r2: np.ndarray
+    fold_scores: np.ndarray
+    alpha: np.ndarray
+    folds: np.ndarray
+    explained_variance: np.ndarray | None = None
+    masked: np.ndarray | None = None
+
+
+def _fresh(factory, train: np.ndarray):
+    """A new unfitted estimator for one outer training set."""
+    if hasattr(factory, "fit"):
+        try:
+            return clone(factory)
+        except TypeError:
+            return copy.deepcopy(factory)
+    est = factory(train)
+    if not (callable(getattr(est, "fit", None)) and callable(getattr(est, "predict", None))):
+        raise InputError(
+            f"estimator_factory returned {type(est).__name__}; expected an estimator with "
+            "fit and predict"
+        )
+    return est
+
+
+def _hyperparameter(est, b: int) -> np.ndarray:
+    """The fitted estimator's chosen hyperparameter per target (b,): ``alpha_``, else
+    ``n_components_``, else NaN."""
+    for attr in ("alpha_", "n_components_"):
+        value = getattr(est, attr, None)
+        if value is None:
+            continue
+        try:
+            value = np.asarray(value, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            continue
+        if value.size in (1, b):
+            return np.broadcast_to(value, (b,))
+    return np.full(b, np.nan)
+
+
+def _fit_predict(factory, est, X, Y, train, test, cols, step) -> Iterator[tuple]:
+    """``(columns, predictions (m, b), hyperparameters (b,))`` per batch of targets: a fresh
+    estimator (``est`` for the first batch) fitted on rows ``train`` predicts rows ``test``."""
+    for i, c in enumerate(batches(cols, step)):
+        if i:
+            est = _fresh(factory, train)
+        Ytr = take(Y, train, c)
+        b = Ytr.shape[1]
+        est.fit(X[train], Ytr)
+        pred = np.asarray(est.predict(X[test]))
+        if pred.ndim == 1 and b == 1:
+            pred = pred[:, None]
+        if pred.shape != (test.size, b):
+            raise InputError(
+                f"{type(est).__name__}.predict returned shape {pred.shape}; expected "
+                f"({test.size}, {b}) for {test.size} test rows and {b} targets"
+            )
+        yield c, pred, _hyperparameter(est, b)
+
+
+def cross_validated_predictions(
+    estimator_factory, X, Y, splits: Splits, *, batch_size: int | None = None
+) -> EncodingResult:
+    """Out-of-fold predictions and scores of any estimator over explicit outer splits.
+
+    Constant and NaN responses: a column of Y that is constant or holds any NaN/inf is
+    masked: it is not fitted, all its outputs (predictions, scores, hyperparameters) are NaN,
+    the other columns are fitted as usual, and the number masked is logged as a warning on
+    the ``dnnmap`` logger. NaN/inf in X is an InputError.
+
+    Parameters
+    ----------
+    estimator_factory : estimator or callable
+        An estimator instance is cloned (``sklearn.base.clone``, else deep-copied) per split;
+        a callable ``estimator_factory(train)`` gets the outer training rows (n_train,)
+        (e.g. to build grouped inner folds with :func:`dnnmap.stats.splits.inner_splits`)
+        and returns an unfitted estimator. Its ``fit(X, Y)`` takes ``Y (n_train, b)`` and
+        ``predict`` returns ``(m, b)`` (or ``(m,)`` when ``b == 1``); an estimator with a
+        ``fit_predict_batches`` method (the module docstring) runs its own fits.
+    X : array of shape (n, p)
+        Features.
+    Y : array of shape (n, v) or (n,)
+        Responses (float32 kept as float32); 1-D Y gives 1-D (or scalar) outputs.
+    splits : dnnmap.stats.splits.Splits
+        Outer splits (:func:`dnnmap.stats.splits.make_splits`); test sets within a repeat
+        are disjoint; repeats are averaged.
+    batch_size : int or None
+        Targets per fit (bounds memory); None fits all unmasked targets at once. Results do
+        not depend on it for per-target estimators (ridge, OLS, Lasso, per-unit); leave it
+        None for multivariate ones (PLS2 components depend on all targets).
+
+    Returns
+    -------
+    EncodingResult
+        ``predictions`` (n, v) of the first repeat; ``score``, ``r2``,
+        ``explained_variance`` (v,) the mean over repeats of the pooled out-of-fold Pearson
+        r / R² / explained variance on the tested rows (NaN when fewer than 3);
+        ``fold_scores`` and ``alpha`` (n_splits, v); ``folds`` (n,); ``masked`` (v,).
+    """
+    X, Y, vector = check_xy(X, Y, finite_y=False, keep_float32=True)
+    n, v = Y.shape
+    splits = check_splits(splits, n, min_train=3)
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", 1)
+    masked = masked_columns(Y, batch_size or max(v, 1), constant=True)
+    warn_masked(int(masked.sum()), v, "constant or not finite (NaN or inf)")
+    cols = np.flatnonzero(~masked)
+    step = max(cols.size, 1) if batch_size is None else batch_size
+    predictions = np.full((n, v), np.nan, dtype=Y.dtype)
+    scratch = None
+    hyper = np.full((len(splits), v), np.nan)
+    fold_scores = np.full((len(splits), v), np.nan)
+    score, r2, ev = np.zeros(v), np.zeros(v), np.zeros(v)
+    shared: dict = {}
+    repeats = np.unique(splits.repeat)
+    for r in repeats:
+        if r == repeats[0]:
+            buf = predictions
+        else:
+            scratch = np.empty((n, v), dtype=Y.dtype) if scratch is None else scratch
+            buf = scratch
+            buf.fill(np.nan)
+        which = np.flatnonzero(splits.repeat == r)
+        for s in which:
+            tr, te = splits.train[s], splits.test[s]
+            est = _fresh(estimator_factory, tr)
+            if callable(getattr(est, "fit_predict_batches", None)):
+                fits = est.fit_predict_batches(X, Y, tr, te, cols, step, shared)
+            else:
+                fits = _fit_predict(estimator_factory, est, X, Y, tr, te, cols, step)
+            for c, pred, chosen in fits:
+                put(buf, te, c, pred)
+                hyper[s, c] = chosen
+                if te.size >= 3:
+                    fold_scores[s, c] = pearson_r(take(Y, te, c), pred)
+        rows = np.unique(np.concatenate([splits.test[s] for s in which]))
+        rows = None if rows.size == n else rows
+        for c in batches(cols, step):
+            if rows is not None and rows.size < 3:
+                score[c] = r2[c] = ev[c] = np.nan
+                continue
+            y_true, y_pred = take(Y, rows, c), take(buf, rows, c)
+            score[c] += pearson_r(y_true, y_pred)
+            r2[c] += r2_score(y_true, y_pred)
+            ev[c] += explained_variance(y_true, y_pred)
+    for stat in (score, r2, ev):
+        stat /= repeats.size
+        stat[masked] = np.nan
+    folds = first_repeat_folds(splits)
+    if vector:
+        return EncodingResult(
+            predictions[:, 0],
+            score[0],
+            r2[0],
+            fold_scores[:, 0],
+            hyper[:, 0],
+            folds,
+            ev[0],
+            masked,
+        )
+    return EncodingResult(predictions, score, r2, fold_scores, hyper, folds, ev, masked)
