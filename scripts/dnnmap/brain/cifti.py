@@ -73,7 +73,7 @@ def hcp_data_dir() -> Path:
 
 
 @contextlib.contextmanager
-def _quiet_nibabel() -> Iterator[None]:
+def quiet_nibabel() -> Iterator[None]:
     """Silence nibabel's header-fix log lines (e.g. 'pixdim[1,2,3] should be non-zero').
 
     CIFTI-2 files keep pixdim at 0, which is meaningless for them; the message would only
@@ -92,7 +92,7 @@ def _quiet_nibabel() -> Iterator[None]:
 @functools.lru_cache(maxsize=1)
 def _fslr32k_brain_models() -> BrainModelAxis:
     path = hcp_data_dir() / _SULC
-    with _quiet_nibabel():
+    with quiet_nibabel():
         axis = nib.load(path).header.get_axis(1)
     counts = {str(name): len(sub) for name, _, sub in axis.iter_structures()}
     if not isinstance(axis, BrainModelAxis) or counts != FSLR32K_CORTEX:
@@ -210,7 +210,7 @@ def _open_dense(path: str | os.PathLike):
     if not path.is_file():
         raise InputError(f"{path}: no such file; expected a CIFTI-2 .dscalar.nii file")
     try:
-        with _quiet_nibabel():
+        with quiet_nibabel():
             img = nib.load(path)
     except Exception as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -51,7 +51,7 @@ from nibabel.cifti2 import BrainModelAxis
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from dnnmap.brain.cifti import CORTEX_LEFT, CORTEX_RIGHT, _quiet_nibabel, hcp_data_dir
+from dnnmap.brain.cifti import CORTEX_LEFT, CORTEX_RIGHT, hcp_data_dir, quiet_nibabel
 from dnnmap.errors import InputError
 
 _MIDTHICKNESS = "S1200.{hemi}.midthickness_MSMAll.32k_fs_LR.surf.gii"
@@ -172,7 +172,7 @@ def read_surface(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         raise InputError(f"{path}: no such file; expected a GIFTI surface (.surf.gii)")
     try:
-        with _quiet_nibabel():
+        with quiet_nibabel():
             img = nib.load(path)
         coords, faces = (np.asarray(a) for a in img.agg_data(("pointset", "triangle")))
     except Exception as err:
