@@ -22,5 +22,9 @@ def main(table_path: str, out_path: str) -> None:
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("check_stimuli")
     with rule_log(snakemake.log[0]):
         main(snakemake.input.table, snakemake.output[0])

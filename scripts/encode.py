@@ -3,8 +3,8 @@
 Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (results/features/{model}/{layer}.h5),
 ``brain`` (results/brain/{subject}/{roi}.h5).
 Output: ``results/encoding/{subject}/{model}/{layer}/{roi}.h5`` (see dnnmap.encoding.io).
-Config: ``encoding`` (estimator, estimator_params, alphas, cv, inner_folds, voxel_batch,
-permutation), ``compute.device``.
+Params: ``encoding`` (config ``encoding``: estimator, estimator_params, alphas, cv,
+inner_folds, voxel_batch, permutation), ``device`` (config ``compute.device``).
 """
 
 import logging
@@ -19,9 +19,16 @@ from dnnmap.store import provenance
 LOG = logging.getLogger("dnnmap")
 
 
-def main(inputs, settings, device, out_path):
+def main(
+    stimuli_path: str,
+    features_path: str,
+    brain_path: str,
+    settings: dict,
+    device: str,
+    out_path: str,
+) -> None:
     device = resolve_device(device)
-    out = run_encoding(inputs.stimuli, inputs.features, inputs.brain, settings, device)
+    out = run_encoding(stimuli_path, features_path, brain_path, settings, device)
     r = out.result
     LOG.info(
         "%s, %s cv (%d splits), device %s: %d stimuli, %d voxels (%d masked): "
@@ -47,14 +54,22 @@ def main(inputs, settings, device, out_path):
         )
     if out.noise_ceiling is not None:
         LOG.info("median noise ceiling r %.3f", np.nanmedian(out.noise_ceiling))
-    attrs = provenance(settings, [inputs.features, inputs.brain])
+    attrs = provenance(settings, [features_path, brain_path])
     write_encoding(out_path, out, settings, attrs)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake(
+            "encode", model="alexnet", layer="conv1", subject="sub-01", roi="V1"
+        )
     with rule_log(snakemake.log[0]):
         main(
-            snakemake.input,
+            snakemake.input.stimuli,
+            snakemake.input.features,
+            snakemake.input.brain,
             snakemake.params.encoding,
             snakemake.params.device,
             snakemake.output[0],

@@ -51,6 +51,10 @@ def main(name, model_config, compute, stimuli_path, weights, out_path, threads, 
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("extract_activations", model="alexnet")
     with rule_log(snakemake.log[0]) as log:
         main(
             snakemake.wildcards.model,

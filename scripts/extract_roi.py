@@ -49,6 +49,10 @@ def main(stimuli_path, responses_path, repeat_paths, roi, labels, out_path):
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("extract_roi", subject="sub-01", roi="V1")
     with rule_log(snakemake.log[0]):
         main(
             snakemake.input.stimuli,

@@ -27,5 +27,9 @@ def main(name, model_config, out_path):
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("fetch_weights", model="alexnet")
     with rule_log(snakemake.log[0]):
         main(snakemake.wildcards.model, snakemake.params.model, snakemake.output[0])

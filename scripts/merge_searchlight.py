@@ -12,24 +12,16 @@ Params: ``searchlight`` (config ``rsa.searchlight``; ``mask`` for NIfTI input).
 import logging
 
 import numpy as np
-from nibabel.cifti2 import BrainModelAxis
 
-from dnnmap.errors import InputError
+from dnnmap.brain.responses_io import write_maps
 from dnnmap.logs import rule_log
-from dnnmap.rsa.searchlight import merge_shards, read_geometry, write_maps
+from dnnmap.rsa.searchlight import merge_searchlight
 
 LOG = logging.getLogger("dnnmap")
 
 
-def main(responses_path, shard_paths, settings, out_path):
-    merged = merge_shards(shard_paths)
-    geometry = read_geometry(responses_path, settings.get("mask"))
-    n_columns = len(geometry) if isinstance(geometry, BrainModelAxis) else len(geometry.ijk)
-    if merged.maps.shape[1] != n_columns:
-        raise InputError(
-            f"searchlight shards cover {merged.maps.shape[1]} centers but {responses_path} has "
-            f"{n_columns} columns; expected shards computed from this file"
-        )
+def main(responses_path: str, shard_paths: list[str], settings: dict, out_path: str) -> None:
+    merged, geometry = merge_searchlight(shard_paths, responses_path, settings.get("mask"))
     write_maps(out_path, merged.maps, merged.names, geometry)
     for name, row in zip(merged.names, merged.maps, strict=True):
         LOG.info(
@@ -42,6 +34,10 @@ def main(responses_path, shard_paths, settings, out_path):
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("merge_searchlight", subject="sub-01", model="alexnet")
     with rule_log(snakemake.log[0]):
         main(
             snakemake.input.responses,

@@ -10,23 +10,26 @@ Params: ``layer_order`` (model -> layers in network order).
 import pandas as pd
 
 from dnnmap.encoding.summary import plot_layer_profiles
+from dnnmap.figures import save_figure
 from dnnmap.logs import rule_log
-from dnnmap.store import atomic_path
 
 
-def main(summary_path, truth_paths, layer_order, out_path):
+def main(summary_path: str, truth_paths: list[str], layer_order: dict, out_path: str) -> None:
     summary = pd.read_csv(summary_path, sep="\t")
     truth = pd.read_csv(truth_paths[0], sep="\t") if truth_paths else None
     fig = plot_layer_profiles(summary, truth, layer_order)
-    with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
+    save_figure(fig, out_path, dpi=150)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("plot_encoding")
     with rule_log(snakemake.log[0]):
         main(
             snakemake.input.summary,
             list(snakemake.input.truth),
-            snakemake.params.layer_order,
+            dict(snakemake.params.layer_order),
             snakemake.output[0],
         )

@@ -10,24 +10,37 @@ Params: ``layers`` (the model's layers in network order), ``rois``.
 
 import pandas as pd
 
+from dnnmap.figures import save_figure
 from dnnmap.logs import rule_log
 from dnnmap.rsa.plots import plot_second_level
-from dnnmap.store import atomic_path
 
 
-def main(inputs, model, layers, rois, out_path):
-    reweighting = pd.read_csv(inputs.reweighting, sep="\t")
-    partition = pd.read_csv(inputs.partition, sep="\t") if hasattr(inputs, "partition") else None
-    truth = pd.read_csv(inputs.truth[0], sep="\t") if inputs.truth else None
+def main(
+    reweighting_path: str,
+    partition_path: str | None,
+    truth_paths: list[str],
+    model: str,
+    layers: list[str],
+    rois: list[str],
+    out_path: str,
+) -> None:
+    reweighting = pd.read_csv(reweighting_path, sep="\t")
+    partition = pd.read_csv(partition_path, sep="\t") if partition_path else None
+    truth = pd.read_csv(truth_paths[0], sep="\t") if truth_paths else None
     fig = plot_second_level(model, layers, rois, reweighting, partition, truth)
-    with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
+    save_figure(fig, out_path, dpi=150)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("plot_rsa_advanced", model="alexnet")
     with rule_log(snakemake.log[0]):
         main(
-            snakemake.input,
+            snakemake.input.reweighting,
+            snakemake.input.get("partition"),
+            list(snakemake.input.truth),
             snakemake.wildcards.model,
             list(snakemake.params.layers),
             list(snakemake.params.rois),

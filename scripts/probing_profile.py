@@ -1,5 +1,8 @@
 """Probing profile: one attribute's decoding accuracy across layers (or brain regions).
 
+Serves rules ``probing_profile`` (layers of a model) and ``summarize_brain_decoding`` (ROIs
+of every subject).
+
 Inputs: the decoding files (results/decoding/{model}/{layer}/{attribute}.h5, one per layer,
 or results/decoding/brain/{subject}/{roi}/{attribute}.h5, one per subject and ROI).
 Outputs: ``table`` (TSV, one row per file and estimator; columns in dnnmap.decoding.probing) and
@@ -12,13 +15,23 @@ on the figure's x axis), ``series`` (keys that split the lines), ``title``, ``mo
 import logging
 
 from dnnmap.decoding.probing import decoding_table, plot_probing_profile
+from dnnmap.figures import save_figure
 from dnnmap.logs import rule_log
-from dnnmap.store import atomic_path, write_table
+from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
 
 
-def main(paths, labels, x, series, title, model, table_path, figure_path):
+def main(
+    paths: list[str],
+    labels: list[dict],
+    x: str,
+    series: list[str],
+    title: str,
+    model: str,
+    table_path: str,
+    figure_path: str,
+) -> None:
     table = decoding_table(paths, labels)
     if model:
         table.insert(0, "model", model)
@@ -35,17 +48,20 @@ def main(paths, labels, x, series, title, model, table_path, figure_path):
         )
     fig = plot_probing_profile(table, x=x, series=series, title=title)
     write_table(table_path, table)
-    with atomic_path(figure_path) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
+    save_figure(fig, figure_path, dpi=150)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("probing_profile", model="alexnet", attribute="category")
     with rule_log(snakemake.log[0]):
         main(
             list(snakemake.input),
-            snakemake.params.labels,
+            list(snakemake.params.labels),
             snakemake.params.x,
-            snakemake.params.series,
+            list(snakemake.params.series),
             snakemake.params.title,
             snakemake.params.model,
             snakemake.output.table,

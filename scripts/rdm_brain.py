@@ -2,7 +2,8 @@
 
 Inputs: ``stimuli`` (results/stimuli.tsv), ``brain`` (results/brain/{subject}/{roi}.h5).
 Output: ``results/rdm/brain/{subject}/{roi}.h5`` (layout in dnnmap.rsa.io).
-Config: ``rsa.brain_metric``, ``compute.device``.
+Params: ``rsa`` (config ``rsa``; ``brain_metric`` is used), ``device`` (config
+``compute.device``).
 """
 
 import logging
@@ -16,17 +17,27 @@ from dnnmap.store import provenance
 LOG = logging.getLogger("dnnmap")
 
 
-def main(inputs, settings, device, out_path):
-    stim_ids = list(read_stimuli(inputs.stimuli)["stim_id"])
-    Y = brain_patterns(inputs.brain, stim_ids, inputs.stimuli)
+def main(stimuli_path: str, brain_path: str, settings: dict, device: str, out_path: str) -> None:
+    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
+    Y = brain_patterns(brain_path, stim_ids, stimuli_path)
     metric = settings["brain_metric"]
     rdm = compute_rdm(Y, metric, device=device)
     LOG.info("%d stimuli x %d voxels: %s RDM", Y.shape[0], Y.shape[1], metric)
-    attrs = provenance(settings, [inputs.brain])
+    attrs = provenance(settings, [brain_path])
     attrs.update(metric=metric, zscore=False, n_features=Y.shape[1], source="brain")
     write_rdm(out_path, rdm, stim_ids, attrs)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("rdm_brain", subject="sub-01", roi="V1")
     with rule_log(snakemake.log[0]):
-        main(snakemake.input, snakemake.params.rsa, snakemake.params.device, snakemake.output[0])
+        main(
+            snakemake.input.stimuli,
+            snakemake.input.brain,
+            snakemake.params.rsa,
+            snakemake.params.device,
+            snakemake.output[0],
+        )

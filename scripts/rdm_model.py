@@ -2,7 +2,8 @@
 
 Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (results/features/{model}/{layer}.h5).
 Output: ``results/rdm/{model}/{layer}.h5`` (layout in dnnmap.rsa.io).
-Config: ``rsa`` (metric, n_components, zscore), ``compute.device``.
+Params: ``rsa`` (config ``rsa``: metric, n_components, zscore), ``device`` (config
+``compute.device``).
 """
 
 import logging
@@ -16,14 +17,14 @@ from dnnmap.store import provenance
 LOG = logging.getLogger("dnnmap")
 
 
-def main(inputs, settings, device, out_path):
-    stim_ids = list(read_stimuli(inputs.stimuli)["stim_id"])
-    X = model_patterns(inputs.features, stim_ids, inputs.stimuli, settings["n_components"])
+def main(stimuli_path: str, features_path: str, settings: dict, device: str, out_path: str) -> None:
+    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
+    X = model_patterns(features_path, stim_ids, stimuli_path, settings["n_components"])
     if settings["zscore"]:
         X = zscore_columns(X)
     rdm = compute_rdm(X, settings["metric"], device=device)
     LOG.info("%d stimuli x %d features: %s RDM", X.shape[0], X.shape[1], settings["metric"])
-    attrs = provenance(settings, [inputs.features])
+    attrs = provenance(settings, [features_path])
     attrs.update(
         metric=settings["metric"], zscore=settings["zscore"], n_features=X.shape[1], source="model"
     )
@@ -31,5 +32,15 @@ def main(inputs, settings, device, out_path):
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("rdm_model", model="alexnet", layer="conv1")
     with rule_log(snakemake.log[0]):
-        main(snakemake.input, snakemake.params.rsa, snakemake.params.device, snakemake.output[0])
+        main(
+            snakemake.input.stimuli,
+            snakemake.input.features,
+            snakemake.params.rsa,
+            snakemake.params.device,
+            snakemake.output[0],
+        )

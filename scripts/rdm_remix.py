@@ -4,9 +4,10 @@ Inputs: ``stimuli`` (results/stimuli.tsv, with the ``rsa.categories`` column),
 ``features`` (results/features/{model}/{layer}.h5).
 Output: ``results/rdm_remix/{model}/{layer}.h5`` (layout in dnnmap.rsa.io; attrs metric
 ``euclidean``, source ``remix``).
-Config: ``rsa`` (categories, n_components, seed, advanced: n_splits, remix_C). The read-out is
-a logistic regression on the standardized patterns (dnnmap.rsa.reweighting.remix_decision); the
-decision values have one column per category (one for two), so their RDM is Euclidean.
+Params: ``rsa`` (config ``rsa``: categories, n_components, seed, advanced: n_splits,
+remix_C). The read-out is a logistic regression on the standardized patterns
+(dnnmap.rsa.reweighting.remix_decision); the decision values have one column per category (one
+for two), so their RDM is Euclidean.
 """
 
 import logging
@@ -21,11 +22,11 @@ LOG = logging.getLogger("dnnmap")
 METRIC = "euclidean"
 
 
-def main(inputs, settings, out_path):
-    table = read_stimuli(inputs.stimuli)
+def main(stimuli_path: str, features_path: str, settings: dict, out_path: str) -> None:
+    table = read_stimuli(stimuli_path)
     stim_ids = list(table["stim_id"])
-    labels = category_labels(table, settings["categories"], inputs.stimuli)
-    X = model_patterns(inputs.features, stim_ids, inputs.stimuli, settings["n_components"])
+    labels = category_labels(table, settings["categories"], stimuli_path)
+    X = model_patterns(features_path, stim_ids, stimuli_path, settings["n_components"])
     adv = settings["advanced"]
     rdm = remix_rdm(
         X, labels, METRIC, n_splits=adv["n_splits"], seed=settings["seed"], C=adv["remix_C"]
@@ -37,11 +38,20 @@ def main(inputs, settings, out_path):
         len(set(labels)),
         METRIC,
     )
-    attrs = provenance(settings, [inputs.stimuli, inputs.features])
+    attrs = provenance(settings, [stimuli_path, features_path])
     attrs.update(metric=METRIC, zscore=False, n_features=X.shape[1], source="remix")
     write_rdm(out_path, rdm, stim_ids, attrs)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("rdm_remix", model="alexnet", layer="conv1")
     with rule_log(snakemake.log[0]):
-        main(snakemake.input, snakemake.params.rsa, snakemake.output[0])
+        main(
+            snakemake.input.stimuli,
+            snakemake.input.features,
+            snakemake.params.rsa,
+            snakemake.output[0],
+        )

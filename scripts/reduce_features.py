@@ -36,6 +36,10 @@ def main(activations_path, layer, features_config, out_path):
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("reduce_features", model="alexnet", layer="conv1")
     with rule_log(snakemake.log[0]):
         main(
             snakemake.input[0],

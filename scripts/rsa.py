@@ -6,7 +6,10 @@ every subject, in the order of ``params.subjects``; the others give the noise ce
 Output: ``results/rsa/{subject}/{model}/{roi}.tsv`` (columns in dnnmap.rsa.analysis); with
 remixed layer RDMs (results/rdm_remix/{model}/{layer}.h5) as ``models``,
 ``results/rsa_remix/{subject}/{model}/{roi}.tsv``.
-Config: ``rsa`` (comparison, n_perm, n_boot, ci, seed).
+Serves rules ``rsa`` and ``rsa_remix``.
+Params: ``rsa`` (config ``rsa``: comparison, n_perm, n_boot, ci, seed), ``layers``,
+``subjects``.
+Wildcards: ``subject``.
 """
 
 import logging
@@ -20,19 +23,34 @@ from dnnmap.store import write_table
 LOG = logging.getLogger("dnnmap")
 
 
-def main(inputs, settings, layers, subjects, subject, out_path):
-    stim_ids = list(read_stimuli(inputs.stimuli)["stim_id"])
-    models = read_rdms(inputs.models, stim_ids, inputs.stimuli)
-    brains = read_rdms(inputs.brains, stim_ids, inputs.stimuli)
+def main(
+    stimuli_path: str,
+    model_paths: list[str],
+    brain_paths: list[str],
+    settings: dict,
+    layers: list[str],
+    subjects: list[str],
+    subject: str,
+    out_path: str,
+) -> None:
+    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
+    models = read_rdms(model_paths, stim_ids, stimuli_path)
+    brains = read_rdms(brain_paths, stim_ids, stimuli_path)
     table = rsa_layer_table(models, layers, brains, subjects.index(subject), settings)
     LOG.info("%s\n%s", subject, table.to_string(index=False))
     write_table(out_path, table)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("rsa", subject="sub-01", model="alexnet", roi="V1")
     with rule_log(snakemake.log[0]):
         main(
-            snakemake.input,
+            snakemake.input.stimuli,
+            list(snakemake.input.models),
+            list(snakemake.input.brains),
             snakemake.params.rsa,
             list(snakemake.params.layers),
             list(snakemake.params.subjects),

@@ -4,7 +4,7 @@ Inputs: ``stimuli`` (results/stimuli.tsv), ``models`` (results/rdm/{model}/{laye
 layer, in the order of ``params.layers``), ``brains`` (results/rdm/brain/{subject}/{roi}.h5
 of every subject).
 Output: ``results/rsa_group/{model}/{roi}.tsv`` (columns in dnnmap.rsa.tables.GROUP_COLUMNS).
-Config: ``rsa`` (comparison, n_boot, ci, seed).
+Params: ``rsa`` (config ``rsa``: comparison, n_boot, ci, seed), ``layers``.
 """
 
 import logging
@@ -18,19 +18,32 @@ from dnnmap.store import write_table
 LOG = logging.getLogger("dnnmap")
 
 
-def main(inputs, settings, layers, out_path):
-    stim_ids = list(read_stimuli(inputs.stimuli)["stim_id"])
-    models = read_rdms(inputs.models, stim_ids, inputs.stimuli)
-    brains = read_rdms(inputs.brains, stim_ids, inputs.stimuli)
+def main(
+    stimuli_path: str,
+    model_paths: list[str],
+    brain_paths: list[str],
+    settings: dict,
+    layers: list[str],
+    out_path: str,
+) -> None:
+    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
+    models = read_rdms(model_paths, stim_ids, stimuli_path)
+    brains = read_rdms(brain_paths, stim_ids, stimuli_path)
     table = group_rsa_table(models, layers, brains, settings)
     LOG.info("%d subjects\n%s", len(brains), table.to_string(index=False))
     write_table(out_path, table)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("rsa_group", model="alexnet", roi="V1")
     with rule_log(snakemake.log[0]):
         main(
-            snakemake.input,
+            snakemake.input.stimuli,
+            list(snakemake.input.models),
+            list(snakemake.input.brains),
             snakemake.params.rsa,
             list(snakemake.params.layers),
             snakemake.output[0],

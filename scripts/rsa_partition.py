@@ -19,19 +19,33 @@ from dnnmap.store import write_table
 LOG = logging.getLogger("dnnmap")
 
 
-def main(inputs, layers, sets, subjects, out_path):
-    stim_ids = list(read_stimuli(inputs.stimuli)["stim_id"])
-    models = read_rdms(inputs.models, stim_ids, inputs.stimuli)
-    brains = read_rdms(inputs.brains, stim_ids, inputs.stimuli)
+def main(
+    stimuli_path: str,
+    model_paths: list[str],
+    brain_paths: list[str],
+    layers: list[str],
+    sets: list[list[str]],
+    subjects: list[str],
+    out_path: str,
+) -> None:
+    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
+    models = read_rdms(model_paths, stim_ids, stimuli_path)
+    brains = read_rdms(brain_paths, stim_ids, stimuli_path)
     table = partition_table(dict(zip(layers, models, strict=True)), sets, brains, subjects)
     LOG.info("%s", table.to_string(index=False))
     write_table(out_path, table)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("rsa_partition", model="alexnet", roi="V1")
     with rule_log(snakemake.log[0]):
         main(
-            snakemake.input,
+            snakemake.input.stimuli,
+            list(snakemake.input.models),
+            list(snakemake.input.brains),
             list(snakemake.params.layers),
             [list(names) for names in snakemake.params.sets],
             list(snakemake.params.subjects),

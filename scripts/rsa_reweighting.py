@@ -6,9 +6,10 @@ layer, in the order of ``params.layers``), ``brain`` (results/rdm/brain/{subject
 ``rsa.advanced.units`` reweights, taken as the layer RDMs take them).
 Output: ``results/rsa_reweighting/{subject}/{model}/{roi}.tsv`` (columns in
 dnnmap.rsa.tables.REWEIGHTING_COLUMNS).
-Config: ``rsa`` (comparison, seed, metric, n_components, zscore, advanced: n_splits, units,
-unit_components) and ``encoding.cv``: with ``scheme: group`` the stimulus table's group column
-(``column``, default ``group``) is honoured here too, and every fold holds out whole groups.
+Params: ``layers``, ``rsa`` (config ``rsa``: comparison, seed, metric, n_components, zscore,
+advanced: n_splits, units, unit_components) and ``cv`` (config ``encoding.cv``): with
+``scheme: group`` the stimulus table's group column (``column``, default ``group``) is
+honoured here too, and every fold holds out whole groups.
 """
 
 import logging
@@ -34,26 +35,42 @@ def layer_patterns(paths, stim_ids, table, settings):
     return out
 
 
-def main(inputs, settings, layers, out_path, cv=None):
-    stimuli = read_stimuli(inputs.stimuli)
+def main(
+    stimuli_path: str,
+    model_paths: list[str],
+    brain_path: str,
+    feature_paths: list[str],
+    settings: dict,
+    layers: list[str],
+    out_path: str,
+    cv: dict | None = None,
+) -> None:
+    stimuli = read_stimuli(stimuli_path)
     stim_ids = list(stimuli["stim_id"])
-    groups = groups_from_table(stimuli, cv or {}, inputs.stimuli, key="encoding.cv")
-    models = read_rdms(inputs.models, stim_ids, inputs.stimuli)
-    brain = read_rdm(inputs.brain, stim_ids, inputs.stimuli)
+    groups = groups_from_table(stimuli, cv or {}, stimuli_path, key="encoding.cv")
+    models = read_rdms(model_paths, stim_ids, stimuli_path)
+    brain = read_rdm(brain_path, stim_ids, stimuli_path)
     patterns = None
     if settings["advanced"]["units"]:
-        patterns = layer_patterns(inputs.features, stim_ids, inputs.stimuli, settings)
+        patterns = layer_patterns(feature_paths, stim_ids, stimuli_path, settings)
     table = reweighting_table(models, layers, brain, settings, patterns, groups)
-    LOG.info("%s\n%s", inputs.brain, table.to_string(index=False))
+    LOG.info("%s\n%s", brain_path, table.to_string(index=False))
     write_table(out_path, table)
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("rsa_reweighting", subject="sub-01", model="alexnet", roi="V1")
     with rule_log(snakemake.log[0]):
         main(
-            snakemake.input,
+            snakemake.input.stimuli,
+            list(snakemake.input.models),
+            snakemake.input.brain,
+            list(snakemake.input.features),
             snakemake.params.rsa,
             list(snakemake.params.layers),
             snakemake.output[0],
-            snakemake.params.cv,
+            dict(snakemake.params.cv),
         )

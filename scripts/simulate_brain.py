@@ -51,6 +51,10 @@ def main(
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("simulate_brain", subject="sub-01")
     with rule_log(snakemake.log[0]):
         main(
             snakemake.input.stimuli,

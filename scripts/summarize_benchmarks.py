@@ -9,26 +9,30 @@ Params: ``jobs``, the rule and wildcards of each input, in input order.
 import logging
 
 from dnnmap.benchmarks import collect_benchmarks, plot_benchmarks, rule_totals
+from dnnmap.figures import save_figure
 from dnnmap.logs import rule_log
-from dnnmap.store import atomic_path, write_table
+from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
 
 
-def main(paths, jobs, out_table, out_figure):
+def main(paths: list[str], jobs: list[dict], out_table: str, out_figure: str) -> None:
     table = collect_benchmarks(paths, jobs)
     write_table(out_table, table, float_format="%.2f")
     fig = plot_benchmarks(table)
-    with atomic_path(out_figure) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
+    save_figure(fig, out_figure, dpi=150)
     LOG.info("per rule:\n%s", rule_totals(table).to_string(index=False))
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("summarize_benchmarks")
     with rule_log(snakemake.log[0]):
         main(
             list(snakemake.input),
-            snakemake.params.jobs,
+            list(snakemake.params.jobs),
             snakemake.output.table,
             snakemake.output.figure,
         )

@@ -1,13 +1,23 @@
-"""Encoding results as brain maps on the grayordinates of the source CIFTI file."""
+"""Encoding results as brain maps on the grayordinates of the source CIFTI file.
+
+:func:`encoding_maps` and :func:`significance_maps` stack the per-ROI scores of every layer
+into whole-brain arrays; :func:`write_encoding_maps` writes them as CIFTI-2 dscalars with the
+brain model axis of the subject's responses.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
 
 import numpy as np
 
+from dnnmap.brain.cifti import read_brain_models, write_dscalar
 from dnnmap.encoding.io import read_scores
 from dnnmap.errors import InputError
+
+LOG = logging.getLogger("dnnmap")
 
 
 def encoding_maps(
@@ -95,3 +105,52 @@ def significance_maps(
             keep = scores["pvalue_fwe"] < fwe_alpha
             r_fwe[i, idx] = np.where(keep, scores["score"], 0.0)
     return np.nan_to_num(logp), np.nan_to_num(r_fwe), list(layers)
+
+
+def write_encoding_maps(
+    responses_path: str | os.PathLike,
+    paths: Sequence[str],
+    layers: Sequence[str],
+    rois: Sequence[str],
+    out_r: str | os.PathLike,
+    out_logp: str | os.PathLike | None = None,
+    out_r_fwe: str | os.PathLike | None = None,
+) -> list[str]:
+    """Write a subject x model's encoding maps as CIFTI-2 dscalars on its responses' grayordinates.
+
+    Parameters
+    ----------
+    responses_path : path
+        The subject's CIFTI file; its brain model axis is copied (header only is read).
+    paths, layers, rois
+        As in :func:`encoding_maps` (files layer-major).
+    out_r : path
+        ``encoding_r.dscalar.nii``: the maps of :func:`encoding_maps` (one per layer, then
+        ``best_layer``).
+    out_logp, out_r_fwe : path, optional
+        ``encoding_logp.dscalar.nii`` and ``encoding_r_fwe.dscalar.nii``: the maps of
+        :func:`significance_maps`; both or neither (with permutations only).
+
+    Returns
+    -------
+    list of str
+        The files written.
+    """
+    if (out_logp is None) != (out_r_fwe is None):
+        raise InputError(
+            f"out_logp is {out_logp!r} and out_r_fwe is {out_r_fwe!r}; expected both paths "
+            "(with permutations) or neither"
+        )
+    brain_models = read_brain_models(responses_path)
+    n_gray = len(brain_models)
+    data, names = encoding_maps(paths, layers, rois, n_gray)
+    write_dscalar(out_r, data, names, brain_models)
+    LOG.info("wrote %d maps (%s) on %d grayordinates", len(names), ", ".join(names), n_gray)
+    written = [str(out_r)]
+    if out_logp is not None:
+        logp, r_fwe, names = significance_maps(paths, layers, rois, n_gray)
+        write_dscalar(out_logp, logp, names, brain_models)
+        write_dscalar(out_r_fwe, r_fwe, names, brain_models)
+        LOG.info("wrote p-value and FWE-thresholded maps of %d layers", len(names))
+        written += [str(out_logp), str(out_r_fwe)]
+    return written

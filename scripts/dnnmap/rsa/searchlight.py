@@ -23,45 +23,47 @@ undefined (a stimulus pattern constant over its members, e.g. a single member, f
 correlation and cosine) or constant gets NaN, as ``pdist`` + ``spearmanr`` would give.
 
 Sharding. :func:`shard_centers` splits the centers into contiguous blocks; each block is
-one job (``results/searchlight/{subject}/{model}/shard-{shard}.h5``, :func:`write_shard`),
-and :func:`merge_shards` checks that the shards cover every center exactly once before the
-maps are written (CIFTI dscalar for CIFTI input, NIfTI for volume input).
+one job (:func:`run_searchlight_shard`, written by :func:`write_shard` to
+``results/searchlight/{subject}/{model}/shard-{shard}.h5``), and :func:`merge_shards` checks
+that the shards cover every center exactly once before the maps are written
+(:func:`merge_searchlight`; CIFTI dscalar for CIFTI input, NIfTI for volume input, by
+:func:`dnnmap.brain.responses_io.write_maps`).
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import math
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import h5py
-import nibabel as nib
 import numpy as np
 from nibabel.cifti2 import BrainModelAxis
 from scipy.stats import rankdata
 
-from dnnmap.brain.cifti import _quiet_nibabel, read_brain_models, read_dscalar, write_dscalar
-from dnnmap.brain.neighborhoods import Neighborhoods, cifti_neighborhoods, volume_neighborhoods
-from dnnmap.brain.roi import align_maps
+from dnnmap.brain.neighborhoods import Neighborhoods
+from dnnmap.brain.responses_io import Volume, neighborhoods_for, read_geometry, read_responses
+from dnnmap.checks import check_choice, check_int
 from dnnmap.errors import InputError
-from dnnmap.store import atomic_path, h5_writer, read_strings, write_strings
+from dnnmap.rsa.io import read_rdm
+from dnnmap.rsa.rdm import METRICS
+from dnnmap.stimuli import read_stimuli
+from dnnmap.store import h5_writer, provenance, read_strings, write_strings
 
 LOG = logging.getLogger("dnnmap")
 
-METRICS = ("correlation", "cosine", "euclidean", "sqeuclidean")
-"""Dissimilarities of brain patterns within a neighborhood (as ``scipy.spatial.distance``)."""
+SEARCHLIGHT_METRICS = tuple(m for m in METRICS if m not in ("mahalanobis", "crossnobis"))
+"""The metrics of :data:`dnnmap.rsa.rdm.METRICS` that follow from a neighborhood's Gram matrix
+(correlation, cosine, euclidean, sqeuclidean; the noise-normalized ones need a noise estimate
+per neighborhood and are not offered)."""
 COMPARISONS = ("spearman", "pearson")
 """How a neighborhood's RDM is compared with the model RDMs."""
 BATCH_BYTES = 256 << 20
 """Temporary memory of one batch of centers when ``batch_size`` is not given."""
-
-_CIFTI_SUFFIXES = (".dscalar.nii", ".dtseries.nii")
-_NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 
 # --- computation -----------------------------------------------------------------------------
@@ -98,19 +100,9 @@ def _check_neighborhoods(neighborhoods: Neighborhoods, n_columns: int) -> None:
         )
 
 
-def _choose(value: str, options: Sequence[str], key: str) -> str:
-    if value not in options:
-        raise InputError(f"{key} is {value!r}; expected one of {', '.join(options)}")
-    return value
-
-
 def _batch_size(batch_size: int | None, n_stim: int, k_max: int) -> int:
     if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-            raise InputError(f"batch_size is {batch_size!r}; expected a positive integer")
-        if batch_size < 1:
-            raise InputError(f"batch_size is {batch_size}; expected a positive integer")
-        return int(batch_size)
+        return check_int(batch_size, "batch_size", minimum=1)
     n_pairs = n_stim * (n_stim - 1) // 2
     per_center = 8 * (2 * k_max * n_stim + 2 * n_stim * n_stim + 3 * n_pairs)
     return max(1, BATCH_BYTES // per_center)
@@ -172,6 +164,7 @@ def searchlight_rdms(
     neighborhoods : Neighborhoods
         Members of each center (column indices of ``data``).
     metric : {'correlation', 'cosine', 'euclidean', 'sqeuclidean'}
+        One of :data:`SEARCHLIGHT_METRICS`.
     batch_size : int, optional
         Centers per batch; chosen from :data:`BATCH_BYTES` by default.
 
@@ -182,7 +175,7 @@ def searchlight_rdms(
     """
     data = _check_data(data)
     _check_neighborhoods(neighborhoods, data.shape[1])
-    metric = _choose(metric, METRICS, "metric")
+    metric = check_choice(metric, "metric", SEARCHLIGHT_METRICS)
     n_stim = data.shape[0]
     out = np.empty((len(neighborhoods), n_stim * (n_stim - 1) // 2))
     for rows, rdm in _rdm_batches(data, neighborhoods, metric, batch_size):
@@ -223,7 +216,7 @@ def prepare_models(model_rdms: np.ndarray, n_stim: int, comparison: str) -> np.n
         If the pair count does not match ``n_stim``, a value is not finite, or a model RDM
         is constant.
     """
-    comparison = _choose(comparison, COMPARISONS, "comparison")
+    comparison = check_choice(comparison, "comparison", COMPARISONS)
     M = np.asarray(model_rdms, dtype=np.float64)
     if M.ndim == 1:
         M = M[None]
@@ -294,7 +287,7 @@ def searchlight_rsa(
     """
     data = _check_data(data)
     _check_neighborhoods(neighborhoods, data.shape[1])
-    metric = _choose(metric, METRICS, "metric")
+    metric = check_choice(metric, "metric", SEARCHLIGHT_METRICS)
     models = prepare_models(model_rdms, data.shape[0], comparison)
     out = np.empty((len(neighborhoods), len(models)))
     for rows, rdm in _rdm_batches(data, neighborhoods, metric, batch_size):
@@ -326,9 +319,8 @@ def shard_centers(n_centers: int, n_shards: int) -> list[np.ndarray]:
     list of ndarray of int64
         ``n_shards`` arrays; their concatenation is ``arange(n_centers)``.
     """
-    for key, value in (("n_centers", n_centers), ("n_shards", n_shards)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise InputError(f"{key} is {value!r}; expected a positive integer")
+    n_centers = check_int(n_centers, "n_centers", minimum=1)
+    n_shards = check_int(n_shards, "n_shards", minimum=1)
     return [a.astype(np.int64) for a in np.array_split(np.arange(n_centers), n_shards)]
 
 
@@ -504,246 +496,172 @@ def merge_shards(paths: Sequence[str | os.PathLike]) -> MergedSearchlight:
     return MergedSearchlight(maps, list(first["names"]), n_members, first["attrs"])
 
 
-# --- brain data: CIFTI or NIfTI --------------------------------------------------------------
-
-
-class Volume(NamedTuple):
-    """Voxel geometry of volume data: which voxel each column is."""
-
-    ijk: np.ndarray
-    """(n_vox, 3) int64 voxel indices of the columns."""
-    affine: np.ndarray
-    """(4, 4) voxel-to-millimetre affine."""
-    shape: tuple[int, int, int]
-    """Shape of the 3-D image."""
-
-
-class Responses(NamedTuple):
-    """Brain responses and the geometry of their columns."""
-
-    data: np.ndarray
-    """(n_stim, n_columns) float32 in stimulus-table order."""
-    brain_models: BrainModelAxis | None
-    """Grayordinates of the columns (CIFTI input), else ``None``."""
-    volume: Volume | None
-    """Voxels of the columns (NIfTI input), else ``None``."""
-
-
-def is_cifti(path: str | os.PathLike) -> bool:
-    """True for ``.dscalar.nii``/``.dtseries.nii``, False for other ``.nii``/``.nii.gz``."""
-    name = Path(path).name
-    if name.endswith(_CIFTI_SUFFIXES):
-        return True
-    if name.endswith(_NIFTI_SUFFIXES):
-        return False
-    raise InputError(
-        f"{path}: unknown brain file type; expected a CIFTI-2 .dscalar.nii/.dtseries.nii or "
-        "a NIfTI .nii/.nii.gz"
-    )
-
-
-def _load_nifti(path: str | os.PathLike, what: str):
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; expected a NIfTI {what}")
-    try:
-        with _quiet_nibabel():
-            img = nib.load(path)
-    except Exception as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputError(f"{path}: not readable as NIfTI ({reason}); expected a {what}") from err
-    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
-        raise InputError(f"{path}: is a {type(img).__name__}; expected a NIfTI {what}")
-    return img
-
-
-def read_volume(
-    path: str | os.PathLike, mask: str | os.PathLike | None = None
-) -> tuple[np.ndarray, Volume]:
-    """Read a 4-D NIfTI image (one volume per stimulus) inside a mask.
-
-    Parameters
-    ----------
-    path : path
-        NIfTI image of shape (X, Y, Z, n_stim).
-    mask : path, optional
-        3-D NIfTI on the same grid; non-zero voxels are kept. By default the voxels whose
-        values are finite for every stimulus and not all zero.
-
-    Returns
-    -------
-    data : ndarray of float32, shape (n_stim, n_vox)
-        Columns in C order of the voxel indices.
-    volume : Volume
-    """
-    img = _load_nifti(path, "4-D image (one volume per stimulus)")
-    if len(img.shape) != 4:
-        raise InputError(f"{path}: image has shape {img.shape}; expected 4-D (x, y, z, stimulus)")
-    values = np.asarray(img.dataobj, dtype=np.float32)
-    if mask is None:
-        keep = np.isfinite(values).all(axis=3) & (values != 0).any(axis=3)
-    else:
-        mask_img = _load_nifti(mask, "3-D mask")
-        if mask_img.shape[:3] != img.shape[:3] or len(mask_img.shape) != 3:
-            raise InputError(
-                f"{mask}: mask has shape {mask_img.shape}; expected {img.shape[:3]} like {path}"
-            )
-        if not np.allclose(mask_img.affine, img.affine, atol=1e-4):
-            raise InputError(f"{mask}: affine differs from {path}'s; expected the same grid")
-        keep = np.asarray(mask_img.dataobj) != 0
-    ijk = np.argwhere(keep).astype(np.int64)
-    if len(ijk) == 0:
-        raise InputError(f"{mask or path}: mask is empty; expected voxels with data")
-    data = values[keep].T.copy()
-    return data, Volume(ijk, np.asarray(img.affine, dtype=np.float64), tuple(img.shape[:3]))
-
-
-def read_responses(
-    path: str | os.PathLike,
-    stim_ids: Sequence[str],
-    table: str = "the stimulus table",
+def merge_searchlight(
+    shard_paths: Sequence[str | os.PathLike],
+    responses_path: str | os.PathLike,
     mask: str | os.PathLike | None = None,
-) -> Responses:
-    """Read a subject's responses, rows in stimulus-table order, with their geometry.
+) -> tuple[MergedSearchlight, BrainModelAxis | Volume]:
+    """Merge shard files and check them against the geometry of the responses they came from.
 
     Parameters
     ----------
-    path : path
-        CIFTI-2 dscalar (maps named by stim_id) or dtseries (maps in table order), or a 4-D
-        NIfTI (volumes in table order) with an optional ``mask``.
-    stim_ids : sequence of str, length n_stim
-    table : str
-        Stimulus table name, for messages.
+    shard_paths : sequence of path
+        Every shard of one subject x model (:func:`write_shard`).
+    responses_path : path
+        The subject's responses (CIFTI-2 or 4-D NIfTI) the shards were computed from.
     mask : path, optional
-        NIfTI mask (volume input only).
+        The NIfTI mask of the searchlight (volume input only).
 
     Returns
     -------
-    Responses
+    merged : MergedSearchlight
+        ``maps`` of shape (n_maps, n_columns).
+    geometry : BrainModelAxis or Volume
+        The columns' grayordinates or voxels, for :func:`dnnmap.brain.responses_io.write_maps`.
+
+    Raises
+    ------
+    InputError
+        As :func:`merge_shards`, or when the shards cover another number of centers than the
+        responses have columns.
     """
-    n_stim = len(stim_ids)
-    if is_cifti(path):
-        if mask is not None:
-            raise InputError(f"mask {mask} given for CIFTI file {path}; masks apply to NIfTI only")
-        data, names, brain_models = read_dscalar(path)
-        if data.shape[0] != n_stim:
-            raise InputError(
-                f"{path} has {data.shape[0]} maps but {table} has {n_stim} stimuli; "
-                "expected one map per stimulus"
-            )
-        order = align_maps(names, stim_ids, path, table)
-        return Responses(np.ascontiguousarray(data[order]), brain_models, None)
-    data, volume = read_volume(path, mask)
-    if data.shape[0] != n_stim:
+    merged = merge_shards(shard_paths)
+    geometry = read_geometry(responses_path, mask)
+    n_columns = len(geometry) if isinstance(geometry, BrainModelAxis) else len(geometry.ijk)
+    if merged.maps.shape[1] != n_columns:
         raise InputError(
-            f"{path} has {data.shape[0]} volumes but {table} has {n_stim} stimuli; "
-            "expected one volume per stimulus, in table order"
+            f"searchlight shards cover {merged.maps.shape[1]} centers but {responses_path} has "
+            f"{n_columns} columns; expected shards computed from this file"
         )
-    return Responses(data, None, volume)
+    return merged, geometry
 
 
-def read_geometry(
-    path: str | os.PathLike, mask: str | os.PathLike | None = None
-) -> BrainModelAxis | Volume:
-    """The geometry of a responses file: its brain models (header only) or its voxels."""
-    if is_cifti(path):
-        return read_brain_models(path)
-    return read_volume(path, mask)[1]
+# --- one shard job -----------------------------------------------------------------------------
 
 
-def neighborhoods_for(
-    responses: Responses,
-    radius_mm: float,
-    centers: np.ndarray | None = None,
-    surfaces: Mapping | None = None,
-    diagonals: bool = False,
-) -> Neighborhoods:
-    """Neighborhoods of the columns of :class:`Responses` (CIFTI grayordinates or voxels).
+class SearchlightShard(NamedTuple):
+    """What :func:`run_searchlight_shard` returns: the arguments of :func:`write_shard`."""
+
+    centers: np.ndarray
+    """(n,) int64 column indices of this shard's centers."""
+    r: np.ndarray
+    """(n, n_layers) float64 searchlight r of each center and layer; NaN where undefined."""
+    names: list[str]
+    """Layer names, length n_layers."""
+    n_members: np.ndarray
+    """(n,) int64 neighborhood sizes."""
+    shard: int
+    """This shard's number."""
+    n_shards: int
+    """Number of shards."""
+    n_centers: int
+    """Number of centers of all shards (columns of the responses)."""
+    attrs: dict
+    """Provenance and settings (radius_mm, metric, comparison, diagonals) for the file."""
+
+
+def run_searchlight_shard(
+    stimuli_path: str | os.PathLike,
+    responses_path: str | os.PathLike,
+    model_paths: Sequence[str | os.PathLike],
+    layers: Sequence[str],
+    settings: Mapping,
+    shard: int | str,
+) -> SearchlightShard:
+    """One shard of a searchlight RSA: every center of the shard against every layer's RDM.
+
+    Columns with a NaN or inf response are left out of every neighborhood (with a warning).
 
     Parameters
     ----------
-    responses : Responses
-    radius_mm : float
-    centers : ndarray of int, shape (n_centers,), optional
-        Columns to center on; all by default.
-    surfaces, diagonals
-        As in :func:`dnnmap.brain.neighborhoods.cifti_neighborhoods` (CIFTI input only).
+    stimuli_path : path
+        The checked stimulus table (``results/stimuli.tsv``); its order is the row order.
+    responses_path : path
+        The subject's CIFTI-2 responses, or a 4-D NIfTI with one volume per stimulus in table
+        order (:func:`dnnmap.brain.responses_io.read_responses`).
+    model_paths : sequence of path, length n_layers
+        The RDM file of every layer (``results/rdm/{model}/{layer}.h5``), in ``layers`` order.
+    layers : sequence of str, length n_layers
+        Layer names, the maps' names.
+    settings : mapping
+        Config ``rsa.searchlight``: ``radius_mm``, ``n_shards``, ``metric``, ``comparison``
+        and optional ``diagonals``, ``mask``, ``surfaces``.
+    shard : int or str
+        This shard's number in ``0..n_shards-1`` (the ``{shard}`` wildcard).
 
     Returns
     -------
-    Neighborhoods
+    SearchlightShard
+
+    Raises
+    ------
+    InputError
+        When the number of RDM files differs from the number of layers, the shard is out of
+        range, or the inputs disagree (stimuli, metric, comparison; see :func:`searchlight_rsa`).
     """
-    if responses.brain_models is not None:
-        return cifti_neighborhoods(
-            responses.brain_models, radius_mm, centers, surfaces=surfaces, diagonals=diagonals
-        )
-    volume = responses.volume
-    return volume_neighborhoods(volume.ijk, volume.affine, radius_mm, centers)
-
-
-def write_volume_maps(
-    path: str | os.PathLike, maps: np.ndarray, names: Sequence[str], volume: Volume
-) -> None:
-    """Write maps as a 4-D NIfTI image (one volume per map), atomically.
-
-    The map names are stored as JSON (``{"names": [...]}``) in a NIfTI comment extension;
-    voxels outside ``volume.ijk`` are 0.
-
-    Parameters
-    ----------
-    path : path
-        ``.nii`` or ``.nii.gz`` (gzip-compressed) file.
-    maps : ndarray, shape (n_maps, n_vox)
-    names : sequence of str, length n_maps
-    volume : Volume
-    """
-    path = Path(path)
-    if not path.name.endswith(_NIFTI_SUFFIXES) or path.name.endswith(_CIFTI_SUFFIXES):
-        raise InputError(f"{path}: a volume map file name must end with .nii or .nii.gz")
-    maps = np.asarray(maps, dtype=np.float32)
-    names = [str(n) for n in names]
-    if maps.ndim != 2 or maps.shape != (len(names), len(volume.ijk)):
+    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
+    model_paths = [str(p) for p in model_paths]
+    layers = [str(layer) for layer in layers]
+    if len(model_paths) != len(layers):
         raise InputError(
-            f"{path}: maps have shape {maps.shape}; expected ({len(names)}, {len(volume.ijk)})"
+            f"{len(model_paths)} model RDM files for {len(layers)} layers ({', '.join(layers)}); "
+            "expected one RDM file per layer"
         )
-    image = np.zeros((*volume.shape, len(names)), dtype=np.float32)
-    i, j, k = volume.ijk.T
-    image[i, j, k, :] = maps.T
-    img = nib.Nifti1Image(image, volume.affine)
-    img.header.extensions.append(
-        nib.nifti1.Nifti1Extension("comment", json.dumps({"names": names}).encode())
+    responses = read_responses(responses_path, stim_ids, stimuli_path, mask=settings.get("mask"))
+    models = np.stack([read_rdm(p, stim_ids, stimuli_path) for p in model_paths])
+    data = responses.data
+    n_shards = int(settings["n_shards"])
+    index = check_shard(shard, n_shards)
+    centers = shard_centers(data.shape[1], n_shards)[index]
+    diagonals = bool(settings.get("diagonals", False))
+    start = time.perf_counter()
+    neighborhoods = neighborhoods_for(
+        responses,
+        settings["radius_mm"],
+        centers,
+        surfaces=settings.get("surfaces"),
+        diagonals=diagonals,
     )
-    payload = img.to_bytes()
-    if path.name.endswith(".gz"):
-        payload = gzip.compress(payload, mtime=0)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(payload)
-
-
-def read_volume_map_names(path: str | os.PathLike) -> list[str]:
-    """The map names of a file written by :func:`write_volume_maps`."""
-    img = _load_nifti(path, "map file")
-    for ext in img.header.extensions:
-        if ext.get_code() == 6:
-            try:
-                return list(json.loads(ext.get_content())["names"])
-            except (ValueError, KeyError, TypeError):
-                continue
-    raise InputError(f"{path}: no map names; expected a file written by dnnmap")
-
-
-def write_maps(
-    path: str | os.PathLike,
-    maps: np.ndarray,
-    names: Sequence[str],
-    geometry: BrainModelAxis | Volume,
-) -> None:
-    """Write maps (n_maps, n_columns) as a CIFTI dscalar or a NIfTI image, by geometry."""
-    if isinstance(geometry, BrainModelAxis):
-        if not Path(path).name.endswith(".dscalar.nii"):
-            raise InputError(
-                f"{path}: CIFTI responses give CIFTI maps; expected a .dscalar.nii output"
-            )
-        write_dscalar(path, maps, names, geometry)
-    else:
-        write_volume_maps(path, maps, names, geometry)
+    sizes = neighborhoods.sizes
+    LOG.info(
+        "shard %d of %d: %d centers, radius %g mm, %d-%d members (mean %.1f) in %.1f s",
+        index,
+        n_shards,
+        len(centers),
+        neighborhoods.radius_mm,
+        sizes.min(initial=0),
+        sizes.max(initial=0),
+        sizes.mean() if sizes.size else 0.0,
+        time.perf_counter() - start,
+    )
+    finite = np.isfinite(data).all(axis=0)
+    if not finite.all():
+        LOG.warning(
+            "%d columns have NaN or inf responses; left out of every neighborhood",
+            int((~finite).sum()),
+        )
+        neighborhoods = neighborhoods.restrict(finite)
+        data = np.where(finite, data, 0.0)
+    start = time.perf_counter()
+    r = searchlight_rsa(
+        data, neighborhoods, models, metric=settings["metric"], comparison=settings["comparison"]
+    )
+    LOG.info(
+        "%d stimuli x %d layers: %s RDMs, %s r in %.1f s (%d undefined centers)",
+        len(stim_ids),
+        len(layers),
+        settings["metric"],
+        settings["comparison"],
+        time.perf_counter() - start,
+        int(np.isnan(r).any(axis=1).sum()),
+    )
+    attrs = provenance(settings, [responses_path, *model_paths])
+    attrs.update(
+        radius_mm=float(neighborhoods.radius_mm),
+        metric=settings["metric"],
+        comparison=settings["comparison"],
+        diagonals=diagonals,
+    )
+    return SearchlightShard(
+        centers, r, layers, neighborhoods.sizes, index, n_shards, data.shape[1], attrs
+    )

@@ -1,5 +1,5 @@
-"""Tests of dnnmap.encoding.maps (brain maps of encoding scores) and dnnmap.encoding.summary
-(tables, figure)."""
+"""Tests of dnnmap.encoding.maps (brain maps of encoding scores, written as CIFTI) and
+dnnmap.encoding.summary (tables, figure)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from nibabel.cifti2 import BrainModelAxis
 
-from dnnmap.encoding.maps import encoding_maps, significance_maps
+from dnnmap.brain.cifti import read_dscalar, write_dscalar
+from dnnmap.encoding.maps import encoding_maps, significance_maps, write_encoding_maps
 from dnnmap.encoding.summary import COLUMNS, best_layers, plot_layer_profiles, summarize_encoding
 from dnnmap.errors import InputError
 from dnnmap.store import write_h5
@@ -151,6 +153,48 @@ def test_significance_maps(tmp_path):
     write_h5(tmp_path / "bare.h5", {"index": np.arange(2), "score": np.ones(2), "r2": np.ones(2)})
     with pytest.raises(InputError, match="no permutation p-values"):
         significance_maps([str(tmp_path / "bare.h5")], ["l"], ["r"], 5)
+
+
+def test_write_encoding_maps(tmp_path):
+    """write_encoding_maps: dscalars on the responses' grayordinates, equal to the arrays."""
+    brain_models = BrainModelAxis.from_mask(np.ones(N_GRAY, bool))
+    write_dscalar(tmp_path / "resp.dscalar.nii", np.zeros((2, N_GRAY)), ["a", "b"], brain_models)
+    paths = []
+    for layer in LAYERS:
+        for roi, index in ROIS.items():
+            p = np.linspace(0.001, 0.5, index.size)
+            score = np.linspace(0.1, 0.6, index.size) * (1 + LAYERS.index(layer))
+            path = tmp_path / f"{layer}_{roi}.h5"
+            arrays = {"index": index, "score": score.astype(np.float32), "r2": score**2}
+            write_h5(path, {**arrays, "pvalue": p, "pvalue_fwe": p * 2})
+            paths.append(str(path))
+    out = {k: tmp_path / "maps" / f"encoding_{k}.dscalar.nii" for k in ("r", "logp", "r_fwe")}
+    written = write_encoding_maps(
+        tmp_path / "resp.dscalar.nii",
+        paths,
+        LAYERS,
+        list(ROIS),
+        out["r"],
+        out["logp"],
+        out["r_fwe"],
+    )
+    assert written == [str(out[k]) for k in ("r", "logp", "r_fwe")]
+    data, names = encoding_maps(paths, LAYERS, list(ROIS), N_GRAY)
+    got = read_dscalar(out["r"])
+    assert got.names == names == [*LAYERS, "best_layer"] and got.brain_models == brain_models
+    np.testing.assert_array_equal(got.data, data)
+    logp, r_fwe, _ = significance_maps(paths, LAYERS, list(ROIS), N_GRAY)
+    np.testing.assert_array_equal(read_dscalar(out["logp"]).data, logp)
+    np.testing.assert_array_equal(read_dscalar(out["r_fwe"]).data, r_fwe)
+    only_r = tmp_path / "only" / "encoding_r.dscalar.nii"
+    assert write_encoding_maps(
+        tmp_path / "resp.dscalar.nii", paths, LAYERS, list(ROIS), only_r
+    ) == [str(only_r)]
+    assert sorted(p.name for p in only_r.parent.iterdir()) == ["encoding_r.dscalar.nii"]
+    with pytest.raises(InputError, match="expected both paths"):
+        write_encoding_maps(
+            tmp_path / "resp.dscalar.nii", paths, LAYERS, list(ROIS), only_r, out["logp"]
+        )
 
 
 def _summary():

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import h5py
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.spatial.distance import pdist
 
 from dnnmap.errors import InputError
+from dnnmap.figures import save_figure
 from dnnmap.rsa.io import (
     brain_patterns,
     model_patterns,
@@ -97,13 +99,32 @@ def test_brain_patterns_drop_constant_voxels_and_reject_nan(tmp_path):
         assert f["responses"].shape == (6, 4)
 
 
+def _png(path) -> np.ndarray:
+    """The pixels of a PNG file written by save_figure, after checking its signature."""
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return plt.imread(path)
+
+
 def test_figures_draw(tmp_path):
     rng = np.random.default_rng(5)
-    rdms = {name: pdist(rng.normal(size=(6, 3))) for name in ("conv1", "conv2", "V1")}
+    names = ("conv1", "conv2", "V1")
+    rdms = {name: pdist(rng.normal(size=(6, 3))) for name in names}
     cats = ["a", "b", "a", "b", "c", "c"]
-    for fig in (plot_rdm_grid(rdms, cats, ncols=2), plot_mds_grid(rdms, cats, ncols=2)):
-        assert len(fig.axes) >= 3
-        fig.savefig(tmp_path / "f.png")
+    for kind, fig, inches in (
+        ("rdm", plot_rdm_grid(rdms, cats, ncols=2), 2 * 2.6),
+        ("mds", plot_mds_grid(rdms, cats, ncols=2), 2 * 2.8),
+    ):
+        drawn = [ax for ax in fig.axes if ax.axison]
+        assert [ax.get_title() for ax in drawn] == list(names)
+        assert len(fig.axes) == 4 and not fig.axes[3].axison  # 2 x 2 grid, last panel unused
+        if kind == "rdm":  # one 6 x 6 heatmap per RDM
+            assert [ax.images[0].get_array().shape for ax in drawn] == [(6, 6)] * 3
+        else:  # one point per stimulus, one scatter per category
+            assert [sum(len(c.get_offsets()) for c in ax.collections) for ax in drawn] == [6] * 3
+        pixels = _png(save_figure(fig, tmp_path / f"{kind}.png", dpi=50))
+        assert pixels.shape[:2] == (round(inches * 50), round(inches * 50))  # dpi honoured
+        assert pixels.std() > 0  # not a blank canvas
+        assert not plt.fignum_exists(fig.number)
     table = pd.DataFrame(
         {
             "model": "m",
@@ -120,8 +141,16 @@ def test_figures_draw(tmp_path):
     )
     truth = pd.DataFrame({"region": ["V1"], "layer": ["conv1"]})
     fig = plot_rsa_profiles(table, {"m": ["conv1", "conv2"]}, truth)
-    fig.savefig(tmp_path / "p.png")
-    assert fig.axes[0].get_title() == "m – V1"
+    ax = fig.axes[0]
+    assert ax.get_title() == "m – V1"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["conv1", "conv2"]
+    profile, stars = ax.lines[0], ax.lines[1]
+    np.testing.assert_allclose(profile.get_ydata(), [0.5, 0.2])
+    np.testing.assert_allclose(stars.get_ydata(), [0.5])  # only q < 0.05 is starred
+    driving = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(driving) == 1 and driving[0].get_xdata()[0] == 0  # conv1 drives V1
+    assert ax.patches[0].get_label() == "noise ceiling"
+    assert _png(save_figure(fig, tmp_path / "p.png")).std() > 0
 
 
 def test_second_level_figure_draws_the_tables():

@@ -1,4 +1,4 @@
-"""Tests for dnnmap.rsa.searchlight and the searchlight rule scripts.
+"""Tests for dnnmap.rsa.searchlight, dnnmap.brain.responses_io and the searchlight rule scripts.
 
 References: ``scipy.spatial.distance.pdist`` + ``scipy.stats.spearmanr``/``pearsonr`` per
 center in a plain loop; a planted signal; shard round trips against the unsharded result.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from types import SimpleNamespace
 
 import h5py
 import nibabel as nib
@@ -26,20 +25,25 @@ from dnnmap.brain.neighborhoods import (
     surface_neighborhoods,
     volume_neighborhoods,
 )
-from dnnmap.errors import InputError
-from dnnmap.rsa.searchlight import (
-    check_shard,
-    merge_shards,
-    prepare_models,
+from dnnmap.brain.responses_io import (
     read_responses,
     read_volume,
     read_volume_map_names,
+    write_maps,
+    write_volume_maps,
+)
+from dnnmap.errors import InputError
+from dnnmap.rsa.rdm import METRICS
+from dnnmap.rsa.searchlight import (
+    SEARCHLIGHT_METRICS,
+    check_shard,
+    merge_searchlight,
+    merge_shards,
+    prepare_models,
     searchlight_rdms,
     searchlight_rsa,
     shard_centers,
-    write_maps,
     write_shard,
-    write_volume_maps,
 )
 from dnnmap.store import write_h5
 
@@ -174,7 +178,7 @@ def test_shard_centers():
         sizes = [len(s) for s in shards]
         assert max(sizes) - min(sizes) <= 1
     for bad in [0, -1, 2.5, True, "4"]:
-        with pytest.raises(InputError, match=r"n_shards is .*; expected a positive integer"):
+        with pytest.raises(InputError, match=r"n_shards is .*; expected an integer >= 1"):
             shard_centers(10, bad)
     with pytest.raises(InputError, match="n_centers is 0"):
         shard_centers(0, 2)
@@ -280,8 +284,15 @@ def test_bad_input(small):
         searchlight_rsa(data, nb, models[:, :45])
     with pytest.raises(InputError, match=r"\(no whole number of stimuli\)"):
         searchlight_rsa(data, nb, models[:, :50])
-    with pytest.raises(InputError, match="metric is 'manhattan'; expected one of correlation"):
+    with pytest.raises(
+        InputError,
+        match=r"metric is 'manhattan'; expected one of "
+        r"correlation, cosine, euclidean, sqeuclidean$",
+    ):
         searchlight_rsa(data, nb, models, metric="manhattan")
+    assert set(SEARCHLIGHT_METRICS) < set(METRICS)
+    with pytest.raises(InputError, match="metric is 'crossnobis'; expected one of correlation"):
+        searchlight_rsa(data, nb, models, metric="crossnobis")
     with pytest.raises(InputError, match="comparison is 'kendall'; expected one of spearman"):
         searchlight_rsa(data, nb, models, comparison="kendall")
     bad = data.copy()
@@ -300,7 +311,7 @@ def test_bad_input(small):
         searchlight_rsa(data, nb, flat)
     with pytest.raises(InputError, match="model RDMs hold NaN"):
         prepare_models(np.full(66, np.nan), 12, "pearson")
-    with pytest.raises(InputError, match="batch_size is 0; expected a positive integer"):
+    with pytest.raises(InputError, match="batch_size is 0; expected an integer >= 1"):
         searchlight_rsa(data, nb, models, batch_size=0)
 
 
@@ -398,17 +409,15 @@ def test_rule_scripts_end_to_end(tmp_path):
         "comparison": "spearman",
         "surfaces": {CORTEX_LEFT: str(mesh)},
     }
-    inputs = SimpleNamespace(
-        stimuli=str(tmp_path / "stimuli.tsv"),
-        responses=str(tmp_path / "resp.dscalar.nii"),
-        models=[str(tmp_path / f"{layer}.h5") for layer in layers],
-    )
+    stimuli = str(tmp_path / "stimuli.tsv")
+    responses = str(tmp_path / "resp.dscalar.nii")
+    model_paths = [str(tmp_path / f"{layer}.h5") for layer in layers]
     shard_script = load_script("searchlight")
     shards = [tmp_path / "sl" / f"shard-{k}.h5" for k in range(2)]
     for k, path in enumerate(shards):
-        shard_script.main(inputs, settings, layers, str(k), path)
+        shard_script.main(stimuli, responses, model_paths, settings, layers, str(k), path)
     out = tmp_path / "maps" / "searchlight.dscalar.nii"
-    load_script("merge_searchlight").main(inputs.responses, shards, settings, out)
+    load_script("merge_searchlight").main(responses, shards, settings, out)
     got = read_dscalar(out)
     assert got.names == layers and got.brain_models == bm
     finite = np.isfinite(data).all(axis=0)
@@ -416,15 +425,23 @@ def test_rule_scripts_end_to_end(tmp_path):
     expected = searchlight_rsa(np.where(finite, data, 0), nb, np.stack(models))
     np.testing.assert_allclose(got.data, expected.T.astype(np.float32), rtol=1e-5, atol=1e-6)
     with pytest.raises(InputError, match=r"shard is '2'; expected an integer in 0\.\.1"):
-        shard_script.main(inputs, settings, layers, "2", tmp_path / "x.h5")
+        shard_script.main(stimuli, responses, model_paths, settings, layers, "2", tmp_path / "x.h5")
     with pytest.raises(InputError, match="2 model RDM files for 1 layers"):
-        shard_script.main(inputs, settings, layers[:1], "0", tmp_path / "x.h5")
+        shard_script.main(
+            stimuli, responses, model_paths, settings, layers[:1], "0", tmp_path / "x.h5"
+        )
     write_rdm(tmp_path / "short.h5", pdist(rng.standard_normal((8, 2))), ids[:8], {})
-    short = SimpleNamespace(**{**vars(inputs), "models": [str(tmp_path / "short.h5")]})
+    short = [str(tmp_path / "short.h5")]
     with pytest.raises(InputError, match=r"has 8 stimuli but .*stimuli.tsv has 9"):
-        shard_script.main(short, settings, ["x"], "0", tmp_path / "x.h5")
+        shard_script.main(stimuli, responses, short, settings, ["x"], "0", tmp_path / "x.h5")
     with pytest.raises(InputError, match=r"shards \[1\] of 2 are missing"):
-        load_script("merge_searchlight").main(inputs.responses, shards[:1], settings, out)
+        load_script("merge_searchlight").main(responses, shards[:1], settings, out)
+    with pytest.raises(
+        InputError, match=rf"shards cover {len(bm)} centers but .*resp2.dscalar.nii has 4 columns"
+    ):
+        small_bm = BrainModelAxis.from_mask(np.ones(4, bool))
+        write_dscalar(tmp_path / "resp2.dscalar.nii", data[:, :4], ids, small_bm)
+        merge_searchlight(shards, tmp_path / "resp2.dscalar.nii")
     assert not (tmp_path / "x.h5").exists()
 
 
@@ -451,16 +468,14 @@ def test_rule_scripts_on_volume_input(tmp_path, masked):
     )
     model = pdist(rng.standard_normal((n_stim, 3)))
     write_rdm(tmp_path / "fc.h5", model, ids, {})
-    inputs = SimpleNamespace(
-        stimuli=str(tmp_path / "stimuli.tsv"),
-        responses=str(tmp_path / "bold.nii.gz"),
-        models=[str(tmp_path / "fc.h5")],
-    )
+    stimuli, responses = str(tmp_path / "stimuli.tsv"), str(tmp_path / "bold.nii.gz")
     shards = [tmp_path / f"shard-{k}.h5" for k in range(3)]
     for k, path in enumerate(shards):
-        load_script("searchlight").main(inputs, settings, ["fc"], str(k), path)
+        load_script("searchlight").main(
+            stimuli, responses, [str(tmp_path / "fc.h5")], settings, ["fc"], str(k), path
+        )
     out = tmp_path / "maps" / "searchlight.nii.gz"
-    load_script("merge_searchlight").main(inputs.responses, shards, settings, out)
+    load_script("merge_searchlight").main(responses, shards, settings, out)
     ijk = np.argwhere(keep)
     nb = volume_neighborhoods(ijk, affine, 3.5)
     expected = searchlight_rsa(values[keep].T, nb, model, comparison="pearson")

@@ -1,5 +1,7 @@
 """Tabulate encoding accuracy over all models, layers, subjects and ROIs.
 
+Rule ``summarize_encoding``.
+
 Inputs: every ``results/encoding/{subject}/{model}/{layer}/{roi}.h5``.
 Output: ``results/summary/encoding.tsv`` (model, layer, subject, roi, median_r, mean_r,
 median_r2, n_vox).
@@ -15,12 +17,16 @@ from dnnmap.store import write_table
 LOG = logging.getLogger("dnnmap")
 
 
-def main(paths, keys, out_path):
+def main(paths: list[str], keys: list[dict], out_path: str) -> None:
     table = summarize_encoding(paths, keys)
     write_table(out_path, table, float_format="%.4f")
     LOG.info("best layer per ROI:\n%s", best_layers(table).to_string(index=False))
 
 
 if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("summarize_encoding")
     with rule_log(snakemake.log[0]):
-        main(list(snakemake.input), snakemake.params.jobs, snakemake.output[0])
+        main(list(snakemake.input), list(snakemake.params.jobs), snakemake.output[0])
