@@ -140,6 +140,7 @@ def check_semantics(
     if simulated:
         _check_simulation(config, source, atlas)
     _check_partition(config, source)
+    _check_estimator(config, source)
     for subject, entry in config["brain"]["subjects"].items():
         if entry["responses"] != SIMULATE:
             path = Path(base, entry["responses"])
@@ -149,6 +150,21 @@ def check_semantics(
                 f"{source}: brain.subjects.{subject}.responses",
                 config["stimuli"]["table"],
             )
+
+
+def _check_estimator(config, source):
+    """``encoding.estimator`` names a built-in estimator or an importable one whose
+    constructor takes ``encoding.estimator_params``."""
+    from dnnmap.encoding.estimators import make_estimator
+
+    encoding = config.get("encoding", {})
+    name = encoding.get("estimator", "ridge")
+    if name in ("ridge", "kernel_ridge"):
+        return
+    try:
+        make_estimator(name, encoding.get("estimator_params") or {}, key="encoding.estimator")
+    except InputError as err:
+        raise InputError(f"{source}: {err}") from None
 
 
 def _check_partition(config, source):

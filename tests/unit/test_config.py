@@ -190,6 +190,26 @@ def test_unknown_layer_lists_valid_layers(valid, tmp_path):
     assert msg.endswith("valid layers: " + ", ".join(get_family("alexnet").layers))
 
 
+@pytest.mark.parametrize(
+    ("estimator", "params", "expected"),
+    [
+        ("bogus", {}, "encoding.estimator is 'bogus'; expected one of ridge_fixed, ols"),
+        ("ridge_fixed", {"penalty": 3}, "encoding.estimator_params"),
+        ("sklearn.linear_model.NoSuchModel", {}, "sklearn.linear_model has no NoSuchModel"),
+    ],
+)
+def test_encoding_estimator_checked_at_startup(valid, tmp_path, estimator, params, expected):
+    valid["encoding"].update(estimator=estimator, estimator_params=params)
+    with pytest.raises(InputError, match=r"^config\.yaml: ") as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    assert expected in str(err.value)
+
+
+def test_builtin_estimator_with_its_params_passes(valid, tmp_path):
+    valid["encoding"].update(estimator="ridge_fixed", estimator_params={"alpha": 10.0})
+    assert check_semantics(valid, IDS, tmp_path, "config.yaml") is None
+
+
 def test_unknown_architecture_lists_the_families(valid, tmp_path):
     valid["models"]["alexnet"]["architecture"] = "vgg16"
     with pytest.raises(InputError) as err:

@@ -23,7 +23,7 @@ import nibabel as nib
 import numpy as np
 from nibabel.cifti2 import BrainModelAxis
 
-from dnnmap.brain.cifti import _quiet_nibabel, read_brain_models, read_dscalar, write_dscalar
+from dnnmap.brain.cifti import quiet_nibabel, read_brain_models, read_dscalar, write_dscalar
 from dnnmap.brain.neighborhoods import Neighborhoods, cifti_neighborhoods, volume_neighborhoods
 from dnnmap.brain.roi import align_maps
 from dnnmap.errors import InputError
@@ -75,7 +75,7 @@ def _load_nifti(path: str | os.PathLike, what: str):
     if not path.is_file():
         raise InputError(f"{path}: no such file; expected a NIfTI {what}")
     try:
-        with _quiet_nibabel():
+        with quiet_nibabel():
             img = nib.load(path)
     except Exception as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__

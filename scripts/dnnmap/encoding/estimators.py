@@ -7,6 +7,7 @@ targets ``Y (n, v)`` at once, with no loop over targets:
 
 * :class:`dnnmap.encoding.ridge.RidgeCV` and :class:`dnnmap.encoding.kernel_ridge.KernelRidgeCV`:
   ridge and kernel ridge, alpha per target by inner CV from one decomposition per fold;
+* :class:`dnnmap.encoding.ridge.Ridge`: ridge with penalties fixed beforehand (no inner CV);
 * :class:`dnnmap.encoding.ols.OLS`: ordinary least squares / GLM with intercept, standard
   errors, t- and p-values per regressor and target, and t-contrasts;
 * :class:`dnnmap.encoding.lasso.Lasso`, :class:`dnnmap.encoding.lasso.LassoCV`: coordinate
@@ -16,8 +17,9 @@ targets ``Y (n, v)`` at once, with no loop over targets:
 * :class:`dnnmap.encoding.per_unit.PerUnitRegression`: DNNBrain's univariate mapping, the best
   single unit per voxel.
 
-:func:`make_estimator` builds one of the last four by name, or any importable class by dotted
-path (:func:`estimator_from_path`, resolved with importlib, never ``eval``).
+:func:`make_estimator` builds one of the last six by name (:data:`ESTIMATORS`), or any
+importable class by dotted path (:func:`estimator_from_path`, resolved with importlib, never
+``eval``).
 :func:`dnnmap.encoding.cross_validation.cross_validated_predictions` runs any of them over
 outer splits.
 """
@@ -47,6 +49,7 @@ __all__ = [
 ]
 
 ESTIMATORS = {
+    "ridge_fixed": "dnnmap.encoding.ridge.Ridge",
     "ols": "dnnmap.encoding.ols.OLS",
     "lasso": "dnnmap.encoding.lasso.Lasso",
     "lasso_cv": "dnnmap.encoding.lasso.LassoCV",
@@ -130,8 +133,8 @@ def make_estimator(name: str, params: dict | None = None, *, key: str = "encodin
     Parameters
     ----------
     name : str
-        ``ols``, ``lasso``, ``lasso_cv``, ``pls``, ``per_unit``, or a path for
-        :func:`estimator_from_path`.
+        A key of :data:`ESTIMATORS` (``ridge_fixed``, ``ols``, ``lasso``, ...), or a path
+        for :func:`estimator_from_path`.
     params : dict or None
         Keyword arguments of the estimator.
     key : str

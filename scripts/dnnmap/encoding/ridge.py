@@ -108,6 +108,7 @@ from dnnmap.encoding.base import (
     check_fitted,
     check_xy,
     masked_columns,
+    squeeze_targets,
     warn_masked,
 )
 from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
@@ -304,8 +305,61 @@ def select_alpha(
 
 
 # ---------------------------------------------------------------------------------------------
-# Estimator
+# Estimators
 # ---------------------------------------------------------------------------------------------
+
+
+class Ridge(EncodingScoreMixin, BaseEstimator):
+    """Ridge with fixed penalties: one alpha for every target, or one given per target.
+
+    For penalties chosen beforehand (on other data, or by an earlier study); with no
+    inner cross-validation it is the cheapest encoding model. Solved for all targets at once
+    from one SVD of the centered design (:func:`ridge_svd`).
+
+    Parameters
+    ----------
+    alpha : float or array of shape (v,)
+        Positive penalty, shared by all targets or one per target.
+    fit_intercept : bool
+        Unpenalized intercept (center X and Y).
+
+    Attributes
+    ----------
+    coef_ : array of shape (p, v), or (p,) when fitted on 1-D Y
+    intercept_ : array of shape (v,), or float
+    n_features_in_ : int
+    """
+
+    def __init__(self, alpha=1.0, fit_intercept=True):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+
+    def fit(self, X, Y) -> Ridge:
+        """Fit the penalized least-squares weights of every target.
+
+        Parameters
+        ----------
+        X : array of shape (n, p)
+        Y : array of shape (n, v) or (n,)
+        """
+        X, Y, vector = check_xy(X, Y)
+        alpha = np.asarray(self.alpha, dtype=np.float64)
+        if alpha.ndim > 1 or (alpha.ndim == 1 and alpha.shape != (Y.shape[1],)):
+            raise InputError(
+                f"alpha has shape {alpha.shape}; expected a float or one per target ({Y.shape[1]},)"
+            )
+        if not (np.isfinite(alpha).all() and (alpha > 0).all()):
+            raise InputError(f"alpha is {self.alpha!r}; expected positive finite penalties")
+        coef, intercept = ridge_svd(X, Y, alpha, self.fit_intercept)
+        self.coef_ = squeeze_targets(coef, vector)
+        self.intercept_ = squeeze_targets(intercept, vector)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions (m, v), or (m,) for 1-D Y, of ``X`` (m, p)."""
+        X = check_fitted(self, X)
+        return X @ self.coef_ + self.intercept_
 
 
 class RidgeCV(EncodingScoreMixin, BaseEstimator):

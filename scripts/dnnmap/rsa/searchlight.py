@@ -50,14 +50,14 @@ from dnnmap.brain.responses_io import Volume, neighborhoods_for, read_geometry, 
 from dnnmap.checks import check_choice, check_int
 from dnnmap.errors import InputError
 from dnnmap.rsa.io import read_rdm
-from dnnmap.rsa.rdm import METRICS
+from dnnmap.rsa.rdm import RDM_METRICS
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import h5_writer, provenance, read_strings, write_strings
 
 LOG = logging.getLogger("dnnmap")
 
-SEARCHLIGHT_METRICS = tuple(m for m in METRICS if m not in ("mahalanobis", "crossnobis"))
-"""The metrics of :data:`dnnmap.rsa.rdm.METRICS` that follow from a neighborhood's Gram matrix
+SEARCHLIGHT_METRICS = tuple(m for m in RDM_METRICS if m not in ("mahalanobis", "crossnobis"))
+"""The metrics of :data:`dnnmap.rsa.rdm.RDM_METRICS` that follow from a neighborhood's Gram matrix
 (correlation, cosine, euclidean, sqeuclidean; the noise-normalized ones need a noise estimate
 per neighborhood and are not offered)."""
 COMPARISONS = ("spearman", "pearson")

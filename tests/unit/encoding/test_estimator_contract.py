@@ -15,7 +15,7 @@ from dnnmap.encoding.lasso import Lasso, LassoCV
 from dnnmap.encoding.ols import OLS
 from dnnmap.encoding.per_unit import PerUnitRegression
 from dnnmap.encoding.pls import PLS
-from dnnmap.encoding.ridge import RidgeCV, cross_validated_encoding
+from dnnmap.encoding.ridge import Ridge, RidgeCV, cross_validated_encoding
 from dnnmap.stats.metrics import pearson_r
 from dnnmap.stats.splits import inner_splits, make_splits
 
@@ -24,6 +24,7 @@ ENCODING = Path(__file__).parents[3] / "scripts" / "dnnmap" / "encoding"
 ESTIMATORS = {
     "ridge": (RidgeCV, {"alphas": [0.1, 1.0, 10.0], "cv": 3, "random_state": 1}),
     "ridge_loo": (RidgeCV, {"alphas": [0.5, 5.0], "cv": "loo", "solver": "eigh"}),
+    "ridge_fixed": (Ridge, {"alpha": 2.0, "fit_intercept": True}),
     "kernel_ridge": (KernelRidgeCV, {"kernel": "rbf", "kernel_params": {"gamma": 0.1}, "cv": 3}),
     "ols": (OLS, {"fit_intercept": True}),
     "lasso": (Lasso, {"alpha": 0.05, "max_iter": 500}),

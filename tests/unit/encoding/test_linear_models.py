@@ -325,7 +325,9 @@ def test_estimator_from_path_errors(path, params, match):
 
 
 def test_make_estimator_unknown_name():
-    with pytest.raises(InputError, match=r"encoding\.estimator is .bogus.; expected one of ols"):
+    with pytest.raises(
+        InputError, match=r"encoding\.estimator is .bogus.; expected one of ridge_fixed, ols"
+    ):
         make_estimator("bogus")
 
 

@@ -8,6 +8,7 @@ from sklearn.metrics import r2_score as sk_r2
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 
 from dnnmap.encoding.ridge import (
+    Ridge,
     RidgeCV,
     centered_svd,
     cross_validated_encoding,
@@ -529,3 +530,33 @@ def test_encoding_loo_pruning_picks_the_alphas_of_the_full_search():
             alpha, errors = select_alpha(X[train], Yd[train], cv="loo")  # every alpha scored
             np.testing.assert_array_equal(res.alpha[f], alpha)
             assert np.isfinite(errors).all()
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_fixed_ridge_matches_sklearn(fit_intercept):
+    X, Y = _problem(n=30, p=8, v=4, seed=41)
+    alphas = np.array([0.1, 1.0, 10.0, 100.0])
+    est = Ridge(alpha=alphas, fit_intercept=fit_intercept).fit(X, Y)
+    for j, alpha in enumerate(alphas):
+        ref = linear_model.Ridge(alpha=alpha, fit_intercept=fit_intercept).fit(X, Y[:, j])
+        np.testing.assert_allclose(est.coef_[:, j], ref.coef_, atol=1e-10)
+        np.testing.assert_allclose(est.intercept_[j], ref.intercept_, atol=1e-10)
+    np.testing.assert_allclose(est.predict(X[:5]), X[:5] @ est.coef_ + est.intercept_)
+    shared = Ridge(alpha=3.0).fit(X, Y[:, 0])
+    ref = linear_model.Ridge(alpha=3.0).fit(X, Y[:, 0])
+    assert shared.coef_.shape == (8,) and isinstance(shared.intercept_, float)
+    np.testing.assert_allclose(shared.predict(X), ref.predict(X), atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("alpha", "match"),
+    [
+        ([1.0, 2.0], r"alpha has shape \(2,\); expected a float or one per target \(4,\)"),
+        (0.0, "expected positive finite penalties"),
+        (np.nan, "expected positive finite penalties"),
+    ],
+)
+def test_fixed_ridge_bad_alpha(alpha, match):
+    X, Y = _problem(n=12, p=3, v=4, seed=42)
+    with pytest.raises(InputError, match=match):
+        Ridge(alpha=alpha).fit(X, Y)
