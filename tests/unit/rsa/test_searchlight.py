@@ -33,7 +33,7 @@ from dnnmap.brain.responses_io import (
     write_volume_maps,
 )
 from dnnmap.errors import InputError
-from dnnmap.rsa.rdm import METRICS
+from dnnmap.rsa.rdm import RDM_METRICS
 from dnnmap.rsa.searchlight import (
     SEARCHLIGHT_METRICS,
     check_shard,
@@ -290,7 +290,7 @@ def test_bad_input(small):
         r"correlation, cosine, euclidean, sqeuclidean$",
     ):
         searchlight_rsa(data, nb, models, metric="manhattan")
-    assert set(SEARCHLIGHT_METRICS) < set(METRICS)
+    assert set(SEARCHLIGHT_METRICS) < set(RDM_METRICS)
     with pytest.raises(InputError, match="metric is 'crossnobis'; expected one of correlation"):
         searchlight_rsa(data, nb, models, metric="crossnobis")
     with pytest.raises(InputError, match="comparison is 'kendall'; expected one of spearman"):
