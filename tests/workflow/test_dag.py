@@ -39,6 +39,7 @@ def test_demo_dag(tmp_path):
     assert counts["reduce_features"] == layers
     assert counts["simulate_brain"] == subjects
     assert counts["extract_roi"] == subjects * rois
+    assert counts["summarize_brain"] == 1
     assert counts["encode"] == layers * rois * subjects
     assert counts["encoding_maps"] == subjects
     assert counts["summarize_encoding"] == 1 and counts["plot_encoding"] == 1

@@ -49,6 +49,10 @@ def test_encoding_inference_and_noise_ceiling(demo):
     assert (best["median_r_normalized"] > best["median_r"]).all()
     with h5py.File(demo / "results/brain/sub-01/V1.h5", "r") as f:
         assert f["repeats"].shape == (2, *f["responses"].shape)
+    brain = pd.read_csv(demo / "results/summary/brain.tsv", sep="\t")
+    assert len(brain) == len(summary[["subject", "roi"]].drop_duplicates())
+    assert (brain["n_repeats"] == 2).all() and (brain["n_masked"] == 0).all()
+    assert brain["median_noise_ceiling"].between(0.93, 0.97).all()
     with h5py.File(demo / "results/encoding/sub-01/alexnet/conv1/V1.h5", "r") as f:
         assert f["null_max"].shape == (1000,) and (f["pvalue_fwe"][()] >= 1 / 1001).all()
     img = nib.load(demo / "results/maps/sub-01/alexnet/encoding_r_fwe.dscalar.nii")

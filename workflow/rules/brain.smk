@@ -1,3 +1,7 @@
+localrules:
+    summarize_brain,
+
+
 rule simulate_brain:
     input:
         stimuli=STIMULI,
@@ -47,3 +51,26 @@ rule extract_roi:
         labels=lambda wildcards: config["brain"]["rois"][wildcards.roi],
     script:
         "../../scripts/extract_roi.py"
+
+
+rule summarize_brain:
+    input:
+        [ROI.format(**job) for job in roi_jobs()],
+    output:
+        report(
+            BRAIN_SUMMARY,
+            caption="../report/brain_summary.rst",
+            category="Brain data",
+        ),
+    log:
+        "logs/summarize_brain.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        jobs=roi_jobs(),
+    script:
+        "../../scripts/summarize_brain.py"

@@ -13,6 +13,7 @@ SIM_RESPONSES = "results/simulation/{subject}/responses.dscalar.nii"
 SIM_REPEAT = "results/simulation/{subject}/repeat-{repeat}.dscalar.nii"
 SIM_TRUTH = "results/simulation/{subject}/ground_truth.tsv"
 ROI = "results/brain/{subject}/{roi}.h5"
+BRAIN_SUMMARY = "results/summary/brain.tsv"
 
 # Encoding: one file per job, the summary table and figure, the CIFTI maps per statistic.
 ENCODING = "results/encoding/{subject}/{model}/{layer}/{roi}.h5"

@@ -18,6 +18,11 @@ def layer_jobs():
     return [{"model": m, "layer": layer} for m in MODELS for layer in layers_of(m)]
 
 
+def roi_jobs():
+    """Subject and ROI of every region file."""
+    return [{"subject": s, "roi": r} for s in SUBJECTS for r in ROIS]
+
+
 def encoding_jobs(subjects=None, models=None):
     """Subject, model, layer and ROI of every encoding job, in a fixed order."""
     return [
@@ -189,7 +194,7 @@ def benchmark_jobs():
 
 def all_outputs():
     """Everything `rule all` asks for."""
-    outputs = [ENCODING_SUMMARY, ENCODING_FIGURE, BENCHMARKS_TABLE]
+    outputs = [BRAIN_SUMMARY, ENCODING_SUMMARY, ENCODING_FIGURE, BENCHMARKS_TABLE]
     outputs += expand(list(encoding_maps().values()), subject=SUBJECTS, model=MODELS)
     if rsa_jobs():
         outputs += [RSA_SUMMARY, RSA_FIGURE]
