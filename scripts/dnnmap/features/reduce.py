@@ -16,7 +16,7 @@ import numpy as np
 
 from dnnmap.errors import InputError
 from dnnmap.features.pca import PCAResult, fit_pca
-from dnnmap.models.layout import layer_as_matrix
+from dnnmap.models.activation_layout import layer_as_matrix
 from dnnmap.store import read_strings
 
 

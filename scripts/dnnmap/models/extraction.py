@@ -24,8 +24,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from dnnmap.errors import InputError
+from dnnmap.models.activation_layout import chunk_shape
 from dnnmap.models.build import ModelSpec, build_model, weights_digest
-from dnnmap.models.layout import chunk_shape
 from dnnmap.models.registry import layer_modules
 from dnnmap.store import h5_writer, write_strings
 

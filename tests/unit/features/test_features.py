@@ -11,7 +11,7 @@ from sklearn.decomposition import PCA
 
 from dnnmap.errors import InputError
 from dnnmap.features.reduce import feature_attrs, reduce_layer
-from dnnmap.models.layout import chunk_shape
+from dnnmap.models.activation_layout import chunk_shape
 from dnnmap.store import write_strings
 
 

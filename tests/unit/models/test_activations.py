@@ -1,5 +1,5 @@
 """Tests of dnnmap.models.extraction against a direct torchvision forward pass, and
-dnnmap.models.layout."""
+dnnmap.models.activation_layout."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from torchvision.transforms.v2 import functional as tvf
 
 from dnnmap.errors import InputError
 from dnnmap.models import extraction as activations
+from dnnmap.models.activation_layout import CHUNK_BYTES, chunk_shape, layer_as_matrix
 from dnnmap.models.build import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -24,7 +25,6 @@ from dnnmap.models.build import (
     weights_digest,
 )
 from dnnmap.models.extraction import extract_activations
-from dnnmap.models.layout import CHUNK_BYTES, chunk_shape, layer_as_matrix
 from dnnmap.store import read_strings
 
 LAYERS = ["conv1", "conv5", "fc6", "fc8"]
