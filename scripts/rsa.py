@@ -16,8 +16,7 @@ import logging
 
 from dnnmap.logs import rule_log
 from dnnmap.rsa.analysis import rsa_layer_table
-from dnnmap.rsa.io import read_rdms
-from dnnmap.stimuli import read_stimuli
+from dnnmap.rsa.io import read_layer_and_brain_rdms
 from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
@@ -33,9 +32,7 @@ def main(
     subject: str,
     out_path: str,
 ) -> None:
-    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
-    models = read_rdms(model_paths, stim_ids, stimuli_path)
-    brains = read_rdms(brain_paths, stim_ids, stimuli_path)
+    models, brains = read_layer_and_brain_rdms(stimuli_path, model_paths, brain_paths)
     table = rsa_layer_table(models, layers, brains, subjects.index(subject), settings)
     LOG.info("%s\n%s", subject, table.to_string(index=False))
     write_table(out_path, table)

@@ -10,9 +10,8 @@ Params: ``rsa`` (config ``rsa``: comparison, n_boot, ci, seed), ``layers``.
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa.io import read_rdms
+from dnnmap.rsa.io import read_layer_and_brain_rdms
 from dnnmap.rsa.tables import group_rsa_table
-from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
@@ -26,9 +25,7 @@ def main(
     layers: list[str],
     out_path: str,
 ) -> None:
-    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
-    models = read_rdms(model_paths, stim_ids, stimuli_path)
-    brains = read_rdms(brain_paths, stim_ids, stimuli_path)
+    models, brains = read_layer_and_brain_rdms(stimuli_path, model_paths, brain_paths)
     table = group_rsa_table(models, layers, brains, settings)
     LOG.info("%d subjects\n%s", len(brains), table.to_string(index=False))
     write_table(out_path, table)

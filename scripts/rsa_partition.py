@@ -11,9 +11,8 @@ Params: ``layers``, ``sets`` (config ``rsa.advanced.partition.{model}``), ``subj
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa.io import read_rdms
+from dnnmap.rsa.io import read_layer_and_brain_rdms
 from dnnmap.rsa.tables import partition_table
-from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
@@ -28,9 +27,7 @@ def main(
     subjects: list[str],
     out_path: str,
 ) -> None:
-    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
-    models = read_rdms(model_paths, stim_ids, stimuli_path)
-    brains = read_rdms(brain_paths, stim_ids, stimuli_path)
+    models, brains = read_layer_and_brain_rdms(stimuli_path, model_paths, brain_paths)
     table = partition_table(dict(zip(layers, models, strict=True)), sets, brains, subjects)
     LOG.info("%s", table.to_string(index=False))
     write_table(out_path, table)

@@ -24,6 +24,7 @@ import numpy as np
 
 from dnnmap.encoding.io import read_aligned
 from dnnmap.errors import InputError
+from dnnmap.stimuli import read_stimuli
 from dnnmap.store import check_stim_ids, read_strings, write_h5
 
 LOG = logging.getLogger("dnnmap")
@@ -159,6 +160,28 @@ def read_rdms(paths, stim_ids: list[str], table: str) -> np.ndarray:
     ndarray of shape (len(paths), n_stim * (n_stim - 1) / 2)
     """
     return np.stack([read_rdm(path, stim_ids, table) for path in paths])
+
+
+def read_layer_and_brain_rdms(
+    stimuli_path: str, model_paths, brain_paths
+) -> tuple[np.ndarray, np.ndarray]:
+    """The layer RDMs and brain RDMs of one RSA job, both aligned to the stimulus table.
+
+    Parameters
+    ----------
+    stimuli_path : str
+        ``results/stimuli.tsv``, whose ``stim_id`` order every RDM file must have.
+    model_paths, brain_paths : sequence of str
+        RDM files of the layers and of the brains (regions or subjects).
+
+    Returns
+    -------
+    models : ndarray of shape (len(model_paths), n_pairs)
+    brains : ndarray of shape (len(brain_paths), n_pairs)
+    """
+    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
+    models = read_rdms(model_paths, stim_ids, stimuli_path)
+    return models, read_rdms(brain_paths, stim_ids, stimuli_path)
 
 
 def read_rdm_attrs(path) -> dict:

@@ -108,6 +108,17 @@ class Splits:
 # ---------------------------------------------------------------------------------------------
 
 
+def _valid_rows(rows: np.ndarray, n: int) -> bool:
+    """Whether ``rows`` is a non-empty 1-D integer array of row indices in ``[0, n)``."""
+    return (
+        rows.ndim == 1
+        and rows.size > 0
+        and np.issubdtype(rows.dtype, np.integer)
+        and rows.min() >= 0
+        and rows.max() < n
+    )
+
+
 def _check_scheme(scheme, name: str = "scheme") -> str:
     return check_choice(scheme, name, SCHEMES)
 
@@ -378,13 +389,7 @@ def check_splits(splits, n: int, *, min_train: int = 2) -> Splits:
         pair = []
         for what, rows in (("training", tr), ("test", te)):
             rows = np.asarray(rows)
-            if (
-                rows.ndim != 1
-                or rows.size == 0
-                or not np.issubdtype(rows.dtype, np.integer)
-                or rows.min() < 0
-                or rows.max() >= n
-            ):
+            if not _valid_rows(rows, n):
                 raise InputError(
                     f"splits: split {i} has {what} rows {rows!r}; expected non-empty row "
                     f"indices in [0, {n})"
@@ -851,13 +856,7 @@ def as_pairs(cv, n: int, *, seed=0, name: str = "cv") -> list[tuple[np.ndarray, 
         except (TypeError, ValueError):
             raise InputError(f"{name} has an element {pair!r}; expected (train, test)") from None
         for rows in (tr, te):
-            if (
-                rows.ndim != 1
-                or rows.size == 0
-                or not np.issubdtype(rows.dtype, np.integer)
-                or rows.min() < 0
-                or rows.max() >= n
-            ):
+            if not _valid_rows(rows, n):
                 raise InputError(
                     f"{name} has a split with rows {rows!r}; expected non-empty row "
                     f"positions in [0, {n})"
