@@ -61,7 +61,8 @@ def test_demo_dag(tmp_path):
     # group, partition, reweighting, remixed RDMs, remixed RSA, the summaries and the figure
     rsa_steps += 2 * rois + 2 * subjects * rois + layers + 3 + 1 + 1
     decoding_steps = layers + 2  # decode per layer, the probing profile, the brain summary
-    total = 1 + 1 + layers + subjects * per_subject + 4 + rsa_steps + decoding_steps
+    # summaries: brain, encoding table and figure, benchmarks; and `all`
+    total = 1 + 1 + layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {
