@@ -28,6 +28,7 @@ import pandas as pd
 from nibabel.cifti2 import BrainModelAxis
 
 from dnnmap.brain.atlas import Atlas, atlas_for, mmp_atlas, resolve_roi
+from dnnmap.checks import check_int
 from dnnmap.errors import InputError
 
 _REGION_KEYS = {"labels", "layer", "snr"}
@@ -117,11 +118,9 @@ def simulate_responses(
     """
     if not regions:
         raise InputError("regions: none given; expected at least one region")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InputError(f"seed is {seed!r}; expected a non-negative integer")
+    check_int(seed, "seed", 0)
     snr = _check_snr(snr, "simulation")
-    if isinstance(n_repeats, bool) or not isinstance(n_repeats, int | np.integer) or n_repeats < 1:
-        raise InputError(f"n_repeats is {n_repeats!r}; expected an integer >= 1")
+    check_int(n_repeats, "n_repeats", 1)
     if not isinstance(brain_models, BrainModelAxis):
         raise InputError(
             f"brain_models is a {type(brain_models).__name__}; expected a BrainModelAxis"

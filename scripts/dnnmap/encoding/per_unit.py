@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from dnnmap.checks import check_choice
+from dnnmap.checks import check_choice, check_count
 from dnnmap.encoding.base import EncodingScoreMixin, squeeze_targets
 from dnnmap.errors import InputError
 
@@ -110,9 +110,7 @@ class PerUnitRegression(EncodingScoreMixin, BaseEstimator):
         if not np.isfinite(Y).all():
             raise InputError("Y contains NaN or inf; expected finite responses")
         check_choice(self.criterion, "criterion", CRITERIA)
-        step = self.unit_batch
-        if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
-            raise InputError(f"unit_batch is {step!r}; expected a positive int")
+        step = check_count(self.unit_batch, "unit_batch", 1)
         vector = Y.ndim == 1
         Y = Y[:, None] if vector else Y
         (n, units), v = X.shape, Y.shape[1]

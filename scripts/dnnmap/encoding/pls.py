@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from dnnmap.checks import check_count
 from dnnmap.encoding.base import EncodingScoreMixin, check_fitted, check_xy, squeeze_targets
 from dnnmap.errors import InputError
 from dnnmap.stats.splits import as_pairs
@@ -135,9 +136,7 @@ def _scores(model: dict, X: np.ndarray) -> np.ndarray:
 
 
 def _check_k(k, name: str = "n_components") -> int:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise InputError(f"{name} is {k!r}; expected an int >= 1")
-    return int(k)
+    return check_count(k, name, 1)
 
 
 class PLS(EncodingScoreMixin, BaseEstimator):

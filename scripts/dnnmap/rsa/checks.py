@@ -13,8 +13,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from dnnmap.errors import InputError
-from dnnmap.rsa.compare import ALIASES
 from dnnmap.rsa.rdm import n_stimuli
+
+ALIASES = {"corr": "pearson", "tau-b": "kendall"}
+"""rsatoolbox's names of comparison methods -> dnnmap's."""
 
 
 def check_method(method, allowed: Sequence[str]) -> str:
@@ -23,7 +25,7 @@ def check_method(method, allowed: Sequence[str]) -> str:
     Parameters
     ----------
     method : str
-        A name in ``allowed`` or an alias of one (:data:`dnnmap.rsa.compare.ALIASES`).
+        A name in ``allowed`` or an alias of one (:data:`ALIASES`).
     allowed : sequence of str
         Canonical names accepted here.
     """
@@ -50,13 +52,28 @@ def as_rdms(x, name: str) -> tuple[np.ndarray, bool]:
     vector : bool
         ``x`` was 1-D.
     """
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim not in (1, 2) or a.shape[-1] < 3:
-        raise InputError(f"{name} has shape {a.shape}; expected (n_pairs,) or (k, n_pairs)")
-    n_stimuli(a.shape[-1], name)
-    if not np.isfinite(a).all():
-        raise InputError(f"{name} has NaN or infinite entries; expected finite dissimilarities")
-    return (a[None] if a.ndim == 1 else a), a.ndim == 1
+    V = np.asarray(x)
+    if not (np.issubdtype(V.dtype, np.number) or V.dtype == bool):
+        raise InputError(f"{name} has dtype {V.dtype}; expected numbers")
+    V = V.astype(np.float64, copy=False)
+    if V.ndim not in (1, 2) or V.shape[-1] == 0:
+        raise InputError(f"{name} has shape {V.shape}; expected (n_pairs,) or (k, n_pairs)")
+    vector = V.ndim == 1
+    V = V[None] if vector else V
+    if V.shape[1] < 3:
+        raise InputError(
+            f"{name} has {V.shape[1]} entries; expected a condensed RDM of at least 3 stimuli"
+        )
+    n_stimuli(V.shape[1], name)
+    bad = ~np.isfinite(V)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        row = "" if vector else f" row {i}"
+        raise InputError(
+            f"{name}{row} holds {V[i, j]} at pair {j}; expected finite dissimilarities "
+            "(missing pairs are not excluded)"
+        )
+    return V, vector
 
 
 def check_same_pairs(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> None:

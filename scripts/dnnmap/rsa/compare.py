@@ -60,6 +60,7 @@ import numpy as np
 import scipy.linalg
 
 from dnnmap.errors import InputError
+from dnnmap.rsa.checks import ALIASES, as_rdms
 from dnnmap.rsa.rdm import pair_offset, rdm_sizes_match, square_rdm
 
 METHODS = (
@@ -72,39 +73,13 @@ METHODS = (
     "corr_cov",
     "cosine_cov",
 )
-ALIASES = {"corr": "pearson", "tau-b": "kendall"}
-"""rsatoolbox's names of the same methods."""
+"""Comparison methods of :func:`compare` (rsatoolbox's names in ``dnnmap.rsa.checks.ALIASES``)."""
 
 BATCH_BYTES = 256 * 2**20
 """Memory of the temporaries of one batch of RDMs (Kendall's tau, whitened methods)."""
 
 
 # --- checks ----------------------------------------------------------------------------------
-
-
-def _as_rdms(x, name: str) -> tuple[np.ndarray, bool]:
-    """``x`` as float64 ``(m, n_pairs)`` and whether it was 1-D; finite, >= 3 stimuli."""
-    V = np.asarray(x)
-    if not (np.issubdtype(V.dtype, np.number) or V.dtype == bool):
-        raise InputError(f"{name} has dtype {V.dtype}; expected numbers")
-    V = V.astype(np.float64, copy=False)
-    if V.ndim not in (1, 2) or V.shape[-1] == 0:
-        raise InputError(f"{name} has shape {V.shape}; expected (n_pairs,) or (m, n_pairs)")
-    vector = V.ndim == 1
-    V = V[None] if vector else V
-    if V.shape[1] < 3:
-        raise InputError(
-            f"{name} has {V.shape[1]} entries; expected a condensed RDM of at least 3 stimuli"
-        )
-    bad = ~np.isfinite(V)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        row = "" if vector else f" row {i}"
-        raise InputError(
-            f"{name}{row} holds {V[i, j]} at pair {j}; expected finite dissimilarities "
-            "(missing pairs are not excluded)"
-        )
-    return V, vector
 
 
 def _method(method: str) -> str:
@@ -134,7 +109,7 @@ def rank_rdm(rdm: np.ndarray) -> np.ndarray:
     array of shape (n_pairs,) or (m, n_pairs)
         Ranks from 1 to ``n_pairs``, float64.
     """
-    V, vector = _as_rdms(rdm, "rdm")
+    V, vector = as_rdms(rdm, "rdm")
     m, N = V.shape
     order = np.argsort(V, axis=1)  # order within ties does not change their mean rank
     s = np.take_along_axis(V, order, axis=1)
@@ -166,7 +141,7 @@ def standardize_rdm(rdm: np.ndarray, center: bool = True) -> np.ndarray:
     -------
     array of the shape of ``rdm``, float64
     """
-    V, vector = _as_rdms(rdm, "rdm")
+    V, vector = as_rdms(rdm, "rdm")
     Z = _unit_rows(V - V.mean(axis=1, keepdims=True) if center else V)
     return Z[0] if vector else Z
 
@@ -389,10 +364,10 @@ def compare(a: np.ndarray, b: np.ndarray, method: str = "spearman", *, sigma_k=N
         stimuli, or a ``sigma_k`` of the wrong shape or not positive definite.
     """
     method = _method(method)
-    A, a_vector = _as_rdms(a, "a")
+    A, a_vector = as_rdms(a, "a")
     if not a_vector:
         raise InputError(f"a has shape {A.shape}; expected one condensed RDM (n_pairs,)")
-    B, b_vector = _as_rdms(b, "b")
+    B, b_vector = as_rdms(b, "b")
     n = rdm_sizes_match(A, B)
     if sigma_k is not None and method not in ("corr_cov", "cosine_cov"):
         raise InputError(f"sigma_k is given for method {method!r}; it is for corr_cov, cosine_cov")

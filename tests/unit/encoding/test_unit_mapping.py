@@ -86,7 +86,7 @@ def test_per_unit_errors():
     _, flat, Y = _layer()
     with pytest.raises(InputError, match="criterion is 'r2'; expected one of abs, positive"):
         PerUnitRegression(criterion="r2").fit(flat, Y)
-    with pytest.raises(InputError, match="unit_batch is 0; expected a positive int"):
+    with pytest.raises(InputError, match="unit_batch is 0; expected an int >= 1"):
         PerUnitRegression(unit_batch=0).fit(flat, Y)
     with pytest.raises(InputError, match="expected equal rows"):
         PerUnitRegression().fit(flat[:5], Y)

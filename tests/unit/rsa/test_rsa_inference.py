@@ -307,7 +307,10 @@ def test_fdr_over_layers_and_rois_matches_scipy():
         (lambda X: permutation_test(X[0, :-1], X[1, :-1]), "expected n \\* \\(n - 1\\) / 2"),
         (lambda X: permutation_test(X[0], X[1, :15]), "model_rdms has 28 pairs"),
         (lambda X: permutation_test(X[0], X[1:]), "brain_rdm has shape"),
-        (lambda X: permutation_test(np.r_[np.nan, X[0, 1:]], X[1]), "NaN or infinite"),
+        (
+            lambda X: permutation_test(np.r_[np.nan, X[0, 1:]], X[1]),
+            "holds nan at pair 0; expected finite dissimilarities",
+        ),
         (lambda X: permutation_test(X[0], X[1], n_perm=0), "n_perm is 0"),
         (lambda X: permutation_test(X[0], X[1], batch_size=0), "batch_size is 0"),
         (lambda X: permutation_test(X[0], X[1], permutations=np.zeros((3, 8))), "permutations"),
