@@ -11,7 +11,6 @@ import logging
 import torch
 
 from dnnmap.config import weights_kind
-from dnnmap.errors import InputError
 from dnnmap.logs import rule_log
 from dnnmap.models.build import ModelSpec, torch_device
 from dnnmap.models.extraction import extract_activations
@@ -26,13 +25,8 @@ def main(name, model_config, compute, stimuli_path, weights, out_path, threads, 
     torch.set_num_threads(threads)
     spec = ModelSpec.from_config(name, model_config)
     table = read_stimuli(stimuli_path)
-    modality = get_family(spec.architecture, f"models.{name}.architecture").modality
-    others = table.loc[table["modality"] != modality, "stim_id"].tolist()
-    if others:
-        raise InputError(
-            f"{stimuli_path}: {name} ({spec.architecture}) takes {modality} stimuli, but "
-            f"stimuli {others[:3]} have another modality"
-        )
+    family = get_family(spec.architecture, f"models.{name}.architecture")
+    family.check_modality(table["stim_id"], table["modality"], f"{stimuli_path}: {name}")
     device = torch_device(compute["device"])
     LOG.info("%s: %s layers %s on %s", name, spec.architecture, spec.layers, device)
     extract_activations(

@@ -15,24 +15,13 @@ honoured here too, and every fold holds out whole groups.
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa.io import model_patterns, read_rdm, read_rdms, zscore_columns
-from dnnmap.rsa.tables import reweighting_table, unit_patterns
+from dnnmap.rsa.io import read_rdm, read_rdms
+from dnnmap.rsa.tables import reweighting_patterns, reweighting_table
 from dnnmap.stats.splits import groups_from_table
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
-
-
-def layer_patterns(paths, stim_ids, table, settings):
-    """Each layer's patterns as its RDM saw them (first n_components, z-scored if asked),
-    normalized per stimulus for correlation and cosine RDMs (dnnmap.rsa.tables.unit_patterns)."""
-    out = []
-    for path in paths:
-        X = model_patterns(path, stim_ids, table, settings["n_components"])
-        X = zscore_columns(X) if settings["zscore"] else X
-        out.append(unit_patterns(X, settings["metric"]))
-    return out
 
 
 def main(
@@ -52,7 +41,7 @@ def main(
     brain = read_rdm(brain_path, stim_ids, stimuli_path)
     patterns = None
     if settings["advanced"]["units"]:
-        patterns = layer_patterns(feature_paths, stim_ids, stimuli_path, settings)
+        patterns = reweighting_patterns(feature_paths, stim_ids, stimuli_path, settings)
     table = reweighting_table(models, layers, brain, settings, patterns, groups)
     LOG.info("%s\n%s", brain_path, table.to_string(index=False))
     write_table(out_path, table)

@@ -12,11 +12,8 @@ position in ``brain.subjects`` is added to the seed, so subjects differ.
 
 import logging
 
-import h5py
-
 from dnnmap.brain.cifti import fslr32k_brain_models, write_dscalar
-from dnnmap.brain.simulate import simulate_responses
-from dnnmap.encoding.io import read_aligned
+from dnnmap.brain.simulate import read_layer_features, simulate_responses
 from dnnmap.logs import rule_log
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
@@ -28,11 +25,7 @@ def main(
     stimuli_path, feature_paths, simulation, subject_index, out_responses, out_repeats, out_truth
 ):
     stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
-    features = {}
-    for path in feature_paths:
-        with h5py.File(path, "r") as f:
-            layer = str(f.attrs["layer"])
-        features[layer] = read_aligned(path, "features", stim_ids, stimuli_path)
+    features = read_layer_features(feature_paths, stim_ids, stimuli_path)
     brain_models = fslr32k_brain_models()
     data, truth, repeats = simulate_responses(
         features,

@@ -202,3 +202,15 @@ def check_stim_ids(
                 f"has {a!r}; "
                 "expected the same stimuli in the same order"
             )
+
+
+def read_aligned(path: str | os.PathLike, dataset: str, stim_ids: list[str], table: str):
+    """Read a stimulus-indexed dataset, stopping unless its ``stim_id`` equals the table's.
+
+    Returns
+    -------
+    ndarray of shape (n_stim, ...)
+    """
+    with h5py.File(path, "r") as f:
+        check_stim_ids(stim_ids, read_strings(f["stim_id"]), table, path)
+        return f[dataset][()]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import h5py
 import numpy as np
 import pandas as pd
 from nibabel.cifti2 import BrainModelAxis
@@ -30,6 +31,7 @@ from nibabel.cifti2 import BrainModelAxis
 from dnnmap.brain.atlas import Atlas, atlas_for, mmp_atlas, resolve_roi
 from dnnmap.checks import check_int
 from dnnmap.errors import InputError
+from dnnmap.store import read_aligned
 
 _REGION_KEYS = {"labels", "layer", "snr"}
 
@@ -53,6 +55,31 @@ def _zscore(x: np.ndarray, layer: str) -> np.ndarray:
             "expected varying feature scores"
         )
     return (x - x.mean(axis=0)) / std
+
+
+def read_layer_features(paths, stim_ids: list[str], table: str) -> dict[str, np.ndarray]:
+    """Features files of the driving layers, keyed by the layer named in each file's attrs.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        ``results/features/{model}/{layer}.h5`` files.
+    stim_ids : list of str
+        The stimulus table's ids; every file must have them in this order.
+    table : str
+        The stimulus table's path, named in messages.
+
+    Returns
+    -------
+    dict
+        Layer name -> features, shape (n_stim, k).
+    """
+    features = {}
+    for path in paths:
+        with h5py.File(path, "r") as f:
+            layer = str(f.attrs["layer"])
+        features[layer] = read_aligned(path, "features", stim_ids, table)
+    return features
 
 
 def simulate_responses(

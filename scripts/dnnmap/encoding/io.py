@@ -50,25 +50,13 @@ from dnnmap.encoding.permutation import (
 from dnnmap.errors import InputError
 from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
 from dnnmap.stimuli import read_stimuli
-from dnnmap.store import check_stim_ids, read_strings, write_h5
+from dnnmap.store import check_stim_ids, read_aligned, read_strings, write_h5
 
 LOG = logging.getLogger("dnnmap")
 
 RIDGE = "ridge"
 KERNEL_RIDGE = "kernel_ridge"
 PERMUTATION_KINDS = ("test_labels", "refit")
-
-
-def read_aligned(path: str | os.PathLike, dataset: str, stim_ids: list[str], table: str):
-    """Read a stimulus-indexed dataset, stopping unless its ``stim_id`` equals the table's.
-
-    Returns
-    -------
-    ndarray of shape (n_stim, ...)
-    """
-    with h5py.File(path, "r") as f:
-        check_stim_ids(stim_ids, read_strings(f["stim_id"]), table, path)
-        return f[dataset][()]
 
 
 def read_roi(path: str | os.PathLike, stim_ids: list[str], table: str) -> dict[str, np.ndarray]:

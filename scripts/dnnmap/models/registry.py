@@ -109,6 +109,25 @@ class ModelFamily:
                 f"name of {self.name} ({accepted})"
             )
 
+    def check_modality(self, stim_ids, modalities, where: str = "stimuli") -> None:
+        """Stop unless every stimulus has this family's modality.
+
+        Parameters
+        ----------
+        stim_ids : sequence of str
+            Stimulus ids, shape (n_stim,).
+        modalities : sequence of str
+            The stimulus table's ``modality`` of each, shape (n_stim,).
+        where : str
+            The table and model, named in the message.
+        """
+        others = [s for s, m in zip(stim_ids, modalities, strict=True) if m != self.modality]
+        if others:
+            raise InputError(
+                f"{where}: {self.name} takes {self.modality} stimuli, but stimuli "
+                f"{others[:3]} have another modality"
+            )
+
 
 def register(family: ModelFamily) -> ModelFamily:
     """Add ``family`` to the registry and return it.

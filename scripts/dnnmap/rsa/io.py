@@ -22,10 +22,9 @@ import os
 import h5py
 import numpy as np
 
-from dnnmap.encoding.io import read_aligned
 from dnnmap.errors import InputError
 from dnnmap.stimuli import read_stimuli
-from dnnmap.store import check_stim_ids, read_strings, write_h5
+from dnnmap.store import check_stim_ids, read_aligned, read_strings, write_h5
 
 LOG = logging.getLogger("dnnmap")
 

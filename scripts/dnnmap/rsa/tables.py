@@ -32,6 +32,7 @@ import pandas as pd
 from dnnmap.errors import InputError
 from dnnmap.rsa.bootstrap import bootstrap_similarity
 from dnnmap.rsa.inference import rdm_noise_ceiling, similarity
+from dnnmap.rsa.io import model_patterns, zscore_columns
 from dnnmap.rsa.rdm import n_stimuli
 from dnnmap.rsa.reweighting import (
     cross_validate_reweighting,
@@ -100,6 +101,35 @@ def unit_patterns(X, metric: str) -> np.ndarray:
             "undefined for them"
         )
     return X / norm
+
+
+def reweighting_patterns(paths, stim_ids: list[str], table: str, settings: Mapping) -> list:
+    """Each layer's unit patterns as its RDM saw them, for the ``reweighted_units`` rows.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Features files of the layers, in layer order.
+    stim_ids : list of str
+        The stimulus table's ids (every file must have them in this order).
+    table : str
+        The stimulus table's path, named in messages.
+    settings : mapping
+        The config's ``rsa`` section: ``n_components``, ``zscore`` and ``metric``, as the
+        layer RDMs were computed with.
+
+    Returns
+    -------
+    list of arrays of shape (n_stim, k_l)
+        The first ``n_components`` features, z-scored when asked, normalized per stimulus
+        for correlation and cosine RDMs (:func:`unit_patterns`).
+    """
+    out = []
+    for path in paths:
+        X = model_patterns(path, stim_ids, table, settings["n_components"])
+        X = zscore_columns(X) if settings["zscore"] else X
+        out.append(unit_patterns(X, settings["metric"]))
+    return out
 
 
 def _rdm_stack(rdms, n_names: int, what: str) -> np.ndarray:

@@ -13,13 +13,13 @@ from sklearn.linear_model import LinearRegression
 
 from dnnmap.brain.noise_ceiling import response_noise_ceiling
 from dnnmap.encoding.cross_validation import cross_validated_predictions
-from dnnmap.encoding.io import read_aligned, read_scores, run_encoding, write_encoding
+from dnnmap.encoding.io import read_scores, run_encoding, write_encoding
 from dnnmap.encoding.permutation import label_permutation_test
 from dnnmap.encoding.ridge import cross_validated_encoding
 from dnnmap.errors import InputError
 from dnnmap.stats.splits import make_splits
 from dnnmap.stimuli import write_stimuli
-from dnnmap.store import read_strings, write_h5
+from dnnmap.store import read_aligned, read_strings, write_h5
 
 SETTINGS = {
     "estimator": "ridge",

@@ -203,3 +203,13 @@ def test_extraction_records_the_declared_shapes(architecture, one_image, tmp_pat
     model = family.build(seed=2)
     assert weights_digest(model) == digest
     assert sum(p.numel() for p in model.parameters()) == family.n_parameters
+
+
+def test_check_modality_names_the_stimuli_of_another_modality():
+    family = get_family("alexnet")
+    family.check_modality(["a", "b"], ["image", "image"], "stimuli.tsv: alexnet")
+    with pytest.raises(
+        InputError,
+        match=r"^stimuli\.tsv: alexnet: alexnet takes image stimuli, but stimuli \['b'\] have",
+    ):
+        family.check_modality(["a", "b"], ["image", "audio"], "stimuli.tsv: alexnet")
