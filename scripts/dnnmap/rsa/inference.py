@@ -26,11 +26,11 @@ matrix so that the map is ``pi_i * n + pi_j``) and one dot product with the laye
 vectors. Permutations are processed in batches ``(b, n)``, and the upper triangle of each in
 row blocks: a block gathers ``(b, rows, n - r0 - 1)`` values (about :data:`CPU_BLOCK`, small
 enough to stay in the CPU cache; :data:`GPU_BLOCK` on CUDA) and multiplies them with the
-matching block of all layers ``(rows * (n - r0 - 1), m)``. Keeping the gathered values in
-cache instead of materializing ``(b, n * n)`` permuted matrices makes the gather about 4x
-faster at ``n = 1000``. Values are float64 by default (the null equals the direct computation
-to ~1e-16); ``dtype="float32"`` is ~1.3x faster on the CPU with errors ~3e-8 on the null
-values. ``device`` runs the gather on torch (CPU or CUDA, :mod:`dnnmap.backend`). The p-value is
+matching block of all layers ``(rows * (n - r0 - 1), m)``, so the gathered values stay in
+cache and no ``(b, n * n)`` permuted matrices are materialized (``make bench`` measures the
+gain). Values are float64 by default (the null equals the direct computation to ~1e-16);
+``dtype="float32"`` halves the memory traffic at errors ~3e-8 on the null values.
+``device`` runs the gather on torch (CPU or CUDA, :mod:`dnnmap.backend`). The p-value is
 ``(1 + #{null >= observed}) / (1 + n_perm)`` (:func:`dnnmap.stats.inference.permutation_pvalue`),
 where null values within ``1e-12`` of the observed value count as ties (e.g. a permutation
 that maps the RDM onto itself gives the observed value up to rounding). With ``exact=True``
