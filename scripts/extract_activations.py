@@ -63,13 +63,15 @@ if __name__ == "__main__":
         from dnnmap_harness import mock_snakemake
 
         snakemake = mock_snakemake("extract_activations", model="alexnet")
+    # One weights file comes as a str (list() would split it into characters), none as [].
+    weights = snakemake.input.weights
     with rule_log(snakemake.log[0]) as log:
         main(
             snakemake.wildcards.model,
             snakemake.params.model,
             snakemake.params.compute,
             snakemake.input.stimuli,
-            list(snakemake.input.weights),
+            [weights] if isinstance(weights, str) else list(weights),
             snakemake.output[0],
             snakemake.threads,
             log,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+import runpy
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torchvision
@@ -293,3 +295,34 @@ def test_layer_as_matrix(tmp_path, shape, chunks):
         np.testing.assert_array_equal(np.hstack(pieces), flat)
         np.testing.assert_array_equal(read_rows(0, shape[0]), flat)
         np.testing.assert_array_equal(read_rows(2, 4), flat[2:4])
+
+
+def test_provenance_records_weights_file_and_stimulus_files(tmp_path):
+    """The extraction script's ``inputs`` attribute holds the table, the weights file and one
+    digest over the stimulus files in stimulus order, with their count."""
+    from pathlib import Path
+
+    from dnnmap.stimuli import stimulus_files_digest, write_stimuli
+    from dnnmap.store import file_digest
+
+    scripts = Path(__file__).resolve().parents[3] / "scripts"
+    main = runpy.run_path(str(scripts / "extract_activations.py"))["main"]
+    ids, paths = _images(tmp_path / "img", n=3)
+    table = tmp_path / "stimuli.tsv"
+    write_stimuli(pd.DataFrame({"stim_id": ids, "path": paths, "modality": "image"}), table)
+    weights = tmp_path / "net.PTH"  # upper case: still a weights file
+    torch.manual_seed(1)
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
+    model = {"architecture": "resnet18", "weights": str(weights), "layers": ["avgpool"]}
+    model["preprocessing"] = {"resize": 32}
+    compute = {"device": "cpu", "dtype": "float32", "compression": "none", "batch_size": 2}
+    out = tmp_path / "out.h5"
+    main("net", model, compute, str(table), [str(weights)], str(out), 1, None, [128] * 3)
+    with h5py.File(out, "r") as f:
+        inputs = json.loads(f.attrs["inputs"])
+        assert f.attrs["weights_id"] == str(weights)
+    assert inputs == {
+        str(table): file_digest(table),
+        str(weights): file_digest(weights),
+        f"3 stimulus files listed in {table}": stimulus_files_digest(paths),
+    }
