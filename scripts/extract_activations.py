@@ -2,10 +2,14 @@
 
 Inputs: ``stimuli`` (results/stimuli.tsv), ``weights`` (a local weights file, if any).
 Output: ``results/activations/{model}.h5`` (see dnnmap.models.extraction for the layout).
-Config: ``models.{model}`` (architecture, weights, seed, layers, preprocessing) and
-``compute`` (device, dtype, compression, batch_size).
+Its ``inputs`` provenance records the stimulus table, the weights file and one digest over
+the stimulus files' bytes in stimulus order (with their count), each with its sha256.
+Config: ``models.{model}`` (architecture, weights, seed, layers, preprocessing,
+checkpoint_key, strip_prefix), ``stimuli.background`` and ``compute`` (device, dtype,
+compression, batch_size).
 """
 
+import json
 import logging
 
 import torch
@@ -15,13 +19,15 @@ from dnnmap.logs import rule_log
 from dnnmap.models.build import ModelSpec, torch_device
 from dnnmap.models.extraction import extract_activations
 from dnnmap.models.registry import get_family
-from dnnmap.stimuli import read_stimuli
+from dnnmap.stimuli import read_stimuli, stimulus_files_digest
 from dnnmap.store import provenance
 
 LOG = logging.getLogger("dnnmap")
 
 
-def main(name, model_config, compute, stimuli_path, weights, out_path, threads, progress):
+def main(
+    name, model_config, compute, stimuli_path, weights, out_path, threads, progress, background
+):
     torch.set_num_threads(threads)
     spec = ModelSpec.from_config(name, model_config)
     table = read_stimuli(stimuli_path)
@@ -29,6 +35,13 @@ def main(name, model_config, compute, stimuli_path, weights, out_path, threads, 
     family.check_modality(table["stim_id"], table["modality"], f"{stimuli_path}: {name}")
     device = torch_device(compute["device"])
     LOG.info("%s: %s layers %s on %s", name, spec.architecture, spec.layers, device)
+    config = {"model": model_config, "compute": compute, "background": list(background)}
+    attrs = provenance(config, [stimuli_path, *weights])
+    inputs = json.loads(attrs["inputs"])
+    inputs[f"{len(table)} stimulus files listed in {stimuli_path}"] = stimulus_files_digest(
+        table["path"]
+    )
+    attrs["inputs"] = json.dumps(inputs)
     extract_activations(
         spec,
         list(table["stim_id"]),
@@ -39,8 +52,9 @@ def main(name, model_config, compute, stimuli_path, weights, out_path, threads, 
         dtype=compute["dtype"],
         compression=compute["compression"],
         weights_file=weights[0] if weights_kind(spec.weights) == "torchvision" else None,
-        attrs=provenance({"model": model_config, "compute": compute}, [stimuli_path]),
+        attrs=attrs,
         progress=progress,
+        background=background,
     )
 
 
@@ -49,14 +63,17 @@ if __name__ == "__main__":
         from dnnmap_harness import mock_snakemake
 
         snakemake = mock_snakemake("extract_activations", model="alexnet")
+    # One weights file comes as a str (list() would split it into characters), none as [].
+    weights = snakemake.input.weights
     with rule_log(snakemake.log[0]) as log:
         main(
             snakemake.wildcards.model,
             snakemake.params.model,
             snakemake.params.compute,
             snakemake.input.stimuli,
-            list(snakemake.input.weights),
+            [weights] if isinstance(weights, str) else list(weights),
             snakemake.output[0],
             snakemake.threads,
             log,
+            snakemake.params.background,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,14 +28,39 @@ WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".bin")
 def weights_kind(weights: str) -> str:
     """What a model's ``weights`` entry names: ``random``, ``file`` or ``torchvision``.
 
-    ``none``/``random`` mean seeded random weights, a name ending in .pt/.pth/.bin a local
-    state dict, anything else a torchvision weights name (e.g. ``IMAGENET1K_V1``).
+    ``none``/``random`` mean seeded random weights, a name ending in .pt/.pth/.bin (in any
+    case, e.g. ``.PTH``) a local state dict, anything else a torchvision weights name (e.g.
+    ``IMAGENET1K_V1``).
     """
     if str(weights).lower() in ("none", "random"):
         return "random"
-    if Path(str(weights)).suffix in WEIGHT_FILE_SUFFIXES:
+    if Path(str(weights)).suffix.lower() in WEIGHT_FILE_SUFFIXES:
         return "file"
     return "torchvision"
+
+
+def check_model_weights(name: str, model: Mapping, source: str) -> None:
+    """Check a model's ``weights`` and its checkpoint options, before any job runs.
+
+    A torchvision weights name must be one the architecture's family accepts (the message
+    lists them); ``checkpoint_key`` and ``strip_prefix`` apply to a local weights file only.
+
+    Raises
+    ------
+    InputError
+        One line starting with ``source`` and naming the key.
+    """
+    family = get_family(model["architecture"], f"{source}: models.{name}.architecture")
+    weights = str(model.get("weights", "none"))
+    kind = weights_kind(weights)
+    if kind == "torchvision":
+        family.check_weights(weights, f"{source}: models.{name}.weights")
+    for option in ("checkpoint_key", "strip_prefix"):
+        if option in model and kind != "file":
+            raise InputError(
+                f"{source}: models.{name}.{option}: applies to a local weights file "
+                f"(.pt, .pth, .bin) only, but weights is {weights!r}"
+            )
 
 
 def _extend_with_defaults(validator_class):
@@ -76,13 +102,63 @@ def validate(instance: dict, schema: dict, source: str) -> dict:
     ------
     InputError
         One line: the source, the dotted key path, and what was expected.
+
+    Notes
+    -----
+    PyYAML reads ``1e-2`` (an exponent without a dot) as a string, following YAML 1.1.
+    Such a string where the schema asks for a number (or an integer, when its value is
+    whole) is converted in place first (:func:`convert_numeric_strings`).
     """
+    convert_numeric_strings(instance, schema)
     errors = sorted(_Validator(schema).iter_errors(instance), key=_path_key)
     if errors:
         err = errors[0]
         key = ".".join(str(p) for p in err.path) or "(top level)"
         raise InputError(f"{source}: {key}: {_describe(err)}")
     return instance
+
+
+_EXPONENT_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def convert_numeric_strings(instance: dict, schema: dict) -> None:
+    """Turn strings such as ``"1e-2"`` into numbers where the schema asks for a number.
+
+    These are the numbers in exponent form that PyYAML (YAML 1.1) reads as strings when
+    they have no dot. Only a string of that form (``1e-2``, ``-3.5E+4``, ``.5e1``) at a key
+    whose schema type is ``number`` becomes a float, or an integer at a key of type
+    ``integer`` when its value is whole (``1e3`` -> 1000). Any other string (``"five"``, a
+    quoted ``"5"``) stays, and the schema check reports it as usual.
+
+    Parameters
+    ----------
+    instance : dict
+        The config, changed in place.
+    schema : dict
+        Its JSON schema.
+    """
+    changed = True
+    while changed:  # a converted value is no longer a string, so this ends
+        changed = False
+        for err in list(_Validator(schema).iter_errors(instance)):
+            value, types = err.instance, err.validator_value
+            if err.validator != "type" or not isinstance(value, str) or not err.path:
+                continue
+            types = [types] if isinstance(types, str) else list(types)
+            if not _EXPONENT_NUMBER.match(value.strip()):
+                continue
+            number = float(value)
+            if "number" in types:
+                new = number
+            elif "integer" in types and number.is_integer():
+                new = int(number)
+            else:
+                continue
+            parent = instance
+            for part in list(err.path)[:-1]:
+                parent = parent[part]
+            parent[err.path[-1]] = new
+            changed = True
 
 
 def _path_key(err: jsonschema.ValidationError) -> list[tuple[int, object]]:
@@ -127,9 +203,7 @@ def check_semantics(
     for name, model in config["models"].items():
         family = get_family(model["architecture"], f"{source}: models.{name}.architecture")
         family.layer_modules(model["layers"], f"{source}: models.{name}.layers")
-        weights = str(model.get("weights", "none"))
-        if weights_kind(weights) == "torchvision":
-            family.check_weights(weights, f"{source}: models.{name}.weights")
+        check_model_weights(name, model, source)
     atlas = mmp_atlas()
     for roi, labels in config["brain"]["rois"].items():
         try:

@@ -2,8 +2,9 @@
 
 A stimulus table has one row per stimulus with at least the columns ``stim_id`` and ``path``
 (relative paths are taken from the table's folder), an optional ``modality`` (``image``,
-``video`` or ``audio``; inferred from the file extension when absent or empty) and any
-other columns, kept as attributes (for example ``category``, ``split`` or ``group``).
+``video`` or ``audio`` in every row; inferred from the file extension when the column is
+absent, while an empty cell is an error) and any other columns, kept as attributes (for
+example ``category``, ``split`` or ``group``).
 Tables are read as TSV, as CSV when the name ends in ``.csv``, and as DNNBrain stimulus
 files when it ends in ``.stim.csv``. Errors name the table file and the row as its line
 number in the file (the header is line 1), so the user can go straight to it.
@@ -12,22 +13,23 @@ number in the file (the header is line 1), so the user can go straight to it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image
 
 from dnnmap.errors import InputError
+from dnnmap.images import DEFAULT_BACKGROUND, ImageInfo, check_background, read_image
 from dnnmap.store import atomic_path
 
 REQUIRED = ("stim_id", "path")
 """Columns every stimulus table must have."""
 
 MODALITIES = {
-    "image": (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"),
+    "image": (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"),
     "video": (".mp4", ".avi", ".mov", ".mkv", ".webm"),
     "audio": (".wav", ".flac", ".mp3", ".ogg"),
 }
@@ -35,6 +37,10 @@ MODALITIES = {
 
 LINES_ATTR = "dnnmap_lines"
 """Key in ``DataFrame.attrs`` holding each row's line number in the table file."""
+
+IMAGES_ATTR = "dnnmap_images"
+"""Key in ``DataFrame.attrs`` of a checked table: row index -> :class:`ImageInfo` of each
+decoded image (see :func:`check_stimuli`)."""
 
 _EXT_MODALITY = {ext: mod for mod, exts in MODALITIES.items() for ext in exts}
 
@@ -189,7 +195,10 @@ def _csv_rows(lines: Sequence[str], start: int) -> Iterator[tuple[int, list[str]
 
 
 def check_stimuli(
-    table: pd.DataFrame, table_path: str | os.PathLike, decode: bool = True
+    table: pd.DataFrame,
+    table_path: str | os.PathLike,
+    decode: bool = True,
+    background: Sequence[int] = DEFAULT_BACKGROUND,
 ) -> pd.DataFrame:
     """Check a stimulus table and return it in dnnmap's form, rows in the same order.
 
@@ -200,38 +209,44 @@ def check_stimuli(
     table_path : path
         The file it came from: named in messages; relative paths are taken from its folder.
     decode : bool
-        Open and fully decode every image with PIL (slower, catches broken files).
+        Read every image fully as the network will (:func:`dnnmap.images.read_image`):
+        slower, catches broken files and records what each image needed.
+    background : sequence of 3 int
+        RGB colour transparent pixels are composited on (``stimuli.background``).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``stim_id``, ``path`` (absolute), ``modality``, then the other columns.
+        With ``decode``, ``attrs[IMAGES_ATTR]`` maps each image row's index to its
+        :class:`~dnnmap.images.ImageInfo` (mode, size, conversions).
 
     Raises
     ------
     InputError
         One line naming ``table_path`` and the row (its line number in the file) if a
         required column is missing, a stim_id is empty, unsafe or repeated, a file is
-        missing or does not decode, or a modality is unknown or cannot be inferred.
+        missing or does not decode, or a modality is empty, unknown or cannot be inferred.
     """
     table_path = Path(table_path)
+    background = check_background(background)
     _check_columns(table, table_path)
     folder = table_path.absolute().parent
     lines = table.attrs.get(LINES_ATTR)
     if lines is None or len(lines) != len(table):
         lines = [i + 2 for i in range(len(table))]
-    given = table["modality"] if "modality" in table.columns else [""] * len(table)
+    given = table["modality"] if "modality" in table.columns else [None] * len(table)
     seen: dict[str, int] = {}
-    paths, modalities = [], []
-    for line, stim_id, value, mod in zip(
-        lines, table["stim_id"], table["path"], given, strict=True
+    paths, modalities, infos = [], [], {}
+    for row, (line, stim_id, value, mod) in enumerate(
+        zip(lines, table["stim_id"], table["path"], given, strict=True)
     ):
         where = f"{table_path} row {line}"
         _check_stim_id(_text(stim_id), where, seen, line)
         path = _resolve(_text(value), folder, where)
-        modality = _modality(_text(mod), path, where)
+        modality = _modality(None if mod is None else _text(mod), path, where)
         if decode and modality == "image":
-            _check_decodes(path, where)
+            infos[row] = _decode(path, where, background)
         paths.append(str(path))
         modalities.append(modality)
     out = pd.DataFrame(
@@ -239,7 +254,11 @@ def check_stimuli(
         dtype=str,
     )
     rest = table.drop(columns=["stim_id", "path", "modality"], errors="ignore")
-    return pd.concat([out, rest.reset_index(drop=True)], axis=1)
+    out = pd.concat([out, rest.reset_index(drop=True)], axis=1)
+    out.attrs[LINES_ATTR] = list(lines)
+    if decode:
+        out.attrs[IMAGES_ATTR] = infos
+    return out
 
 
 def _text(value: object) -> str:
@@ -291,10 +310,15 @@ def _resolve(value: str, folder: Path, where: str) -> Path:
     return path
 
 
-def _modality(given: str, path: Path, where: str) -> str:
-    """Return the given modality (checked) or the one inferred from the file extension."""
+def _modality(given: str | None, path: Path, where: str) -> str:
+    """Return the given modality (checked) or, without a column (None), the inferred one."""
     known = ", ".join(MODALITIES)
-    if given.strip():
+    if given is not None and not given.strip():
+        raise InputError(
+            f"{where}: modality is empty; expected one of {known} in every row, or no "
+            "modality column at all (then each is inferred from the file extension)"
+        )
+    if given is not None:
         modality = given.strip().lower()
         if modality not in MODALITIES:
             raise InputError(f"{where}: modality {given!r} is unknown; expected one of {known}")
@@ -308,11 +332,12 @@ def _modality(given: str, path: Path, where: str) -> str:
     return modality
 
 
-def _check_decodes(path: Path, where: str) -> None:
-    """Stop unless PIL can open and fully decode the image at ``path``."""
+def _decode(path: Path, where: str, background: Sequence[int]) -> ImageInfo:
+    """Read the image at ``path`` as the network will; stop naming the row if it fails."""
     try:
-        with Image.open(path) as image:
-            image.load()
+        return read_image(path, background)[1]
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from exc
     except Exception as exc:  # PIL raises many types for broken files
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         reason = reason.replace(str(path), path.name)[:160]
@@ -362,3 +387,29 @@ def read_stimuli(path: str | os.PathLike) -> pd.DataFrame:
             "written by dnnmap with stim_id, path and modality"
         )
     return df
+
+
+def stimulus_files_digest(paths: Sequence[str | os.PathLike]) -> str:
+    """One sha256 over the bytes of all stimulus files, in the given (stimulus) order.
+
+    Each file contributes its size (8 bytes) and then its bytes, so moving bytes from one
+    file to the next changes the digest. Provenance records it with the file count, which
+    keeps the record short however many stimuli there are.
+
+    Parameters
+    ----------
+    paths : sequence of path
+        The stimulus files, shape (n_stim,).
+
+    Returns
+    -------
+    str
+        ``"sha256:<hex>"``.
+    """
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(os.path.getsize(path).to_bytes(8, "little"))
+        with open(path, "rb") as f:
+            while block := f.read(1 << 22):
+                h.update(block)
+    return f"sha256:{h.hexdigest()}"

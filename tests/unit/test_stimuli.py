@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import runpy
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from dnnmap.errors import InputError
-from dnnmap.stimuli import check_stimuli, read_stimuli, read_table, write_stimuli
+from dnnmap.stimuli import (
+    IMAGES_ATTR,
+    check_stimuli,
+    read_stimuli,
+    read_table,
+    stimulus_files_digest,
+    write_stimuli,
+)
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def make_png(path: Path, color: tuple[int, int, int] = (200, 30, 30)) -> Path:
@@ -69,12 +81,13 @@ def test_csv_extension_and_modalities(tmp_path):
     make_png(tmp_path / "a.png")
     (tmp_path / "s.wav").write_bytes(b"RIFF")
     (tmp_path / "clip.bin").write_bytes(b"\0")
-    table = write_text(
-        tmp_path / "stim.csv",
-        ["stim_id,path,modality", "a,a.png,", "s,s.wav,", "c,clip.bin,Video"],
+    Image.new("P", (4, 4)).save(tmp_path / "g.gif")
+    inferred = write_text(tmp_path / "stim.csv", ["stim_id,path", "a,a.png", "s,s.wav", "g,g.gif"])
+    assert load(inferred)["modality"].tolist() == ["image", "audio", "image"]
+    given = write_text(
+        tmp_path / "given.csv", ["stim_id,path,modality", "a,a.png,IMAGE", "c,clip.bin,Video"]
     )
-    df = load(table)
-    assert df["modality"].tolist() == ["image", "audio", "video"]
+    assert load(given)["modality"].tolist() == ["image", "video"]
 
 
 def test_dnnbrain_stim_csv(tmp_path):
@@ -136,6 +149,11 @@ ERRORS = {
     "blank line counts": (["stim_id\tpath", "a\ta.png", "", "b\tnope.png"], 4, "not found"),
     "undecodable": (["stim_id\tpath", "a\ta.png", "b\tbad.png"], 3, "bad.png does not decode"),
     "bad modality": (["stim_id\tpath\tmodality", "a\ta.png\tsmell"], 2, "modality 'smell'"),
+    "empty modality": (
+        ["stim_id\tpath\tmodality", "a\ta.png\timage", "b\ta.png\t "],
+        3,
+        "modality is empty; expected one of image, video, audio in every row",
+    ),
     "too many fields": (["stim_id\tpath", "a\ta.png", "b\ta.png\tx"], 3, "3 fields"),
     "unknown extension": (["stim_id\tpath", "a\tbad.png", "n\tnotes.txt"], 3, "cannot infer"),
 }
@@ -198,3 +216,60 @@ def test_shipped_demo_stimuli_pass():
     assert df["category"].nunique() >= 5
     assert set(df["modality"]) == {"image"}
     assert all(p.startswith(str(RESOURCES / "stimuli")) for p in df["path"])
+
+
+def test_decoding_records_mode_size_and_conversions(tmp_path):
+    make_png(tmp_path / "a.png")
+    Image.fromarray(np.full((5, 7), 4000, np.uint16)).save(tmp_path / "deep.png")
+    Image.new("RGBA", (3, 3), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    table = write_text(
+        tmp_path / "t.tsv", ["stim_id\tpath", "a\ta.png", "d\tdeep.png", "c\tclear.png"]
+    )
+    df = load(table)
+    infos = df.attrs[IMAGES_ATTR]
+    assert [(i.mode, i.size, i.conversions) for i in infos.values()] == [
+        ("RGB", (8, 6), ()),
+        ("I;16", (7, 5), ("high_bit_depth",)),
+        ("RGBA", (3, 3), ("alpha",)),
+    ]
+    assert "dnnmap_images" not in load(table, decode=False).attrs
+
+
+def test_bad_background_named_once():
+    with pytest.raises(InputError, match=r"^stimuli\.background: \[1, 2\]"):
+        check_stimuli(pd.DataFrame({"stim_id": ["a"], "path": ["a.png"]}), "t.tsv", True, [1, 2])
+
+
+def test_check_stimuli_script_logs_modes_and_warns_once_per_kind(tmp_path, caplog):
+    for name in ("a", "b"):
+        Image.new("RGBA", (4, 4), (9, 9, 9, 100)).save(tmp_path / f"{name}.png")
+    Image.fromarray(np.full((9, 2), 300, np.uint16)).save(tmp_path / "c.png")
+    make_png(tmp_path / "d.png")
+    table = write_text(tmp_path / "t.tsv", ["stim_id\tpath", *(f"{n}\t{n}.png" for n in "abcd")])
+    main = runpy.run_path(str(SCRIPTS / "check_stimuli.py"))["main"]
+    with caplog.at_level(logging.INFO, logger="dnnmap"):
+        main(str(table), str(tmp_path / "out" / "stimuli.tsv"), [0, 0, 0])
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    warn = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "image mode I;16: 1 image(s), 2-2 x 9-9 px (width x height)" in info
+    assert "image mode RGB: 1 image(s), 8-8 x 6-6 px (width x height)" in info
+    assert "image mode RGBA: 2 image(s), 4-4 x 4-4 px (width x height)" in info
+    assert len(warn) == 2
+    assert "2 image(s): transparent pixels composited" in warn[1]
+    assert "row 2 (a.png), row 3 (b.png)" in warn[1]
+    assert "1 image(s): integer pixels above 8 bits" in warn[0] and "row 4 (c.png)" in warn[0]
+
+
+def test_stimulus_files_digest(tmp_path):
+    a = tmp_path / "a.bin"
+    b = tmp_path / "b.bin"
+    a.write_bytes(b"ab")
+    b.write_bytes(b"c")
+    ref = hashlib.sha256()
+    for data in (b"ab", b"c"):
+        ref.update(len(data).to_bytes(8, "little") + data)
+    assert stimulus_files_digest([a, b]) == f"sha256:{ref.hexdigest()}"
+    assert stimulus_files_digest([b, a]) != stimulus_files_digest([a, b])  # order counts
+    a.write_bytes(b"a")
+    b.write_bytes(b"bc")  # same bytes in all, split differently
+    assert stimulus_files_digest([a, b]) != f"sha256:{ref.hexdigest()}"

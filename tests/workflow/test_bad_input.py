@@ -125,3 +125,102 @@ def test_brain_stimulus_ids_mismatch(tmp_path):
     line = dnnmap_error(run_workflow(tmp_path / "run", config, "-n"))
     assert "brain.dscalar.nii" in line and ids[-1] in line
     assert_no_results(tmp_path / "run")
+
+
+# --- images and weights (issue 11) ------------------------------------------------------------
+
+
+def test_empty_modality_cell(tmp_path):
+    def empty_modality(table):
+        table["modality"] = "image"
+        table.loc[6, "modality"] = ""
+        return table
+
+    config = demo_config()
+    config["stimuli"]["table"] = str(copy_table(tmp_path, empty_modality))
+    line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
+    assert "stimuli.tsv row 8: modality is empty; expected one of image, video, audio" in line
+    assert_no_results(tmp_path)
+
+
+def test_weights_name_of_another_architecture(tmp_path):
+    config = demo_config()
+    config["models"]["alexnet"]["weights"] = "IMAGENET1K_V2"  # ResNet-50 has it, AlexNet not
+    line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
+    assert "models.alexnet.weights: 'IMAGENET1K_V2' is not 'none', a .pth file" in line
+    assert "(IMAGENET1K_V1, DEFAULT)" in line
+    assert_no_results(tmp_path)
+
+
+def test_checkpoint_option_without_weights_file(tmp_path):
+    config = demo_config()
+    config["models"]["alexnet"]["strip_prefix"] = "module."
+    line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
+    assert "models.alexnet.strip_prefix: applies to a local weights file" in line
+    assert "but weights is 'none'" in line
+
+
+def test_yaml_exponent_numbers_are_numbers(tmp_path):
+    """PyYAML reads `1e1` as a string; the config check takes it as the number it means."""
+    import subprocess
+
+    import yaml
+    from workflow_helpers import snakemake_command
+
+    config = demo_config()
+    config["simulation"]["snr"] = 12.5
+    cmd = snakemake_command(tmp_path, config, "-n")
+    configfile = tmp_path / "config.yaml"
+    text = configfile.read_text()
+    assert "snr: 12.5" in text
+    configfile.write_text(text.replace("snr: 12.5", "snr: 1e1"))
+    assert yaml.safe_load(configfile.read_text())["simulation"]["snr"] == "1e1"
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    assert_no_results(tmp_path)
+
+
+def test_odd_images_are_read_as_they_look_and_warned(tmp_path):
+    """A 16-bit PNG and a transparent PNG pass check_stimuli with one warning per kind."""
+    import numpy as np
+    from PIL import Image
+
+    deep, clear = tmp_path / "deep.png", tmp_path / "clear.png"
+    Image.fromarray(np.full((20, 30), 30000, np.uint16)).save(deep)
+    Image.new("RGBA", (16, 16), (255, 0, 0, 0)).save(clear)
+
+    def odd(table):
+        table.loc[0, "path"] = str(deep)
+        table.loc[1, "path"] = str(clear)
+        return table
+
+    config = demo_config()
+    config["stimuli"]["table"] = str(copy_table(tmp_path, odd))
+    proc = run_workflow(tmp_path, config, "--cores", "1", "results/stimuli.tsv")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = (tmp_path / "logs" / "check_stimuli.log").read_text()
+    assert "image mode I;16: 1 image(s), 30-30 x 20-20 px" in log
+    assert "image mode RGBA: 1 image(s), 16-16 x 16-16 px" in log
+    warnings = [line for line in log.splitlines() if "WARNING" in line]
+    assert len(warnings) == 2
+    assert "integer pixels above 8 bits scaled" in warnings[0] and "row 2 (deep.png)" in log
+    assert "composited on the background" in warnings[1] and "row 3 (clear.png)" in log
+
+
+def test_pickled_model_as_weights(tmp_path):
+    """A whole pickled model is refused without running it, and without unsafe advice."""
+    import torch
+
+    weights = tmp_path / "whole_model.pth"
+    torch.save(torch.nn.Linear(2, 2), weights)
+    config = demo_config()
+    config["models"]["alexnet"]["weights"] = str(weights)
+    proc = run_workflow(tmp_path, config, "--cores", "1", "results/activations/alexnet.h5")
+    assert proc.returncode != 0
+    log = (tmp_path / "logs" / "extract_activations" / "alexnet.log").read_text()
+    errors = [line for line in log.splitlines() if "ERROR" in line]
+    assert len(errors) == 1
+    assert f"models.alexnet.weights: {weights} holds a pickled torch.nn.modules.linear" in errors[0]
+    assert "torch.save(model.state_dict(), path)" in errors[0]
+    assert "weights_only=False" not in log + proc.stdout + proc.stderr
+    assert not (tmp_path / "results" / "activations" / "alexnet.h5").exists()

@@ -38,5 +38,6 @@ rule extract_activations:
     params:
         model=lambda wildcards: config["models"][wildcards.model],
         compute=config["compute"],
+        background=config["stimuli"]["background"],
     script:
         "../../scripts/extract_activations.py"

@@ -12,5 +12,7 @@ rule check_stimuli:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        background=config["stimuli"]["background"],
     script:
         "../../scripts/check_stimuli.py"

@@ -2,10 +2,11 @@
 
 The architecture's :class:`~dnnmap.models.registry.ModelFamily` builds the network and gives
 the default preprocessing. ``weights: none`` builds it with seeded random weights, a path
-loads a local state dict, and a torchvision weights name (e.g. ``IMAGENET1K_V1``) loads the
-file the workflow's login-node rule fetched (``weights_file``), or, from a notebook, the
-torch hub cache, downloading it there if the network allows (see
-:mod:`dnnmap.models.weights`).
+loads a local state dict (read safely by :mod:`dnnmap.models.checkpoint`, optionally
+unwrapped by ``checkpoint_key`` and renamed by ``strip_prefix``), and a torchvision
+weights name (e.g. ``IMAGENET1K_V1``) loads the file the workflow's login-node rule
+fetched (``weights_file``), or, from a notebook, the torch hub cache, downloading it there
+if the network allows (see :mod:`dnnmap.models.weights`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torchvision.transforms import v2 as transforms
 from dnnmap.backend import resolve_device
 from dnnmap.config import weights_kind
 from dnnmap.errors import InputError
+from dnnmap.models.checkpoint import describe_mismatch, load_state_dict
 from dnnmap.models.registry import IMAGENET_MEAN, IMAGENET_STD, ModelFamily, get_family
 
 __all__ = [
@@ -67,6 +69,8 @@ class ModelSpec:
     seed: int = 0
     layers: list[str] = field(default_factory=list)
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    checkpoint_key: str | None = None
+    strip_prefix: str | None = None
 
     @classmethod
     def from_config(cls, name: str, entry: dict) -> ModelSpec:
@@ -83,6 +87,8 @@ class ModelSpec:
             seed=int(entry.get("seed", 0)),
             layers=list(entry["layers"]),
             preprocessing=pre,
+            checkpoint_key=entry.get("checkpoint_key"),
+            strip_prefix=entry.get("strip_prefix"),
         )
 
 
@@ -103,9 +109,12 @@ def build_model(spec: ModelSpec, weights_file: str | None = None) -> tuple[torch
     ------
     InputError
         For an unregistered architecture (listing the known ones), a weights name the family
-        does not accept, or a weights file that is missing or of another architecture.
+        does not accept, or a weights file that is missing, not a state dict (see
+        :func:`dnnmap.models.checkpoint.load_state_dict`) or of another architecture (the
+        first missing and unexpected keys, and the ``strip_prefix`` that would fix them).
     """
-    family = get_family(spec.architecture, f"models.{spec.name}.architecture")
+    key = f"models.{spec.name}"
+    family = get_family(spec.architecture, f"{key}.architecture")
     weights = spec.weights
     kind = weights_kind(weights)
     if kind == "random":
@@ -113,21 +122,30 @@ def build_model(spec: ModelSpec, weights_file: str | None = None) -> tuple[torch
         weights_id = f"random(seed={spec.seed})"
     elif kind == "file":
         if not Path(weights).is_file():
-            raise InputError(f"models.{spec.name}.weights: file {weights} does not exist")
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        try:
-            model = family.build(state=state)
-        except RuntimeError as err:
-            first = str(err).splitlines()[0]
-            raise InputError(f"{weights}: not a {spec.architecture} state dict ({first})") from err
+            raise InputError(f"{key}.weights: file {weights} does not exist")
+        state = load_state_dict(weights, key, spec.checkpoint_key, spec.strip_prefix)
+        model = _load(family, state, weights, key)
         weights_id = str(weights)
     else:
-        family.check_weights(weights, f"models.{spec.name}.weights")
+        family.check_weights(weights, f"{key}.weights")
         if weights_file is None:
             weights_file = _hub_weights_file(family, spec)
-        model = family.build(state=torch.load(weights_file, map_location="cpu", weights_only=True))
+        model = _load(family, load_state_dict(weights_file, key), weights_file, key)
         weights_id = f"torchvision:{spec.architecture}.{weights}"
     return model.eval(), weights_id
+
+
+def _load(family: ModelFamily, state: dict, path, key: str) -> torch.nn.Module:
+    """The family's network with ``state`` loaded; a mismatch is one line naming the keys."""
+    try:
+        return family.build(state=state)
+    except RuntimeError as err:
+        reference = family.build(seed=0).state_dict()
+        shapes = {name: tuple(tensor.shape) for name, tensor in reference.items()}
+        detail = describe_mismatch(shapes, state, key)
+        raise InputError(
+            f"{key}.weights: {path}: not a {family.name} state dict ({detail})"
+        ) from err
 
 
 def _hub_weights_file(family: ModelFamily, spec: ModelSpec) -> Path:

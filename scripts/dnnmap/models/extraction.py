@@ -9,34 +9,60 @@ number of stimuli. The file layout is::
     layers/{layer}              (n_stim, *unit_shape) float32 or float16
     layers/{layer}.attrs        module, unit_shape
     attrs                       model, architecture, weights_id, weights_sha256,
-                                preprocessing (JSON), torch_version, torchvision_version, layers
+                                preprocessing (JSON), background (JSON), torch_version,
+                                torchvision_version, layers
+
+Images are read by :func:`dnnmap.images.read_image` (bit depth, float range, transparency
+on ``background``, EXIF orientation, first frame); the kinds of conversion it applied are
+logged once each at the end.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 import torchvision
-from PIL import Image
 from tqdm import tqdm
 
 from dnnmap.errors import InputError
+from dnnmap.images import (
+    DEFAULT_BACKGROUND,
+    ImageInfo,
+    check_background,
+    conversion_report,
+    read_image,
+)
 from dnnmap.models.activation_layout import chunk_shape
 from dnnmap.models.build import ModelSpec, build_model, weights_digest
 from dnnmap.models.registry import layer_modules
 from dnnmap.store import h5_writer, write_strings
 
+LOG = logging.getLogger("dnnmap")
 
-def iter_batches(paths: Sequence[str], transform, batch_size: int) -> Iterator[torch.Tensor]:
-    """Yield preprocessed image batches, shape (b, 3, H, W), in the order of ``paths``."""
+
+def iter_batches(
+    paths: Sequence[str],
+    transform,
+    batch_size: int,
+    background: Sequence[int] = DEFAULT_BACKGROUND,
+    infos: list[ImageInfo] | None = None,
+) -> Iterator[torch.Tensor]:
+    """Yield preprocessed image batches, shape (b, 3, H, W), in the order of ``paths``.
+
+    Each image is read by :func:`dnnmap.images.read_image` (transparency composited on
+    ``background``); its :class:`~dnnmap.images.ImageInfo` is appended to ``infos`` if given.
+    """
     for start in range(0, len(paths), batch_size):
         images = []
         for path in paths[start : start + batch_size]:
-            with Image.open(path) as img:
-                images.append(transform(img.convert("RGB")))
+            image, info = read_image(path, background)
+            images.append(transform(image))
+            if infos is not None:
+                infos.append(info)
         yield torch.stack(images)
 
 
@@ -53,6 +79,7 @@ def extract_activations(
     progress=None,
     weights_file: str | None = None,
     compression: str = "lzf",
+    background: Sequence[int] = DEFAULT_BACKGROUND,
 ) -> None:
     """Run the network over all stimuli once and stream every layer to ``out_path``.
 
@@ -81,6 +108,8 @@ def extract_activations(
     compression : {"none", "lzf", "gzip"}
         HDF5 compression of the layers: ``lzf`` is fast and lossless, ``gzip`` smaller and
         slower. ReLU layers are about half zeros, so either roughly halves the file.
+    background : sequence of 3 int
+        RGB colour (0-255) transparent pixels are composited on (``stimuli.background``).
     """
     if len(stim_ids) != len(paths):
         raise InputError(f"{len(stim_ids)} stim_ids but {len(paths)} paths; expected one each")
@@ -88,6 +117,7 @@ def extract_activations(
         raise InputError(f"compute.dtype: {dtype!r}; expected float32 or float16")
     if compression not in ("none", "lzf", "gzip"):
         raise InputError(f"compute.compression: {compression!r}; expected none, lzf or gzip")
+    background = check_background(background)
     modules = layer_modules(spec.architecture, spec.layers, f"models.{spec.name}.layers")
     model, weights_id = build_model(spec, weights_file)
     digest = weights_digest(model)
@@ -105,6 +135,7 @@ def extract_activations(
         "weights_id": weights_id,
         "weights_sha256": digest,
         "preprocessing": json.dumps(spec.preprocessing.as_dict()),
+        "background": json.dumps(list(background)),
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,
         "layers": json.dumps(modules),
@@ -114,13 +145,14 @@ def extract_activations(
     n_stim = len(stim_ids)
     itemsize = np.dtype(dtype).itemsize
     transform = spec.preprocessing.transform()
+    infos: list[ImageInfo] = []
     try:
         with h5_writer(out_path, root_attrs) as f, torch.inference_mode():
             write_strings(f, "stim_id", list(stim_ids))
             group = f.create_group("layers")
             bar = tqdm(total=n_stim, desc=f"{spec.name} activations", unit="stim", file=progress)
             start = 0
-            for batch in iter_batches(paths, transform, batch_size):
+            for batch in iter_batches(paths, transform, batch_size, background, infos):
                 model(batch.to(device))
                 stop = start + len(batch)
                 for layer in modules:
@@ -138,6 +170,8 @@ def extract_activations(
     finally:
         for handle in handles:
             handle.remove()
+    for line in conversion_report(infos, list(stim_ids)):
+        LOG.warning("%s: %s", spec.name, line)
 
 
 def _capture(store: dict, layer: str):

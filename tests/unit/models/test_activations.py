@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+import runpy
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torchvision
@@ -131,6 +133,7 @@ def test_file_layout_and_values(extracted, alexnet):
     }
     assert json.loads(attrs["layers"])["fc6"] == "classifier.2"
     assert attrs["device"] == "cpu" and attrs["extra"] == "yes"
+    assert json.loads(attrs["background"]) == [128, 128, 128]
     assert sorted(p.name for p in out.parent.iterdir()) == ["anet.h5"]
 
 
@@ -210,6 +213,49 @@ def test_failure_mid_extraction_leaves_no_file(tmp_path, prebuilt):
     assert list(out.parent.iterdir()) == []
 
 
+def test_images_of_every_kind_reach_the_network_as_they_look(tmp_path, prebuilt, caplog):
+    """A 16-bit PNG, a float TIFF and a transparent PNG give the batches their 8-bit RGB
+    equivalents give, and each kind of conversion is logged once."""
+    rng = np.random.default_rng(7)
+    deep = rng.integers(0, 65536, (32, 32)).astype(np.uint16)
+    unit = rng.random((32, 32)).astype(np.float32)
+    rgba = rng.integers(0, 256, (32, 32, 4), dtype=np.uint8)
+    background = (10, 200, 30)
+    odd = [tmp_path / "deep.png", tmp_path / "unit.tif", tmp_path / "clear.png"]
+    Image.fromarray(deep).save(odd[0])
+    Image.fromarray(unit).save(odd[1])
+    Image.fromarray(rgba, "RGBA").save(odd[2])
+    alpha = rgba[..., 3:] / 255.0
+    plain = [
+        np.repeat(np.rint(deep / 65535.0 * 255)[..., None], 3, axis=2),
+        np.repeat(np.rint(unit.astype(np.float64) * 255)[..., None], 3, axis=2),
+        np.rint(alpha * rgba[..., :3] + (1 - alpha) * np.array(background)),
+    ]
+    same = [tmp_path / f"plain{i}.png" for i in range(3)]
+    for path, pixels in zip(same, plain, strict=True):
+        Image.fromarray(pixels.astype(np.uint8)).save(path)
+    transform = _spec().preprocessing.transform()
+    got = next(activations.iter_batches([str(p) for p in odd], transform, 3, background))
+    ref = next(activations.iter_batches([str(p) for p in same], transform, 3, background))
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-6)
+    out = tmp_path / "out" / "anet.h5"
+    with caplog.at_level("WARNING", logger="dnnmap"):
+        extract_activations(
+            _spec(["conv1"]),
+            ["d", "u", "c"],
+            [str(p) for p in odd],
+            str(out),
+            background=list(background),
+        )
+    warnings = [r.getMessage() for r in caplog.records if r.name == "dnnmap"]
+    assert len(warnings) == 3 and all(w.startswith("anet: 1 image(s): ") for w in warnings)
+    assert "(c)" in warnings[2] and "composited" in warnings[2]
+    with h5py.File(out, "r") as f:
+        assert json.loads(f.attrs["background"]) == list(background)
+    with pytest.raises(InputError, match=r"stimuli\.background"):
+        extract_activations(_spec(["conv1"]), ["d"], [str(odd[0])], str(out), background=[1])
+
+
 def test_argument_checks(tmp_path):
     out = tmp_path / "x.h5"
     with pytest.raises(InputError, match="2 stim_ids but 1 paths"):
@@ -249,3 +295,34 @@ def test_layer_as_matrix(tmp_path, shape, chunks):
         np.testing.assert_array_equal(np.hstack(pieces), flat)
         np.testing.assert_array_equal(read_rows(0, shape[0]), flat)
         np.testing.assert_array_equal(read_rows(2, 4), flat[2:4])
+
+
+def test_provenance_records_weights_file_and_stimulus_files(tmp_path):
+    """The extraction script's ``inputs`` attribute holds the table, the weights file and one
+    digest over the stimulus files in stimulus order, with their count."""
+    from pathlib import Path
+
+    from dnnmap.stimuli import stimulus_files_digest, write_stimuli
+    from dnnmap.store import file_digest
+
+    scripts = Path(__file__).resolve().parents[3] / "scripts"
+    main = runpy.run_path(str(scripts / "extract_activations.py"))["main"]
+    ids, paths = _images(tmp_path / "img", n=3)
+    table = tmp_path / "stimuli.tsv"
+    write_stimuli(pd.DataFrame({"stim_id": ids, "path": paths, "modality": "image"}), table)
+    weights = tmp_path / "net.PTH"  # upper case: still a weights file
+    torch.manual_seed(1)
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
+    model = {"architecture": "resnet18", "weights": str(weights), "layers": ["avgpool"]}
+    model["preprocessing"] = {"resize": 32}
+    compute = {"device": "cpu", "dtype": "float32", "compression": "none", "batch_size": 2}
+    out = tmp_path / "out.h5"
+    main("net", model, compute, str(table), [str(weights)], str(out), 1, None, [128] * 3)
+    with h5py.File(out, "r") as f:
+        inputs = json.loads(f.attrs["inputs"])
+        assert f.attrs["weights_id"] == str(weights)
+    assert inputs == {
+        str(table): file_digest(table),
+        str(weights): file_digest(weights),
+        f"3 stimulus files listed in {table}": stimulus_files_digest(paths),
+    }
