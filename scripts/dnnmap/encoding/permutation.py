@@ -9,9 +9,10 @@ kept and the measured responses are shuffled within each test fold (and exchange
 block): permutation ``b`` scores ``predictions[i]`` against ``Y[perm_b[i]]``. It refits
 nothing, so it is cheap, but it is exact only for one held-out test set (``cv.scheme:
 split``): with k folds the fold models share training responses, the fold scores of noise are
-positively correlated, and the test is anti-conservative (:func:`label_permutation_test`). With each column
-centered and scaled to unit norm (``Pz``, ``Yz``, in float64, then cast to the compute
-``dtype``) Pearson r is a dot product, so a permutation is a row gather and a row-wise dot::
+positively correlated, and the test is anti-conservative (:func:`label_permutation_test`).
+Within one test set, with each column centered and scaled to unit norm (``Pz``, ``Yz``, in
+float64, then cast to the compute ``dtype``) Pearson r is a dot product, so a permutation is
+a row gather and a row-wise dot::
 
     r[b, v] = sum_i Pz[i, v] * Yz[perm_b[i], v]
 
