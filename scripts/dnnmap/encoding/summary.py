@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dnnmap.encoding.io import read_permutation_meta, read_scores
-from dnnmap.errors import InputError
+from dnnmap.stats.inference import family_fwe
 
 KEYS = ("model", "layer", "subject", "roi")
 COLUMNS = (
@@ -54,7 +54,7 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
         (``score_pooled``, biased downward, for comparison), the number of voxels whose
         chosen alpha sits on an edge of the grid in some outer split, and the fraction of
         voxels significant at FWE 0.05 over the whole family of a model and subject (all
-        its layers x ROIs, :func:`family_fwe`; NaN without permutations).
+        its layers x ROIs, :func:`dnnmap.stats.inference.family_fwe`; NaN without permutations).
     """
     rows = []
     for path, key in zip(paths, keys, strict=True):
@@ -83,68 +83,12 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
     return table
 
 
-def family_fwe(observed, null_max, tail: str = "greater") -> list[np.ndarray]:
-    """Max-statistic family-wise p-values across several permutation tests (jobs).
-
-    Every job of the family must have used the same permutations (same seed, stimuli, folds
-    and blocks: then ``null_max[j][b]`` is the extreme of permutation ``b`` in job ``j``).
-    The family's null extreme of permutation ``b`` is the maximum over jobs of
-    ``null_max[j][b]`` (``tail="less"``: the minimum; ``"two-sided"``: ``null_max`` already
-    holds maxima of ``|score|``, and ``|observed|`` is tested), and::
-
-        p_family[j][v] = (1 + #{family_max >= observed[j][v]}) / (1 + n_perm)
-
-    which controls the family-wise error over all voxels of all jobs (Nichols & Holmes
-    2002), as :mod:`dnnmap.stats.inference` does within one job.
-
-    Parameters
-    ----------
-    observed : sequence of arrays of shape (v_j,)
-        The observed scores of each job (NaN: untested).
-    null_max : sequence of arrays of shape (n_perm,)
-        The per-permutation extreme of each job (NaN: no finite null value).
-    tail : {"greater", "less", "two-sided"}
-
-    Returns
-    -------
-    list of arrays of shape (v_j,)
-        Family-wise p-values (NaN where ``observed`` is NaN).
-    """
-    if tail not in ("greater", "less", "two-sided"):
-        raise InputError(f"tail is {tail!r}; expected one of greater, less, two-sided")
-    nulls = [np.asarray(m, dtype=np.float64) for m in null_max]
-    if len({m.shape for m in nulls}) != 1 or nulls[0].ndim != 1:
-        shapes = sorted({m.shape for m in nulls})
-        raise InputError(
-            f"null_max arrays have shapes {shapes}; expected one shape (n_perm,) across the family"
-        )
-    stacked = np.stack(nulls)
-    with np.errstate(invalid="ignore"):
-        if tail == "less":
-            ext = np.where(np.isfinite(stacked), stacked, np.inf).min(axis=0)
-        else:
-            ext = np.where(np.isfinite(stacked), stacked, -np.inf).max(axis=0)
-    ext = np.sort(ext[np.isfinite(ext)])
-    out = []
-    for obs in observed:
-        o = np.asarray(obs, dtype=np.float64)
-        o = np.abs(o) if tail == "two-sided" else o
-        if tail == "less":
-            count = np.searchsorted(ext, o, side="right")
-        else:
-            count = ext.size - np.searchsorted(ext, o, side="left")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p = (1.0 + count) / (1.0 + ext.size)
-        p[np.isnan(o) | (ext.size == 0)] = np.nan
-        out.append(p)
-    return out
-
-
 def family_fraction_significant(
     paths: Sequence[str], keys: Sequence[dict], alpha: float = 0.05
 ) -> np.ndarray:
     """Per encoding file, the fraction of its voxels with a family-wise p-value
-    (:func:`family_fwe` over the files of its model and subject) below ``alpha``.
+    (:func:`dnnmap.stats.inference.family_fwe` over the files of its model and subject)
+    below ``alpha``.
 
     Returns
     -------
