@@ -3,8 +3,9 @@
 Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (results/features/{model}/{layer}.h5),
 ``brain`` (results/brain/{subject}/{roi}.h5).
 Output: ``results/encoding/{subject}/{model}/{layer}/{roi}.h5`` (see dnnmap.encoding.io).
-Params: ``encoding`` (config ``encoding``: estimator, estimator_params, alphas, cv,
-inner_folds, voxel_batch, permutation), ``device`` (config ``compute.device``).
+Params: ``encoding`` (config ``encoding``: estimator, estimator_params, alphas, alpha_scale,
+score, pooling, cv, inner_folds, voxel_batch, permutation with blocks and tail), ``device``
+(config ``compute.device``).
 """
 
 import logging
@@ -12,7 +13,7 @@ import logging
 import numpy as np
 
 from dnnmap.backend import resolve_device
-from dnnmap.encoding.io import run_encoding, write_encoding
+from dnnmap.encoding.io import alpha_on_edge, run_encoding, write_encoding
 from dnnmap.logs import rule_log
 from dnnmap.store import provenance
 
@@ -32,7 +33,7 @@ def main(
     r = out.result
     LOG.info(
         "%s, %s cv (%d splits), device %s: %d stimuli, %d voxels (%d masked): "
-        "median r %.3f, mean r %.3f",
+        "median %s %.3f (%s), mean %.3f; median pooled r %.3f",
         settings["estimator"],
         out.splits.scheme,
         len(out.splits),
@@ -40,15 +41,26 @@ def main(
         len(out.stim_ids),
         len(out.index),
         0 if r.masked is None else int(r.masked.sum()),
+        r.score_metric,
         np.nanmedian(r.score),
+        r.pooling,
         np.nanmean(r.score),
+        np.nanmedian(r.score_pooled),
+    )
+    edge = alpha_on_edge(r.alpha, settings)
+    LOG.info(
+        "%d of %d voxels chose an alpha on an edge of the grid (%s alphas) in some outer split",
+        int(edge.sum()),
+        edge.size,
+        settings.get("alpha_scale", "relative"),
     )
     if out.permutation is not None:
         p = out.permutation
         LOG.info(
-            "%d %s permutations: %d voxels with p < 0.05, %d with FWE p < 0.05",
+            "%d %s permutations (%s tail): %d voxels with p < 0.05, %d with FWE p < 0.05",
             p.n_perm,
             p.kind,
+            p.tail,
             int(np.sum(p.pvalue < 0.05)),
             int(np.sum(p.pvalue_fwe < 0.05)),
         )

@@ -8,7 +8,9 @@ of cross-validated r, 0 outside the ROIs, and a map ``best_layer``, the 1-based 
 best layer per grayordinate, 0 outside the ROIs); with permutations also ``logp``
 (``encoding_logp.dscalar.nii``, -log10 uncorrected p per layer) and ``r_fwe``
 (``encoding_r_fwe.dscalar.nii``, r where the max-statistic FWE p < 0.05, else 0).
-Params: ``layers`` (network order) and ``rois``, in the order of the inputs.
+Params: ``layers`` (network order) and ``rois``, in the order of the inputs;
+``best_layer_fwe`` (config ``encoding.best_layer_fwe``: null, or the family-wise level below
+which a layer counts for ``best_layer``).
 """
 
 from dnnmap.encoding.maps import write_encoding_maps
@@ -23,9 +25,17 @@ def main(
     out_r: str,
     out_logp: str | None = None,
     out_r_fwe: str | None = None,
+    best_layer_fwe: float | None = None,
 ) -> None:
     write_encoding_maps(
-        responses_path, encoding_paths, layers, rois, out_r, out_logp=out_logp, out_r_fwe=out_r_fwe
+        responses_path,
+        encoding_paths,
+        layers,
+        rois,
+        out_r,
+        out_logp=out_logp,
+        out_r_fwe=out_r_fwe,
+        best_layer_fwe=best_layer_fwe,
     )
 
 
@@ -43,4 +53,5 @@ if __name__ == "__main__":
             snakemake.output.r,
             snakemake.output.get("logp"),
             snakemake.output.get("r_fwe"),
+            snakemake.params.best_layer_fwe,
         )

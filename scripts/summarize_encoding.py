@@ -3,8 +3,10 @@
 Rule ``summarize_encoding``.
 
 Inputs: every ``results/encoding/{subject}/{model}/{layer}/{roi}.h5``.
-Output: ``results/summary/encoding.tsv`` (model, layer, subject, roi, median_r, mean_r,
-median_r2, n_vox).
+Output: ``results/summary/encoding.tsv`` (model, layer, subject, roi, then
+``dnnmap.encoding.summary.COLUMNS``: median_r and mean_r of the reported score, median_r2,
+normalized score and ceiling, frac_fwe_05, n_vox, n_nan, median_r_pooled, n_alpha_edge and
+frac_fwe_family_05, the fraction significant family-wise over a model's layers x ROIs).
 Params: ``jobs``, the model/layer/subject/roi of each input, in input order.
 """
 

@@ -215,6 +215,7 @@ def check_semantics(
         _check_simulation(config, source, atlas)
     _check_partition(config, source)
     _check_estimator(config, source)
+    _check_encoding(config, source)
     for subject, entry in config["brain"]["subjects"].items():
         if entry["responses"] != SIMULATE:
             path = Path(base, entry["responses"])
@@ -239,6 +240,66 @@ def _check_estimator(config, source):
         make_estimator(name, encoding.get("estimator_params") or {}, key="encoding.estimator")
     except InputError as err:
         raise InputError(f"{source}: {err}") from None
+
+
+def _check_encoding(config, source):
+    """Combinations of ``encoding`` keys that cannot give a valid score or test.
+
+    Leave-one-out with ``pooling: folds`` stops (a test set of one stimulus has no r or R²);
+    with ``pooling: pooled`` it runs with a warning (pooled scores are biased downward, most
+    under leave-one-out). ``permutation.kind: test_labels`` stops with ``repeated_kfold`` and
+    warns with any scheme of several test folds (anti-conservative: the fold models share
+    training responses); ``refit`` needs the ridge estimator; ``best_layer_fwe`` needs
+    permutations.
+    """
+    import logging
+
+    log = logging.getLogger("dnnmap")
+    enc = config.get("encoding", {})
+    cv = enc.get("cv") or {}
+    scheme = cv.get("scheme", "kfold")
+    pooling = enc.get("pooling", "folds")
+    perm = enc.get("permutation") or {}
+    kind, n_perm = perm.get("kind", "refit"), int(perm.get("n_perm", 0))
+    if scheme == "loo" and pooling == "folds":
+        raise InputError(
+            f"{source}: encoding.cv.scheme is 'loo' with encoding.pooling 'folds'; a test set "
+            "of one stimulus has no r or R2, so per-fold scores are undefined (use kfold with "
+            "10 or more folds, or pooling: pooled, which is biased downward under loo)"
+        )
+    if scheme == "loo":
+        log.warning(
+            "%s: encoding.cv.scheme loo with pooling: pooled: the pooled score is biased "
+            "downward (median r about -0.4 on pure noise); prefer kfold with pooling: folds",
+            source,
+        )
+    if n_perm > 0 and kind == "test_labels":
+        if scheme == "repeated_kfold":
+            raise InputError(
+                f"{source}: encoding.permutation.kind is 'test_labels' with cv.scheme "
+                "'repeated_kfold'; the predictions of one repeat cannot give the null of a "
+                "score averaged over repeats (use kind: refit)"
+            )
+        if scheme != "split":
+            log.warning(
+                "%s: encoding.permutation.kind test_labels with cv.scheme %s is "
+                "anti-conservative (the fold models share training responses; per-voxel "
+                "type-I error about 0.11 at 0.05 on pure noise); kind: refit, or cv.scheme: "
+                "split, is exact",
+                source,
+                scheme,
+            )
+    if n_perm > 0 and kind == "refit" and enc.get("estimator", "ridge") != "ridge":
+        raise InputError(
+            f"{source}: encoding.permutation.kind is 'refit' with estimator "
+            f"{enc.get('estimator')!r}; refit permutations reuse the ridge decompositions, so "
+            "they need estimator: ridge (or kind: test_labels with cv.scheme: split)"
+        )
+    if enc.get("best_layer_fwe") is not None and n_perm == 0:
+        raise InputError(
+            f"{source}: encoding.best_layer_fwe is {enc['best_layer_fwe']} with "
+            "encoding.permutation.n_perm 0; significance needs permutations (n_perm > 0)"
+        )
 
 
 def _check_partition(config, source):

@@ -96,5 +96,6 @@ rule encoding_maps:
     params:
         layers=lambda wildcards: layers_of(wildcards.model),
         rois=ROIS,
+        best_layer_fwe=config["encoding"]["best_layer_fwe"],
     script:
         "../../scripts/encoding_maps.py"

@@ -42,6 +42,35 @@ def check_alphas(alphas) -> np.ndarray:
     return a
 
 
+ALPHA_SCALES = ("relative", "absolute")
+"""How penalties are read: multiples of the training set's mean Gram eigenvalue, or as is."""
+
+
+def check_alpha_scale(alpha_scale) -> str:
+    """``alpha_scale`` when it is one of :data:`ALPHA_SCALES`."""
+    return check_choice(alpha_scale, "alpha_scale", ALPHA_SCALES)
+
+
+def gram_scale(X_rows: np.ndarray, fit_intercept: bool = True) -> float:
+    """Mean eigenvalue of the (centered) Gram matrix of the rows ``X_rows`` (n, p):
+    ``||X_rows - mean||_F**2 / n``, the trace of ``Xc @ Xc.T`` over its size (without
+    centering when ``fit_intercept`` is False). 1.0 when it is 0 (constant features)."""
+    X = np.asarray(X_rows, dtype=np.float64)
+    Xc = X - X.mean(axis=0) if fit_intercept else X
+    scale = float(np.einsum("ij,ij->", Xc, Xc)) / max(X.shape[0], 1)
+    return scale if scale > 0 and np.isfinite(scale) else 1.0
+
+
+def kernel_scale(K: np.ndarray, fit_intercept: bool = True) -> float:
+    """Mean eigenvalue of a (centered) kernel matrix ``K`` (n, n): ``trace(Kc) / n`` with
+    ``trace(Kc) = trace(K) - sum(K) / n``; 1.0 when it is not positive."""
+    K = np.asarray(K, dtype=np.float64)
+    n = K.shape[0]
+    trace = float(np.trace(K)) - (float(K.sum()) / n if fit_intercept else 0.0)
+    scale = trace / max(n, 1)
+    return scale if scale > 0 and np.isfinite(scale) else 1.0
+
+
 def check_solver(solver) -> str:
     """``solver`` when it is one of :data:`SOLVERS`."""
     return check_choice(solver, "solver", SOLVERS)

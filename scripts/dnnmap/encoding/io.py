@@ -9,12 +9,19 @@ An encoding file holds, per voxel (grayordinate) of one ROI::
 
     stim_id            (n_stim,)           row ids of predictions
     index              (n_vox,)            grayordinate index into the source CIFTI
-    score              (n_vox,)            Pearson r of out-of-fold predictions (NaN: masked)
-    r2                 (n_vox,)            R² of out-of-fold predictions
-    explained_variance (n_vox,)            explained variance of out-of-fold predictions
+    score              (n_vox,)            the reported score (attrs score_metric, pooling):
+                                           by default the mean over outer test sets of
+                                           Pearson r within each (NaN: masked)
+    score_pooled       (n_vox,)            Pearson r of the pooled out-of-fold predictions
+                                           (biased downward; for comparison)
+    r2                 (n_vox,)            R² of the pooled out-of-fold predictions
+    explained_variance (n_vox,)            explained variance of the pooled predictions
     alpha              (n_splits, n_vox)   hyperparameter chosen by inner CV per outer split
-                                           (ridge/kernel ridge/lasso alpha, PLS components)
-    fold_scores        (n_splits, n_vox)   Pearson r within each outer test set
+                                           (ridge/kernel ridge/lasso alpha, PLS components;
+                                           the grid multiple with alpha_scale: relative)
+    alpha_edge         (n_vox,)            True where the chosen alpha is the grid's smallest
+                                           or largest in any outer split (ridge, kernel ridge)
+    fold_scores        (n_splits, n_vox)   score_metric within each outer test set
     predictions        (n_stim, n_vox)     out-of-fold predictions (first repeat)
     folds              (n_stim,)           first-repeat split testing each stimulus (-1: none)
     masked             (n_vox,)            voxels left out (constant or not finite)
@@ -25,8 +32,11 @@ An encoding file holds, per voxel (grayordinate) of one ROI::
     noise_ceiling      (n_vox,)            noise ceiling of r
     score_normalized   (n_vox,)            score / noise_ceiling (NaN where the ceiling is <= 0)
 
-attrs: ``estimator``, ``cv`` (JSON: scheme, folds, repeats, seed, inner folds, alphas),
-``score_metric``, ``permutation`` (JSON) and dnnmap's provenance.
+attrs: ``estimator``, ``cv`` (JSON: scheme, folds, repeats, seed, inner folds, alphas,
+alpha_scale), ``score_metric`` (``r``, ``r2`` or ``signed_sqrt_r2``: of ``score`` and
+``fold_scores``), ``pooling`` (``folds``: ``score`` is the mean of ``fold_scores``;
+``pooled``: the score of the pooled predictions), ``permutation`` (JSON: n_perm, seed, kind,
+tail, blocks) and dnnmap's provenance. The permuted statistic of ``pvalue`` is ``score``.
 """
 
 from __future__ import annotations
@@ -109,10 +119,13 @@ def _estimator_factory(settings: Mapping, inner, device: str):
     name, params = settings["estimator"], dict(settings.get("estimator_params") or {})
 
     def factory(train: np.ndarray):
+        scale = settings.get("alpha_scale", "relative")
         if name == RIDGE:
-            est = RidgeCV(alphas=settings["alphas"], device=device)
+            est = RidgeCV(alphas=settings["alphas"], device=device, alpha_scale=scale)
         elif name == KERNEL_RIDGE:
-            est = KernelRidgeCV(alphas=settings["alphas"], device=device, **params)
+            est = KernelRidgeCV(
+                alphas=settings["alphas"], device=device, alpha_scale=scale, **params
+            )
         else:
             est = make_estimator(name, params, key="encoding.estimator")
         if hasattr(est, "get_params") and "cv" in est.get_params(deep=False):
@@ -170,15 +183,43 @@ def run_encoding(
     factory = _estimator_factory(settings, inner, device)
     # PLS2 components depend on all targets: one fit of all voxels
     batch = None if settings["estimator"] == "pls" else settings["voxel_batch"]
-    result = cross_validated_predictions(factory, X, Y, splits, batch_size=batch)
-    permutation = _permutations(X, Y, result, splits, settings, inner, device)
+    result = cross_validated_predictions(
+        factory,
+        X,
+        Y,
+        splits,
+        batch_size=batch,
+        score=settings.get("score", "r"),
+        pooling=settings.get("pooling", "folds"),
+    )
+    blocks = permutation_blocks(table, settings, stimuli_path)
+    permutation = _permutations(X, Y, result, splits, settings, inner, device, blocks)
     ceiling = roi.get("noise_ceiling")
     return EncodingOutput(result, roi["index"], stim_ids, splits, permutation, ceiling)
 
 
-def _permutations(X, Y, result, splits, settings, inner, device) -> PermutationResult | None:
+def permutation_blocks(table, settings: Mapping, table_path: str) -> np.ndarray | None:
+    """Exchangeability blocks of the permutations (n_stim,), or None.
+
+    From the stimulus-table column ``encoding.permutation.blocks``; when that is null and
+    ``encoding.cv.scheme`` is ``group``, the CV's group column (stimuli of one group, e.g. a
+    session, are exchanged only among themselves).
+    """
+    column = (settings.get("permutation") or {}).get("blocks")
+    cv = _cv_settings(settings)
+    if column is None:
+        if cv.get("scheme") != "group":
+            return None
+        return groups_from_table(table, cv, table_path, key="encoding.cv")
+    spec = {"scheme": "group", "column": column}
+    return groups_from_table(table, spec, table_path, key="encoding.permutation.blocks")
+
+
+def _permutations(
+    X, Y, result, splits, settings, inner, device, blocks=None
+) -> PermutationResult | None:
     perm = settings.get("permutation") or {}
-    n_perm, kind = int(perm.get("n_perm", 0)), perm.get("kind", "test_labels")
+    n_perm, kind = int(perm.get("n_perm", 0)), perm.get("kind", "refit")
     if n_perm <= 0:
         return None
     if kind not in PERMUTATION_KINDS:
@@ -186,10 +227,35 @@ def _permutations(X, Y, result, splits, settings, inner, device) -> PermutationR
             f"encoding.permutation.kind is {kind!r}; expected one of {', '.join(PERMUTATION_KINDS)}"
         )
     seed = int(perm.get("seed", 0))
+    tail = perm.get("tail", "greater")
+    metric, pooling = result.score_metric, result.pooling
     if kind == "test_labels":
-        # Null of the first repeat's pooled out-of-fold r: the responses of the tested rows
-        # are permuted against the fixed predictions.
-        return label_permutation_test(result.predictions, Y, n_perm, seed, device=device)
+        if splits.n_repeats > 1:
+            raise InputError(
+                "encoding.permutation.kind is 'test_labels' with cv.scheme repeated_kfold; "
+                "the predictions of one repeat cannot give the null of a score averaged over "
+                "repeats (use kind: refit)"
+            )
+        if np.unique(result.folds[result.folds >= 0]).size > 1:
+            LOG.warning(
+                "test-label permutations with %d outer folds are anti-conservative (the fold "
+                "models share training responses); kind: refit or cv.scheme: split is exact",
+                np.unique(result.folds[result.folds >= 0]).size,
+            )
+        # The responses are permuted within each test fold (and block) against the fixed
+        # predictions; the permuted statistic is the reported score.
+        return label_permutation_test(
+            result.predictions,
+            Y,
+            n_perm,
+            seed,
+            folds=result.folds,
+            groups=blocks,
+            metric=metric,
+            pooling=pooling,
+            tail=tail,
+            device=device,
+        )
     if settings["estimator"] != RIDGE:
         raise InputError(
             f"encoding.permutation.kind is 'refit' with estimator {settings['estimator']!r}; "
@@ -201,11 +267,16 @@ def _permutations(X, Y, result, splits, settings, inner, device) -> PermutationR
         Y,
         n_perm,
         seed,
+        groups=blocks,
+        metric=metric,
+        pooling=pooling,
+        tail=tail,
         alphas=settings["alphas"],
         inner_cv=inner,
         splits=splits,
         batch_size=settings["voxel_batch"],
         device=device,
+        alpha_scale=settings.get("alpha_scale", "relative"),
     )
 
 
@@ -218,9 +289,22 @@ def _cv_attrs(out: EncodingOutput, settings: Mapping) -> str:
             **{k: v for k, v in out.splits.params.items() if k != "scheme"},
             "inner_folds": settings["inner_folds"],
             "alphas": list(settings["alphas"]),
+            "alpha_scale": settings.get("alpha_scale", "relative"),
         },
         default=str,
     )
+
+
+def alpha_on_edge(alpha: np.ndarray, settings: Mapping) -> np.ndarray:
+    """Voxels (n_vox,) whose chosen alpha is the smallest or largest of ``settings["alphas"]``
+    in any outer split (``alpha`` (n_splits, n_vox)); all False for estimators without the
+    alpha grid (a grid of one value has no edge worth reporting)."""
+    alpha = np.asarray(alpha, dtype=np.float64)
+    if settings.get("estimator") not in (RIDGE, KERNEL_RIDGE) or len(settings["alphas"]) < 2:
+        return np.zeros(alpha.shape[-1], dtype=bool)
+    grid = np.asarray(settings["alphas"], dtype=np.float64)
+    edge = np.isclose(alpha, grid.min(), rtol=1e-9) | np.isclose(alpha, grid.max(), rtol=1e-9)
+    return edge.any(axis=0)
 
 
 def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping) -> None:
@@ -232,9 +316,12 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
         "r2": r.r2.astype(np.float32),
         "alpha": r.alpha,
         "fold_scores": r.fold_scores.astype(np.float32),
+        "alpha_edge": alpha_on_edge(r.alpha, settings),
         "predictions": r.predictions.astype(np.float32),
         "folds": r.folds,
     }
+    if r.score_pooled is not None:
+        arrays["score_pooled"] = r.score_pooled.astype(np.float32)
     if r.explained_variance is not None:
         arrays["explained_variance"] = r.explained_variance.astype(np.float32)
     if r.masked is not None:
@@ -244,7 +331,14 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
         p = out.permutation
         arrays.update(pvalue=p.pvalue, pvalue_fwe=p.pvalue_fwe, qvalue=p.qvalue)
         arrays["null_max"] = p.null_max
-        meta = {"n_perm": p.n_perm, "seed": p.seed, "kind": p.kind, "tail": p.tail}
+        meta = {
+            "n_perm": p.n_perm,
+            "seed": p.seed,
+            "kind": p.kind,
+            "tail": p.tail,
+            "metric": p.metric,
+            "blocks": (settings.get("permutation") or {}).get("blocks"),
+        }
     if out.noise_ceiling is not None:
         arrays["noise_ceiling"] = out.noise_ceiling.astype(np.float32)
         normalized = normalized_score(r.score, out.noise_ceiling)
@@ -256,7 +350,8 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
             **attrs,
             "estimator": settings["estimator"],
             "cv": _cv_attrs(out, settings),
-            "score_metric": "pearson_r",
+            "score_metric": r.score_metric,
+            "pooling": r.pooling,
             "permutation": json.dumps(meta),
         },
         stim_id=out.stim_ids,
@@ -264,7 +359,16 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
 
 
 SCORE_KEYS = ("index", "score", "r2")
-OPTIONAL_KEYS = ("pvalue", "pvalue_fwe", "qvalue", "noise_ceiling", "score_normalized")
+OPTIONAL_KEYS = (
+    "pvalue",
+    "pvalue_fwe",
+    "qvalue",
+    "noise_ceiling",
+    "score_normalized",
+    "score_pooled",
+    "alpha_edge",
+    "null_max",
+)
 
 
 def read_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -272,3 +376,11 @@ def read_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
     :data:`OPTIONAL_KEYS` that it has."""
     with h5py.File(path, "r") as f:
         return {key: f[key][()] for key in (*SCORE_KEYS, *OPTIONAL_KEYS) if key in f}
+
+
+def read_permutation_meta(path: str | os.PathLike) -> dict:
+    """The ``permutation`` attrs (JSON) of an encoding file: ``n_perm`` (0: none), ``seed``,
+    ``kind``, ``tail``, ``metric``, ``blocks``; ``{"n_perm": 0}`` when absent."""
+    with h5py.File(path, "r") as f:
+        raw = f.attrs.get("permutation")
+    return json.loads(raw) if raw else {"n_perm": 0}

@@ -39,12 +39,14 @@ from dnnmap.checks import check_matrix
 from dnnmap.encoding._ridge_solver import (
     Design,
     center_kernel_rows,
+    check_alpha_scale,
     check_alphas,
     check_batch,
     check_train_size,
     compute_dtype,
     fit_batches,
     inner_pairs,
+    kernel_scale,
     make_plan,
 )
 from dnnmap.encoding.base import (
@@ -165,6 +167,9 @@ class KernelRidgeCV(EncodingScoreMixin, BaseEstimator):
         Seed of the shuffled k-fold when ``cv`` is an int.
     dtype : None, float32 or float64
         Compute dtype of the large products (None: float32 for float32 Y, else float64).
+    alpha_scale : {"absolute", "relative"}
+        Penalties as given (default), or ``alphas`` times the mean eigenvalue of the
+        (centered) training kernel, ``trace(Kc) / n``; ``alpha_`` reports the multiple.
 
     Attributes
     ----------
@@ -197,7 +202,9 @@ class KernelRidgeCV(EncodingScoreMixin, BaseEstimator):
         device="auto",
         random_state=0,
         dtype=None,
+        alpha_scale="absolute",
     ):
+        self.alpha_scale = alpha_scale
         self.alphas = alphas
         self.kernel = kernel
         self.kernel_params = kernel_params
@@ -224,7 +231,10 @@ class KernelRidgeCV(EncodingScoreMixin, BaseEstimator):
         Xb = bk.asarray(X, np.float64)
         K = _kernel(bk, Xb, Xb, self.kernel, params)
         design = Design(bk, None, K, fit_intercept=self.fit_intercept, drop_null=False)
-        plan = make_plan(design, np.arange(n), pairs, alphas, dtype)
+        penalties = alphas
+        if check_alpha_scale(self.alpha_scale) == "relative":
+            penalties = alphas * kernel_scale(bk.to_numpy(K), self.fit_intercept)
+        plan = make_plan(design, np.arange(n), pairs, penalties, dtype)
         dual = np.empty((n, v), dtype=dtype)
         dual[:, bad] = np.nan
         intercept = np.full(v, np.nan)

@@ -14,14 +14,20 @@ from collections.abc import Sequence
 import numpy as np
 
 from dnnmap.brain.cifti import read_brain_models, write_dscalar
-from dnnmap.encoding.io import read_scores
+from dnnmap.encoding.io import read_permutation_meta, read_scores
 from dnnmap.errors import InputError
+from dnnmap.stats.inference import family_fwe
 
 LOG = logging.getLogger("dnnmap")
 
 
 def encoding_maps(
-    paths: Sequence[str], layers: Sequence[str], rois: Sequence[str], n_grayordinates: int
+    paths: Sequence[str],
+    layers: Sequence[str],
+    rois: Sequence[str],
+    n_grayordinates: int,
+    *,
+    best_layer_fwe: float | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Stack per-ROI encoding scores into whole-brain maps, one per layer.
 
@@ -33,12 +39,16 @@ def encoding_maps(
         Layer names (network order) and ROI names.
     n_grayordinates : int
         Length of the brain model axis the ``index`` of each file points into.
+    best_layer_fwe : float or None
+        None: ``best_layer`` over all layers. A level (e.g. 0.05): ``best_layer`` only over
+        the layers whose score at that grayordinate is significant family-wise over all
+        these layers x ROIs (:func:`significant_family`); 0 where none is.
 
     Returns
     -------
     data : ndarray of shape (n_layers + 1, n_grayordinates), float32
-        Cross-validated r per layer (0 outside the ROIs), then ``best_layer``: the 1-based
-        number of the layer with the highest r at each grayordinate (0 outside the ROIs).
+        Cross-validated score per layer (0 outside the ROIs), then ``best_layer``: the 1-based
+        number of the layer with the highest score at each grayordinate (0 outside the ROIs).
     names : list of str
         Map names: the layer names, then ``best_layer``.
     """
@@ -60,9 +70,45 @@ def encoding_maps(
                 )
             data[i, scores["index"]] = scores["score"]
             covered[scores["index"]] = True
-    best = np.argmax(np.nan_to_num(data[: len(layers)], nan=-np.inf), axis=0) + 1
+    candidates = np.nan_to_num(data[: len(layers)], nan=-np.inf)
+    if best_layer_fwe is not None:
+        keep = significant_family(paths, len(layers), n_grayordinates, best_layer_fwe)
+        candidates = np.where(keep, candidates, -np.inf)
+        covered &= keep.any(axis=0)
+    best = np.argmax(candidates, axis=0) + 1
     data[-1] = np.where(covered, best, 0)
     return data, [*layers, "best_layer"]
+
+
+def significant_family(
+    paths: Sequence[str], n_layers: int, n_grayordinates: int, level: float = 0.05
+) -> np.ndarray:
+    """Grayordinates significant family-wise over all files (layers x ROIs, layer-major).
+
+    The family-wise p-value of each voxel of each file is the max-statistic p over the
+    files' shared permutations (:func:`dnnmap.stats.inference.family_fwe` on their
+    ``null_max``; the encode jobs of one subject and model use the same seed, so the same
+    permutations).
+
+    Returns
+    -------
+    ndarray of shape (n_layers, n_grayordinates), bool
+        True where that layer's score is significant at ``level``.
+    """
+    scores = [read_scores(path) for path in paths]
+    missing = [p for p, s in zip(paths, scores, strict=True) if "null_max" not in s]
+    if missing:
+        raise InputError(
+            f"{missing[0]}: no permutation null; best_layer restricted to significant "
+            "voxels needs encoding.permutation.n_perm > 0"
+        )
+    tail = read_permutation_meta(paths[0]).get("tail", "greater")
+    pvalues = family_fwe([s["score"] for s in scores], [s["null_max"] for s in scores], tail)
+    keep = np.zeros((n_layers, n_grayordinates), dtype=bool)
+    per_layer = len(paths) // max(n_layers, 1)
+    for k, (s, p) in enumerate(zip(scores, pvalues, strict=True)):
+        keep[k // per_layer, s["index"]] = p < level
+    return keep
 
 
 def significance_maps(
@@ -115,6 +161,7 @@ def write_encoding_maps(
     out_r: str | os.PathLike,
     out_logp: str | os.PathLike | None = None,
     out_r_fwe: str | os.PathLike | None = None,
+    best_layer_fwe: float | None = None,
 ) -> list[str]:
     """Write a subject x model's encoding maps as CIFTI-2 dscalars on its responses' grayordinates.
 
@@ -130,6 +177,8 @@ def write_encoding_maps(
     out_logp, out_r_fwe : path, optional
         ``encoding_logp.dscalar.nii`` and ``encoding_r_fwe.dscalar.nii``: the maps of
         :func:`significance_maps`; both or neither (with permutations only).
+    best_layer_fwe : float or None
+        As :func:`encoding_maps`.
 
     Returns
     -------
@@ -143,7 +192,7 @@ def write_encoding_maps(
         )
     brain_models = read_brain_models(responses_path)
     n_gray = len(brain_models)
-    data, names = encoding_maps(paths, layers, rois, n_gray)
+    data, names = encoding_maps(paths, layers, rois, n_gray, best_layer_fwe=best_layer_fwe)
     write_dscalar(out_r, data, names, brain_models)
     LOG.info("wrote %d maps (%s) on %d grayordinates", len(names), ", ".join(names), n_gray)
     written = [str(out_r)]

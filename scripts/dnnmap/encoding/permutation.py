@@ -1,13 +1,18 @@
 """Permutation tests of encoding accuracy, per voxel, with family-wise and FDR correction.
 
-Two nulls of the score (Pearson r or R²) of a voxelwise encoding model:
+Two nulls of the reported score (``r``, ``r2`` or ``signed_sqrt_r2``, per fold then averaged
+or on pooled predictions, :mod:`dnnmap.encoding.cross_validation`) of a voxelwise encoding
+model. In both, the permuted statistic is exactly the reported score.
 
 **Test-label permutation** (:func:`label_permutation_test`). The out-of-fold predictions are
-kept and the measured responses are shuffled over stimuli: permutation ``b`` scores
-``predictions[i]`` against ``Y[perm_b[i]]``. It asks whether the predictions track the
-stimuli better than chance without refitting anything, so it is cheap. With each column
-centered and scaled to unit norm (``Pz``, ``Yz``, in float64, then cast to the compute
-``dtype``) Pearson r is a dot product, so a permutation is a row gather and a row-wise dot::
+kept and the measured responses are shuffled within each test fold (and exchangeability
+block): permutation ``b`` scores ``predictions[i]`` against ``Y[perm_b[i]]``. It refits
+nothing, so it is cheap, but it is exact only for one held-out test set (``cv.scheme:
+split``): with k folds the fold models share training responses, the fold scores of noise are
+positively correlated, and the test is anti-conservative (:func:`label_permutation_test`).
+Within one test set, with each column centered and scaled to unit norm (``Pz``, ``Yz``, in
+float64, then cast to the compute ``dtype``) Pearson r is a dot product, so a permutation is
+a row gather and a row-wise dot::
 
     r[b, v] = sum_i Pz[i, v] * Yz[perm_b[i], v]
 
@@ -41,10 +46,9 @@ Permutations (:func:`dnnmap.stats.permutations.permutations`, ``draw="keys"``): 
 (exchangeability blocks) the rows of each group are shuffled only among themselves. The
 same permutation is applied to every voxel, which keeps the spatial correlation of the
 responses and makes the max-statistic correction valid.
-Default: permute across all rows (every stimulus exchangeable). Passing the outer fold of
-each row (``EncodingResult.folds``) as ``groups`` keeps every response paired with a
-prediction of the model that did not see it *and* of the same fold, so offsets between the
-folds' models stay in the null (more conservative when the folds differ, e.g. sessions).
+Test-label permutations always stay within the test folds given (``folds``), so offsets
+between the folds' models stay in the null; refit permutations permute all rows, or within
+``groups``.
 
 P-values (``tail="greater"``: a better score than chance), as :mod:`dnnmap.stats.inference`::
 
@@ -72,12 +76,14 @@ import numpy as np
 
 from dnnmap.backend import get_backend
 from dnnmap.checks import check_choice, check_int
+from dnnmap.encoding.cross_validation import POOLINGS
 from dnnmap.encoding.ridge import DEFAULT_ALPHAS, cross_validated_encoding
 from dnnmap.errors import InputError
 from dnnmap.stats.inference import TAILS, fdr_bh
+from dnnmap.stats.metrics import SCORE_MIN_ROWS
 from dnnmap.stats.permutations import check_groups, permutation_batches
 
-SCORE_METRICS = ("pearson_r", "r2")
+SCORE_METRICS = ("r", "r2", "signed_sqrt_r2")
 """Scores whose permutation null :func:`label_permutation_test` and
 :func:`refit_permutation_test` build."""
 GATHER_ELEMENTS = 1 << 18  # gather buffer of the label permutations: 1 MB of float32 (cache)
@@ -229,13 +235,13 @@ def _prepare(predictions, Y):
 
 
 def _standardize(A: np.ndarray):
-    """Centered columns scaled to unit norm (float64), with their means and sums of squares."""
+    """Centered columns scaled to unit norm (float64; 0 in constant columns), with their means
+    and sums of squares."""
     A = A.astype(np.float64)
     mean = A.mean(axis=0)
     A -= mean
     ss = np.einsum("ij,ij->j", A, A)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        A /= np.sqrt(ss)
+    A /= np.where(ss > 0, np.sqrt(np.where(ss > 0, ss, 1.0)), 1.0)
     return A, mean, ss
 
 
@@ -253,14 +259,88 @@ def _label_null_chunk(bk, Yz, Pz, perms, buf=None):
     return bk._torch.einsum("bnv,nv->bv", Yz[perms], Pz)
 
 
+class _SetScorer:
+    """The metric (s, v) of one set of test rows under permutations of its own rows.
+
+    ``P`` and ``Y`` (m, v) are the set's predictions and responses; columns that are not
+    finite or whose responses are constant are NaN (and, for r, columns with a constant
+    prediction), as :mod:`dnnmap.stats.metrics` scores them.
+    """
+
+    def __init__(self, bk, P, Y, metric, dtype, batch, voxel_batch):
+        m, v = P.shape
+        self.bk, self.metric, self.batch, self.m, self.v = bk, metric, batch, m, v
+        bad = ~(np.isfinite(P).all(axis=0) & np.isfinite(Y).all(axis=0))
+        with np.errstate(invalid="ignore"):
+            bad |= ~(np.ptp(Y, axis=0) > 0)
+            if metric == "r":
+                bad |= ~(np.ptp(P, axis=0) > 0)
+        if m < SCORE_MIN_ROWS[metric]:
+            bad[:] = True
+        cols = np.flatnonzero(~bad)
+        vb = voxel_batch or max(1, GATHER_ELEMENTS // (batch * max(m, 1)))
+        self.chunks = []  # (columns, Pz, Yz on the backend, means and sums of squares)
+        for c0 in range(0, cols.size, vb):
+            c = cols[c0 : c0 + vb]
+            Pz, p_mean, ssp = _standardize(P[:, c])
+            Yz, y_mean, sst = _standardize(Y[:, c])
+            stats = (p_mean, ssp, y_mean, sst)
+            self.chunks.append((c, bk.asarray(Pz, dtype), bk.asarray(Yz, dtype), stats))
+        self.flat = np.empty(batch * m * vb, dtype=dtype) if bk.name == "numpy" else None
+
+    def __call__(self, perms: np.ndarray) -> np.ndarray:
+        """The metric (s, v) of row permutations ``perms`` (s, m), NaN in undefined columns.
+
+        Voxel chunks outside, ``batch`` permutations inside: a chunk is read from memory once
+        per call and stays in cache for all ``s`` permutations.
+        """
+        bk, m, batch = self.bk, self.m, self.batch
+        out = np.full((perms.shape[0], self.v), np.nan)
+        for c, Pb, Yb, (p_mean, ssp, y_mean, sst) in self.chunks:
+            for b0 in range(0, perms.shape[0], batch):
+                pb = perms[b0 : b0 + batch]
+                b = pb.shape[0]
+                idx = pb if self.flat is not None else bk.index(pb)
+                g = None
+                if self.flat is not None:
+                    g = self.flat[: b * m * c.size].reshape(b, m, c.size)
+                r = bk.to_numpy(_label_null_chunk(bk, Yb, Pb, idx, g)).astype(np.float64)
+                r = np.clip(r, -1.0, 1.0)
+                if self.metric == "r":
+                    out[b0 : b0 + b, c] = r
+                    continue
+                sse = sst + ssp + m * (y_mean - p_mean) ** 2 - 2.0 * r * np.sqrt(sst * ssp)
+                r2 = 1.0 - sse / sst
+                if self.metric == "signed_sqrt_r2":
+                    r2 = np.sign(r2) * np.sqrt(np.abs(r2))
+                out[b0 : b0 + b, c] = r2
+        return out
+
+
+def _check_metric(metric) -> str:
+    """``metric`` among :data:`SCORE_METRICS` (``"pearson_r"`` is ``"r"``)."""
+    metric = check_choice(metric, "metric", (*SCORE_METRICS, "pearson_r"))
+    return "r" if metric == "pearson_r" else metric
+
+
+def _permutation_labels(folds, groups) -> np.ndarray:
+    """One label per row for the cells of test fold x exchangeability block (n,)."""
+    if groups is None:
+        return folds
+    pairs = np.stack([folds.astype(str), groups.astype(str)], axis=1)
+    return np.unique(pairs, axis=0, return_inverse=True)[1].ravel()
+
+
 def label_permutation_test(
     predictions,
     Y,
     n_perm: int = 1000,
     seed: int = 0,
     *,
+    folds=None,
     groups=None,
-    metric: str = "pearson_r",
+    metric: str = "r",
+    pooling: str = "folds",
     tail: str = "greater",
     batch: int = 8,
     voxel_batch: int | None = None,
@@ -269,6 +349,20 @@ def label_permutation_test(
     device: str = "numpy",
 ) -> PermutationResult:
     """Test-label permutation test of out-of-fold encoding accuracy, per voxel.
+
+    The responses are permuted within each test fold (and within each exchangeability block
+    of ``groups``), and the permuted statistic is the reported score: the mean over test
+    folds of the per-fold metric (``pooling="folds"``, as
+    :func:`dnnmap.encoding.cross_validation.cross_validated_predictions`), or the metric of
+    the pooled predictions (``"pooled"``).
+
+    Validity: exact when each test row's prediction depends on no other test row's response,
+    i.e. one held-out test set (``cv.scheme: split``, ``folds`` None or one fold). With k
+    folds, each fold's model was trained on the other folds' test responses, so the fold
+    scores of pure noise are positively correlated (about ``1 / (k - 1)`` when the fit is
+    weakly penalized) while the permuted fold scores are independent: the null is too narrow
+    and the test is anti-conservative (per-voxel type-I error about 0.11 at 0.05 for 5 folds,
+    n=120, 30 features). Use :func:`refit_permutation_test` there.
 
     Parameters
     ----------
@@ -280,19 +374,25 @@ def label_permutation_test(
     n_perm : int
         Permutations (>= 1).
     seed : int
-        Seed of the permutations (:func:`dnnmap.stats.permutations.permutations`).
+        Seed of the permutations (:func:`dnnmap.stats.permutations.permutations`); the same
+        seed, rows, folds and blocks give the same permutations in every job.
+    folds : array of shape (n,) or None
+        Test set of each row (``EncodingResult.folds``; -1: never tested); None: the tested
+        rows form one test set.
     groups : array of shape (n,) or None
-        Exchangeability blocks (e.g. ``EncodingResult.folds``); None: all rows.
-    metric : {"pearson_r", "r2"}
-        Score whose null is built.
+        Exchangeability blocks within the folds (e.g. a session column); None: all rows of a
+        fold are exchangeable.
+    metric : {"r", "r2", "signed_sqrt_r2"}
+        Score whose null is built (``"pearson_r"`` is ``"r"``).
+    pooling : {"folds", "pooled"}
+        As the reported score (see above).
     tail : {"greater", "less", "two-sided"}
         Alternative (see :mod:`dnnmap.stats.inference`); "greater": better than chance.
     batch : int
         Permutations per gather.
     voxel_batch : int or None
-        Voxels per gather; None: as many as keep the ``(batch, n, voxel_batch)`` buffer
-        within 2**18 elements (1 MB of float32, so that it stays in cache; the gather is
-        bound by memory traffic, not arithmetic).
+        Voxels per gather; None: as many as keep the ``(batch, m, voxel_batch)`` buffer
+        within 2**18 elements.
     keep_null : bool
         Return the null scores (n_perm, v) in ``null``.
     dtype : float32 or float64
@@ -304,63 +404,56 @@ def label_permutation_test(
     Returns
     -------
     PermutationResult
-        ``observed``, ``pvalue``, ``pvalue_fwe``, ``qvalue`` (v,), ``null_max`` (n_perm,),
+        ``observed`` (the score, computed by the same kernel with the identity permutation),
+        ``pvalue``, ``pvalue_fwe``, ``qvalue`` (v,), ``null_max`` (n_perm,),
         ``kind="test_labels"``.
     """
     n_perm = check_int(n_perm, "n_perm", 1)
     seed = check_int(seed, "seed", 0)
-    metric = check_choice(metric, "metric", SCORE_METRICS)
+    metric = _check_metric(metric)
+    pooling = check_choice(pooling, "pooling", POOLINGS)
     tail = check_choice(tail, "tail", TAILS)
     batch = check_int(batch, "batch", 1)
     dtype = _check_dtype(dtype)
     P, Yn, tested = _prepare(predictions, Y)
     groups = check_groups(groups, P.shape[0])
+    if folds is not None:
+        folds = check_groups(folds, P.shape[0])
+        tested &= np.asarray(folds).astype(str) != "-1"
     if voxel_batch is not None:
         voxel_batch = check_int(voxel_batch, "voxel_batch", 1)
     bk = get_backend(device)
     P, Yn = P[tested], Yn[tested]
-    groups = None if groups is None else groups[tested]
     n, v = P.shape
-    bad = ~(np.isfinite(P).all(axis=0) & np.isfinite(Yn).all(axis=0))
-    with np.errstate(invalid="ignore"):
-        bad |= ~(np.ptp(P, axis=0) > 0) | ~(np.ptp(Yn, axis=0) > 0)
-    cols = np.flatnonzero(~bad)
-    vb = voxel_batch or max(1, GATHER_ELEMENTS // (batch * n))
-
-    chunks = []  # (columns, Pz, Yz on the backend, means and sums of squares)
-    for c0 in range(0, cols.size, vb):
-        c = cols[c0 : c0 + vb]
-        Pz, p_mean, ssp = _standardize(P[:, c])
-        Yz, y_mean, sst = _standardize(Yn[:, c])
-        chunks.append((c, bk.asarray(Pz, dtype), bk.asarray(Yz, dtype), (p_mean, ssp, y_mean, sst)))
-    flat = np.empty(batch * n * vb, dtype=dtype) if bk.name == "numpy" else None
+    fold_of = np.zeros(n, dtype=np.int64)
+    if folds is not None:
+        fold_of = np.unique(np.asarray(folds)[tested].astype(str), return_inverse=True)[1]
+    labels = _permutation_labels(fold_of, None if groups is None else groups[tested])
+    if pooling == "pooled":
+        sets = [np.arange(n)]
+    else:
+        sets = [np.flatnonzero(fold_of == k) for k in np.unique(fold_of)]
+    local = np.empty(n, dtype=np.int64)
+    scorers = []
+    for rows in sets:
+        local[rows] = np.arange(rows.size)
+        scorers.append((rows, _SetScorer(bk, P[rows], Yn[rows], metric, dtype, batch, voxel_batch)))
 
     def scores(perms: np.ndarray) -> np.ndarray:
-        """The metric (s, v) of permutations (s, n), NaN in undefined columns.
-
-        Voxel chunks outside, ``batch`` permutations inside: a chunk is read from memory
-        once per call and stays in cache for all ``s`` permutations.
-        """
-        out = np.full((perms.shape[0], v), np.nan)
-        for c, Pb, Yb, (p_mean, ssp, y_mean, sst) in chunks:
-            for b0 in range(0, perms.shape[0], batch):
-                pb = perms[b0 : b0 + batch]
-                b = pb.shape[0]
-                idx = pb if flat is not None else bk.index(pb)
-                g = None if flat is None else flat[: b * n * c.size].reshape(b, n, c.size)
-                r = bk.to_numpy(_label_null_chunk(bk, Yb, Pb, idx, g)).astype(np.float64)
-                if metric == "pearson_r":
-                    out[b0 : b0 + b, c] = np.clip(r, -1.0, 1.0)
-                else:
-                    sse = sst + ssp + n * (y_mean - p_mean) ** 2 - 2.0 * r * np.sqrt(sst * ssp)
-                    out[b0 : b0 + b, c] = 1.0 - sse / sst
-        return out
+        """The statistic (s, v) of permutations (s, n) that keep rows within their sets."""
+        per_set = np.stack([scorer(local[perms[:, rows]]) for rows, scorer in scorers])
+        if pooling == "pooled":
+            return per_set[0]
+        finite = np.isfinite(per_set)
+        count = finite.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, np.where(finite, per_set, 0.0).sum(axis=0) / count, np.nan)
 
     # the observed scores: the same kernel with the identity permutation
     tally = _Tally(scores(np.arange(n)[None, :])[0], n_perm, tail, keep_null)
     # permutations per sweep over the voxels: a (sweep, v) float64 block of at most 2**22
     sweep = batch * max(1, min(-(-n_perm // batch), NULL_ELEMENTS // (batch * max(v, 1))))
-    for b0, perms in permutation_batches(n, n_perm, seed, sweep, groups=groups):
+    for b0, perms in permutation_batches(n, n_perm, seed, sweep, groups=labels):
         tally.add(b0, scores(perms))
     return tally.result(n_perm, seed, "test_labels", metric)
 
@@ -377,7 +470,8 @@ def refit_permutation_test(
     seed: int = 0,
     *,
     groups=None,
-    metric: str = "pearson_r",
+    metric: str = "r",
+    pooling: str = "folds",
     tail: str = "greater",
     batch: int | None = None,
     keep_null: bool = False,
@@ -406,9 +500,15 @@ def refit_permutation_test(
     seed : int
         Seed of the permutations (:func:`dnnmap.stats.permutations.permutations`).
     groups : array of shape (n,) or None
-        Exchangeability blocks; None: all rows.
-    metric : {"pearson_r", "r2"}
-        ``EncodingResult.score`` or ``EncodingResult.r2``.
+        Exchangeability blocks (e.g. sessions, or the outer folds); None: all rows.
+    metric : {"r", "r2", "signed_sqrt_r2"}
+        The score (``"pearson_r"`` is ``"r"``); the permuted statistic is
+        ``EncodingResult.score`` of the refit with ``score=metric`` and ``pooling``, i.e. the
+        reported score. Valid by construction for every CV scheme: under the null, the
+        responses permuted within blocks have the distribution of the observed ones, and
+        every step (inner CV, alphas, outer CV, score) is redone on them.
+    pooling : {"folds", "pooled"}
+        As :func:`~dnnmap.encoding.ridge.cross_validated_encoding`.
     tail : {"greater", "less", "two-sided"}
         Alternative (see :mod:`dnnmap.stats.inference`).
     batch : int or None
@@ -431,7 +531,8 @@ def refit_permutation_test(
     """
     n_perm = check_int(n_perm, "n_perm", 1)
     seed = check_int(seed, "seed", 0)
-    metric = check_choice(metric, "metric", SCORE_METRICS)
+    metric = _check_metric(metric)
+    pooling = check_choice(pooling, "pooling", POOLINGS)
     tail = check_choice(tail, "tail", TAILS)
     Yn = np.asarray(Y)
     if Yn.ndim == 1:
@@ -448,9 +549,17 @@ def refit_permutation_test(
 
     def fit(cols: np.ndarray) -> np.ndarray:
         res = cross_validated_encoding(
-            X, cols, alphas, n_folds, cv_seed, inner_cv, **encoding_kwargs
+            X,
+            cols,
+            alphas,
+            n_folds,
+            cv_seed,
+            inner_cv,
+            score=metric,
+            pooling=pooling,
+            **encoding_kwargs,
         )
-        return np.asarray(res.score if metric == "pearson_r" else res.r2, dtype=np.float64)
+        return np.asarray(res.score, dtype=np.float64)
 
     tally = None
     for b0, perms in permutation_batches(n, n_perm, seed, batch, groups=groups):

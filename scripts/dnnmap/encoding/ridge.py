@@ -93,12 +93,14 @@ from dnnmap.encoding._ridge_solver import (
     SOLVERS,
     Design,
     alpha_predictions,
+    check_alpha_scale,
     check_alphas,
     check_batch,
     check_solver,
     check_train_size,
     compute_dtype,
     fit_batches,
+    gram_scale,
     inner_pairs,
     make_plan,
     svd_factors,
@@ -389,6 +391,13 @@ class RidgeCV(EncodingScoreMixin, BaseEstimator):
         Seed of the shuffled k-fold when ``cv`` is an int.
     dtype : None, float32 or float64
         Compute dtype of the large products (None: float32 for float32 Y, else float64).
+    alpha_scale : {"absolute", "relative"}
+        ``"absolute"`` (default, as scikit-learn): the penalties are ``alphas``.
+        ``"relative"``: the penalties are ``alphas * s`` with ``s`` the mean eigenvalue of
+        the centered Gram matrix of the training rows passed to ``fit`` (``||Xc||_F**2 /
+        n_train``, :func:`dnnmap.encoding._ridge_solver.gram_scale`), so one grid means the
+        same shrinkage whatever the scale of the features; the inner folds use the same
+        penalties. ``alpha_`` reports the chosen entry of ``alphas`` (the multiple).
 
     Attributes
     ----------
@@ -414,6 +423,7 @@ class RidgeCV(EncodingScoreMixin, BaseEstimator):
         device="auto",
         random_state=0,
         dtype=None,
+        alpha_scale="absolute",
     ):
         self.alphas = alphas
         self.cv = cv
@@ -423,6 +433,13 @@ class RidgeCV(EncodingScoreMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.dtype = dtype
+        self.alpha_scale = alpha_scale
+
+    def _penalties(self, X_rows: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+        """The penalties of the grid ``alphas`` on the training rows ``X_rows``."""
+        if check_alpha_scale(self.alpha_scale) == "absolute":
+            return alphas
+        return alphas * gram_scale(X_rows, self.fit_intercept)
 
     def fit(self, X, Y) -> RidgeCV:
         """Select alpha per target on (X, Y) by inner CV, then refit on all rows."""
@@ -441,7 +458,8 @@ class RidgeCV(EncodingScoreMixin, BaseEstimator):
         bad = masked_columns(Y, step, constant=False)
         warn_masked(int(bad.sum()), v, "not finite (NaN or inf)")
         design = Design(bk, X, fit_intercept=self.fit_intercept, solver=solver)
-        plan = make_plan(design, np.arange(n), pairs, alphas, dtype, weights=weights)
+        penalties = self._penalties(X, alphas)
+        plan = make_plan(design, np.arange(n), pairs, penalties, dtype, weights=weights)
         coef = np.empty((p, v), dtype=dtype) if weights else None
         if weights:
             coef[:, bad] = np.nan
@@ -518,7 +536,8 @@ class RidgeCV(EncodingScoreMixin, BaseEstimator):
             shared[key] = Design(bk, X, fit_intercept=self.fit_intercept, solver=solver)
         pairs = inner_pairs(self.cv, X[train], self.random_state)
         check_train_size(train.size, pairs)
-        plan = make_plan(shared[key], train, pairs, alphas, dtype, test=test, prune=True)
+        penalties = self._penalties(X[train], alphas)
+        plan = make_plan(shared[key], train, pairs, penalties, dtype, test=test, prune=True)
         for c, _, best, C, mean in fit_batches(plan, Y, cols, batch_size):
             pred = plan.full.A @ C
             if mean is not None:
@@ -561,6 +580,9 @@ def cross_validated_encoding(
     solver: str = "auto",
     device: str = "auto",
     dtype=None,
+    score: str = "r",
+    pooling: str = "folds",
+    alpha_scale: str = "absolute",
 ) -> EncodingResult:
     """Outer cross-validated ridge encoding: per outer split, :class:`RidgeCV` on the training
     rows (alpha per voxel by inner CV on those rows only), predictions for the test rows.
@@ -604,6 +626,13 @@ def cross_validated_encoding(
         Compute backend (:func:`dnnmap.backend.get_backend`).
     dtype : None, float32 or float64
         Compute dtype of the large products (None: float32 for float32 Y, else float64).
+    score, pooling
+        The reported score (:func:`~dnnmap.encoding.cross_validation.cross_validated_predictions`):
+        ``"r"``, ``"r2"`` or ``"signed_sqrt_r2"``, per fold then averaged (``"folds"``) or on
+        pooled predictions (``"pooled"``).
+    alpha_scale : {"absolute", "relative"}
+        Penalties as given, or as multiples of each outer training set's mean Gram eigenvalue
+        (:class:`RidgeCV`).
 
     Returns
     -------
@@ -635,6 +664,7 @@ def cross_validated_encoding(
                 f"expected 2 <= inner_cv <= {smallest}"
             )
     compute_dtype(dtype, Yc)
+    check_alpha_scale(alpha_scale)
     get_backend(device)
     del Yc
 
@@ -650,6 +680,9 @@ def cross_validated_encoding(
             device=device,
             random_state=seed,
             dtype=dtype,
+            alpha_scale=alpha_scale,
         )
 
-    return cross_validated_predictions(factory, X, Y, splits, batch_size=batch_size)
+    return cross_validated_predictions(
+        factory, X, Y, splits, batch_size=batch_size, score=score, pooling=pooling
+    )

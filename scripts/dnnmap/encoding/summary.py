@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from dnnmap.encoding.io import read_scores
+from dnnmap.encoding.io import read_permutation_meta, read_scores
+from dnnmap.stats.inference import family_fwe
 
 KEYS = ("model", "layer", "subject", "roi")
 COLUMNS = (
@@ -23,7 +24,13 @@ COLUMNS = (
     "frac_fwe_05",
     "n_vox",
     "n_nan",
+    "median_r_pooled",
+    "n_alpha_edge",
+    "frac_fwe_family_05",
 )
+FAMILY = ("model", "subject")
+"""The family of the family-wise correction across jobs: all layers x ROIs of a model and
+subject."""
 
 
 def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFrame:
@@ -43,7 +50,11 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
         R² over the ROI's voxels (NaN voxels left out), median noise-ceiling-normalized r and
         median noise ceiling (NaN without repeats), the fraction of voxels with a
         max-statistic FWE p < 0.05 (NaN without permutations), the voxel count and how many
-        voxels have a NaN score (masked: constant or not finite).
+        voxels have a NaN score (masked: constant or not finite); the median pooled r
+        (``score_pooled``, biased downward, for comparison), the number of voxels whose
+        chosen alpha sits on an edge of the grid in some outer split, and the fraction of
+        voxels significant at FWE 0.05 over the whole family of a model and subject (all
+        its layers x ROIs, :func:`dnnmap.stats.inference.family_fwe`; NaN without permutations).
     """
     rows = []
     for path, key in zip(paths, keys, strict=True):
@@ -63,9 +74,46 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
                 else np.nan,
                 "n_vox": int(score.size),
                 "n_nan": int(np.isnan(score).sum()),
+                "median_r_pooled": _nanmedian(scores.get("score_pooled", nan)),
+                "n_alpha_edge": int(np.sum(scores["alpha_edge"])) if "alpha_edge" in scores else 0,
             }
         )
-    return pd.DataFrame(rows, columns=[*KEYS, *COLUMNS])
+    table = pd.DataFrame(rows, columns=[*KEYS, *COLUMNS])
+    table["frac_fwe_family_05"] = family_fraction_significant(paths, keys)
+    return table
+
+
+def family_fraction_significant(
+    paths: Sequence[str], keys: Sequence[dict], alpha: float = 0.05
+) -> np.ndarray:
+    """Per encoding file, the fraction of its voxels with a family-wise p-value
+    (:func:`dnnmap.stats.inference.family_fwe` over the files of its model and subject)
+    below ``alpha``.
+
+    Returns
+    -------
+    array of shape (n_files,)
+        NaN for files without permutations, and for families whose files differ in
+        ``n_perm``, ``seed``, ``kind`` or ``tail`` (their permutations are not shared).
+    """
+    out = np.full(len(paths), np.nan)
+    families: dict[tuple, list[int]] = {}
+    for i, key in enumerate(keys):
+        families.setdefault(tuple(key[k] for k in FAMILY), []).append(i)
+    for members in families.values():
+        metas = [read_permutation_meta(paths[i]) for i in members]
+        shared = {(m.get("n_perm"), m.get("seed"), m.get("kind"), m.get("tail")) for m in metas}
+        if len(shared) != 1 or not metas[0].get("n_perm"):
+            continue
+        scores = [read_scores(paths[i]) for i in members]
+        pvals = family_fwe(
+            [s["score"] for s in scores],
+            [s["null_max"] for s in scores],
+            metas[0].get("tail", "greater"),
+        )
+        for i, p in zip(members, pvals, strict=True):
+            out[i] = float(np.mean(p < alpha)) if p.size else np.nan
+    return out
 
 
 def _nanmedian(values: np.ndarray) -> float:

@@ -197,3 +197,59 @@ def fwe_pvalue(observed, null_max, tail: str = "greater") -> np.ndarray:
     p = (1.0 + count) / (1.0 + finite.size)
     p = np.where(np.isnan(obs) | (finite.size == 0), np.nan, p)
     return float(p) if p.ndim == 0 else p
+
+
+def family_fwe(observed, null_max, tail: str = "greater") -> list[np.ndarray]:
+    """Max-statistic family-wise p-values across several permutation tests (jobs).
+
+    Every job of the family must have used the same permutations (same seed, stimuli, folds
+    and blocks: then ``null_max[j][b]`` is the extreme of permutation ``b`` in job ``j``).
+    The family's null extreme of permutation ``b`` is the maximum over jobs of
+    ``null_max[j][b]`` (``tail="less"``: the minimum; ``"two-sided"``: ``null_max`` already
+    holds maxima of ``|score|``, and ``|observed|`` is tested), and::
+
+        p_family[j][v] = (1 + #{family_max >= observed[j][v]}) / (1 + n_perm)
+
+    which controls the family-wise error over all voxels of all jobs (Nichols & Holmes
+    2002), as the max-statistic correction does within one job.
+
+    Parameters
+    ----------
+    observed : sequence of arrays of shape (v_j,)
+        The observed scores of each job (NaN: untested).
+    null_max : sequence of arrays of shape (n_perm,)
+        The per-permutation extreme of each job (NaN: no finite null value).
+    tail : {"greater", "less", "two-sided"}
+
+    Returns
+    -------
+    list of arrays of shape (v_j,)
+        Family-wise p-values (NaN where ``observed`` is NaN).
+    """
+    tail = _check_tail(tail)
+    nulls = [np.asarray(m, dtype=np.float64) for m in null_max]
+    if len({m.shape for m in nulls}) != 1 or nulls[0].ndim != 1:
+        shapes = sorted({m.shape for m in nulls})
+        raise InputError(
+            f"null_max arrays have shapes {shapes}; expected one shape (n_perm,) across the family"
+        )
+    stacked = np.stack(nulls)
+    with np.errstate(invalid="ignore"):
+        if tail == "less":
+            ext = np.where(np.isfinite(stacked), stacked, np.inf).min(axis=0)
+        else:
+            ext = np.where(np.isfinite(stacked), stacked, -np.inf).max(axis=0)
+    ext = np.sort(ext[np.isfinite(ext)])
+    out = []
+    for obs in observed:
+        o = np.asarray(obs, dtype=np.float64)
+        o = np.abs(o) if tail == "two-sided" else o
+        if tail == "less":
+            count = np.searchsorted(ext, o, side="right")
+        else:
+            count = ext.size - np.searchsorted(ext, o, side="left")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = (1.0 + count) / (1.0 + ext.size)
+        p[np.isnan(o) | (ext.size == 0)] = np.nan
+        out.append(p)
+    return out

@@ -129,3 +129,37 @@ def explained_variance(y_true, y_pred) -> np.ndarray:
     ev = np.full(a.shape[1], np.nan)
     ev[ok] = 1.0 - num[ok] / den[ok]
     return _out(ev, vector)
+
+
+def signed_sqrt_r2(y_true, y_pred) -> np.ndarray:
+    """``sign(R²) * sqrt(|R²|)`` per column, R² of :func:`r2_score`.
+
+    A correlation-like scale for R² that keeps its sign (negative: the prediction is worse
+    than the column mean); the encoding metric of the seed study.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of shape (n, v) or (n,)
+
+    Returns
+    -------
+    array of shape (v,), or float for 1-D input
+        In (-inf, 1]; NaN where :func:`r2_score` is NaN.
+    """
+    r2 = np.asarray(r2_score(y_true, y_pred), dtype=np.float64)
+    out = np.sign(r2) * np.sqrt(np.abs(r2))
+    return float(out) if out.ndim == 0 else out
+
+
+SCORES = {"r": pearson_r, "r2": r2_score, "signed_sqrt_r2": signed_sqrt_r2}
+"""Encoding scores by config name (``encoding.score``): column-wise ``f(y_true, y_pred)``."""
+
+SCORE_MIN_ROWS = {"r": 3, "r2": 2, "signed_sqrt_r2": 2}
+"""Fewest test rows on which each score is computed (fewer: NaN)."""
+
+
+def score_function(name: str):
+    """The column-wise scorer of :data:`SCORES` named ``name``."""
+    if name not in SCORES:
+        raise InputError(f"score is {name!r}; expected one of {', '.join(SCORES)}")
+    return SCORES[name]

@@ -13,8 +13,9 @@ from sklearn.linear_model import LinearRegression
 
 from dnnmap.brain.noise_ceiling import response_noise_ceiling
 from dnnmap.encoding.cross_validation import cross_validated_predictions
+from dnnmap.encoding.io import alpha_on_edge as io_alpha_on_edge
 from dnnmap.encoding.io import read_scores, run_encoding, write_encoding
-from dnnmap.encoding.permutation import label_permutation_test
+from dnnmap.encoding.permutation import label_permutation_test, refit_permutation_test
 from dnnmap.encoding.ridge import cross_validated_encoding
 from dnnmap.errors import InputError
 from dnnmap.stats.splits import make_splits
@@ -83,6 +84,7 @@ def test_run_encoding_matches_direct_ridge(files):
         seed=2,
         inner_cv=SETTINGS["inner_folds"],
         batch_size=SETTINGS["voxel_batch"],
+        alpha_scale="relative",  # the workflow's default
     )
     assert out.stim_ids == files["ids"] and out.permutation is None
     np.testing.assert_array_equal(out.index, files["index"])
@@ -101,7 +103,8 @@ def test_run_encoding_matches_direct_ridge(files):
     ],
 )
 def test_cv_schemes_from_the_stimulus_table(files, cv, n_splits):
-    out = _run(files, cv=cv)
+    # a test set of one stimulus has no r: leave-one-out needs the pooled score
+    out = _run(files, cv=cv, pooling="pooled" if cv["scheme"] == "loo" else "folds")
     assert len(out.splits) == n_splits and out.splits.scheme == cv["scheme"]
     assert out.result.alpha.shape == (n_splits, V)
     assert np.all(out.result.score > 0.3)
@@ -124,8 +127,10 @@ def test_other_estimators_match_the_generic_cross_validation(files):
 def test_test_label_permutations_match_the_library(files):
     perm = {"n_perm": 50, "kind": "test_labels", "seed": 4}
     out = _run(files, permutation=perm)
-    ref = label_permutation_test(out.result.predictions, files["Y"], 50, 4)
+    ref = label_permutation_test(out.result.predictions, files["Y"], 50, 4, folds=out.result.folds)
     np.testing.assert_array_equal(out.permutation.pvalue, ref.pvalue)
+    # the permuted statistic is the reported score
+    np.testing.assert_allclose(out.permutation.observed, out.result.score, atol=1e-5)
     np.testing.assert_array_equal(out.permutation.pvalue_fwe, ref.pvalue_fwe)
     assert (out.permutation.pvalue == 1 / 51).all()  # every voxel has real signal
 
@@ -176,13 +181,16 @@ def test_write_encoding_round_trip(files, tmp_path):
         np.testing.assert_array_equal(f["pvalue_fwe"][()], enc.permutation.pvalue_fwe)
         assert f["null_max"].shape == (20,)
         assert f.attrs["layer"] == "conv1" and f.attrs["roi"] == "V1"
-        assert f.attrs["estimator"] == "ridge" and f.attrs["score_metric"] == "pearson_r"
+        assert f.attrs["estimator"] == "ridge" and f.attrs["score_metric"] == "r"
         cv = json.loads(f.attrs["cv"])
         assert cv["scheme"] == "kfold" and cv["n_splits"] == 4 and cv["inner_folds"] == 3
         assert cv["alphas"] == SETTINGS["alphas"]
         assert json.loads(f.attrs["permutation"])["n_perm"] == 20
     scores = read_scores(out)
-    assert set(scores) == {"index", "score", "r2", "pvalue", "pvalue_fwe", "qvalue"}
+    assert set(scores) == {
+        *("index", "score", "r2", "pvalue", "pvalue_fwe", "qvalue"),
+        *("score_pooled", "alpha_edge", "null_max"),
+    }
     np.testing.assert_array_equal(scores["index"], index)
     np.testing.assert_array_equal(scores["score"], result.score.astype(np.float32))
     np.testing.assert_array_equal(scores["r2"], result.r2.astype(np.float32))
@@ -205,3 +213,41 @@ def test_read_aligned_short_brain_file(files):
         read_aligned(files["brain"], "responses", files["ids"], str(files["stimuli"]))
     got = read_aligned(files["features"], "features", files["ids"], "t")
     np.testing.assert_array_equal(got, files["X"])
+
+
+def test_permutation_blocks_come_from_the_table(files, monkeypatch):
+    """The workflow passes exchangeability blocks: the column named by
+    encoding.permutation.blocks, or the CV's group column under cv.scheme: group."""
+    import dnnmap.encoding.io as io
+
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen["groups"] = kwargs.get("groups")
+        return refit_permutation_test(*args, **kwargs)
+
+    monkeypatch.setattr(io, "refit_permutation_test", spy)
+    session = pd.read_csv(files["stimuli"], sep="\t")["session"].astype(str).to_numpy()
+    perm = {"n_perm": 3, "kind": "refit", "seed": 0}
+    _run(files, permutation={**perm, "blocks": "session"})
+    np.testing.assert_array_equal(seen["groups"], session)
+    _run(files, permutation=perm, cv={"scheme": "group", "n_folds": 4, "column": "session"})
+    np.testing.assert_array_equal(seen["groups"], session)
+    _run(files, permutation=perm)
+    assert seen["groups"] is None
+    with pytest.raises(InputError, match="nope"):
+        _run(files, permutation={**perm, "blocks": "nope"})
+
+
+def test_score_options_and_alpha_edges(files):
+    out = _run(files, score="signed_sqrt_r2")
+    r = out.result
+    assert r.score_metric == "signed_sqrt_r2" and r.pooling == "folds"
+    np.testing.assert_allclose(r.score, r.fold_scores.mean(axis=0), rtol=1e-12)
+    pooled = _run(files, pooling="pooled").result
+    np.testing.assert_allclose(pooled.score, pooled.score_pooled, rtol=1e-12)
+    grid = SETTINGS["alphas"]
+    edge = io_alpha_on_edge(r.alpha, SETTINGS)
+    expected = np.isin(r.alpha, [min(grid), max(grid)]).any(axis=0)
+    np.testing.assert_array_equal(edge, expected)
+    assert not io_alpha_on_edge(r.alpha, {**SETTINGS, "estimator": "pls"}).any()

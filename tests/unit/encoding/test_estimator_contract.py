@@ -70,7 +70,8 @@ def test_one_driver_runs_every_estimator(name):
     splits = make_splits(30, "kfold", n_folds=3, seed=4)
     res = cross_validated_predictions(cls(**params), X, Y, splits)
     assert res.predictions.shape == Y.shape and np.isfinite(res.predictions).all()
-    np.testing.assert_array_equal(res.score, pearson_r(Y, res.predictions))
+    np.testing.assert_array_equal(res.score_pooled, pearson_r(Y, res.predictions))
+    np.testing.assert_allclose(res.score, res.fold_scores.mean(axis=0), rtol=1e-12)
 
 
 def test_driver_with_ridgecv_equals_cross_validated_encoding_exactly():

@@ -367,7 +367,8 @@ def test_cross_validated_predictions_manual_loop_and_hyperparameters():
     for tr, te in zip(splits.train, splits.test, strict=True):
         pred[te] = linear_model.Lasso(alpha=0.1).fit(X[tr], Y[tr]).predict(X[te])
     np.testing.assert_allclose(out.predictions, pred, atol=1e-12)
-    np.testing.assert_allclose(out.score, pearson_r(Y, pred), atol=1e-12)
+    np.testing.assert_allclose(out.score_pooled, pearson_r(Y, pred), atol=1e-12)
+    np.testing.assert_allclose(out.score, out.fold_scores.mean(axis=0), atol=1e-12)
     assert np.isnan(out.alpha).all()  # sklearn Lasso has no alpha_
     pls = cross_validated_predictions(lambda tr: PLS(3, cv=3), X, Y, splits)
     assert set(np.unique(pls.alpha)) <= {1.0, 2.0, 3.0}
@@ -378,8 +379,10 @@ def test_cross_validated_predictions_manual_loop_and_hyperparameters():
     c = cross_validated_predictions(Lasso(0.1), X, Y[:, 1], splits)
     assert c.predictions.shape == (24,) and c.fold_scores.shape == (4,)
     np.testing.assert_allclose(c.score, a.score[1], atol=1e-12)
-    loo = cross_validated_predictions(OLS(), X, Y, make_splits(24, "loo"))
+    loo = cross_validated_predictions(OLS(), X, Y, make_splits(24, "loo"), pooling="pooled")
     assert np.isnan(loo.fold_scores).all() and np.isfinite(loo.score).all()
+    # a test set of one stimulus has no r: the per-fold mean is NaN
+    assert np.isnan(cross_validated_predictions(OLS(), X, Y, make_splits(24, "loo")).score).all()
 
 
 def test_cross_validated_predictions_float32_and_masking(caplog):

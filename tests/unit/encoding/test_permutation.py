@@ -152,7 +152,7 @@ def test_label_permutation_bad_input():
         label_permutation_test(P[:9], Y, 5)
     with pytest.raises(InputError, match=r"groups have shape \(3,\); expected one label per row"):
         label_permutation_test(P, Y, 5, groups=[0, 1, 2])
-    with pytest.raises(InputError, match=r"metric is 'auc'; expected one of pearson_r, r2"):
+    with pytest.raises(InputError, match=r"metric is 'auc'; expected one of r, r2, signed_sqrt_r2"):
         label_permutation_test(P, Y, 5, metric="auc")
     with pytest.raises(InputError, match=r"tail is 'up'"):
         label_permutation_test(P, Y, 5, tail="up")
@@ -182,7 +182,7 @@ def _regression(n=30, p=6, v=3, seed=0):
     return X, Y
 
 
-@pytest.mark.parametrize("metric", ["pearson_r", "r2"])
+@pytest.mark.parametrize("metric", ["r", "r2", "signed_sqrt_r2"])
 def test_refit_permutations_equal_one_fit_per_permutation(metric):
     X, Y = _regression()
     n_perm, seed = 7, 1
@@ -202,10 +202,10 @@ def test_refit_permutations_equal_one_fit_per_permutation(metric):
     perms = permutations(30, n_perm, seed)
     null = np.empty((n_perm, 3))
     for b, perm in enumerate(perms):
-        fit = cross_validated_encoding(X, Y[perm], ALPHAS, 3, 2, 3)
-        null[b] = fit.score if metric == "pearson_r" else fit.r2
-    fit = cross_validated_encoding(X, Y, ALPHAS, 3, 2, 3)
-    observed = fit.score if metric == "pearson_r" else fit.r2
+        fit = cross_validated_encoding(X, Y[perm], ALPHAS, 3, 2, 3, score=metric)
+        null[b] = fit.score  # the reported score: the mean of the per-fold scores
+    fit = cross_validated_encoding(X, Y, ALPHAS, 3, 2, 3, score=metric)
+    observed = fit.score
     np.testing.assert_allclose(res.null, null, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res.observed, observed, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(res.pvalue, permutation_pvalue(observed, null))
