@@ -16,12 +16,21 @@ IDS = ["a", "b", "c", "d"]
 
 @pytest.fixture
 def config():
+    """The demo config with the rsa keys that are not the defaults removed."""
     raw = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for key in ("model_patterns", "n_components", "zscore"):
+        raw["rsa"].pop(key, None)
     return validate(raw, load_schema(ROOT / "workflow/schemas/config.schema.yaml"), "c.yaml")
 
 
 def _check(config, tmp_path):
     check_semantics(config, IDS, tmp_path, "c.yaml")
+
+
+def test_demo_config_passes(tmp_path):
+    raw = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    schema = load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+    _check(validate(raw, schema, "c.yaml"), tmp_path)
 
 
 def test_defaults_read_activations_and_pass(config, tmp_path):
