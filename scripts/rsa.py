@@ -7,8 +7,9 @@ Output: ``results/rsa/{subject}/{model}/{roi}.tsv`` (columns in dnnmap.rsa.analy
 remixed layer RDMs (results/rdm_remix/{model}/{layer}.h5) as ``models``,
 ``results/rsa_remix/{subject}/{model}/{roi}.tsv``.
 Serves rules ``rsa`` and ``rsa_remix``.
-Params: ``rsa`` (config ``rsa``: comparison, n_perm, n_boot, ci, seed), ``layers``,
-``subjects``.
+Params: ``rsa`` (config ``rsa``: comparison, n_perm, n_boot, ci, seed, groups), ``layers``,
+``subjects``. The subject's brain RDM file gives the within-subject ceiling (its
+``repeat_rdms``) and the masking (``n_masked``, ``masked_reason``).
 Wildcards: ``subject``.
 """
 
@@ -16,7 +17,8 @@ import logging
 
 from dnnmap.logs import rule_log
 from dnnmap.rsa.analysis import rsa_layer_table
-from dnnmap.rsa.io import read_layer_and_brain_rdms
+from dnnmap.rsa.io import read_layer_and_brain_rdms, read_masking, read_repeat_rdms, rsa_groups
+from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
@@ -32,8 +34,22 @@ def main(
     subject: str,
     out_path: str,
 ) -> None:
+    stimuli = read_stimuli(stimuli_path)
     models, brains = read_layer_and_brain_rdms(stimuli_path, model_paths, brain_paths)
-    table = rsa_layer_table(models, layers, brains, subjects.index(subject), settings)
+    index = subjects.index(subject)
+    repeats = read_repeat_rdms(brain_paths[index], list(stimuli["stim_id"]), stimuli_path)
+    n_masked, note = read_masking(brain_paths[index])
+    table = rsa_layer_table(
+        models,
+        layers,
+        brains,
+        index,
+        settings,
+        repeat_rdms=repeats,
+        groups=rsa_groups(stimuli, settings, stimuli_path),
+        n_masked=n_masked,
+        note=note,
+    )
     LOG.info("%s\n%s", subject, table.to_string(index=False))
     write_table(out_path, table)
 

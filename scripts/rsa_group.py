@@ -4,14 +4,15 @@ Inputs: ``stimuli`` (results/stimuli.tsv), ``models`` (results/rdm/{model}/{laye
 layer, in the order of ``params.layers``), ``brains`` (results/rdm/brain/{subject}/{roi}.h5
 of every subject).
 Output: ``results/rsa_group/{model}/{roi}.tsv`` (columns in dnnmap.rsa.tables.GROUP_COLUMNS).
-Params: ``rsa`` (config ``rsa``: comparison, n_boot, ci, seed), ``layers``.
+Params: ``rsa`` (config ``rsa``: comparison, n_boot, ci, seed, groups), ``layers``.
 """
 
 import logging
 
 from dnnmap.logs import rule_log
-from dnnmap.rsa.io import read_layer_and_brain_rdms
+from dnnmap.rsa.io import read_layer_and_brain_rdms, rsa_groups
 from dnnmap.rsa.tables import group_rsa_table
+from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
 
 LOG = logging.getLogger("dnnmap")
@@ -26,7 +27,8 @@ def main(
     out_path: str,
 ) -> None:
     models, brains = read_layer_and_brain_rdms(stimuli_path, model_paths, brain_paths)
-    table = group_rsa_table(models, layers, brains, settings)
+    groups = rsa_groups(read_stimuli(stimuli_path), settings, stimuli_path)
+    table = group_rsa_table(models, layers, brains, settings, groups)
     LOG.info("%d subjects\n%s", len(brains), table.to_string(index=False))
     write_table(out_path, table)
 

@@ -214,6 +214,7 @@ def check_semantics(
     if simulated:
         _check_simulation(config, source, atlas)
     _check_partition(config, source)
+    _check_rsa(config, source)
     _check_estimator(config, source)
     _check_encoding(config, source)
     for subject, entry in config["brain"]["subjects"].items():
@@ -319,6 +320,78 @@ def _check_partition(config, source):
                     f"{source}: rsa.advanced.partition.{model}.{i}: {unknown[0]!r} is not among "
                     f"models.{model}.layers ({', '.join(layers)})"
                 )
+
+
+# --- rsa (issue 10) -------------------------------------------------------------------------
+
+RSA_NOISE_METRICS = ("mahalanobis", "crossnobis")
+RSA_UNRESAMPLABLE = ("corr_cov", "cosine_cov")
+
+
+def _check_rsa(config, source):
+    """The ``rsa`` settings that a schema cannot judge: metrics, patterns, repeats, bootstrap.
+
+    - ``metric`` and ``brain_metric`` are metrics :func:`dnnmap.rsa.rdm.compute_rdm` knows;
+      mahalanobis and crossnobis only for the brain (a layer has no repeats to estimate a
+      noise covariance from);
+    - ``brain_metric`` mahalanobis or crossnobis needs repeats for every subject;
+    - ``n_components`` only with ``model_patterns: features``;
+    - ``comparison`` ``corr_cov``/``cosine_cov`` cannot be bootstrapped over stimuli, so they
+      need ``n_boot: 0``.
+    """
+    rsa = config.get("rsa", {})
+    if not rsa.get("enabled", True):
+        return
+    from dnnmap.rsa.rdm import RDM_METRICS, SCIPY_METRICS
+
+    known = sorted(set(RDM_METRICS) | set(SCIPY_METRICS))
+    for key in ("metric", "brain_metric"):
+        metric = rsa.get(key, "correlation")
+        if metric not in known:
+            raise InputError(
+                f"{source}: rsa.{key} is {metric!r}; expected one of {', '.join(known)}"
+            )
+    metric = rsa.get("metric", "correlation")
+    if metric in RSA_NOISE_METRICS:
+        raise InputError(
+            f"{source}: rsa.metric is {metric!r}, but a model layer has no repeated measurements "
+            "to estimate a noise covariance from (and with none it equals the Euclidean "
+            "distance); expected correlation, cosine, euclidean, sqeuclidean or another pdist "
+            "metric (mahalanobis and crossnobis are for rsa.brain_metric)"
+        )
+    brain_metric = rsa.get("brain_metric", "correlation")
+    if brain_metric in RSA_NOISE_METRICS:
+        n_sim = config.get("simulation", {}).get("n_repeats", 1)
+        for subject, entry in config["brain"]["subjects"].items():
+            n_rep = n_sim if entry["responses"] == SIMULATE else len(entry.get("repeats", []))
+            if n_rep < 2:
+                where = (
+                    "simulation.n_repeats"
+                    if entry["responses"] == SIMULATE
+                    else f"brain.subjects.{subject}.repeats"
+                )
+                raise InputError(
+                    f"{source}: rsa.brain_metric is {brain_metric!r} but subject {subject!r} has "
+                    f"{n_rep if n_rep > 1 else 'no'} repeats ({where}); the noise covariance "
+                    "is estimated from at least 2 repeats. Give the repeats, or choose "
+                    "correlation, cosine, euclidean or sqeuclidean"
+                )
+    patterns = rsa.get("model_patterns", "activations")
+    if patterns == "activations" and rsa.get("n_components") is not None:
+        raise InputError(
+            f"{source}: rsa.n_components is {rsa['n_components']} but rsa.model_patterns is "
+            "'activations' (all units); expected rsa.n_components: null, or "
+            "rsa.model_patterns: features to take the first components of the features"
+        )
+    comparison = rsa.get("comparison", "spearman")
+    if comparison in RSA_UNRESAMPLABLE and rsa.get("n_boot", 1000) > 0:
+        raise InputError(
+            f"{source}: rsa.comparison is {comparison!r} with rsa.n_boot "
+            f"{rsa.get('n_boot', 1000)}; the whitening of {comparison} is not defined for "
+            "resampled stimuli, so it cannot be bootstrapped over stimuli. Expected "
+            "rsa.n_boot: 0, or a comparison among spearman, pearson, kendall, tau-a, rho-a, "
+            "cosine"
+        )
 
 
 def _check_simulation(config, source, atlas):

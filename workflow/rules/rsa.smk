@@ -8,7 +8,11 @@ localrules:
 rule rdm_model:
     input:
         stimuli=STIMULI,
-        features=FEATURES,
+        patterns=(
+            FEATURES
+            if config["rsa"].get("model_patterns", "activations") == "features"
+            else ACTIVATIONS
+        ),
     output:
         RDM_MODEL,
     log:

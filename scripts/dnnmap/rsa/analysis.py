@@ -8,8 +8,21 @@ For a subject ``s`` and an ROI, :func:`rsa_layer_table` gives one row per layer 
 - ``ci_low``, ``ci_high``: a percentile bootstrap interval over stimuli
   (:func:`dnnmap.rsa.bootstrap.bootstrap_similarity`, ``rsa.n_boot`` samples, level ``rsa.ci``);
 - ``nc_lower``, ``nc_upper``: the noise ceiling of the ROI from all subjects' RDMs
-  (:func:`dnnmap.rsa.inference.rdm_noise_ceiling`; NaN with a single subject);
-- ``method``, ``n_perm``, ``n_boot``, ``n_stim``.
+  (:func:`dnnmap.rsa.inference.rdm_noise_ceiling`; NaN with fewer than 2 subjects with an
+  RDM);
+- ``nc_within_lower``, ``nc_within_upper``: the within-subject ceiling from the subject's
+  single-repeat RDMs (each repeat's RDM against the pool of the other repeats, and of all;
+  NaN without at least 2 repeats). It bounds what a model can reach against one repeat's
+  RDM, so it is conservative for the RDM of the mean of the repeats;
+- ``method``, ``n_perm``, ``n_boot``, ``n_stim``, ``n_masked`` (voxels dropped from the
+  ROI's patterns: non-finite or constant) and ``note`` (empty, or why the row is NaN).
+
+With stimulus ``groups`` (clustered stimuli: the stimulus table's column named by
+``rsa.groups``) the permutations exchange stimuli only within a group
+(:func:`dnnmap.stats.permutations.permutations` with ``groups``) and the bootstrap draws whole
+groups (:func:`dnnmap.rsa.bootstrap.bootstrap_counts`). A subject whose ROI RDM is NaN (too
+few voxels left after masking) gives a row of NaN with its ``note``; it is left out of the
+other subjects' ceilings.
 
 :func:`summarize_rsa` stacks the per-job tables and adds ``q``, Benjamini–Hochberg adjusted
 p-values over all layers x ROIs of each subject and model.
@@ -26,6 +39,7 @@ from dnnmap.errors import InputError
 from dnnmap.rsa.bootstrap import bootstrap_similarity
 from dnnmap.rsa.inference import permutation_test, rdm_noise_ceiling, similarity
 from dnnmap.rsa.rdm import n_stimuli
+from dnnmap.stats import permutations as stats_permutations
 from dnnmap.stats.inference import fdr_bh
 
 COLUMNS = (
@@ -36,11 +50,19 @@ COLUMNS = (
     "ci_high",
     "nc_lower",
     "nc_upper",
+    "nc_within_lower",
+    "nc_within_upper",
     "method",
     "n_perm",
     "n_boot",
     "n_stim",
+    "n_masked",
+    "note",
 )
+
+
+def _finite_rows(rdms: np.ndarray) -> np.ndarray:
+    return rdms[np.isfinite(rdms).all(axis=1)]
 
 
 def rsa_layer_table(
@@ -49,6 +71,11 @@ def rsa_layer_table(
     brain_rdms: np.ndarray,
     subject_index: int,
     settings: Mapping,
+    *,
+    repeat_rdms: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    n_masked: int = 0,
+    note: str = "",
 ) -> pd.DataFrame:
     """Compare every layer RDM with one subject's ROI RDM, with inference.
 
@@ -59,11 +86,20 @@ def rsa_layer_table(
     layers : sequence of str
         Layer names.
     brain_rdms : array of shape (n_subjects, n_pairs)
-        The ROI's RDM of every subject (for the noise ceiling).
+        The ROI's RDM of every subject (for the noise ceiling); rows of NaN for subjects
+        whose ROI had too few voxels.
     subject_index : int
         Row of ``brain_rdms`` that is tested.
     settings : mapping
         The config's ``rsa`` section: comparison, n_perm, n_boot, ci, seed.
+    repeat_rdms : array of shape (n_rep, n_pairs), optional
+        The subject's single-repeat RDMs, for the within-subject ceiling.
+    groups : array of shape (n_stim,), optional
+        Stimulus groups: permutations within groups, bootstrap of whole groups.
+    n_masked : int
+        Voxels dropped from the subject's ROI patterns (reported).
+    note : str
+        Why the subject's RDM is NaN, when it is.
 
     Returns
     -------
@@ -79,20 +115,39 @@ def rsa_layer_table(
     method, seed = settings["comparison"], int(settings["seed"])
     brain = brain_rdms[subject_index]
     n_stim = n_stimuli(brain.size, "brain RDM")
-    r = similarity(layer_rdms, brain, method)[:, 0]
-    p = np.full(len(layers), np.nan)
-    if settings["n_perm"] > 0:
-        p = permutation_test(layer_rdms, brain, method, settings["n_perm"], seed).pvalue
-    low = high = np.full(len(layers), np.nan)
-    if settings["n_boot"] > 0:
-        boot = bootstrap_similarity(
-            layer_rdms, brain, method, settings["n_boot"], "stimuli", settings["ci"], seed
-        )
-        low, high = boot.low, boot.high
-    nc_lower = nc_upper = np.nan
-    if brain_rdms.shape[0] >= 2:
-        ceiling = rdm_noise_ceiling(brain_rdms, method)
+    nan = np.full(len(layers), np.nan)
+    r, p, low, high = nan, nan, nan, nan
+    if not np.isfinite(brain).all():
+        note = note or "the ROI's RDM is not finite"
+    else:
+        r = similarity(layer_rdms, brain, method)[:, 0]
+        if settings["n_perm"] > 0:
+            perms = stats_permutations.permutations(
+                n_stim, int(settings["n_perm"]), seed, groups=groups, draw="shuffle"
+            )
+            p = permutation_test(layer_rdms, brain, method, permutations=perms).pvalue
+        if settings["n_boot"] > 0:
+            boot = bootstrap_similarity(
+                layer_rdms,
+                brain,
+                method,
+                settings["n_boot"],
+                "stimuli",
+                settings["ci"],
+                seed,
+                groups=groups,
+            )
+            low, high = boot.low, boot.high
+    nc_lower = nc_upper = within_lower = within_upper = np.nan
+    finite = _finite_rows(brain_rdms)
+    if finite.shape[0] >= 2:
+        ceiling = rdm_noise_ceiling(finite, method)
         nc_lower, nc_upper = ceiling.lower, ceiling.upper
+    if repeat_rdms is not None:
+        reps = _finite_rows(np.atleast_2d(np.asarray(repeat_rdms, dtype=np.float64)))
+        if reps.shape[0] >= 2:
+            within = rdm_noise_ceiling(reps, method)
+            within_lower, within_upper = within.lower, within.upper
     return pd.DataFrame(
         {
             "layer": list(layers),
@@ -102,10 +157,14 @@ def rsa_layer_table(
             "ci_high": high,
             "nc_lower": nc_lower,
             "nc_upper": nc_upper,
+            "nc_within_lower": within_lower,
+            "nc_within_upper": within_upper,
             "method": method,
             "n_perm": settings["n_perm"],
             "n_boot": settings["n_boot"],
             "n_stim": n_stim,
+            "n_masked": int(n_masked),
+            "note": note,
         },
         columns=list(COLUMNS),
     )

@@ -12,6 +12,25 @@ without building any resampled RDM. Over subjects: subjects are drawn with repla
 statistic is the mean over subjects of the similarity of a layer RDM with each subject's RDM
 (rsatoolbox's evaluation); the interval is the percentile interval of the bootstrap samples.
 
+Draws with fewer than 3 distinct stimuli (likely at ``n <= 6``) define no RDM comparison
+(a rank correlation of one pair is 0/0): they are dropped, as rsatoolbox's
+``eval_bootstrap_pattern`` does, and the interval comes from the remaining draws
+(``BootstrapResult.n_valid``). With ``groups`` (clustered stimuli, e.g. the stimulus table's
+group column) whole groups are drawn with replacement and every stimulus of a drawn group
+enters the sample (rsatoolbox's ``pattern_descriptor``).
+
+The group interval (:func:`dual_bootstrap`) is the corrected two-factor bootstrap of Schütt et
+al. (2023, eLife, "Statistical inference on representational geometries"), as rsatoolbox's
+``eval_dual_bootstrap`` with ``extract_variances``: on the same draws, the statistic is
+bootstrapped over subjects and stimuli together (variance ``v_b``), over subjects alone
+(``v_r``) and over stimuli alone (``v_p``); the bootstrap over both factors counts the
+interaction of the two sampling errors twice, and the corrected variance is
+``n_r/(n_r-1) v_r + n_p/(n_p-1) v_p - n_r n_p/((n_r-1)(n_p-1)) (v_b - v_r - v_p)``,
+kept between ``max(n_r/(n_r-1) v_r, n_p/(n_p-1) v_p)`` and ``v_b`` (``n_r`` subjects,
+``n_p`` stimuli or stimulus groups). The interval is ``estimate +- t sqrt(v)`` with
+``min(n_r, n_p) - 1`` degrees of freedom (rsatoolbox's ``get_ci`` centers it on the mean of
+the bootstrap samples; here it is centered on the estimate from all data).
+
 Methods and RDM conventions are those of :mod:`dnnmap.rsa.inference`. The fast methods are
 computed for a batch of bootstrap samples at once (pair weights ``(b, n_pairs)``, one sort of
 each RDM for ranks); Kendall's taus loop over samples with ``scipy.stats.kendalltau``; the
@@ -26,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import kendalltau
+from scipy.stats import t as t_dist
 
 from dnnmap.checks import check_int
 from dnnmap.errors import InputError
@@ -51,6 +71,9 @@ class BootstrapResult:
     ci : float
     over : str
         ``"stimuli"``, ``"subjects"`` or ``"both"``.
+    n_valid : int
+        Draws used: those with at least 3 distinct stimuli (the others are NaN in
+        ``samples``).
     """
 
     estimate: np.ndarray
@@ -59,6 +82,7 @@ class BootstrapResult:
     high: np.ndarray
     ci: float
     over: str
+    n_valid: int
 
 
 def bootstrap_samples(
@@ -79,6 +103,71 @@ def bootstrap_samples(
     stim = rng.integers(0, n_stim, (n_boot, n_stim)) if over != "subjects" else None
     subj = rng.integers(0, n_subj, (n_boot, n_subj)) if over != "stimuli" else None
     return stim, subj
+
+
+def bootstrap_counts(
+    n_stim: int,
+    n_subj: int,
+    n_boot: int,
+    over: str = "stimuli",
+    seed: int = 0,
+    groups=None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Seeded bootstrap draws as the number of times each stimulus is drawn.
+
+    Without ``groups``, the draws of :func:`bootstrap_samples` (same seed, same samples)
+    counted per stimulus. With ``groups``, the ``n_groups`` groups are drawn with replacement
+    (``default_rng(seed).integers``, groups in sorted label order) and every stimulus counts
+    how often its group was drawn.
+
+    Parameters
+    ----------
+    n_stim, n_subj, n_boot : int
+    over : {"stimuli", "subjects", "both"}
+    seed : int
+    groups : array of shape (n_stim,), optional
+        Group label of every stimulus (clustered stimuli).
+
+    Returns
+    -------
+    counts : float64 array of shape (n_boot, n_stim), or None when ``over == "subjects"``
+    subj_idx : int64 array of shape (n_boot, n_subj), or None when ``over == "stimuli"``
+    """
+    if groups is None:
+        stim, subj = bootstrap_samples(n_stim, n_subj, n_boot, over, seed)
+        if stim is None:
+            return None, subj
+        counts = np.zeros((stim.shape[0], n_stim))
+        np.add.at(counts, (np.arange(stim.shape[0])[:, None], stim), 1.0)
+        return counts, subj
+    if over not in BOOTSTRAP_OVER:
+        raise InputError(f"over is {over!r}; expected one of {', '.join(BOOTSTRAP_OVER)}")
+    n_boot = check_int(n_boot, "n_boot", 1)
+    labels = np.asarray(groups)
+    if labels.shape != (n_stim,):
+        raise InputError(
+            f"groups have shape {labels.shape}; expected ({n_stim},), one per stimulus"
+        )
+    values, member = np.unique(labels, return_inverse=True)
+    if len(values) < 2:
+        raise InputError(f"groups hold {len(values)} group; expected at least 2 to bootstrap")
+    rng = np.random.default_rng(seed)
+    counts = subj = None
+    if over != "subjects":
+        drawn = rng.integers(0, len(values), (n_boot, len(values)))
+        per_group = np.zeros((n_boot, len(values)))
+        np.add.at(per_group, (np.arange(n_boot)[:, None], drawn), 1.0)
+        counts = per_group[:, member]
+    if over != "stimuli":
+        subj = rng.integers(0, n_subj, (n_boot, n_subj))
+    return counts, subj
+
+
+def _valid_draws(counts: np.ndarray | None, n_boot: int) -> np.ndarray:
+    """(n_boot,) True where a draw holds at least 3 distinct stimuli (all True without one)."""
+    if counts is None:
+        return np.ones(n_boot, dtype=bool)
+    return (counts > 0).sum(axis=1) >= 3
 
 
 def _weighted_ranks(v: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -150,24 +239,26 @@ def _kendall_all(X: np.ndarray, Y: np.ndarray, method: str) -> np.ndarray:
     return out
 
 
-def _stimulus_bootstrap(X, Y, stim_idx, method, batch_size) -> np.ndarray:
-    """(n_boot, m, s) similarities on stimulus-bootstrap samples (pairs of copies dropped)."""
-    n_boot, n = stim_idx.shape
+def _stimulus_bootstrap(X, Y, counts, method, batch_size) -> np.ndarray:
+    """(n_boot, m, s) similarities on stimulus-bootstrap samples given as draw counts
+    ``(n_boot, n)`` (pairs of copies of one stimulus dropped); NaN for draws with fewer than 3
+    distinct stimuli."""
+    n_boot, n = counts.shape
     i, j = np.triu_indices(n, 1)
-    out = np.empty((n_boot, X.shape[0], Y.shape[0]))
+    out = np.full((n_boot, X.shape[0], Y.shape[0]), np.nan)
+    valid = _valid_draws(counts, n_boot)
     per = (2 + X.shape[0] + Y.shape[0]) * len(i)
     batch = batch_size or max(1, BATCH_ELEMENTS // per)
-    for start in range(0, n_boot, batch):
-        idx = stim_idx[start : start + batch]
-        rows = np.arange(len(idx))[:, None]
-        counts = np.zeros((len(idx), n))
-        np.add.at(counts, (rows, idx), 1.0)
-        W = counts[:, i] * counts[:, j]  # (b, P) pair weights c_a c_b
+    rows = np.flatnonzero(valid)
+    for start in range(0, len(rows), batch):
+        take = rows[start : start + batch]
+        c = counts[take]
+        W = c[:, i] * c[:, j]  # (b, P) pair weights c_a c_b
         if method in FAST_METHODS:
-            out[start : start + len(idx)] = _weighted_similarity(X, Y, W, method)
+            out[take] = _weighted_similarity(X, Y, W, method)
         else:  # slow path: Kendall's tau of the resampled vectors themselves
-            for k, w in enumerate(W.astype(np.int64)):
-                out[start + k] = _kendall_all(np.repeat(X, w, 1), np.repeat(Y, w, 1), method)
+            for k, w in zip(take, W.astype(np.int64), strict=True):
+                out[k] = _kendall_all(np.repeat(X, w, 1), np.repeat(Y, w, 1), method)
     return out
 
 
@@ -180,6 +271,7 @@ def bootstrap_similarity(
     ci: float = 0.95,
     seed: int = 0,
     batch_size: int | None = None,
+    groups=None,
 ) -> BootstrapResult:
     """Bootstrap percentile interval of the (subject-mean) similarity of layer and brain RDMs.
 
@@ -202,10 +294,14 @@ def bootstrap_similarity(
         Seed of :func:`bootstrap_samples`.
     batch_size : int, optional
         Bootstrap samples per batch (default: ``2**24`` values per batch).
+    groups : array of shape (n_stim,), optional
+        Group label of every stimulus: whole groups are drawn (:func:`bootstrap_counts`).
 
     Returns
     -------
     BootstrapResult
+        Draws with fewer than 3 distinct stimuli are NaN in ``samples`` and left out of the
+        interval (NaN when no draw is left).
     """
     method = check_method(method, METHODS)
     X, _ = as_rdms(model_rdms, "model_rdms")
@@ -221,15 +317,146 @@ def bootstrap_similarity(
         )
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", 1)
-    stim_idx, subj_idx = bootstrap_samples(n_stimuli(X.shape[1]), Y.shape[0], n_boot, over, seed)
+    counts, subj_idx = bootstrap_counts(
+        n_stimuli(X.shape[1]), Y.shape[0], n_boot, over, seed, groups
+    )
     full = similarity(X, Y, method)  # (m, s)
-    if stim_idx is None:
+    if counts is None:
         sims = np.broadcast_to(full, (n_boot, *full.shape))
     else:
-        sims = _stimulus_bootstrap(X, Y, stim_idx, method, batch_size)
+        sims = _stimulus_bootstrap(X, Y, counts, method, batch_size)
     if subj_idx is None:
         samples = sims.mean(axis=2)
     else:
         samples = np.take_along_axis(sims, subj_idx[:, None, :], axis=2).mean(axis=2)
-    low, high = np.quantile(samples, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
-    return BootstrapResult(full.mean(axis=1), samples, low, high, float(ci), over)
+    valid = _valid_draws(counts, n_boot)
+    low = high = np.full(X.shape[0], np.nan)
+    if valid.any():
+        low, high = np.quantile(samples[valid], [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+    return BootstrapResult(full.mean(axis=1), samples, low, high, float(ci), over, int(valid.sum()))
+
+
+@dataclass(frozen=True)
+class DualBootstrapResult:
+    """The corrected two-factor (subjects x stimuli) bootstrap interval of a group RSA.
+
+    Attributes
+    ----------
+    estimate : array of shape (m,)
+        Mean over subjects of each layer's similarity with each subject (all data).
+    variance : array of shape (m,)
+        Corrected variance of ``estimate`` (module docstring).
+    low, high : arrays of shape (m,)
+        ``estimate -+ t_{dof} sqrt(variance)`` at level ``ci``.
+    var_both, var_subjects, var_stimuli : arrays of shape (m,)
+        Bootstrap variances over both factors, over subjects alone and over stimuli alone.
+    ci : float
+    dof : int
+        ``min(n_subjects, n_stimulus_units) - 1``.
+    n_valid : int
+        Draws with at least 3 distinct stimuli (the others are dropped).
+    """
+
+    estimate: np.ndarray
+    variance: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    var_both: np.ndarray
+    var_subjects: np.ndarray
+    var_stimuli: np.ndarray
+    ci: float
+    dof: int
+    n_valid: int
+
+
+def corrected_variance(var_both, var_subjects, var_stimuli, n_subjects: int, n_stimuli: int):
+    """rsatoolbox's small-sample dual-bootstrap variance (``inference_util._dual_bootstrap``).
+
+    Parameters
+    ----------
+    var_both, var_subjects, var_stimuli : arrays of the same shape
+        Bootstrap variances over both factors, subjects alone, stimuli alone.
+    n_subjects, n_stimuli : int
+        Sampling units of each factor (stimulus groups when stimuli are clustered), >= 2.
+
+    Returns
+    -------
+    array of the same shape
+    """
+    vb, vr, vp = (np.asarray(v, dtype=np.float64) for v in (var_both, var_subjects, var_stimuli))
+    nr, npat = n_subjects, n_stimuli
+    var = (
+        nr / (nr - 1) * vr
+        + npat / (npat - 1) * vp
+        - nr * npat / ((npat - 1) * (nr - 1)) * (vb - vr - vp)
+    )
+    var = np.maximum(np.maximum(var, nr / (nr - 1) * vr), npat / (npat - 1) * vp)
+    return np.minimum(var, vb)
+
+
+def dual_bootstrap(
+    model_rdms,
+    brain_rdms,
+    method: str = "spearman",
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    groups=None,
+    batch_size: int | None = None,
+) -> DualBootstrapResult:
+    """Group interval of the subject-mean similarity by the corrected two-factor bootstrap.
+
+    Parameters
+    ----------
+    model_rdms : array of shape (m, n_pairs) or (n_pairs,)
+    brain_rdms : array of shape (n_subj, n_pairs), n_subj >= 2
+    method : str
+        One of :data:`METHODS` except ``corr_cov``/``cosine_cov`` (stimuli are resampled).
+    n_boot : int
+        Draws; each serves the three bootstraps (both factors, subjects, stimuli).
+    ci : float
+        Interval level in (0, 1).
+    seed : int
+        Seed of :func:`bootstrap_counts` (``over="both"``).
+    groups : array of shape (n_stim,), optional
+        Stimulus groups drawn whole; then ``n_stimuli`` in the correction is the number of
+        groups.
+    batch_size : int, optional
+
+    Returns
+    -------
+    DualBootstrapResult
+    """
+    method = check_method(method, METHODS)
+    X, _ = as_rdms(model_rdms, "model_rdms")
+    Y, _ = as_rdms(brain_rdms, "brain_rdms")
+    check_same_pairs(X, Y, ("model_rdms", "brain_rdms"))
+    if not 0 < ci < 1:
+        raise InputError(f"ci is {ci!r}; expected a level in (0, 1), e.g. 0.95")
+    if Y.shape[0] < 2:
+        raise InputError(f"brain_rdms has {Y.shape[0]} subject; expected >= 2 for a group interval")
+    if method in ("corr_cov", "cosine_cov"):
+        raise InputError(
+            f"method is {method!r}; a stimulus bootstrap supports {', '.join(METHODS[:-2])}"
+        )
+    n_stim = n_stimuli(X.shape[1])
+    counts, subj_idx = bootstrap_counts(n_stim, Y.shape[0], n_boot, "both", seed, groups)
+    full = similarity(X, Y, method)  # (m, s)
+    sims = _stimulus_bootstrap(X, Y, counts, method, batch_size)  # (B, m, s)
+    valid = _valid_draws(counts, counts.shape[0])
+    sims, subj_idx = sims[valid], subj_idx[valid]
+    both = np.take_along_axis(sims, subj_idx[:, None, :], axis=2).mean(axis=2)
+    subjects = full[:, subj_idx].mean(axis=2).T  # (B, m)
+    stimuli = sims.mean(axis=2)
+    n_units = n_stim if groups is None else len(np.unique(np.asarray(groups)))
+    estimate = full.mean(axis=1)
+    nan = np.full(X.shape[0], np.nan)
+    if len(sims) < 2:
+        return DualBootstrapResult(estimate, nan, nan, nan, nan, nan, nan, float(ci), 0, len(sims))
+    vb, vr, vp = (np.var(v, axis=0, ddof=1) for v in (both, subjects, stimuli))
+    var = corrected_variance(vb, vr, vp, Y.shape[0], n_units)
+    dof = min(Y.shape[0], n_units) - 1
+    half = t_dist.ppf((1 + ci) / 2, dof) * np.sqrt(var)
+    return DualBootstrapResult(
+        estimate, var, estimate - half, estimate + half, vb, vr, vp, float(ci), dof, len(sims)
+    )

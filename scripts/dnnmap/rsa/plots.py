@@ -169,7 +169,8 @@ def plot_rsa_profiles(
     ----------
     table : DataFrame
         ``results/summary/rsa.tsv``: columns model, subject, roi, layer, r, ci_low, ci_high,
-        nc_lower, nc_upper, q.
+        nc_lower, nc_upper, q (and optionally nc_within_lower, nc_within_upper: the band
+        when the between-subject ceiling is NaN). Rows of NaN (masked ROIs) draw nothing.
     layer_order : mapping of str to sequence of str
         Model -> layers in network order.
     truth : DataFrame, optional
@@ -199,8 +200,13 @@ def plot_rsa_profiles(
                 sig = rows["q"] < 0.05
                 ax.plot(x[sig.to_numpy()], rows["r"][sig], "*", color=color, ms=6)
             lower, upper = part["nc_lower"].mean(), part["nc_upper"].mean()
+            label = "noise ceiling"
+            if not (np.isfinite(lower) and np.isfinite(upper)) and "nc_within_lower" in part:
+                # one subject: the within-subject ceiling from its repeats
+                lower, upper = part["nc_within_lower"].mean(), part["nc_within_upper"].mean()
+                label = "within-subject ceiling"
             if np.isfinite(lower) and np.isfinite(upper):
-                ax.axhspan(lower, upper, color="0.8", alpha=0.6, label="noise ceiling")
+                ax.axhspan(lower, upper, color="0.8", alpha=0.6, label=label)
             if roi in driving and driving[roi] in layers:
                 ax.axvline(layers.index(driving[roi]), color="k", ls=":", lw=1, label="driving")
             ax.set_xticks(x, layers, rotation=45, fontsize=7)

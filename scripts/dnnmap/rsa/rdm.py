@@ -69,14 +69,15 @@ feature becomes 0) before the metric; it cannot be combined with a noise covaria
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 from scipy.spatial.distance import pdist
 
 from dnnmap.backend import Backend, get_backend
-from dnnmap.checks import check_choice, is_int
+from dnnmap.checks import check_choice, check_int, is_int
 from dnnmap.errors import InputError
 
 RDM_METRICS = ("correlation", "cosine", "euclidean", "sqeuclidean", "mahalanobis", "crossnobis")
@@ -367,9 +368,9 @@ def _row_stats(backend: Backend, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return tuple(backend.to_numpy(x) for x in out)
 
 
-def _feature_chunks(p: int, n_rows: int) -> Iterator[tuple[int, int]]:
-    """Feature ranges whose float64 copy of ``n_rows`` rows fits in :data:`CHUNK_BYTES`."""
-    step = max(1, CHUNK_BYTES // (8 * max(1, n_rows)))
+def _feature_chunks(p: int, n_rows: int, budget: int = CHUNK_BYTES) -> Iterator[tuple[int, int]]:
+    """Feature ranges whose float64 copy of ``n_rows`` rows fits in ``budget`` bytes."""
+    step = max(1, budget // (8 * max(1, n_rows)))
     for f0 in range(0, p, step):
         yield f0, min(p, f0 + step)
 
@@ -467,7 +468,7 @@ def _column_stats(X3: np.ndarray, zscore: bool) -> tuple[np.ndarray, np.ndarray]
     K, n, p = X3.shape
     mean = np.empty(p)
     inv_std = np.ones(p)
-    for f0, f1 in _feature_chunks(p, K * n):
+    for f0, f1 in _feature_chunks(p, K * n, getattr(X3, "chunk_bytes", CHUNK_BYTES)):
         chunk = np.array(X3[:, :, f0:f1], dtype=np.float64).reshape(K * n, f1 - f0)  # a copy
         mean[f0:f1] = chunk.mean(axis=0)
         if zscore:
@@ -542,6 +543,131 @@ def _prepare(
     return _Prepared(X3, backend, shift, scale)
 
 
+# --- streamed columns ------------------------------------------------------------------------
+
+
+STREAM_CHUNK_BYTES = 64 * 2**20
+"""Largest float64 copy of a column chunk made at once by :func:`stream_rdm`."""
+STREAM_METRICS = ("correlation", "cosine", "euclidean", "sqeuclidean")
+"""Metrics :func:`stream_rdm` computes (no noise covariance: the columns are never all held)."""
+
+
+@dataclass(frozen=True)
+class ColumnReader:
+    """A matrix ``(n_rows, n_cols)`` read in column ranges, e.g. a layer of an activations file.
+
+    Attributes
+    ----------
+    n_rows, n_cols : int
+        Shape of the matrix (stimuli x units).
+    read : callable
+        ``read(c0, c1)`` returns columns ``c0:c1`` of all rows, array of shape
+        ``(n_rows, c1 - c0)`` (any float dtype).
+    name : str
+        How the matrix is named in error messages (e.g. the file and layer).
+    """
+
+    n_rows: int
+    n_cols: int
+    read: Callable[[int, int], np.ndarray]
+    name: str = "data"
+
+
+class _StreamView:
+    """``(1, n, p)`` view of a :class:`ColumnReader` for the Gram engine; checks each chunk."""
+
+    ndim = 2
+
+    def __init__(self, reader: ColumnReader, chunk_bytes: int):
+        self.reader = reader
+        self.shape = (reader.n_rows, reader.n_cols)
+        self.chunk_bytes = chunk_bytes
+
+    def as_3d(self):
+        return _Stream3D(self)
+
+    def columns(self, f0: int, f1: int) -> np.ndarray:
+        block = np.asarray(self.reader.read(f0, f1))
+        if block.shape != (self.shape[0], f1 - f0):
+            raise InputError(
+                f"{self.reader.name}: columns {f0}:{f1} have shape {block.shape}; expected "
+                f"({self.shape[0]}, {f1 - f0})"
+            )
+        bad = ~np.isfinite(block)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputError(
+                f"{self.reader.name} holds {block[i, j]} at row {int(i)}, column {int(f0 + j)}; "
+                "expected finite numbers"
+            )
+        return block
+
+
+class _Stream3D:
+    def __init__(self, view: _StreamView):
+        self.view = view
+        self.shape = (1, *view.shape)
+        self.chunk_bytes = view.chunk_bytes
+
+    def __getitem__(self, key):
+        k, _, cols = key
+        block = self.view.columns(cols.start, cols.stop)
+        return block[None] if isinstance(k, slice) else block
+
+
+def stream_rdm(
+    reader: ColumnReader,
+    metric: str = "correlation",
+    *,
+    zscore: bool = False,
+    allow_nan: bool = False,
+    device: str = "numpy",
+    block: int = 2048,
+    chunk_bytes: int = STREAM_CHUNK_BYTES,
+    row_names: Sequence | None = None,
+) -> np.ndarray:
+    """Condensed RDM of a matrix read in column chunks, never held whole in memory.
+
+    The same numbers as ``compute_rdm(reader.read(0, reader.n_cols), metric, zscore=...)``
+    (the scipy convention), from the same Gram engine: columns are read ``chunk_bytes`` at a
+    time (once for the column statistics of ``zscore``, once for the row statistics of
+    correlation and cosine, once for the products), so peak memory is about the condensed RDM
+    plus one chunk, whatever the number of columns.
+
+    Parameters
+    ----------
+    reader : ColumnReader
+        The patterns, one row per stimulus.
+    metric : {'correlation', 'cosine', 'euclidean', 'sqeuclidean'}
+    zscore : bool
+        Standardize every column over the rows first (constant columns become 0).
+    allow_nan, device, block, row_names
+        As in :func:`compute_rdm`.
+    chunk_bytes : int
+        Largest float64 copy of a column chunk.
+
+    Returns
+    -------
+    rdm : array of shape (n_rows * (n_rows - 1) / 2,)
+    """
+    metric = check_choice(metric, "metric", STREAM_METRICS)
+    block = _check_block(block)
+    if not isinstance(reader, ColumnReader):
+        raise InputError(f"reader is {type(reader).__name__}; expected a ColumnReader")
+    n, p = reader.n_rows, reader.n_cols
+    if n < 3:
+        raise InputError(f"{reader.name} has {n} stimuli (rows); expected at least 3 for an RDM")
+    if p < 1:
+        raise InputError(f"{reader.name} has no columns; expected at least 1")
+    if row_names is not None and len(row_names) != n:
+        raise InputError(f"row_names has {len(row_names)} names; expected {n} (rows of data)")
+    view = _StreamView(reader, check_int(chunk_bytes, "chunk_bytes", 8 * n))
+    backend = get_backend(device)
+    return _single(
+        view, metric, zscore, ("none", None), "scipy", allow_nan, backend, block, row_names
+    )
+
+
 # --- public API ------------------------------------------------------------------------------
 
 
@@ -554,6 +680,7 @@ def compute_rdm(
     residuals: np.ndarray | None = None,
     repeats: np.ndarray | None = None,
     runs: np.ndarray | None = None,
+    conditions: np.ndarray | None = None,
     convention: str = "scipy",
     allow_nan: bool = False,
     metric_kwargs: dict | None = None,
@@ -585,8 +712,12 @@ def compute_rdm(
         Repeated measurements: the patterns of crossnobis (``data`` is then only checked
         against their shape), and the residuals of a ``noise`` estimator.
     runs : array of shape (n_rows,), optional
-        Run (partition) label of every row of a 2-D ``data`` for crossnobis; every run holds the
-        same stimuli in the same order (use :func:`category_rdm` for labelled rows).
+        Run (partition) label of every row of a 2-D ``data`` for crossnobis; needs
+        ``conditions``. Every run must hold every stimulus exactly once (average repeated rows
+        with :func:`category_rdm` first).
+    conditions : array of shape (n_rows,), optional
+        Stimulus id of every row, with ``runs``: the rows of each run are aligned by id (the
+        RDM's stimuli are the ids in sorted order, as ``numpy.unique``), never by position.
     convention : {'scipy', 'rsatoolbox'}
         Scaling of euclidean and mahalanobis (module docstring).
     allow_nan : bool
@@ -642,7 +773,9 @@ def compute_rdm(
             raise InputError(
                 "runs are given; expected 2-D data (n_rows, n_features) and no repeats"
             )
-        X = _stack_runs(X, runs)
+        X = _stack_runs(X, runs, conditions)
+    elif conditions is not None:
+        raise InputError("conditions are given without runs; they align the rows of runs")
     if X.ndim == 3:
         # Repeats: crossnobis uses them; other metrics take the RDM of their mean pattern.
         _check_finite(X, "data")
@@ -718,8 +851,9 @@ def compute_rdm(
 
 def _single(X, metric, zscore, whitener, convention, allow_nan, backend, block, row_names):
     n, p = X.shape
-    prep = _prepare(X[None], metric, zscore, whitener, backend)
-    ranges = list(_feature_chunks(p, n))
+    X3 = X.as_3d() if isinstance(X, _StreamView) else X[None]
+    prep = _prepare(X3, metric, zscore, whitener, backend)
+    ranges = list(_feature_chunks(p, n, getattr(X3, "chunk_bytes", CHUNK_BYTES)))
     flat = kept = None
     if metric in ("correlation", "cosine"):
         # Row means (correlation) and constant / zero rows, from the transformed chunks.
@@ -791,23 +925,38 @@ def _crossnobis(reps, zscore, whitener, backend, block):
     return _finish(upper, diag, n, block, "cross", 1.0 / (K * (K - 1) * p))
 
 
-def _stack_runs(X: np.ndarray, runs) -> np.ndarray:
-    """Rows of ``X (n_runs * n_stim, p)`` labelled by ``runs`` as ``(n_runs, n_stim, p)``."""
+def _stack_runs(X: np.ndarray, runs, conditions) -> np.ndarray:
+    """Rows of ``X (n_runs * n_stim, p)`` labelled by ``runs`` and ``conditions`` as
+    ``(n_runs, n_stim, p)``, each run's rows in the sorted order of their condition ids."""
     runs = np.asarray(runs)
     if runs.shape != (X.shape[0],):
         raise InputError(f"runs has shape {runs.shape}; expected ({X.shape[0]},), one per row")
-    values, inverse, counts = np.unique(runs, return_inverse=True, return_counts=True)
+    if conditions is None:
+        raise InputError(
+            "runs are given without conditions; expected the stimulus id of every row "
+            "(conditions=...), so that the runs are aligned by id and not by position"
+        )
+    conditions = np.asarray(conditions)
+    if conditions.shape != (X.shape[0],):
+        raise InputError(
+            f"conditions has shape {conditions.shape}; expected ({X.shape[0]},), one per row"
+        )
+    values, inverse = np.unique(runs, return_inverse=True)
     if len(values) < 2:
         raise InputError(f"runs has {len(values)} distinct label; expected at least 2 runs")
-    if np.any(counts != counts[0]):
-        k = int(np.flatnonzero(counts != counts[0])[0])
+    ids, cond = np.unique(conditions, return_inverse=True)
+    cell = inverse * len(ids) + cond
+    counts = np.bincount(cell, minlength=len(values) * len(ids))
+    if np.any(counts != 1):
+        r, c = divmod(int(np.flatnonzero(counts != 1)[0]), len(ids))
+        how = "no row" if counts[r * len(ids) + c] == 0 else f"{counts[r * len(ids) + c]} rows"
         raise InputError(
-            f"run {_label(values[k])} has {counts[k]} rows and run {_label(values[0])} has "
-            f"{counts[0]}; "
-            "expected the same stimuli in every run (use category_rdm with labels otherwise)"
+            f"run {_label(values[r])} has {how} of stimulus {_label(ids[c])}; expected every "
+            "stimulus once in every run (use category_rdm to average repeated rows)"
         )
-    order = np.argsort(inverse, kind="stable")
-    return X[order].reshape(len(values), counts[0], X.shape[1])
+    out = np.empty((len(values), len(ids), X.shape[1]), dtype=X.dtype)
+    out[inverse, cond] = X
+    return out
 
 
 def category_rdm(

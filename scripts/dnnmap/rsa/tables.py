@@ -4,10 +4,11 @@ Each function takes condensed RDMs that the caller has read and aligned on stimu
 (:func:`dnnmap.rsa.io.read_rdm`) and returns one tidy :class:`pandas.DataFrame`:
 
 :func:`group_rsa_table`
-    One row per layer: the subject-mean RDM similarity, its bootstrap interval over subjects
-    and stimuli together (:func:`dnnmap.rsa.bootstrap.bootstrap_similarity`, ``over="both"``:
-    an interval for new subjects *and* new stimuli), and the noise ceiling. Columns
-    :data:`GROUP_COLUMNS`.
+    One row per layer: the subject-mean RDM similarity, its interval for new subjects *and*
+    new stimuli by the corrected two-factor bootstrap of Schütt et al. (2023)
+    (:func:`dnnmap.rsa.bootstrap.dual_bootstrap`; whole stimulus groups with ``groups``), its
+    standard error ``se``, and the noise ceiling. Subjects whose ROI RDM is NaN (too few
+    voxels) are left out. Columns :data:`GROUP_COLUMNS`.
 :func:`reweighting_table`
     One subject's ROI RDM modeled, on held-out stimuli, by each layer RDM alone, by the
     non-negative reweighted combination of all layer RDMs
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from dnnmap.errors import InputError
-from dnnmap.rsa.bootstrap import bootstrap_similarity
+from dnnmap.rsa.bootstrap import bootstrap_similarity, dual_bootstrap
 from dnnmap.rsa.inference import rdm_noise_ceiling, similarity
 from dnnmap.rsa.io import model_patterns, zscore_columns
 from dnnmap.rsa.rdm import n_stimuli
@@ -47,6 +48,7 @@ GROUP_COLUMNS = (
     "r_mean",
     "ci_low",
     "ci_high",
+    "se",
     "nc_lower",
     "nc_upper",
     "bootstrap_over",
@@ -140,56 +142,70 @@ def _rdm_stack(rdms, n_names: int, what: str) -> np.ndarray:
 
 
 def group_rsa_table(
-    layer_rdms, layers: Sequence[str], brain_rdms, settings: Mapping
+    layer_rdms, layers: Sequence[str], brain_rdms, settings: Mapping, groups=None
 ) -> pd.DataFrame:
-    """Subject-mean similarity of every layer RDM with an ROI's RDMs, with a bootstrap interval.
+    """Subject-mean similarity of every layer RDM with an ROI's RDMs, with a group interval.
 
     Parameters
     ----------
     layer_rdms : array of shape (n_layers, n_pairs)
     layers : sequence of str
     brain_rdms : array of shape (n_subjects, n_pairs)
-        The ROI's RDM of every subject; at least 2.
+        The ROI's RDM of every subject; rows with NaN (ROIs masked away) are left out.
     settings : mapping
         The config's ``rsa`` section: ``comparison``, ``n_boot``, ``ci``, ``seed``.
+    groups : array of shape (n_stim,), optional
+        Stimulus groups, drawn whole by the bootstrap.
 
     Returns
     -------
     DataFrame
-        One row per layer, columns :data:`GROUP_COLUMNS`; ``ci_low``/``ci_high`` NaN when
-        ``n_boot`` is 0.
+        One row per layer, columns :data:`GROUP_COLUMNS`. ``ci_low``/``ci_high``/``se`` are
+        NaN when ``n_boot`` is 0; every value but the names is NaN when fewer than 2
+        subjects have an RDM (``bootstrap_over`` then says so). ``bootstrap_over`` is
+        ``dual_corrected`` (the corrected two-factor bootstrap) or, for ``corr_cov``/
+        ``cosine_cov`` whose whitening is not defined for resampled stimuli, ``subjects``
+        (percentile interval over subjects, ``se`` its bootstrap standard deviation).
     """
     A = _rdm_stack(layer_rdms, len(layers), "layer")
     Y = np.atleast_2d(np.asarray(brain_rdms, dtype=np.float64))
-    if Y.shape[0] < 2:
-        raise InputError(
-            f"brain_rdms has {Y.shape[0]} subject; a group RSA needs at least 2 subjects"
-        )
+    if A.shape[1] != Y.shape[1]:
+        raise InputError(f"layer RDMs have {A.shape[1]} pairs and brain RDMs {Y.shape[1]}")
+    Y = Y[np.isfinite(Y).all(axis=1)]
     method, n_boot = settings["comparison"], int(settings["n_boot"])
-    r = similarity(A, Y, method).mean(axis=1)
-    low = high = np.full(len(layers), np.nan)
-    if n_boot > 0:
-        over = "subjects" if method in ("corr_cov", "cosine_cov") else "both"
-        boot = bootstrap_similarity(
-            A, Y, method, n_boot, over, float(settings["ci"]), int(settings["seed"])
-        )
-        low, high = boot.low, boot.high
+    nan = np.full(len(layers), np.nan)
+    r, low, high, se = nan, nan, nan, nan
+    nc_lower = nc_upper = np.nan
+    over = "none"
+    if Y.shape[0] < 2:
+        over = f"none: {Y.shape[0]} subject(s) with an RDM, a group RSA needs 2"
     else:
-        over = "none"
-    ceiling = rdm_noise_ceiling(Y, method)
+        r = similarity(A, Y, method).mean(axis=1)
+        ceiling = rdm_noise_ceiling(Y, method)
+        nc_lower, nc_upper = ceiling.lower, ceiling.upper
+        ci, seed = float(settings["ci"]), int(settings["seed"])
+        if n_boot > 0 and method in ("corr_cov", "cosine_cov"):
+            over = "subjects"
+            boot = bootstrap_similarity(A, Y, method, n_boot, over, ci, seed)
+            low, high, se = boot.low, boot.high, boot.samples.std(axis=0, ddof=1)
+        elif n_boot > 0:
+            over = "dual_corrected"
+            boot = dual_bootstrap(A, Y, method, n_boot, ci, seed, groups=groups)
+            low, high, se = boot.low, boot.high, np.sqrt(boot.variance)
     return pd.DataFrame(
         {
             "layer": list(layers),
             "r_mean": r,
             "ci_low": low,
             "ci_high": high,
-            "nc_lower": ceiling.lower,
-            "nc_upper": ceiling.upper,
+            "se": se,
+            "nc_lower": nc_lower,
+            "nc_upper": nc_upper,
             "bootstrap_over": over,
             "method": method,
             "n_boot": n_boot,
             "n_subjects": Y.shape[0],
-            "n_stim": n_stimuli(Y.shape[1], "brain RDM"),
+            "n_stim": n_stimuli(A.shape[1], "layer RDM"),
         },
         columns=list(GROUP_COLUMNS),
     )
@@ -227,6 +243,8 @@ def reweighting_table(
     patterns : sequence of arrays (n_stim, k_l), optional
         Each layer's unit patterns (the RDMs' features, through :func:`unit_patterns`), for
         the ``reweighted_units`` rows; needed when ``advanced.units`` is true.
+        A ``brain_rdm`` that is not finite (ROI masked away) gives one NaN ``layer`` row per
+        layer.
     groups : array of shape (n_stim,), optional
         Group label per stimulus (the stimulus table's group column): each fold holds out
         whole groups, so no group has stimuli on both sides
@@ -248,6 +266,11 @@ def reweighting_table(
             f"brain_rdm has shape {y.shape}; expected ({A.shape[1]},) like the layer RDMs"
         )
     adv, method = settings["advanced"], settings["comparison"]
+    if not np.isfinite(y).all():  # the ROI was masked away: one NaN row per layer
+        return pd.DataFrame(
+            {"model_rdm": list(layers), "kind": "layer", "layer": list(layers), "method": method},
+            columns=list(REWEIGHTING_COLUMNS),
+        )
     n = n_stimuli(y.size, "brain RDM")
     k = int(adv["n_splits"])
     splits = held_out_folds(n, k, int(settings["seed"]), groups=groups)
@@ -317,7 +340,11 @@ def partition_table(
     Y = np.atleast_2d(np.asarray(brain_rdms, dtype=np.float64))
     if Y.shape[0] != len(subjects):
         raise InputError(f"{Y.shape[0]} brain RDMs for {len(subjects)} subjects")
+    finite = np.isfinite(Y).all(axis=1)  # subjects whose ROI was masked away are left out
+    Y, subjects = Y[finite], [s for s, ok in zip(subjects, finite, strict=True) if ok]
     rows = []
+    if not subjects:
+        return pd.DataFrame(rows, columns=list(PARTITION_COLUMNS))
     for names in layer_sets:
         missing = [name for name in names if name not in layer_rdms]
         if missing:

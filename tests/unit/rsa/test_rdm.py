@@ -280,7 +280,15 @@ def test_crossnobis_matches_rsatoolbox(repeats, cov, noise):
     for got in (
         compute_rdm(repeats, "crossnobis", noise=sigma, block=4),
         compute_rdm(repeats.mean(0), "crossnobis", repeats=repeats, noise=sigma),
-        compute_rdm(rows, "crossnobis", runs=runs, noise=sigma, device="cpu", block=5),
+        compute_rdm(
+            rows,
+            "crossnobis",
+            runs=runs,
+            conditions=np.tile(np.arange(n), K),
+            noise=sigma,
+            device="cpu",
+            block=5,
+        ),
     ):
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)
 
@@ -457,10 +465,21 @@ def test_crossnobis_bad_input(repeats):
         compute_rdm(X, "crossnobis", repeats=X)
     with pytest.raises(InputError, match=r"runs are given for metric 'euclidean'"):
         compute_rdm(X, "euclidean", runs=np.zeros(11))
-    with pytest.raises(InputError, match=r"run 1 has 4 rows and run 0 has 7"):
-        compute_rdm(X, "crossnobis", runs=np.r_[np.zeros(7, int), np.ones(4, int)])
+    with pytest.raises(InputError, match=r"run 0 has 2 rows of stimulus 0; expected every"):
+        compute_rdm(
+            X,
+            "crossnobis",
+            runs=np.r_[np.zeros(7, int), np.ones(4, int)],
+            conditions=np.r_[np.arange(7) % 4, np.arange(4)],
+        )
+    with pytest.raises(InputError, match=r"run 0 has no row of stimulus 'd'"):
+        compute_rdm(X[:6], "crossnobis", runs=[0, 0, 0, 1, 1, 1], conditions=list("abcabd"))
+    with pytest.raises(InputError, match=r"runs are given without conditions"):
+        compute_rdm(X, "crossnobis", runs=np.r_[np.zeros(6, int), np.ones(5, int)])
+    with pytest.raises(InputError, match=r"conditions are given without runs"):
+        compute_rdm(X, "crossnobis", repeats=np.stack([X, X]), conditions=np.arange(11))
     with pytest.raises(InputError, match=r"runs has 1 distinct label; expected at least 2"):
-        compute_rdm(X, "crossnobis", runs=np.zeros(11))
+        compute_rdm(X, "crossnobis", runs=np.zeros(11), conditions=np.arange(11))
     with pytest.raises(InputError, match=r"runs has shape \(3,\); expected \(11,\)"):
         compute_rdm(X, "crossnobis", runs=np.zeros(3))
     with pytest.raises(InputError, match=r"category 2 has no row in run 1"):
@@ -490,3 +509,16 @@ def test_rdm_sizes_match_names_both_sizes():
         rdm_sizes_match(np.zeros(10), np.zeros(7))
     with pytest.raises(InputError, match=r"matrix has shape \(2, 3\)"):
         condense_rdm(np.zeros((2, 3)))
+
+
+def test_runs_aligned_by_stimulus_id(repeats):
+    """Issue 10 item 6: runs in different stimulus orders are aligned by id, not position."""
+    K, n, _ = repeats.shape
+    rng = np.random.default_rng(3)
+    ids = np.array([f"s{i:02d}" for i in range(n)])
+    orders = [rng.permutation(n) for _ in range(K)]
+    rows = np.concatenate([repeats[k][o] for k, o in enumerate(orders)])
+    runs = np.repeat(np.arange(K), n)
+    conditions = np.concatenate([ids[o] for o in orders])
+    got = compute_rdm(rows, "crossnobis", runs=runs, conditions=conditions)
+    np.testing.assert_allclose(got, compute_rdm(repeats, "crossnobis"), atol=1e-12)

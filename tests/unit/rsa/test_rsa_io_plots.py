@@ -85,16 +85,25 @@ def test_model_patterns_keep_leading_columns(tmp_path):
         model_patterns(path, IDS, "t.tsv", 0)
 
 
-def test_brain_patterns_drop_constant_voxels_and_reject_nan(tmp_path):
+def test_brain_patterns_drop_constant_and_nan_voxels(tmp_path):
+    """Issue 10 item 5/6: NaN voxels are masked (counted), not a stop of the whole run."""
     Y = np.random.default_rng(4).normal(size=(6, 4))
     Y[:, 1] = 0.0
     path = tmp_path / "roi.h5"
     write_h5(path, {"responses": Y, "index": np.arange(4)}, stim_id=IDS)
-    np.testing.assert_array_equal(brain_patterns(path, IDS, "t.tsv"), Y[:, [0, 2, 3]])
+    got = brain_patterns(path, IDS, "t.tsv")
+    np.testing.assert_array_equal(got.responses, Y[:, [0, 2, 3]])
+    assert (got.n_vox, got.n_masked, got.reason) == (4, 1, "")
     Y[2, 3] = np.nan
     write_h5(path, {"responses": Y, "index": np.arange(4)}, stim_id=IDS)
-    with pytest.raises(InputError, match="1 voxels have NaN"):
-        brain_patterns(path, IDS, "t.tsv")
+    got = brain_patterns(path, IDS, "t.tsv")
+    np.testing.assert_array_equal(got.responses, Y[:, [0, 2]])
+    assert (got.n_masked, got.reason) == (2, "")
+    Y[0, 2] = np.inf
+    write_h5(path, {"responses": Y, "index": np.arange(4)}, stim_id=IDS)
+    got = brain_patterns(path, IDS, "t.tsv")
+    assert got.responses.shape == (6, 1) and got.n_masked == 3
+    assert "1 of 4 voxels left" in got.reason
     with h5py.File(path, "r") as f:
         assert f["responses"].shape == (6, 4)
 

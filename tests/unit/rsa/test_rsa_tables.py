@@ -10,6 +10,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GroupKFold, KFold
 
 from dnnmap.errors import InputError
+from dnnmap.rsa.bootstrap import dual_bootstrap
 from dnnmap.rsa.inference import rdm_noise_ceiling
 from dnnmap.rsa.reweighting import cross_validate_reweighting, pair_index
 from dnnmap.rsa.tables import (
@@ -47,7 +48,7 @@ def data():
     return patterns, rdms, brains
 
 
-def test_group_table_is_the_subject_mean_with_a_two_way_bootstrap(data):
+def test_group_table_is_the_subject_mean_with_the_corrected_dual_bootstrap(data):
     _, rdms, brains = data
     table = group_rsa_table(rdms, LAYERS, brains, SETTINGS)
     assert list(table.columns) == list(GROUP_COLUMNS) and list(table["layer"]) == LAYERS
@@ -57,7 +58,10 @@ def test_group_table_is_the_subject_mean_with_a_two_way_bootstrap(data):
     ceiling = rdm_noise_ceiling(brains, "spearman")
     np.testing.assert_allclose(table["nc_lower"], ceiling.lower)
     np.testing.assert_allclose(table["nc_upper"], ceiling.upper)
-    assert set(table["bootstrap_over"]) == {"both"} and set(table["n_subjects"]) == {3}
+    assert set(table["bootstrap_over"]) == {"dual_corrected"} and set(table["n_subjects"]) == {3}
+    boot = dual_bootstrap(rdms, brains, "spearman", SETTINGS["n_boot"], 0.9, SETTINGS["seed"])
+    np.testing.assert_allclose(table["ci_low"], boot.low, rtol=1e-12)
+    np.testing.assert_allclose(table["se"], np.sqrt(boot.variance), rtol=1e-12)
     assert set(table["n_stim"]) == {N}
     # seeded: the same interval again
     again = group_rsa_table(rdms, LAYERS, brains, SETTINGS)
@@ -66,10 +70,17 @@ def test_group_table_is_the_subject_mean_with_a_two_way_bootstrap(data):
     assert off["ci_low"].isna().all() and set(off["bootstrap_over"]) == {"none"}
 
 
-def test_group_table_needs_two_subjects(data):
+def test_group_table_needs_two_subjects_with_an_rdm(data):
+    """Subjects whose ROI was masked away (NaN RDM) are left out; fewer than 2 give NaN rows."""
     _, rdms, brains = data
-    with pytest.raises(InputError, match="at least 2 subjects"):
-        group_rsa_table(rdms, LAYERS, brains[:1], SETTINGS)
+    one = group_rsa_table(rdms, LAYERS, brains[:1], SETTINGS)
+    assert one["r_mean"].isna().all() and one["ci_low"].isna().all()
+    assert one["bootstrap_over"].str.contains("a group RSA needs 2").all()
+    masked = brains.copy()
+    masked[1] = np.nan
+    table = group_rsa_table(rdms, LAYERS, masked, SETTINGS)
+    pd.testing.assert_frame_equal(table, group_rsa_table(rdms, LAYERS, brains[[0, 2]], SETTINGS))
+    assert set(table["n_subjects"]) == {2}
     with pytest.raises(InputError, match="2 layer RDMs for 3 names"):
         group_rsa_table(rdms[:2], LAYERS, brains, SETTINGS)
 
