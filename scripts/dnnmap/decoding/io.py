@@ -11,6 +11,7 @@ and :func:`read_decoding` reads them back.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from dnnmap.decoding.cross_validation import (
     DECODING_ALPHAS,
     DecodingResult,
     cross_validated_decoding,
+    unfitted_result,
 )
 from dnnmap.errors import InputError
 from dnnmap.stats.splits import (
@@ -48,7 +50,7 @@ from dnnmap.store import check_stim_ids, read_strings, write_h5
 LOG = logging.getLogger("dnnmap")
 
 
-def usable_columns(X: np.ndarray, source, dataset: str = "responses") -> np.ndarray:
+def usable_columns(X: np.ndarray, source, dataset: str = "responses") -> tuple[np.ndarray, int]:
     """The columns of ``X`` that an analysis can use; how many are left out is logged.
 
     Brain responses (``dataset="responses"``) follow the one masking policy of dnnmap
@@ -60,28 +62,21 @@ def usable_columns(X: np.ndarray, source, dataset: str = "responses") -> np.ndar
     ----------
     X : array of shape (n_stim, p)
     source : path or str
-        The file, named in the log and in the error.
+        The file, named in the log.
     dataset : {"responses", "features"}
         What the columns are.
 
     Returns
     -------
-    array of shape (n_stim, p_kept)
-
-    Raises
-    ------
-    InputError
-        If every column is left out.
+    X_kept : array of shape (n_stim, p_kept)
+        May have no columns (every one masked).
+    n_masked : int
+        ``p - p_kept``.
     """
     if dataset == "responses":
         masked, what = masked_voxels(X), "NaN, inf or constant"
     else:
         masked, what = ~np.isfinite(X).all(axis=0), "NaN or inf"
-    if masked.all():
-        raise InputError(
-            f"{source}: all {masked.size} {dataset} columns are masked ({what}); expected "
-            f"finite {dataset}" + (" that vary over stimuli" if dataset == "responses" else "")
-        )
     LOG.info(
         "%s: %d of %d %s columns masked (%s) and left out",
         source,
@@ -90,7 +85,7 @@ def usable_columns(X: np.ndarray, source, dataset: str = "responses") -> np.ndar
         dataset,
         what,
     )
-    return X[:, ~masked] if masked.any() else X
+    return (X[:, ~masked] if masked.any() else X), int(masked.sum())
 
 
 def decoding_splits(
@@ -154,7 +149,9 @@ def run_decoding(
     dataset : str
         ``features`` or ``responses`` (n_stim, k); masked columns (NaN, inf or constant:
         :func:`dnnmap.brain.summary.masked_voxels`) are left out, their count logged
-        (:func:`usable_columns`).
+        (:func:`usable_columns`); when every response column is masked the results are
+        NaN with a reason (:func:`dnnmap.decoding.cross_validation.unfitted_result`), not
+        an error.
     attribute : str
         Column of the stimulus table.
     settings : dict
@@ -178,10 +175,21 @@ def run_decoding(
         if dataset not in f or "stim_id" not in f:
             raise InputError(f"{source_path}: no {dataset!r} or 'stim_id' dataset")
         check_stim_ids(stim_ids, read_strings(f["stim_id"]), stimuli_path, source_path)
-        X = usable_columns(np.asarray(f[dataset][()], dtype=np.float64), source_path, dataset)
+        X, n_masked = usable_columns(
+            np.asarray(f[dataset][()], dtype=np.float64), source_path, dataset
+        )
     kind, y, splits, groups, estimators = check_decoding_settings(
         table, attribute, settings, stimuli_path
     )
+    if X.shape[1] == 0:
+        if dataset != "responses":
+            raise InputError(
+                f"{source_path}: every {dataset} column has NaN or inf; expected finite values"
+            )
+        reason = f"all {n_masked} voxels masked (NaN, inf or constant responses)"
+        LOG.warning("%s: %s; no decoding, the results are NaN", source_path, reason)
+        results = {e: unfitted_result(y, splits, e, reason, n_masked) for e in estimators}
+        return results, splits, stim_ids
     inner, seed = settings["inner_folds"], settings["seed"]
     results = {}
     for est in estimators:
@@ -199,6 +207,7 @@ def run_decoding(
             groups=groups,
             estimator_params=(settings.get("estimator_params") or {}).get(est),
         )
+        results[est] = dataclasses.replace(results[est], n_masked=n_masked)
         LOG.info(
             "%s %s (%s): %s %.3f (sd %.3f over %d folds), chance %.3f, p %.4g (%d permutations)",
             attribute,
@@ -310,7 +319,9 @@ def write_decoding(
     scalars ``score``, ``pvalue``, ``chance`` and, for classifiers,
     ``fold_balanced_accuracy (n_splits,)`` and ``confusion (n_splits, n_classes, n_classes)``,
     for ridge ``fold_r2 (n_splits,)``. Root attrs: ``attribute``, ``kind``, ``estimators``
-    (JSON list), ``metric``, ``cv`` (JSON) and the provenance in ``attrs``.
+    (JSON list), ``metric``, ``cv`` (JSON), ``n_masked`` (masked columns left out) and
+    ``reason`` (why the scores are NaN: every voxel masked; ``""`` otherwise) and the
+    provenance in ``attrs``.
     """
     datasets = {}
     first = next(iter(results.values()))
@@ -353,6 +364,8 @@ def write_decoding(
             "estimators": json.dumps(list(results)),
             "metric": first.metric,
             "cv": json.dumps(cv),
+            "n_masked": int(first.n_masked),
+            "reason": first.reason,
         },
         stim_id=stim_ids,
     )
@@ -364,7 +377,8 @@ def read_decoding(path: str | os.PathLike) -> dict:
     Returns
     -------
     dict
-        ``attribute``, ``kind``, ``metric``, ``cv`` (dict), ``stim_id`` (list),
+        ``attribute``, ``kind``, ``metric``, ``cv`` (dict), ``n_masked``, ``reason``,
+        ``stim_id`` (list),
         ``classes`` (list or None) and ``estimators``: estimator name -> dict of its arrays
         and scalars (see :func:`write_decoding`).
     """
@@ -374,6 +388,8 @@ def read_decoding(path: str | os.PathLike) -> dict:
             "kind": str(f.attrs["kind"]),
             "metric": str(f.attrs["metric"]),
             "cv": json.loads(f.attrs["cv"]),
+            "n_masked": int(f.attrs.get("n_masked", 0)),
+            "reason": str(f.attrs.get("reason", "")),
             "stim_id": read_strings(f["stim_id"]),
             "classes": read_strings(f["classes"]) if "classes" in f else None,
             "estimators": {},

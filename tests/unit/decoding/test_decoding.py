@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,6 +35,7 @@ from dnnmap.decoding.io import (
     usable_columns,
     write_decoding,
 )
+from dnnmap.decoding.probing import decoding_table, plot_probing_profile
 from dnnmap.errors import InputError
 from dnnmap.stats.metrics import pearson_r, r2_score
 from dnnmap.stats.permutations import permutations
@@ -574,23 +576,54 @@ def test_usable_columns_use_the_one_masking(tmp_path, caplog):
     X[2, 1] = np.inf
     X[:, 3] = 7.0
     with caplog.at_level("INFO", logger="dnnmap"):
-        kept = usable_columns(X, "V1.h5")
+        kept, n_masked = usable_columns(X, "V1.h5")
     np.testing.assert_array_equal(kept, X[:, ~masked_voxels(X)])
     np.testing.assert_array_equal(kept, X[:, [0, 2, 4]])
-    assert "V1.h5: 2 of 5 responses columns masked" in caplog.text
-    with pytest.raises(InputError, match=r"V1\.h5: all 5 responses columns are masked"):
-        usable_columns(np.zeros((10, 5)), "V1.h5")
+    assert n_masked == 2 and "V1.h5: 2 of 5 responses columns masked" in caplog.text
+    kept, n_masked = usable_columns(np.zeros((10, 5)), "V1.h5")
+    assert kept.shape == (10, 0) and n_masked == 5
     # features: constant columns (silent units) stay, non-finite ones go
-    np.testing.assert_array_equal(usable_columns(X, "f.h5", "features"), X[:, [0, 2, 3, 4]])
+    kept, n_masked = usable_columns(X, "f.h5", "features")
+    np.testing.assert_array_equal(kept, X[:, [0, 2, 3, 4]])
+    assert n_masked == 1
 
 
-def test_run_fully_masked_roi_is_one_line(tmp_path):
-    stim, ids = _stimuli(tmp_path, 12, category=list("aabbcc") * 2)
+@pytest.mark.parametrize("fill", [np.nan, 0.0])
+def test_run_fully_masked_roi_gives_nan_results_with_a_reason(tmp_path, caplog, fill):
+    """An all-NaN ROI, or one outside the acquisition's coverage (all zeros): NaN, no crash."""
+    stim, ids = _stimuli(tmp_path, 12, category=list("aabbcc") * 2, size=np.arange(12.0))
     brain = str(tmp_path / "V1.h5")
-    write_h5(brain, {"responses": np.full((12, 4), np.nan)}, stim_id=ids)
-    settings = {"n_folds": 2, "inner_folds": 2, "n_perm": 0, "seed": 0}
-    with pytest.raises(InputError, match=r"V1\.h5: all 4 responses columns are masked"):
-        run_decoding(stim, brain, "responses", "category", settings)
+    write_h5(brain, {"responses": np.full((12, 4), fill)}, stim_id=ids)
+    settings = {"n_folds": 2, "inner_folds": 2, "n_perm": 5, "seed": 0, "continuous": ["size"]}
+    reason = "all 4 voxels masked (NaN, inf or constant responses)"
+    for attribute, est in (("category", "logistic"), ("size", "ridge")):
+        with caplog.at_level("WARNING", logger="dnnmap"):
+            results, splits, _ = run_decoding(stim, brain, "responses", attribute, settings)
+        assert reason in caplog.text
+        res = results[est]
+        assert np.isnan(res.score) and np.isnan(res.pvalue) and res.null.size == 0
+        assert res.n_masked == 4 and res.reason == reason
+        out = tmp_path / f"{attribute}.h5"
+        write_decoding(out, results, splits, ids, attribute, settings, {})
+        back = read_decoding(out)
+        assert back["n_masked"] == 4 and back["reason"] == reason
+        row = decoding_table([str(out)], [{"roi": "V1"}]).iloc[0]
+        assert np.isnan(row.score) and row.reason == reason and row.n_masked == 4
+        table = decoding_table([str(out)] * 2, [{"roi": "V1"}, {"roi": "V4"}])
+        plt.close(plot_probing_profile(table, x="roi"))  # NaN scores plot, no error
+    if est == "ridge":
+        np.testing.assert_array_equal(res.folds, _fold_reference(splits))
+    feats = str(tmp_path / "f.h5")
+    write_h5(feats, {"features": np.full((12, 3), np.nan)}, stim_id=ids)
+    with pytest.raises(InputError, match=r"f\.h5: every features column has NaN or inf"):
+        run_decoding(stim, feats, "features", "category", settings)
+
+
+def _fold_reference(splits):
+    folds = np.full((max(splits.n_repeats, 1), splits.n), -1)
+    for k, (test, rep) in enumerate(zip(splits.test, splits.repeat, strict=True)):
+        folds[rep, test] = k
+    return folds
 
 
 def test_run_class_smaller_than_folds_is_our_error_not_sklearns(tmp_path):
