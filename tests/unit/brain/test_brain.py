@@ -68,7 +68,9 @@ def test_align_maps_unnamed_count_names_the_map():
 
 def test_align_maps_missing_id():
     names = [*IDS[:5], "other"]
-    with pytest.raises(InputError, match=r"resp.dscalar.nii has 6 maps but no map named 's5'.*stimuli.tsv"):
+    with pytest.raises(
+        InputError, match=r"resp.dscalar.nii has 6 maps but no map named 's5'.*stimuli.tsv"
+    ):
         align_maps(names, IDS, "resp.dscalar.nii", "stimuli.tsv")
 
 
