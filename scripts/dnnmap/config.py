@@ -91,7 +91,7 @@ def load_config_file(path: str | os.PathLike) -> dict:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = " ".join(
+        problem = ": ".join(
             str(p) for p in (getattr(err, "context", None), getattr(err, "problem", None)) if p
         )
         raise InputError(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -524,3 +527,22 @@ def _load_error(path) -> str:
     with pytest.raises(InputError) as err:
         load_config_file(path)
     return str(err.value)
+
+
+def test_config_syntax_check_from_the_command_line(tmp_path):
+    """What the README offers for a --configfile that Snakemake rejects without a line."""
+    bad = tmp_path / "my.yaml"
+    bad.write_text("stimuli:\n  table: t.tsv\nmodels: {alexnet: [\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    cmd = [sys.executable, "-m", "dnnmap.config", str(bad)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"dnnmap: {bad} line 4, column 1: YAML syntax error (while parsing a flow node: "
+        "expected the node content, but found '<stream end>'); expected valid YAML (spaces, "
+        "not tabs, for indentation; brackets and quotes closed)"
+    ]
+    good = tmp_path / "good.yaml"
+    good.write_text("a: 1\n")
+    proc = subprocess.run([*cmd[:-1], str(good)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"{good}: valid YAML"
