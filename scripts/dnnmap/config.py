@@ -4,7 +4,8 @@
 into one line that names the key; :func:`check_semantics` then checks what a schema cannot
 see: architectures, layer names and weights names the model registry does not have
 (:mod:`dnnmap.models.registry`), ROI labels the atlas does not have, brain data
-whose stimuli do not match the stimulus table.
+whose stimuli do not match the stimulus table or whose grayordinates miss an ROI, and
+settings (columns, fold counts) that the stimulus table cannot serve.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jsonschema
 import yaml
 
 from dnnmap.errors import InputError
 from dnnmap.models.registry import get_family
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from nibabel.cifti2 import BrainModelAxis
 
 SIMULATE = "simulate"
 WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".bin")
@@ -78,6 +84,54 @@ def _extend_with_defaults(validator_class):
 
 
 _Validator = _extend_with_defaults(jsonschema.Draft7Validator)
+
+
+def load_config_file(path: str | os.PathLike) -> dict:
+    """Read a YAML config file; a missing file or a syntax error is one line with its place.
+
+    Parameters
+    ----------
+    path : path
+        The config file.
+
+    Returns
+    -------
+    dict
+        The config as written (not yet validated).
+
+    Raises
+    ------
+    InputError
+        ``<path>: config file not found ...``, ``<path> line L, column C: YAML syntax error
+        (<what the parser says>) ...``, or a file whose top level is not a mapping of keys.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"{path}: config file not found (working directory {Path.cwd()}); expected a YAML "
+            "file such as config/config.yaml, or --configfile FILE"
+        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = yaml.safe_load(f)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = ": ".join(
+            str(p) for p in (getattr(err, "context", None), getattr(err, "problem", None)) if p
+        )
+        raise InputError(
+            f"{path}{where}: YAML syntax error ({problem or type(err).__name__}); expected "
+            "valid YAML (spaces, not tabs, for indentation; brackets and quotes closed)"
+        ) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text ({err.reason}); expected a YAML file") from None
+    if not isinstance(config, dict):
+        raise InputError(
+            f"{path}: top level is {type(config).__name__}; expected a mapping of config keys "
+            "(stimuli, models, brain, ...)"
+        )
+    return config
 
 
 def load_schema(path: str | os.PathLike) -> dict:
@@ -175,7 +229,11 @@ def _describe(err: jsonschema.ValidationError) -> str:
 
 
 def check_semantics(
-    config: Mapping, stim_ids: list[str], base: str | os.PathLike, source: str
+    config: Mapping,
+    stim_ids: list[str],
+    base: str | os.PathLike,
+    source: str,
+    table: pd.DataFrame | None = None,
 ) -> None:
     """Check the parts of a validated config that depend on models, atlas and data.
 
@@ -189,14 +247,20 @@ def check_semantics(
         Folder that relative paths in the config are resolved against.
     source : str
         Config file name for messages.
+    table : DataFrame, optional
+        The checked stimulus table (:func:`dnnmap.stimuli.check_stimuli`), with
+        ``attrs[LINES_ATTR]`` for row numbers; when given, the settings that depend on its
+        columns and size are checked too (:func:`check_table_settings`).
 
     Raises
     ------
     InputError
         On an unknown architecture or layer (listing the valid ones), a pretrained weights
         name the architecture does not have, an ROI label not in the atlas, a
-        simulation that names an unknown model/layer, or brain data whose stimulus ids
-        do not match the table.
+        simulation that names an unknown model/layer, brain data (responses or repeats)
+        whose map names miss a stimulus id, that are not CIFTI-2, or whose grayordinates do
+        not cover an ROI (:func:`check_brain_files`), or table settings that the table
+        cannot serve.
     """
     from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 
@@ -217,15 +281,9 @@ def check_semantics(
     _check_rsa(config, source)
     _check_estimator(config, source)
     _check_encoding(config, source)
-    for subject, entry in config["brain"]["subjects"].items():
-        if entry["responses"] != SIMULATE:
-            path = Path(base, entry["responses"])
-            check_brain_stim_ids(
-                path,
-                stim_ids,
-                f"{source}: brain.subjects.{subject}.responses",
-                config["stimuli"]["table"],
-            )
+    if table is not None:
+        check_table_settings(config, table, config["stimuli"]["table"], source)
+    check_brain_files(config, stim_ids, base, source)
 
 
 def _check_estimator(config, source):
@@ -418,32 +476,162 @@ def _check_simulation(config, source, atlas):
             raise InputError(f"{source}: simulation.regions.{region}.labels: {err}") from None
 
 
+# --- Start-up checks of the data: brain files and the stimulus table's settings ------------
+
+MIN_STIMULI = 3
+"""Fewest stimuli a run accepts (an RDM needs 3 for a correlation of its 3 pairs)."""
+
+
 def check_brain_stim_ids(
     path: Path, stim_ids: list[str], where: str, table: str = "the stimulus table"
-) -> None:
-    """Check, from the header alone, that a CIFTI file has one map per stimulus, named by id.
+) -> BrainModelAxis:
+    """Check, from the header alone, that a CIFTI file has a map for every stimulus.
+
+    Named maps (a dscalar) are matched by stim_id and may be more than the stimuli (a
+    subset runs); unnamed maps (a dtseries) must be one per stimulus, in table order.
+
+    Returns
+    -------
+    BrainModelAxis
+        The file's grayordinates.
 
     Raises
     ------
     InputError
-        If the file is missing, is not CIFTI-2, or its map names differ from ``stim_ids``
-        (as a set: maps are re-ordered by id when the brain data are read).
+        If the file is missing, is not CIFTI-2 (a NIfTI volume or GIFTI file: "not supported
+        yet"), or its maps miss a stimulus (the first missing id, or the first extra
+        unnamed map, is named): see :func:`dnnmap.brain.roi.align_maps`.
     """
-    import nibabel as nib
+    from dnnmap.brain.cifti import read_header
+    from dnnmap.brain.roi import align_maps
 
     if not path.is_file():
         raise InputError(f"{where}: file {path} does not exist")
     try:
-        axis = nib.load(path).header.get_axis(0)
-    except Exception as err:
-        raise InputError(f"{where}: {path} is not a readable CIFTI-2 file ({err})") from err
-    if len(axis) != len(stim_ids):
-        raise InputError(
-            f"{path} has {len(axis)} maps but {table} has {len(stim_ids)} stimuli; "
-            "expected one map per stimulus"
-        )
-    names = getattr(axis, "name", None)
-    if names is not None:
-        from dnnmap.brain.roi import align_maps
+        header = read_header(path)
+        align_maps(header.names, stim_ids, path, table, n_maps=header.n_maps)
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None
+    return header.brain_models
 
-        align_maps(list(names), stim_ids, path, table)
+
+def check_brain_files(
+    config: Mapping, stim_ids: list[str], base: str | os.PathLike, source: str
+) -> None:
+    """Every subject's responses and repeats files: map names and ROI coverage (headers only).
+
+    Raises
+    ------
+    InputError
+        Naming ``brain.subjects.<subject>.responses`` (or ``.repeats.<i>``): a file that
+        :func:`check_brain_stim_ids` rejects, or an ROI with an area that has no
+        grayordinate in the file's brain model axis.
+    """
+    from dnnmap.brain.atlas import atlas_for, resolve_roi
+
+    table = config["stimuli"]["table"]
+    for subject, entry in config["brain"]["subjects"].items():
+        if entry["responses"] == SIMULATE:
+            continue
+        key = f"{source}: brain.subjects.{subject}"
+        files = [("responses", entry["responses"])]
+        files += [(f"repeats.{i}", p) for i, p in enumerate(entry.get("repeats") or [])]
+        for name, file in files:
+            path = Path(base, file)
+            brain_models = check_brain_stim_ids(path, stim_ids, f"{key}.{name}", table)
+            try:
+                atlas = atlas_for(brain_models)
+                for roi, labels in config["brain"]["rois"].items():
+                    resolve_roi(roi, labels, atlas)
+            except InputError as err:
+                raise InputError(f"{key}.{name}: {path}: {err}") from None
+
+
+def check_table_settings(config: Mapping, table, table_path: str, source: str) -> None:
+    """Settings that name stimulus-table columns or need enough stimuli, checked at start-up.
+
+    The same library functions that build a job's folds build them here, so a setting that
+    passes cannot fail in the job: at least :data:`MIN_STIMULI` stimuli;
+    ``encoding.cv`` (its ``column`` for the group and split schemes, ``n_folds``) and
+    ``encoding.inner_folds`` against every outer training set; ``rsa.categories``; each of
+    ``decoding.attributes`` (column, values, classes) with ``decoding.n_folds``/``cv`` and
+    ``decoding.inner_folds`` against the class counts.
+
+    Parameters
+    ----------
+    config : mapping
+        The validated config.
+    table : DataFrame
+        The checked stimulus table (string values).
+    table_path : str
+        The table's file, for messages.
+    source : str
+        Config file name for messages.
+
+    Raises
+    ------
+    InputError
+        ``<source>: <key>: <reason>`` for the first setting that the table cannot serve.
+    """
+    n = len(table)
+    if n < MIN_STIMULI:
+        raise InputError(
+            f"{source}: stimuli.table: {table_path} has {n} stimuli; expected at least "
+            f"{MIN_STIMULI} (cross-validation and RDM comparisons need them)"
+        )
+    # The messages of the first two name their keys (encoding.cv.*, encoding.inner_folds,
+    # rsa.categories); an attribute's do not.
+    for key, check in (
+        ("", _check_encoding_folds),
+        ("", _check_categories),
+        ("decoding.attributes: ", _check_decoding_table),
+    ):
+        try:
+            check(config, table, table_path)
+        except InputError as err:
+            raise InputError(f"{source}: {key}{err}") from None
+
+
+def _check_encoding_folds(config, table, table_path):
+    from dnnmap.stats.splits import groups_from_table, inner_splits, splits_from_table
+
+    encoding = config.get("encoding", {})
+    cv = dict(encoding.get("cv") or {})
+    splits = splits_from_table(table, cv, table_path, key="encoding.cv")
+    groups = groups_from_table(table, cv, table_path, key="encoding.cv")
+    inner = encoding.get("inner_folds", 5)
+    for k, train in enumerate(splits.train):
+        try:
+            inner_splits(train, splits.scheme, n_folds=inner, seed=cv.get("seed", 0), groups=groups)
+        except InputError as err:
+            raise InputError(
+                f"encoding.inner_folds ({inner}) in outer split {k + 1} of encoding.cv: {err}"
+            ) from None
+
+
+def _check_categories(config, table, table_path):
+    column = config.get("rsa", {}).get("categories")
+    if column:
+        from dnnmap.rsa.io import category_labels
+
+        category_labels(table, column, table_path)
+
+
+def _check_decoding_table(config, table, table_path):
+    from dnnmap.decoding.io import check_decoding_settings
+
+    settings = config.get("decoding", {})
+    if settings.get("enabled", True):
+        for attribute in settings.get("attributes") or []:
+            check_decoding_settings(table, attribute, settings, table_path)
+
+
+if __name__ == "__main__":  # python -m dnnmap.config FILE: the syntax check of a config file
+    import sys
+
+    for name in sys.argv[1:]:
+        try:
+            load_config_file(name)
+        except InputError as err:
+            raise SystemExit(f"dnnmap: {err}") from None
+        print(f"{name}: valid YAML")

@@ -270,6 +270,7 @@ def _check_columns(table: pd.DataFrame, table_path: Path) -> None:
     """Stop unless the table has the required columns and at least one row."""
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
+        _check_separator(table, table_path)
         found = ", ".join(map(str, table.columns)) or "none"
         raise InputError(
             f"{table_path} row 1 (header): missing column {', '.join(missing)} (found: {found}); "
@@ -277,6 +278,27 @@ def _check_columns(table: pd.DataFrame, table_path: Path) -> None:
         )
     if table.empty:
         raise InputError(f"{table_path}: no stimulus rows; expected at least one row")
+
+
+def _check_separator(table: pd.DataFrame, table_path: Path) -> None:
+    """Stop naming the separator when a header reads as one column holding all the names
+    (a CSV read as TSV, or a TSV read as CSV)."""
+    if len(table.columns) != 1:
+        return
+    header = str(table.columns[0])
+    expected = "," if table_path.suffix.lower() == ".csv" else "\t"
+    for sep, name in ((",", "commas"), ("\t", "tabs"), (";", "semicolons")):
+        if sep != expected and all(c in header.split(sep) for c in REQUIRED):
+            kind = "CSV (comma-separated)" if expected == "," else "TSV (tab-separated)"
+            hint = (
+                "rename it to .csv"
+                if sep == "," and expected == "\t"
+                else "separate the columns with " + ("tabs" if expected == "\t" else "commas")
+            )
+            raise InputError(
+                f"{table_path} row 1 (header): columns are separated by {name} but a file "
+                f"named {table_path.name} is read as {kind}; expected {kind} ({hint})"
+            )
 
 
 def _check_stim_id(stim_id: str, where: str, seen: dict[str, int], line: int) -> None:

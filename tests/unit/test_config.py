@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
+from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 from dnnmap.brain.cifti import fslr32k_brain_models, write_dscalar
-from dnnmap.config import check_semantics, load_schema, validate
+from dnnmap.config import (
+    MIN_STIMULI,
+    check_semantics,
+    check_table_settings,
+    load_config_file,
+    load_schema,
+    validate,
+)
 from dnnmap.errors import InputError
 from dnnmap.models.registry import get_family
 
@@ -270,21 +283,32 @@ def small_axis():
     return fslr32k_brain_models()[:40]
 
 
+@pytest.fixture(scope="module")
+def cortex_axis():
+    return fslr32k_brain_models()
+
+
 def _user_config(valid, path):
     valid["brain"]["subjects"] = {"sub-01": {"responses": path}}
     del valid["simulation"]
     return valid
 
 
-def _dscalar(folder, names, axis):
-    path = folder / "data" / "sub01.dscalar.nii"
+def _dscalar(folder, names, axis, name="sub01.dscalar.nii"):
+    path = folder / "data" / name
     data = np.arange(len(names) * len(axis), dtype=np.float32).reshape(len(names), -1)
     write_dscalar(path, data, names, axis)
     return path
 
 
-def test_user_responses_matching(valid, tmp_path, small_axis):
-    _dscalar(tmp_path, ["c", "a", "d", "b"], small_axis)  # any order: maps are matched by name
+def test_user_responses_matching(valid, tmp_path, cortex_axis):
+    _dscalar(tmp_path, ["c", "a", "d", "b"], cortex_axis)  # any order: maps are matched by name
+    config = _user_config(valid, "data/sub01.dscalar.nii")
+    assert check_semantics(config, IDS, tmp_path, "config.yaml") is None
+
+
+def test_user_responses_extra_named_maps_are_a_subset(valid, tmp_path, cortex_axis):
+    _dscalar(tmp_path, ["x", "c", "a", "d", "b", "y"], cortex_axis)
     config = _user_config(valid, "data/sub01.dscalar.nii")
     assert check_semantics(config, IDS, tmp_path, "config.yaml") is None
 
@@ -294,7 +318,11 @@ def test_user_responses_wrong_number_of_maps(valid, tmp_path, small_axis):
     config = _user_config(valid, "data/sub01.dscalar.nii")
     with pytest.raises(InputError) as err:
         check_semantics(config, IDS, tmp_path, "config.yaml")
-    assert str(err.value).startswith(f"{path} has 3 maps but resources/stimuli.tsv has 4 stimuli")
+    assert str(err.value) == (
+        f"config.yaml: brain.subjects.sub-01.responses: {path} has 3 maps but no map named 'd' "
+        "(from resources/stimuli.tsv, 4 stimuli; 1 ids missing); expected a map named by every "
+        "stim_id"
+    )
 
 
 def test_user_responses_other_names(valid, tmp_path, small_axis):
@@ -302,8 +330,9 @@ def test_user_responses_other_names(valid, tmp_path, small_axis):
     config = _user_config(valid, "data/sub01.dscalar.nii")
     with pytest.raises(InputError) as err:
         check_semantics(config, IDS, tmp_path, "config.yaml")
-    msg = str(err.value)
-    assert msg.startswith(f"{path} has no map named 'd'")
+    assert f"brain.subjects.sub-01.responses: {path} has 4 maps but no map named 'd'" in str(
+        err.value
+    )
 
 
 def test_user_responses_missing_or_unreadable(valid, tmp_path):
@@ -313,8 +342,61 @@ def test_user_responses_missing_or_unreadable(valid, tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "text.dscalar.nii").write_text("not cifti")
     config["brain"]["subjects"]["sub-01"]["responses"] = "data/text.dscalar.nii"
-    with pytest.raises(InputError, match=r"text.dscalar.nii is not a readable CIFTI-2 file"):
+    with pytest.raises(InputError, match=r"text.dscalar.nii: not readable as CIFTI-2"):
         check_semantics(config, IDS, tmp_path, "config.yaml")
+
+
+def test_volume_and_gifti_responses_are_not_supported_yet(valid, tmp_path):
+    """Both gave "'Nifti1Header' object has no attribute 'get_axis'"."""
+    (tmp_path / "data").mkdir()
+    volume = tmp_path / "data" / "sub01.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((2, 2, 2, 4), np.float32), np.eye(4)), volume)
+    gifti = tmp_path / "data" / "sub01.L.func.gii"
+    darrays = [nib.gifti.GiftiDataArray(np.zeros(5, np.float32)) for _ in IDS]
+    nib.save(nib.gifti.GiftiImage(darrays=darrays), gifti)
+    config = _user_config(valid, "data/sub01.nii.gz")
+    with pytest.raises(InputError) as err:
+        check_semantics(config, IDS, tmp_path, "config.yaml")
+    msg = str(err.value)
+    assert (
+        "sub01.nii.gz: is a NIfTI volume (Nifti1Image); volume responses are not supported" in msg
+    )
+    assert "get_axis" not in msg and "\n" not in msg
+    config["brain"]["subjects"]["sub-01"]["responses"] = "data/sub01.L.func.gii"
+    with pytest.raises(InputError) as err:
+        check_semantics(config, IDS, tmp_path, "config.yaml")
+    assert "sub01.L.func.gii: is a GIFTI surface file (GiftiImage); GIFTI responses are not " in (
+        str(err.value)
+    )
+
+
+def test_repeats_map_names_are_checked(valid, tmp_path, cortex_axis):
+    _dscalar(tmp_path, IDS, cortex_axis)
+    _dscalar(tmp_path, IDS, cortex_axis, "rep1.dscalar.nii")
+    path = _dscalar(tmp_path, ["a", "b", "c", "e"], cortex_axis, "rep2.dscalar.nii")
+    config = _user_config(valid, "data/sub01.dscalar.nii")
+    config["brain"]["subjects"]["sub-01"]["repeats"] = [
+        "data/rep1.dscalar.nii",
+        "data/rep2.dscalar.nii",
+    ]
+    with pytest.raises(InputError) as err:
+        check_semantics(config, IDS, tmp_path, "config.yaml")
+    assert str(err.value).startswith(
+        f"config.yaml: brain.subjects.sub-01.repeats.1: {path} has 4 maps but no map named 'd'"
+    )
+
+
+def test_roi_not_covered_by_the_file_grayordinates(valid, tmp_path, cortex_axis):
+    """A file on the fsLR-32k mesh that leaves out an ROI's vertices (partial coverage)."""
+    v1 = set(resolve_roi("V1", ["V1"], mmp_atlas()))
+    keep = np.array([i not in v1 for i in range(len(cortex_axis))])
+    path = _dscalar(tmp_path, IDS, cortex_axis[keep])
+    config = _user_config(valid, "data/sub01.dscalar.nii")
+    with pytest.raises(InputError) as err:
+        check_semantics(config, IDS, tmp_path, "config.yaml")
+    msg = str(err.value)
+    assert msg.startswith(f"config.yaml: brain.subjects.sub-01.responses: {path}: ROI 'V1':")
+    assert "has no grayordinates on these brain models" in msg
 
 
 def test_partition_names_models_and_their_layers(valid, tmp_path):
@@ -335,3 +417,132 @@ def test_partition_names_models_and_their_layers(valid, tmp_path):
 def test_partition_sets_hold_two_to_four_layers(config, schema):
     config["rsa"]["advanced"]["partition"]["alexnet"] = [["conv1"]]
     assert "rsa.advanced.partition.alexnet.0: ['conv1'] is too short" in _error(config, schema)
+
+
+# --- the stimulus table's settings, at start-up -----------------------------------------------
+
+
+def _table(n=12, **columns):
+    table = pd.DataFrame({"stim_id": [f"s{i:02d}" for i in range(n)], **columns})
+    table.attrs["lines"] = [i + 2 for i in range(n)]
+    return table
+
+
+def _table_error(config, table) -> str:
+    with pytest.raises(InputError) as err:
+        check_table_settings(config, table, "stimuli.tsv", "config.yaml")
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("config.yaml: ")
+    return msg
+
+
+def test_demo_table_settings_pass(valid):
+    demo = pd.read_csv(ROOT / "resources" / "stimuli.tsv", sep="\t", dtype=str)
+    assert check_table_settings(valid, demo, "stimuli.tsv", "config.yaml") is None
+
+
+def test_fewer_than_three_stimuli(valid):
+    msg = _table_error(valid, _table(2, category=["a", "b"]))
+    assert msg == (
+        f"config.yaml: stimuli.table: stimuli.tsv has 2 stimuli; expected at least {MIN_STIMULI} "
+        "(cross-validation and RDM comparisons need them)"
+    )
+
+
+def test_columns_named_by_the_config(valid):
+    table = _table(20, category=list("ab") * 10)
+    valid["decoding"]["attributes"] = ["category", "colour"]
+    msg = _table_error(valid, table)
+    assert "config.yaml: decoding.attributes: stimuli.tsv: no column 'colour'" in msg
+    valid["decoding"]["attributes"] = ["category"]
+    valid["rsa"]["categories"] = "kind"
+    assert "config.yaml: rsa.categories is 'kind'" in _table_error(valid, table)
+    valid["rsa"]["categories"] = "category"
+    valid["encoding"]["cv"] = {"scheme": "group", "column": "session", "n_folds": 2}
+    msg = _table_error(valid, table)
+    assert msg.startswith("config.yaml: encoding.cv") and "'session'" in msg
+
+
+def test_encoding_folds_against_the_stimuli(valid):
+    table = _table(6, category=list("ab") * 3)
+    valid["decoding"]["enabled"] = False
+    valid["encoding"]["cv"]["n_folds"] = 8
+    assert "n_folds" in _table_error(valid, table) and "6" in _table_error(valid, table)
+    valid["encoding"]["cv"]["n_folds"] = 3
+    valid["encoding"]["inner_folds"] = 5
+    msg = _table_error(valid, table)
+    assert "encoding.inner_folds (5) in outer split 1 of encoding.cv" in msg
+    assert "training set of 4 rows" in msg
+    valid["encoding"]["inner_folds"] = 4
+    assert check_table_settings(valid, table, "stimuli.tsv", "config.yaml") is None
+
+
+def test_decoding_folds_against_the_class_counts(valid):
+    table = _table(20, category=[*"a" * 9, *"b" * 9, "c", "c"])
+    valid["decoding"]["n_folds"] = 3
+    msg = _table_error(valid, table)
+    assert "decoding.attributes: stimuli.tsv: column 'category' class 'c' has 2 stimuli" in msg
+    assert "fewer than the 3 outer folds" in msg
+    table = _table(20, category=[*"a" * 14, *"b" * 6])
+    valid["decoding"]["inner_folds"] = 5
+    msg = _table_error(valid, table)
+    assert "class 'b' has 4 stimuli in the training set of outer split" in msg
+
+
+def test_check_semantics_runs_the_table_checks(valid, tmp_path):
+    valid["decoding"]["attributes"] = ["colour"]
+    with pytest.raises(
+        InputError, match=r"config.yaml: decoding.attributes: .* no column 'colour'"
+    ):
+        valid["encoding"]["cv"]["n_folds"] = 2
+        valid["encoding"]["inner_folds"] = 2
+        check_semantics(valid, IDS, tmp_path, "config.yaml", table=_table(4, category=list("abab")))
+
+
+# --- the config file itself ---------------------------------------------------------------------
+
+
+def test_load_config_file(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("stimuli:\n  table: t.tsv\n")
+    assert load_config_file(good) == {"stimuli": {"table": "t.tsv"}}
+    with pytest.raises(InputError, match=r"none.yaml: config file not found \(working directory"):
+        load_config_file(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stimuli:\n  table: t.tsv\nmodels: [alexnet\nbrain: {}\n")
+    with pytest.raises(InputError) as err:
+        load_config_file(bad)
+    msg = str(err.value)
+    assert msg.startswith(f"{bad} line 4, column 6: YAML syntax error (while parsing a flow")
+    assert "\n" not in msg
+    tabs = tmp_path / "tabs.yaml"
+    tabs.write_text("stimuli:\n\ttable: t.tsv\n")
+    assert " line 2, column 1: YAML syntax error" in _load_error(tabs)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a\n- b\n")
+    assert "top level is list; expected a mapping" in _load_error(listed)
+
+
+def _load_error(path) -> str:
+    with pytest.raises(InputError) as err:
+        load_config_file(path)
+    return str(err.value)
+
+
+def test_config_syntax_check_from_the_command_line(tmp_path):
+    """What the README offers for a --configfile that Snakemake rejects without a line."""
+    bad = tmp_path / "my.yaml"
+    bad.write_text("stimuli:\n  table: t.tsv\nmodels: {alexnet: [\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    cmd = [sys.executable, "-m", "dnnmap.config", str(bad)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"dnnmap: {bad} line 4, column 1: YAML syntax error (while parsing a flow node: "
+        "expected the node content, but found '<stream end>'); expected valid YAML (spaces, "
+        "not tabs, for indentation; brackets and quotes closed)"
+    ]
+    good = tmp_path / "good.yaml"
+    good.write_text("a: 1\n")
+    proc = subprocess.run([*cmd[:-1], str(good)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"{good}: valid YAML"

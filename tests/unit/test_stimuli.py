@@ -273,3 +273,19 @@ def test_stimulus_files_digest(tmp_path):
     a.write_bytes(b"a")
     b.write_bytes(b"bc")  # same bytes in all, split differently
     assert stimulus_files_digest([a, b]) != f"sha256:{ref.hexdigest()}"
+
+
+def test_csv_read_as_tsv_names_the_separator(tmp_path):
+    """A comma-separated file named .tsv reported missing columns, not the separator."""
+    path = tmp_path / "stimuli.tsv"
+    path.write_text("stim_id,path,category\na,a.png,x\nb,b.png,y\n")
+    with pytest.raises(InputError) as err:
+        check_stimuli(read_table(path), path, decode=False)
+    assert str(err.value) == (
+        f"{path} row 1 (header): columns are separated by commas but a file named stimuli.tsv "
+        "is read as TSV (tab-separated); expected TSV (tab-separated) (rename it to .csv)"
+    )
+    csv = tmp_path / "stimuli.csv"
+    csv.write_text("stim_id\tpath\na\ta.png\n")
+    with pytest.raises(InputError, match=r"separated by tabs but a file named stimuli.csv is read"):
+        check_stimuli(read_table(csv), csv, decode=False)

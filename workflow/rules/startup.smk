@@ -37,9 +37,11 @@ def _startup_checks():
         table.attrs[LINES_ATTR], table.to_dict("records"), strict=True
     ):
         validate(row, row_schema, f"{table_path} row {line}")
-    table = checked
-    check_semantics(config, list(table["stim_id"]), ".", str(CONFIG_SOURCE))
-    return table
+    checked.attrs[LINES_ATTR] = table.attrs[LINES_ATTR]
+    check_semantics(
+        config, list(checked["stim_id"]), ".", str(CONFIG_SOURCE), table=checked
+    )
+    return checked
 
 
 try:

@@ -216,10 +216,7 @@ def _open_dense(path: str | os.PathLike):
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f"{path}: not readable as CIFTI-2 ({reason})") from err
     if not isinstance(img, nib.cifti2.Cifti2Image):
-        raise InputError(
-            f"{path}: is a {type(img).__name__}; expected a CIFTI-2 dense scalar file "
-            "(.dscalar.nii)"
-        )
+        raise InputError(f"{path}: {_unsupported(img)}")
     if len(img.shape) != 2:
         raise InputError(
             f"{path}: CIFTI-2 matrix has shape {img.shape}; expected 2-D (maps x grayordinates)"
@@ -245,6 +242,49 @@ def _open_dense(path: str | os.PathLike):
             "or a series (dtseries)"
         )
     return img, names, cols
+
+
+_VOLUME_TYPES = (nib.Nifti1Image, nib.Nifti2Image)
+
+
+def _unsupported(img) -> str:
+    """What to say about an image that nibabel reads but that is not CIFTI-2."""
+    expected = (
+        "expected a CIFTI-2 dense file (.dscalar.nii, one map per stimulus, or .dtseries.nii)"
+    )
+    kind = type(img).__name__
+    if isinstance(img, _VOLUME_TYPES):
+        return f"is a NIfTI volume ({kind}); volume responses are not supported yet; {expected}"
+    if isinstance(img, nib.gifti.GiftiImage):
+        return (
+            f"is a GIFTI surface file ({kind}); GIFTI responses are not supported yet; "
+            f"{expected}, e.g. from both hemispheres' GIFTI files with wb_command "
+            "-cifti-create-dense-scalar"
+        )
+    return f"is a {kind}; {expected}"
+
+
+class DenseHeader(NamedTuple):
+    """What :func:`read_header` returns: a dense CIFTI-2 file's maps and grayordinates."""
+
+    names: list[str] | None
+    """One name per map for a dscalar; ``None`` for a dtseries."""
+    n_maps: int
+    """Number of maps (rows)."""
+    brain_models: BrainModelAxis
+    """The grayordinates of the columns."""
+
+
+def read_header(path: str | os.PathLike) -> DenseHeader:
+    """Map names, map count and brain models of a dense CIFTI-2 file, from its header alone.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_dscalar` (a NIfTI volume or GIFTI file: "not supported yet").
+    """
+    img, names, cols = _open_dense(path)
+    return DenseHeader(names, int(img.shape[0]), cols)
 
 
 def read_dscalar(path: str | os.PathLike) -> DenseData:

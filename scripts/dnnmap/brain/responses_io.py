@@ -154,12 +154,7 @@ def read_responses(
         if mask is not None:
             raise InputError(f"mask {mask} given for CIFTI file {path}; masks apply to NIfTI only")
         data, names, brain_models = read_dscalar(path)
-        if data.shape[0] != n_stim:
-            raise InputError(
-                f"{path} has {data.shape[0]} maps but {table} has {n_stim} stimuli; "
-                "expected one map per stimulus"
-            )
-        order = align_maps(names, stim_ids, path, table)
+        order = align_maps(names, stim_ids, path, table, n_maps=data.shape[0])
         return Responses(np.ascontiguousarray(data[order]), brain_models, None)
     data, volume = read_volume(path, mask)
     if data.shape[0] != n_stim:

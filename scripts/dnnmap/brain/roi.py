@@ -16,7 +16,11 @@ LOG = logging.getLogger("dnnmap")
 
 
 def align_maps(
-    names: Sequence[str] | None, stim_ids: Sequence[str], path: str | os.PathLike, table: str
+    names: Sequence[str] | None,
+    stim_ids: Sequence[str],
+    path: str | os.PathLike,
+    table: str,
+    n_maps: int | None = None,
 ) -> np.ndarray:
     """Row order that puts a CIFTI file's maps into stimulus-table order, matched by name.
 
@@ -28,6 +32,8 @@ def align_maps(
         Stimulus ids of the table, shape (n_stim,).
     path, table : str
         The CIFTI file and the stimulus table, for messages.
+    n_maps : int, optional
+        Number of maps of a file without names (required when ``names`` is None).
 
     Returns
     -------
@@ -37,29 +43,60 @@ def align_maps(
     Raises
     ------
     InputError
-        If named maps are more or fewer than the stimuli, repeat a name, or miss a stim_id.
-        Maps without names (a dtseries) are taken in table order; their count is the
-        caller's to check (:func:`roi_responses` does).
+        If named maps repeat a name or miss a stim_id (the first missing id is named), or
+        maps without names (a dtseries, taken in table order) are more or fewer than the
+        stimuli (the first stimulus without a map, or the first extra map, is named).
+        Named maps that are not stimuli are allowed (the stimuli are a subset of the
+        file's maps): they are left out, and their count is logged.
     """
-    n_maps = len(names) if names is not None else None
     if names is None:
+        if n_maps is None:
+            raise InputError(f"{path}: maps without names need n_maps; expected a map count")
+        if n_maps < len(stim_ids):
+            raise InputError(
+                f"{path} has {n_maps} maps but {table} has {len(stim_ids)} stimuli: no map for "
+                f"stim_id {stim_ids[n_maps]!r} (stimulus {n_maps + 1}) and "
+                f"{len(stim_ids) - n_maps - 1} more; expected one map per stimulus in table "
+                "order (maps without names: a dtseries)"
+            )
+        if n_maps > len(stim_ids):
+            raise InputError(
+                f"{path} has {n_maps} maps but {table} has {len(stim_ids)} stimuli: map "
+                f"{len(stim_ids) + 1} of {n_maps} has no stimulus; expected one map per "
+                "stimulus in table order (maps without names: a dtseries; name the maps by "
+                "stim_id in a dscalar to run a subset)"
+            )
         LOG.warning("%s has no map names; assuming its maps are in %s order", path, table)
         return np.arange(len(stim_ids))
-    if n_maps != len(stim_ids):
-        raise InputError(
-            f"{path} has {n_maps} maps but {table} has {len(stim_ids)} stimuli; "
-            "expected one map per stimulus"
-        )
-    position = {name: i for i, name in enumerate(names)}
-    if len(position) != len(names):
-        raise InputError(f"{path}: map names repeat; expected one map per stim_id")
+    names = [str(n) for n in names]
+    position: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in position:
+            raise InputError(
+                f"{path}: map name {name!r} repeats (maps {position[name] + 1} and {i + 1}); "
+                "expected one map per stim_id"
+            )
+        position[name] = i
     missing = [s for s in stim_ids if s not in position]
     if missing:
         raise InputError(
-            f"{path} has no map named {missing[0]!r} (from {table}; {len(missing)} ids missing); "
-            "expected maps named by stim_id"
+            f"{path} has {len(names)} maps but no map named {missing[0]!r} (from {table}, "
+            f"{len(stim_ids)} stimuli; {len(missing)} ids missing); expected a map named by "
+            "every stim_id"
         )
-    return np.array([position[s] for s in stim_ids])
+    extra = len(names) - len(stim_ids)
+    if extra:
+        wanted = set(stim_ids)
+        first = next(n for n in names if n not in wanted)
+        LOG.info(
+            "%s: %d of %d maps are not in %s (e.g. %r); left out (the stimuli are a subset)",
+            path,
+            extra,
+            len(names),
+            table,
+            first,
+        )
+    return np.array([position[s] for s in stim_ids], dtype=np.int64)
 
 
 def roi_responses(
@@ -91,12 +128,7 @@ def roi_responses(
         Grayordinate index of each column into the CIFTI file.
     """
     data, names, brain_models = read_dscalar(cifti_path)
-    if data.shape[0] != len(stim_ids):
-        raise InputError(
-            f"{cifti_path} has {data.shape[0]} maps but {table} has {len(stim_ids)} stimuli; "
-            "expected one map per stimulus"
-        )
-    order = align_maps(names, stim_ids, cifti_path, table)
+    order = align_maps(names, stim_ids, cifti_path, table, n_maps=data.shape[0])
     index = resolve_roi(roi, labels, atlas_for(brain_models))
     responses = np.ascontiguousarray(data[:, index][order], dtype=np.float32)
     return responses, index

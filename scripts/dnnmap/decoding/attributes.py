@@ -3,8 +3,8 @@
 :func:`attribute_values` reads one attribute column (str labels for a categorical attribute,
 float64 values for a continuous one) and stops on missing, constant or non-numeric values with
 the table's rows named; :func:`attribute_kind` says which kind the ``decoding`` settings give
-an attribute; :func:`check_class_counts` stops unless every class can be split by the outer
-and inner folds.
+an attribute; :func:`check_stratified_folds` (before the folds are built) and
+:func:`check_class_counts` stop unless every class can be split by the outer and inner folds.
 """
 
 from __future__ import annotations
@@ -134,15 +134,9 @@ def check_class_counts(
         an outer training set than ``inner_folds``.
     """
     y = np.asarray(y)
-    classes, counts = np.unique(y, return_counts=True)
-    if splits.scheme.startswith("stratified") and counts.min() < splits.params["n_folds"]:
-        n_folds = splits.params["n_folds"]
-        c = int(np.argmin(counts))
-        raise InputError(
-            f"{source}: column {column!r} class {str(classes[c])!r} has {counts[c]} stimuli, "
-            f"fewer than the {n_folds} outer folds; expected at least {n_folds} per class "
-            "(drop the class or lower decoding.n_folds)"
-        )
+    classes = np.unique(y)
+    if splits.scheme.startswith("stratified"):
+        check_stratified_folds(y, splits.params["n_folds"], column, source)
     least = 1 if grouped else inner_folds
     for k, train in enumerate(splits.train):
         cls, cnt = np.unique(y[train], return_counts=True)
@@ -156,6 +150,36 @@ def check_class_counts(
                 + ("" if grouped else " (decoding.inner_folds)")
                 + " per class"
             )
+
+
+def check_stratified_folds(y, n_folds: int, column: str = "attribute", source: str = "stimuli"):
+    """Stop unless every class has at least ``n_folds`` stimuli (stratified k-fold).
+
+    Called before the folds are built, so that scikit-learn's ``StratifiedKFold`` never
+    raises its own error about the least populated class.
+
+    Parameters
+    ----------
+    y : array of shape (n_stim,)
+        Class labels.
+    n_folds : int
+        Outer folds.
+    column, source : str
+        Attribute and table named in messages.
+
+    Raises
+    ------
+    InputError
+        Naming the smallest class, its count and the folds.
+    """
+    classes, counts = np.unique(np.asarray(y), return_counts=True)
+    if counts.size and counts.min() < n_folds:
+        c = int(np.argmin(counts))
+        raise InputError(
+            f"{source}: column {column!r} class {str(classes[c])!r} has {counts[c]} stimuli, "
+            f"fewer than the {n_folds} outer folds; expected at least {n_folds} per class "
+            "(drop the class or lower decoding.n_folds)"
+        )
 
 
 def attribute_kind(attribute: str, settings: dict) -> str:

@@ -101,6 +101,11 @@ class DecodingResult:
     confusion : int array of shape (n_splits, n_classes, n_classes) or None
         Rows true class, columns predicted class, classes in ``classes`` order.
     fold_r2 : array of shape (n_splits,) or None
+    n_masked : int
+        Columns of X left out as masked (brain responses; set by
+        :func:`dnnmap.decoding.io.run_decoding`).
+    reason : str
+        Why the result holds no scores (every column masked); ``""`` when it does.
     """
 
     estimator: str
@@ -116,6 +121,8 @@ class DecodingResult:
     fold_balanced_accuracy: np.ndarray | None = None
     confusion: np.ndarray | None = None
     fold_r2: np.ndarray | None = None
+    n_masked: int = 0
+    reason: str = ""
 
     @property
     def score(self) -> float:
@@ -275,6 +282,63 @@ def _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms, groups):
         pvalue=_pvalue(mean_r[0], mean_r[1:]),
         chance=0.0,
         fold_r2=fold_r2,
+    )
+
+
+def unfitted_result(
+    y, splits: Splits, estimator: str, reason: str, n_masked: int = 0
+) -> DecodingResult:
+    """The result of a decoding that cannot be fitted (e.g. every voxel masked): NaN scores.
+
+    Parameters
+    ----------
+    y : array of shape (n_stim,)
+        Labels (``estimator`` a classifier) or values (``ridge``).
+    splits : Splits
+        The outer splits (kept in ``folds``).
+    estimator : str
+    reason : str
+        Why nothing was fitted; stored in ``reason``.
+    n_masked : int
+        Masked columns.
+
+    Returns
+    -------
+    DecodingResult
+        ``fold_scores``, ``param`` (and ``fold_balanced_accuracy`` or ``fold_r2``) NaN,
+        ``pvalue`` NaN, no permutations, empty predictions ("" or NaN), a zero confusion
+        matrix; ``chance`` as a fitted result has it.
+    """
+    splits = _check_outer(splits, len(y))
+    nan = np.full(len(splits), np.nan)
+    shape = (max(splits.n_repeats, 1), splits.n)
+    common = {
+        "estimator": estimator,
+        "folds": _fold_index(splits),
+        "fold_scores": nan,
+        "param": nan.copy(),
+        "null": np.empty(0),
+        "pvalue": float("nan"),
+        "n_masked": int(n_masked),
+        "reason": reason,
+    }
+    if estimator in REGRESSORS:
+        return DecodingResult(
+            metric="pearson_r",
+            predictions=np.full(shape, np.nan),
+            chance=0.0,
+            fold_r2=nan.copy(),
+            **common,
+        )
+    classes, codes = np.unique(np.asarray(y).astype(str), return_inverse=True)
+    return DecodingResult(
+        metric="accuracy",
+        predictions=np.full(shape, "", dtype=object).astype(str),
+        chance=float(np.bincount(codes).max() / codes.size),
+        classes=classes,
+        fold_balanced_accuracy=nan.copy(),
+        confusion=np.zeros((len(splits), classes.size, classes.size), dtype=np.int64),
+        **common,
     )
 
 

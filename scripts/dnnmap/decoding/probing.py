@@ -24,6 +24,9 @@ Table columns (:data:`COLUMNS`, after the key columns such as ``layer``):
 ``null_mean``, ``null_95``
     Mean and 95th percentile of the permutation null (NaN without permutations).
 ``p``, ``n_perm``, ``n_folds``, ``n_classes`` (0 for continuous attributes).
+``n_masked``, ``reason``
+    Voxels left out as masked (brain responses, :func:`dnnmap.brain.summary.masked_voxels`)
+    and why a row's scores are NaN (every voxel masked; ``""`` otherwise).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ COLUMNS = (
     "n_perm",
     "n_folds",
     "n_classes",
+    "n_masked",
+    "reason",
 )
 """Columns of a decoding table after the key columns."""
 
@@ -83,6 +88,8 @@ def _row(decoding: dict, est: str) -> dict:
         "n_perm": int(null.size),
         "n_folds": int(folds.size),
         "n_classes": len(decoding["classes"] or []),
+        "n_masked": decoding["n_masked"],
+        "reason": decoding["reason"],
     }
 
 
@@ -185,7 +192,8 @@ def plot_probing_profile(
         for xi, hi, p in zip(xs, high, rows["p"], strict=True):
             if p <= ALPHA:
                 ax.text(xi, hi, "*", ha="center", va="bottom", color=color, fontsize=13)
-        top = max(top, float(np.nanmax(high)))
+        if np.isfinite(high).any():  # a fully masked region has no score
+            top = max(top, float(np.nanmax(high)))
     chance = table["chance"].to_numpy()
     if np.allclose(chance, chance[0]):
         ax.axhline(chance[0], color="0.4", ls="--", lw=1, label=f"chance ({chance[0]:.2f})")

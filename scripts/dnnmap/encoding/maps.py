@@ -2,7 +2,9 @@
 
 :func:`encoding_maps` and :func:`significance_maps` stack the per-ROI scores of every layer
 into whole-brain arrays; :func:`write_encoding_maps` writes them as CIFTI-2 dscalars with the
-brain model axis of the subject's responses.
+brain model axis of the subject's responses. Masked voxels (NaN scores: constant or
+non-finite responses, :func:`dnnmap.brain.summary.masked_voxels`) carry 0 in every map, as
+grayordinates outside the ROIs do, and ``best_layer`` 0 (no label).
 """
 
 from __future__ import annotations
@@ -47,8 +49,11 @@ def encoding_maps(
     Returns
     -------
     data : ndarray of shape (n_layers + 1, n_grayordinates), float32
-        Cross-validated score per layer (0 outside the ROIs), then ``best_layer``: the 1-based
-        number of the layer with the highest score at each grayordinate (0 outside the ROIs).
+        Cross-validated score per layer (0 outside the ROIs and at masked grayordinates,
+        whose score is NaN), then ``best_layer``: the 1-based number of the layer with the
+        highest score at each grayordinate (0 outside the ROIs, where every layer's score is
+        NaN: masked voxels get no label, and with ``best_layer_fwe`` where no layer is
+        significant family-wise).
     names : list of str
         Map names: the layer names, then ``best_layer``.
     """
@@ -70,14 +75,26 @@ def encoding_maps(
                 )
             data[i, scores["index"]] = scores["score"]
             covered[scores["index"]] = True
-    candidates = np.nan_to_num(data[: len(layers)], nan=-np.inf)
+    candidates = data[: len(layers)]
     if best_layer_fwe is not None:
         keep = significant_family(paths, len(layers), n_grayordinates, best_layer_fwe)
-        candidates = np.where(keep, candidates, -np.inf)
+        candidates = np.where(keep, candidates, np.nan)
         covered &= keep.any(axis=0)
-    best = np.argmax(candidates, axis=0) + 1
-    data[-1] = np.where(covered, best, 0)
+    data[-1] = _best_layer(candidates, covered)
+    data[: len(layers)] = np.nan_to_num(data[: len(layers)], nan=0.0)
     return data, [*layers, "best_layer"]
+
+
+def _best_layer(scores: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """1-based layer of the highest finite score per column (n_layers, n) -> (n,); 0 where
+    the column is not covered or no layer has a finite score (a masked voxel)."""
+    finite = np.isfinite(scores)
+    best = np.argmax(np.where(finite, scores, -np.inf), axis=0) + 1
+    labelled = covered & finite.any(axis=0)
+    n_masked = int((covered & ~labelled).sum())
+    if n_masked:
+        LOG.info("%d grayordinates masked in every layer: 0 in the maps, no best_layer", n_masked)
+    return np.where(labelled, best, 0)
 
 
 def significant_family(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
+import h5py
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -31,6 +32,10 @@ COLUMNS = (
 FAMILY = ("model", "subject")
 """The family of the family-wise correction across jobs: all layers x ROIs of a model and
 subject."""
+MASK_COLUMNS = ("n_masked", "reason")
+"""Columns of :func:`summarize_encoding` after :data:`COLUMNS`: masked voxels (constant or
+not finite responses: :func:`dnnmap.brain.summary.masked_voxels`) and why a row has no
+scores ("" when it has)."""
 
 
 def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFrame:
@@ -54,7 +59,10 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
         (``score_pooled``, biased downward, for comparison), the number of voxels whose
         chosen alpha sits on an edge of the grid in some outer split, and the fraction of
         voxels significant at FWE 0.05 over the whole family of a model and subject (all
-        its layers x ROIs, :func:`dnnmap.stats.inference.family_fwe`; NaN without permutations).
+        its layers x ROIs, :func:`dnnmap.stats.inference.family_fwe`; NaN without permutations);
+        then :data:`MASK_COLUMNS` (:func:`mask_columns`). A fully masked ROI (all its
+        responses NaN, or constant such as the zeros outside an acquisition's coverage) gives
+        a row of NaN scores with its reason, never an error.
     """
     rows = []
     for path, key in zip(paths, keys, strict=True):
@@ -76,9 +84,10 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
                 "n_nan": int(np.isnan(score).sum()),
                 "median_r_pooled": _nanmedian(scores.get("score_pooled", nan)),
                 "n_alpha_edge": int(np.sum(scores["alpha_edge"])) if "alpha_edge" in scores else 0,
+                **mask_columns(path, score),
             }
         )
-    table = pd.DataFrame(rows, columns=[*KEYS, *COLUMNS])
+    table = pd.DataFrame(rows, columns=[*KEYS, *COLUMNS, *MASK_COLUMNS])
     table["frac_fwe_family_05"] = family_fraction_significant(paths, keys)
     return table
 
@@ -116,6 +125,37 @@ def family_fraction_significant(
     return out
 
 
+def mask_columns(path: str, score: np.ndarray) -> dict:
+    """``n_masked`` and ``reason`` of one encoding file's summary row.
+
+    Parameters
+    ----------
+    path : str
+        The encoding file; its ``masked (n_vox,)`` dataset counts the masked voxels (without
+        it, the voxels with a NaN score do).
+    score : array of shape (n_vox,)
+        Its scores.
+
+    Returns
+    -------
+    dict
+        ``n_masked`` (int) and ``reason``: ``""`` when some voxel has a finite score, else
+        why none has (no voxels, every voxel masked, or no finite score).
+    """
+    with h5py.File(path, "r") as f:
+        masked = f["masked"][()].astype(bool) if "masked" in f else np.isnan(score)
+    n_masked = int(masked.sum())
+    if score.size == 0:
+        reason = "no voxels in the ROI"
+    elif n_masked == score.size:
+        reason = f"all {score.size} voxels masked (NaN, inf or constant responses)"
+    elif not np.isfinite(score).any():
+        reason = "no finite score"
+    else:
+        reason = ""
+    return {"n_masked": n_masked, "reason": reason}
+
+
 def _nanmedian(values: np.ndarray) -> float:
     """Median over finite values; NaN when there are none (no warning)."""
     finite = values[np.isfinite(values)]
@@ -123,9 +163,27 @@ def _nanmedian(values: np.ndarray) -> float:
 
 
 def best_layers(summary: pd.DataFrame) -> pd.DataFrame:
-    """The layer with the highest median r per model, subject and ROI."""
-    best = summary.loc[summary.groupby(["model", "subject", "roi"])["median_r"].idxmax()]
-    return best[["model", "subject", "roi", "layer", "median_r"]].reset_index(drop=True)
+    """The layer with the highest median r per model, subject and ROI.
+
+    Returns
+    -------
+    DataFrame
+        Columns model, subject, roi, layer, median_r, reason. An ROI without a finite median
+        r in any layer (fully masked) gets layer ``""``, median_r NaN and its reason.
+    """
+    rows = []
+    for (model, subject, roi), part in summary.groupby(["model", "subject", "roi"], sort=True):
+        valid = part["median_r"].dropna()
+        key = {"model": model, "subject": subject, "roi": roi}
+        if valid.empty:
+            reasons = part["reason"] if "reason" in part else pd.Series(dtype=str)
+            given = [r for r in reasons.fillna("").astype(str) if r]
+            reason = given[0] if given else "no layer has a finite median r"
+            rows.append({**key, "layer": "", "median_r": np.nan, "reason": reason})
+        else:
+            best = part.loc[valid.idxmax()]
+            rows.append({**key, "layer": best["layer"], "median_r": best["median_r"], "reason": ""})
+    return pd.DataFrame(rows, columns=["model", "subject", "roi", "layer", "median_r", "reason"])
 
 
 def plot_layer_profiles(

@@ -34,26 +34,51 @@ def test_align_maps_reorders_by_name():
 def test_align_maps_identity_and_dtseries(caplog):
     np.testing.assert_array_equal(align_maps(IDS, IDS, "r", "t"), np.arange(6))
     with caplog.at_level(logging.WARNING, logger="dnnmap"):
-        np.testing.assert_array_equal(align_maps(None, IDS, "r.dtseries.nii", "t"), np.arange(6))
+        order = align_maps(None, IDS, "r.dtseries.nii", "t", n_maps=6)
+    np.testing.assert_array_equal(order, np.arange(6))
     assert "r.dtseries.nii has no map names" in caplog.text
 
 
-def test_align_maps_wrong_count():
+def test_align_maps_names_the_missing_map():
     with pytest.raises(InputError) as err:
         align_maps(IDS[:5], IDS, "resp.dscalar.nii", "stimuli.tsv")
     msg = str(err.value)
-    assert "resp.dscalar.nii has 5 maps" in msg and "stimuli.tsv has 6 stimuli" in msg
+    assert "resp.dscalar.nii has 5 maps but no map named 's5'" in msg
+    assert "stimuli.tsv, 6 stimuli; 1 ids missing" in msg
+
+
+def test_align_maps_extra_named_maps_are_a_subset(caplog):
+    """Extra maps named by stim_id are allowed (a subset of stimuli runs), counted in the log."""
+    names = ["x0", *IDS[::-1], "x1"]
+    with caplog.at_level(logging.INFO, logger="dnnmap"):
+        order = align_maps(names, IDS[1:4], "resp.dscalar.nii", "stimuli.tsv")
+    assert [names[i] for i in order] == IDS[1:4]
+    assert "resp.dscalar.nii: 5 of 8 maps are not in stimuli.tsv (e.g. 'x0')" in caplog.text
+
+
+def test_align_maps_unnamed_count_names_the_map():
+    with pytest.raises(InputError) as err:
+        align_maps(None, IDS, "r.dtseries.nii", "stimuli.tsv", n_maps=4)
+    msg = str(err.value)
+    assert "r.dtseries.nii has 4 maps but stimuli.tsv has 6 stimuli" in msg
+    assert "no map for stim_id 's4' (stimulus 5) and 1 more" in msg
+    with pytest.raises(InputError, match=r"has 8 maps .* map 7 of 8 has no stimulus"):
+        align_maps(None, IDS, "r.dtseries.nii", "stimuli.tsv", n_maps=8)
 
 
 def test_align_maps_missing_id():
     names = [*IDS[:5], "other"]
-    with pytest.raises(InputError, match=r"resp.dscalar.nii has no map named 's5'.*stimuli.tsv"):
+    with pytest.raises(
+        InputError, match=r"resp.dscalar.nii has 6 maps but no map named 's5'.*stimuli.tsv"
+    ):
         align_maps(names, IDS, "resp.dscalar.nii", "stimuli.tsv")
 
 
 def test_align_maps_repeated_names():
     names = [*IDS[:5], "s0"]
-    with pytest.raises(InputError, match=r"resp.dscalar.nii: map names repeat"):
+    with pytest.raises(
+        InputError, match=r"resp.dscalar.nii: map name 's0' repeats \(maps 1 and 6\)"
+    ):
         align_maps(names, IDS, "resp.dscalar.nii", "stimuli.tsv")
 
 
@@ -102,7 +127,15 @@ def test_roi_responses_one_hemisphere_and_reordered_table(responses_file):
 
 def test_roi_responses_wrong_count(responses_file):
     path, _, _ = responses_file
-    with pytest.raises(InputError, match=r"sub.dscalar.nii has 6 maps but stimuli.tsv has 7"):
+    with pytest.raises(InputError, match=r"sub.dscalar.nii has 6 maps but no map named 's6'"):
         roi_responses(path, [*IDS, "s6"], "V1", ["V1"], table="stimuli.tsv")
-    with pytest.raises(InputError, match=r"sub.dscalar.nii has no map named 'x'"):
+    with pytest.raises(InputError, match=r"sub.dscalar.nii has 6 maps but no map named 'x'"):
         roi_responses(path, [*IDS[:5], "x"], "V1", ["V1"])
+
+
+def test_roi_responses_subset_of_named_maps(responses_file):
+    path, _, _ = responses_file
+    ids = ["s4", "s1"]
+    responses, index = roi_responses(path, ids, "V1", ["V1"])
+    expected = np.array([4, 1])[:, None] * 100000 + index[None, :]
+    np.testing.assert_array_equal(responses, expected.astype(np.float32))

@@ -142,8 +142,24 @@ def test_read_rejects_non_cifti(tmp_path, bm):
 
     nifti = tmp_path / "vol.nii"
     nib.save(nib.Nifti1Image(np.zeros((2, 2, 2), dtype=np.float32), np.eye(4)), nifti)
-    with pytest.raises(InputError, match=r"vol\.nii: is a Nifti1Image; expected a CIFTI-2"):
+    with pytest.raises(
+        InputError, match=r"vol\.nii: is a NIfTI volume \(Nifti1Image\); volume responses are "
+    ):
         cifti.read_dscalar(nifti)
+
+
+def test_read_header_and_unsupported_formats(tmp_path, bm):
+    path = tmp_path / "r.dscalar.nii"
+    cifti.write_dscalar(path, np.zeros((3, len(bm))), ["a", "b", "c"], bm)
+    header = cifti.read_header(path)
+    assert header.names == ["a", "b", "c"] and header.n_maps == 3 and header.brain_models == bm
+    gifti = tmp_path / "lh.func.gii"
+    nib.save(nib.gifti.GiftiImage(darrays=[nib.gifti.GiftiDataArray(np.zeros(4, "f4"))]), gifti)
+    with pytest.raises(InputError) as err:
+        cifti.read_header(gifti)
+    msg = str(err.value)
+    assert msg.startswith(f"{gifti}: is a GIFTI surface file (GiftiImage); GIFTI responses are ")
+    assert "not supported yet" in msg and "wb_command -cifti-create-dense-scalar" in msg
 
 
 def test_read_rejects_parcellated(tmp_path, bm):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,10 +23,19 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
+from dnnmap.brain.summary import masked_voxels
 from dnnmap.decoding.attributes import attribute_values, check_class_counts
 from dnnmap.decoding.classifiers import NestedCVClassifier
 from dnnmap.decoding.cross_validation import cross_validated_decoding
-from dnnmap.decoding.io import decoding_splits, read_decoding, run_decoding, write_decoding
+from dnnmap.decoding.io import (
+    check_decoding_settings,
+    decoding_splits,
+    read_decoding,
+    run_decoding,
+    usable_columns,
+    write_decoding,
+)
+from dnnmap.decoding.probing import decoding_table, plot_probing_profile
 from dnnmap.errors import InputError
 from dnnmap.stats.metrics import pearson_r, r2_score
 from dnnmap.stats.permutations import permutations
@@ -515,6 +525,7 @@ def test_run_continuous_and_brain_columns_with_nan(tmp_path, caplog):
     Y = rng.standard_normal((24, 6))
     size = Y[:, 0] + 0.1 * rng.standard_normal(24)
     Y[:, 5] = np.nan  # a voxel outside the mask
+    Y[:, 4] = 0.0  # outside the acquisition's coverage: constant, masked too
     stim, ids = _stimuli(tmp_path, 24, size=size)
     brain = str(tmp_path / "V1.h5")
     write_h5(brain, {"responses": Y}, stim_id=ids)
@@ -526,9 +537,9 @@ def test_run_continuous_and_brain_columns_with_nan(tmp_path, caplog):
         "n_perm": 5,
         "seed": 0,
     }
-    with caplog.at_level("WARNING", logger="dnnmap"):
+    with caplog.at_level("INFO", logger="dnnmap"):
         results, splits, _ = run_decoding(stim, brain, "responses", "size", settings)
-    assert "1 of 6 columns have NaN or inf; left out" in caplog.text
+    assert "2 of 6 responses columns masked (NaN, inf or constant) and left out" in caplog.text
     assert list(results) == ["ridge"] and results["ridge"].score > 0.9
     out = tmp_path / "size.h5"
     write_decoding(out, results, splits, ids, "size", settings, {})
@@ -554,3 +565,99 @@ def test_run_unknown_estimator_for_categorical(tmp_path):
     settings = {"estimators": ["ridge"], "n_folds": 2, "inner_folds": 2, "n_perm": 0, "seed": 0}
     with pytest.raises(InputError, match=r"decoding\.estimators has 'ridge'; expected logistic"):
         run_decoding(stim, feats, "features", "category", settings)
+
+
+# --- masking and fold checks (one masking policy; checks before scikit-learn's) -------------
+
+
+def test_usable_columns_use_the_one_masking(tmp_path, caplog):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((10, 5))
+    X[2, 1] = np.inf
+    X[:, 3] = 7.0
+    with caplog.at_level("INFO", logger="dnnmap"):
+        kept, n_masked = usable_columns(X, "V1.h5")
+    np.testing.assert_array_equal(kept, X[:, ~masked_voxels(X)])
+    np.testing.assert_array_equal(kept, X[:, [0, 2, 4]])
+    assert n_masked == 2 and "V1.h5: 2 of 5 responses columns masked" in caplog.text
+    kept, n_masked = usable_columns(np.zeros((10, 5)), "V1.h5")
+    assert kept.shape == (10, 0) and n_masked == 5
+    # features: constant columns (silent units) stay, non-finite ones go
+    kept, n_masked = usable_columns(X, "f.h5", "features")
+    np.testing.assert_array_equal(kept, X[:, [0, 2, 3, 4]])
+    assert n_masked == 1
+
+
+@pytest.mark.parametrize("fill", [np.nan, 0.0])
+def test_run_fully_masked_roi_gives_nan_results_with_a_reason(tmp_path, caplog, fill):
+    """An all-NaN ROI, or one outside the acquisition's coverage (all zeros): NaN, no crash."""
+    stim, ids = _stimuli(tmp_path, 12, category=list("aabbcc") * 2, size=np.arange(12.0))
+    brain = str(tmp_path / "V1.h5")
+    write_h5(brain, {"responses": np.full((12, 4), fill)}, stim_id=ids)
+    settings = {"n_folds": 2, "inner_folds": 2, "n_perm": 5, "seed": 0, "continuous": ["size"]}
+    reason = "all 4 voxels masked (NaN, inf or constant responses)"
+    for attribute, est in (("category", "logistic"), ("size", "ridge")):
+        with caplog.at_level("WARNING", logger="dnnmap"):
+            results, splits, _ = run_decoding(stim, brain, "responses", attribute, settings)
+        assert reason in caplog.text
+        res = results[est]
+        assert np.isnan(res.score) and np.isnan(res.pvalue) and res.null.size == 0
+        assert res.n_masked == 4 and res.reason == reason
+        out = tmp_path / f"{attribute}.h5"
+        write_decoding(out, results, splits, ids, attribute, settings, {})
+        back = read_decoding(out)
+        assert back["n_masked"] == 4 and back["reason"] == reason
+        row = decoding_table([str(out)], [{"roi": "V1"}]).iloc[0]
+        assert np.isnan(row.score) and row.reason == reason and row.n_masked == 4
+        table = decoding_table([str(out)] * 2, [{"roi": "V1"}, {"roi": "V4"}])
+        plt.close(plot_probing_profile(table, x="roi"))  # NaN scores plot, no error
+    if est == "ridge":
+        np.testing.assert_array_equal(res.folds, _fold_reference(splits))
+    feats = str(tmp_path / "f.h5")
+    write_h5(feats, {"features": np.full((12, 3), np.nan)}, stim_id=ids)
+    with pytest.raises(InputError, match=r"f\.h5: every features column has NaN or inf"):
+        run_decoding(stim, feats, "features", "category", settings)
+
+
+def _fold_reference(splits):
+    folds = np.full((max(splits.n_repeats, 1), splits.n), -1)
+    for k, (test, rep) in enumerate(zip(splits.test, splits.repeat, strict=True)):
+        folds[rep, test] = k
+    return folds
+
+
+def test_run_class_smaller_than_folds_is_our_error_not_sklearns(tmp_path):
+    """scikit-learn's StratifiedKFold raised its own ValueError before dnnmap's check."""
+    stim, ids = _stimuli(tmp_path, 13, category=list("aaaaaabbbbbbc"))
+    feats = str(tmp_path / "f.h5")
+    write_h5(feats, {"features": np.random.default_rng(0).standard_normal((13, 3))}, stim_id=ids)
+    settings = {"n_folds": 2, "inner_folds": 2, "n_perm": 0, "seed": 0}
+    with pytest.raises(InputError, match=r"class 'c' has 1 stimuli, fewer than the 2 outer"):
+        run_decoding(stim, feats, "features", "category", settings)
+
+
+def test_check_decoding_settings(tmp_path):
+    table = pd.DataFrame(
+        {
+            "stim_id": [f"s{i}" for i in range(12)],
+            "category": list("aabbcc") * 2,
+            "size": [str(i) for i in range(12)],
+        }
+    )
+    settings = {"n_folds": 3, "inner_folds": 2, "seed": 0, "continuous": ["size"]}
+    plan = check_decoding_settings(table, "category", settings, "t.tsv")
+    assert plan.kind == "categorical" and plan.estimators == ["logistic"]
+    assert plan.splits.scheme == "stratified_kfold" and len(plan.splits) == 3
+    plan = check_decoding_settings(table, "size", settings, "t.tsv")
+    assert plan.kind == "continuous" and plan.estimators == ["ridge"]
+    with pytest.raises(InputError, match=r"t\.tsv: no column 'colour'"):
+        check_decoding_settings(table, "colour", settings, "t.tsv")
+    with pytest.raises(InputError, match=r"class 'a' has 4 stimuli, fewer than the 5 outer"):
+        check_decoding_settings(table, "category", {**settings, "n_folds": 5}, "t.tsv")
+    with pytest.raises(InputError, match=r"class 'a' has 2 stimuli in the training set"):
+        check_decoding_settings(table, "category", {**settings, "inner_folds": 3}, "t.tsv")
+    with pytest.raises(InputError, match=r"inner_folds is 9 for the 8 training stimuli"):
+        check_decoding_settings(table, "size", {**settings, "inner_folds": 9}, "t.tsv")
+    loo = {**settings, "cv": {"scheme": "loo"}}
+    with pytest.raises(InputError, match=r"outer split 1 tests 1 stimulus of continuous"):
+        check_decoding_settings(table, "size", loo, "t.tsv")

@@ -12,7 +12,13 @@ from nibabel.cifti2 import BrainModelAxis
 
 from dnnmap.brain.cifti import read_dscalar, write_dscalar
 from dnnmap.encoding.maps import encoding_maps, significance_maps, write_encoding_maps
-from dnnmap.encoding.summary import COLUMNS, best_layers, plot_layer_profiles, summarize_encoding
+from dnnmap.encoding.summary import (
+    COLUMNS,
+    MASK_COLUMNS,
+    best_layers,
+    plot_layer_profiles,
+    summarize_encoding,
+)
 from dnnmap.errors import InputError
 from dnnmap.store import write_h5
 
@@ -92,7 +98,8 @@ def test_summarize_encoding(tmp_path):
         {"model": "m", "layer": "fc6", "subject": "sub-01", "roi": "V4"},
     ]
     table = summarize_encoding(paths, keys)
-    assert list(table.columns) == ["model", "layer", "subject", "roi", *COLUMNS]
+    assert list(table.columns) == ["model", "layer", "subject", "roi", *COLUMNS, *MASK_COLUMNS]
+    assert (table["n_masked"] == 0).all() and (table["reason"] == "").all()
     assert table[["layer", "roi"]].values.tolist() == [["conv1", "V1"], ["fc6", "V4"]]
     assert table[["median_r_normalized", "frac_fwe_05"]].isna().all().all()
     for row, s, r in zip(table.itertuples(), (s1, s2), (r1, r2), strict=True):
@@ -216,7 +223,8 @@ def _summary():
 def test_best_layers():
     summary, medians = _summary()
     best = best_layers(summary)
-    assert list(best.columns) == ["model", "subject", "roi", "layer", "median_r"]
+    assert list(best.columns) == ["model", "subject", "roi", "layer", "median_r", "reason"]
+    assert (best["reason"] == "").all()
     assert len(best) == len(medians)
     for row in best.itertuples():
         values = medians[row.subject, row.roi]
@@ -255,3 +263,57 @@ def test_plot_layer_profiles():
         assert not any(line.get_marker() == "*" for line in fig.axes[0].get_lines())
     finally:
         plt.close(fig)
+
+
+# --- masked voxels: one policy (0 in maps, no best_layer label, NaN rows with a reason) ------
+
+
+def test_masked_voxels_are_zero_and_unlabelled_in_maps(tmp_path):
+    """A voxel masked in every layer (NaN scores) was labelled layer 1 (argmax of all -inf)."""
+    index = np.array([0, 1, 2])
+    paths = [
+        _encoding_file(tmp_path / "a.h5", index, np.array([0.2, np.nan, -0.3])),
+        _encoding_file(tmp_path / "b.h5", index, np.array([0.1, np.nan, -0.1])),
+    ]
+    data, _ = encoding_maps(paths, ["a", "b"], ["roi"], 5)
+    assert np.isfinite(data).all()
+    np.testing.assert_array_equal(data[:2, 1], [0, 0])
+    np.testing.assert_array_equal(data[-1], [1, 0, 2, 0, 0])
+
+
+def _masked_file(path, n_vox, masked):
+    score = np.where(masked, np.nan, 0.3).astype(np.float32)
+    write_h5(path, {"index": np.arange(n_vox), "score": score, "r2": score, "masked": masked})
+    return str(path)
+
+
+def test_fully_masked_roi_is_a_row_of_nan_with_a_reason(tmp_path):
+    """An all-NaN or all-zero ROI crashed summarize_encoding's best layer (pandas idxmax)."""
+    paths = [
+        _masked_file(tmp_path / "v1_a.h5", 4, np.array([False, True, False, False])),
+        _masked_file(tmp_path / "v1_b.h5", 4, np.array([False, True, False, False])),
+        _masked_file(tmp_path / "out_a.h5", 3, np.ones(3, bool)),
+        _masked_file(tmp_path / "out_b.h5", 3, np.ones(3, bool)),
+    ]
+    keys = [
+        {"model": "m", "layer": layer, "subject": "s", "roi": roi}
+        for roi in ("V1", "OUT")
+        for layer in ("a", "b")
+    ]
+    table = summarize_encoding(paths, keys)
+    assert table["n_masked"].tolist() == [1, 1, 3, 3]
+    out = table[table["roi"] == "OUT"]
+    assert out[["median_r", "mean_r", "median_r2"]].isna().all().all()
+    assert (out["reason"] == "all 3 voxels masked (NaN, inf or constant responses)").all()
+    assert (table.loc[table["roi"] == "V1", "reason"] == "").all()
+    best = best_layers(table).set_index("roi")
+    assert best.loc["V1", "layer"] == "a" and best.loc["V1", "median_r"] == pytest.approx(0.3)
+    assert best.loc["OUT", "layer"] == "" and np.isnan(best.loc["OUT", "median_r"])
+    assert best.loc["OUT", "reason"].startswith("all 3 voxels masked")
+
+
+def test_masked_count_without_a_masked_dataset(tmp_path):
+    path = _encoding_file(tmp_path / "e.h5", np.arange(3), np.array([np.nan, 0.1, 0.2]))
+    key = {"model": "m", "layer": "l", "subject": "s", "roi": "r"}
+    row = summarize_encoding([path], [key]).iloc[0]
+    assert row.n_masked == 1 and row.reason == ""
