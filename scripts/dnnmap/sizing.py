@@ -89,9 +89,14 @@ def extraction_runtime_min(n_stim: int, architecture: str, gpu: bool) -> int:
     return 10 + math.ceil(3 * n_stim * per_image_s / 60)
 
 
-def encoding_runtime_min(n_stim: int, n_vox: int) -> int:
-    """Runtime hint of an encoding job, minutes."""
-    return 5 + math.ceil(n_stim * n_vox / 2e7)
+def encoding_runtime_min(n_stim: int, n_vox: int, n_refits: int = 0) -> int:
+    """Runtime hint of an encoding job, minutes.
+
+    ``n_refits`` counts the refit permutations (``encoding.permutation.kind: refit``); each
+    is taken to cost as much as the fit itself, an upper bound (a refit shares the fit's
+    decompositions).
+    """
+    return 5 + math.ceil(n_stim * n_vox * (1 + n_refits) / 2e7)
 
 
 def rdm_mem_mb(n_stim: int, attempt: int = 1, perm_batch: int = 64) -> int:

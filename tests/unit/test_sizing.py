@@ -15,6 +15,7 @@ from dnnmap.sizing import (
     brain_mem_mb,
     decoding_mem_mb,
     decoding_runtime_min,
+    encoding_runtime_min,
     features_mem_mb,
     layer_units,
     pca_mem_mb,
@@ -70,3 +71,10 @@ def test_brain_mem_mb_closed_form_and_demo():
         expected = math.ceil(PYTHON_BASE_MB + 2 * 4 * N_STIM * 91282 / 1e6) * attempt
         assert brain_mem_mb(N_STIM, FSLR32K_GRAYORDINATES, attempt) == expected
     assert brain_mem_mb(2000, 59412) < brain_mem_mb(2000, 91282)
+
+
+def test_encoding_runtime_grows_with_refit_permutations():
+    base = encoding_runtime_min(150, 1618)
+    assert base == 5 + math.ceil(150 * 1618 / 2e7)
+    assert encoding_runtime_min(150, 1618, 100) == 5 + math.ceil(150 * 1618 * 101 / 2e7)
+    assert encoding_runtime_min(150, 1618, 100) > base

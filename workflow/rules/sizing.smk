@@ -48,7 +48,9 @@ def encoding_mem_mb(wildcards, attempt):
 
 
 def encoding_runtime(wildcards):
-    return sizing.encoding_runtime_min(N_STIM, ROI_SIZES[wildcards.roi])
+    permutation = config["encoding"]["permutation"]
+    refits = permutation["n_perm"] if permutation["kind"] == "refit" else 0
+    return sizing.encoding_runtime_min(N_STIM, ROI_SIZES[wildcards.roi], refits)
 
 
 def rdm_mem_mb(wildcards, attempt):
