@@ -33,7 +33,7 @@ def test_demo_dag(tmp_path):
     assert proc.returncode == 0, proc.stderr
     proc = run_workflow(tmp_path, demo_config(), "-n")
     counts = job_counts(proc.stdout)
-    layers, rois, subjects = 8, 3, 2
+    layers, rois, subjects = 8, len(demo_config()["brain"]["rois"]), 2
     assert counts["check_stimuli"] == 1
     assert counts["extract_activations"] == 1
     assert counts["reduce_features"] == layers
