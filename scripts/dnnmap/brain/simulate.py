@@ -61,7 +61,7 @@ value, or none (a linear read-out)."""
 TRUTH_COLUMNS = (
     "region",
     "kind",
-    "layers",
+    "layer",
     "weights",
     "labels",
     "n_vox",
@@ -273,7 +273,8 @@ def simulate_responses(
         The mean response over sessions.
     truth : pandas.DataFrame
         One row per region, columns :data:`TRUTH_COLUMNS`: ``kind`` (driven, mixed or null),
-        ``layers`` and ``weights`` (joined by '+'; "none" and "" for a null region), ``snr``
+        ``layer`` and ``weights`` (the driving layers and their weights joined by '+', e.g.
+        "conv2+fc7"; "none" and "" for a null region), ``snr``
         (0 for a null region) and ``expected_ceiling`` (``sqrt(snr / (1 + snr))``; 0 for a
         null region).
     repeats : ndarray of float32, shape (n_repeats, n_stim, n_grayordinates), or None
@@ -325,7 +326,7 @@ def simulate_responses(
             {
                 "region": region,
                 "kind": "null" if not layers else "mixed" if len(layers) > 1 else "driven",
-                "layers": "+".join(layers) if layers else "none",
+                "layer": "+".join(layers) if layers else "none",
                 "weights": "+".join(f"{w:.3g}" for w in weights),
                 "labels": "+".join(labels),
                 "n_vox": int(vox.size),

@@ -71,7 +71,7 @@ def test_truth_table_and_noise_everywhere(bm, projections):
     assert list(truth.columns) == list(TRUTH_COLUMNS)
     rows = truth.set_index("region")
     assert list(rows["kind"]) == ["driven", "driven", "mixed", "null"]
-    assert list(rows["layers"]) == ["early", "late", "early+other", "none"]
+    assert list(rows["layer"]) == ["early", "late", "early+other", "none"]
     assert rows.loc["LO", "weights"] == "0.25+0.75" and rows.loc["AUD", "weights"] == ""
     assert rows.loc["VTC", "expected_ceiling"] == pytest.approx(math.sqrt(2 / 3))
     assert rows.loc["V1", "expected_ceiling"] == pytest.approx(math.sqrt(4 / 5))
