@@ -5,9 +5,12 @@ named by stim_id; the user's file or the simulated one), ``repeats`` (CIFTI file
 repeated measurements, or none).
 Output: ``results/brain/{subject}/{roi}.h5`` with ``responses (n_stim, n_vox)``,
 ``index (n_vox,)`` grayordinate indices into the CIFTI file, ``stim_id``, and with repeats
-``repeats (n_rep, n_stim, n_vox)`` and ``noise_ceiling (n_vox,)`` (the noise ceiling of the
-correlation between a model's prediction and the mean response; see dnnmap.brain.noise_ceiling).
-Config: ``brain.rois.{roi}`` (HCP-MMP 1.0 area names), ``brain.subjects.{subject}.repeats``.
+``repeats (n_rep, n_stim, n_vox)`` (NaN where a stimulus has fewer repeats; z-scored per
+repeat and voxel with ``brain.zscore_sessions``) and ``noise_ceiling (n_vox,)`` (the noise
+ceiling of the correlation between a model's prediction and the mean response; see
+dnnmap.brain.noise_ceiling).
+Config: ``brain.rois.{roi}`` (HCP-MMP 1.0 area names), ``brain.subjects.{subject}.repeats``,
+``brain.zscore_sessions``.
 Masked grayordinates (dnnmap.brain.summary.masked_voxels) are kept in the file and counted in
 the log; every analysis leaves them out. Errors name the subject, ROI and file.
 """
@@ -16,7 +19,7 @@ import logging
 
 import numpy as np
 
-from dnnmap.brain.noise_ceiling import response_noise_ceiling
+from dnnmap.brain.noise_ceiling import response_noise_ceiling, zscore_sessions
 from dnnmap.brain.roi import roi_responses
 from dnnmap.brain.summary import masked_voxels
 from dnnmap.errors import InputError
@@ -27,7 +30,9 @@ from dnnmap.store import provenance, write_h5
 LOG = logging.getLogger("dnnmap")
 
 
-def main(stimuli_path, responses_path, repeat_paths, subject, roi, labels, out_path):
+def main(
+    stimuli_path, responses_path, repeat_paths, subject, roi, labels, out_path, zscore=True
+):
     stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
 
     def read(path, what):
@@ -55,12 +60,15 @@ def main(stimuli_path, responses_path, repeat_paths, subject, roi, labels, out_p
     arrays = {"responses": responses, "index": index}
     if repeat_paths:
         repeats = np.stack([read(p, "repeats")[0] for p in repeat_paths])
+        if zscore:
+            repeats = zscore_sessions(repeats).astype(np.float32)
         ceiling = response_noise_ceiling(repeats)
         arrays.update(repeats=repeats, noise_ceiling=ceiling.astype(np.float32))
         finite = ceiling[np.isfinite(ceiling)]
         LOG.info(
-            "%d repeats: median noise ceiling r %s",
+            "%d repeats%s: median noise ceiling r %s",
             len(repeat_paths),
+            " (z-scored per session)" if zscore else "",
             f"{np.median(finite):.3f}" if finite.size else "NaN (no finite voxel)",
         )
     write_h5(
@@ -88,4 +96,5 @@ if __name__ == "__main__":
             snakemake.wildcards.roi,
             list(snakemake.params.labels),
             snakemake.output[0],
+            snakemake.params.zscore_sessions,
         )

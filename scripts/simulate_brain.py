@@ -1,19 +1,23 @@
 """Simulate one subject's brain responses with a known answer (the demo's ground truth).
 
-Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (PCA features of the layers that
-drive the simulated regions).
+Inputs: ``stimuli`` (results/stimuli.tsv), ``activations`` (results/activations/{model}.h5:
+the raw activations of ``simulation.model``, never the features files the pipeline fits).
 Outputs: ``responses`` (CIFTI-2 dscalar on the fsLR-32k cortex, one map per stimulus named by
-stim_id; the mean over repeats), ``repeats`` (one such file per single repeat when
-``simulation.n_repeats`` > 1, else none) and ``truth`` (TSV: region, layer, labels, n_vox,
-n_features, snr, expected_r).
-Config: ``simulation`` (model, seed, snr, n_components, n_repeats, regions); the subject's
-position in ``brain.subjects`` is added to the seed, so subjects differ.
+stim_id; the mean over sessions), ``repeats`` (one such file per session when
+``simulation.n_repeats`` > 1, else none) and ``truth`` (TSV, columns
+dnnmap.brain.simulate.TRUTH_COLUMNS: region, kind, layer, weights, labels, n_vox,
+n_projections, nonlinearity, snr, expected_ceiling).
+Config: ``simulation`` (model, seed, snr, n_projections, nonlinearity, n_repeats,
+session_offset_sd, session_gain_sd, noise_smoothing, regions); the subject's position in
+``brain.subjects`` is added to the seed of the responses (not of the projections), so subjects
+differ in read-out weights and noise but see the same layers.
 """
 
 import logging
 
 from dnnmap.brain.cifti import fslr32k_brain_models, write_dscalar
-from dnnmap.brain.simulate import read_layer_features, simulate_responses
+from dnnmap.brain.simulate import read_projected_layers, region_layers, simulate_responses
+from dnnmap.brain.surface_noise import surface_smoother
 from dnnmap.logs import rule_log
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
@@ -22,19 +26,34 @@ LOG = logging.getLogger("dnnmap")
 
 
 def main(
-    stimuli_path, feature_paths, simulation, subject_index, out_responses, out_repeats, out_truth
+    stimuli_path, activations_path, simulation, subject_index, out_responses, out_repeats, out_truth
 ):
     stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
-    features = read_layer_features(feature_paths, stim_ids, stimuli_path)
+    regions = simulation["regions"]
+    layers = sorted(
+        {name for region, spec in regions.items() for name in region_layers(spec, region)[0]}
+    )
+    projections = read_projected_layers(
+        activations_path,
+        layers,
+        stim_ids,
+        stimuli_path,
+        simulation["n_projections"],
+        simulation["seed"],
+    )
     brain_models = fslr32k_brain_models()
+    smoother = surface_smoother(brain_models, simulation["noise_smoothing"])
     data, truth, repeats = simulate_responses(
-        features,
-        simulation["regions"],
+        projections,
+        regions,
         brain_models,
         snr=simulation["snr"],
         seed=simulation["seed"] + subject_index,
-        n_components=simulation["n_components"],
         n_repeats=simulation["n_repeats"],
+        nonlinearity=simulation["nonlinearity"],
+        session_offset_sd=simulation["session_offset_sd"],
+        session_gain_sd=simulation["session_gain_sd"],
+        smoother=smoother,
     )
     write_dscalar(out_responses, data, stim_ids, brain_models)
     for r, path in enumerate(out_repeats):
@@ -51,7 +70,7 @@ if __name__ == "__main__":
     with rule_log(snakemake.log[0]):
         main(
             snakemake.input.stimuli,
-            list(snakemake.input.features),
+            snakemake.input.activations,
             snakemake.params.simulation,
             snakemake.params.subject_index,
             snakemake.output.responses,

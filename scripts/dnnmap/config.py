@@ -464,12 +464,20 @@ def _check_simulation(config, source, atlas):
             f"{source}: simulation.model: {sim['model']!r} is not in models "
             f"({', '.join(config['models'])})"
         )
+    from dnnmap.brain.simulate import region_layers
+
     for region, entry in sim["regions"].items():
-        if entry["layer"] not in model["layers"]:
-            raise InputError(
-                f"{source}: simulation.regions.{region}.layer: {entry['layer']!r} is not among "
-                f"models.{sim['model']}.layers ({', '.join(model['layers'])})"
-            )
+        key = "layer" if "layer" in entry else "layers"
+        try:
+            layers, _ = region_layers(entry, f"simulation.regions.{region}")
+        except InputError as err:
+            raise InputError(f"{source}: {err}") from None
+        for layer in layers:
+            if layer not in model["layers"]:
+                raise InputError(
+                    f"{source}: simulation.regions.{region}.{key}: {layer!r} is not among "
+                    f"models.{sim['model']}.layers ({', '.join(model['layers'])})"
+                )
         try:
             resolve_roi(region, entry["labels"], atlas)
         except InputError as err:

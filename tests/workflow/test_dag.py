@@ -33,7 +33,7 @@ def test_demo_dag(tmp_path):
     assert proc.returncode == 0, proc.stderr
     proc = run_workflow(tmp_path, demo_config(), "-n")
     counts = job_counts(proc.stdout)
-    layers, rois, subjects = 8, 3, 2
+    layers, rois, subjects = 8, len(demo_config()["brain"]["rois"]), 2
     assert counts["check_stimuli"] == 1
     assert counts["extract_activations"] == 1
     assert counts["reduce_features"] == layers
@@ -85,7 +85,8 @@ def test_searchlight_and_no_rsa_dags(tmp_path):
     assert counts["merge_searchlight"] == 2
     config["rsa"]["advanced"] = {"remix": False}  # no partition sets, no remixing
     counts = job_counts(run_workflow(tmp_path / "basic", config, "-n").stdout)
-    assert counts["rsa_reweighting"] == 2 * 3 and counts["rsa_group"] == 3
+    rois = len(config["brain"]["rois"])
+    assert counts["rsa_reweighting"] == 2 * rois and counts["rsa_group"] == rois
     assert not {"rsa_partition", "rdm_remix", "rsa_remix"} & set(counts)
     assert counts["collect_rsa_table"] == 2  # group and reweighting
     config["rsa"] = {"enabled": False}
@@ -109,7 +110,7 @@ def test_two_models_dag(tmp_path):
     counts = job_counts(proc.stdout)
     assert counts["extract_activations"] == 2
     assert counts["reduce_features"] == 8 + 2
-    assert counts["encode"] == (8 + 2) * 3 * 2
+    assert counts["encode"] == (8 + 2) * len(config["brain"]["rois"]) * 2
     assert counts["encoding_maps"] == 2 * 2
 
 
@@ -126,5 +127,6 @@ def test_user_cifti_dag_has_no_simulation(tmp_path):
     assert proc.returncode == 0, proc.stderr
     counts = job_counts(proc.stdout)
     assert "simulate_brain" not in counts
-    assert counts["extract_roi"] == 3
-    assert counts["encode"] == 8 * 3
+    rois = len(config["brain"]["rois"])
+    assert counts["extract_roi"] == rois
+    assert counts["encode"] == 8 * rois

@@ -5,7 +5,7 @@ localrules:
 rule simulate_brain:
     input:
         stimuli=STIMULI,
-        features=simulation_features,
+        activations=simulation_activations,
     output:
         responses=SIM_RESPONSES,
         repeats=simulated_repeats("{subject}"),
@@ -49,6 +49,7 @@ rule extract_roi:
         runtime=10,
     params:
         labels=lambda wildcards: config["brain"]["rois"][wildcards.roi],
+        zscore_sessions=config["brain"]["zscore_sessions"],
     script:
         "../../scripts/extract_roi.py"
 

@@ -67,11 +67,9 @@ def simulated_repeats(subject):
     ]
 
 
-def simulation_features(wildcards):
-    """PCA features of the layers that drive the simulated regions."""
-    sim = config["simulation"]
-    layers = sorted({region["layer"] for region in sim["regions"].values()})
-    return expand(FEATURES, model=sim["model"], layer=layers)
+def simulation_activations(wildcards):
+    """Raw activations of the simulated brain's model (never the features the pipeline fits)."""
+    return ACTIVATIONS.format(model=config["simulation"]["model"])
 
 
 def searchlight_shards(wildcards):

@@ -31,9 +31,23 @@ and stepped up to the full number of repeats with the Spearman–Brown formula `
 r_h)``. For an even ``n_rep`` its expectation equals the explainable variance above (with
 an odd ``n_rep`` the halves differ by one repeat and the step-up by 2 is approximate).
 
-Undefined values are NaN, never an error: a voxel with any NaN/inf repeat, or constant over
-all repeats and stimuli. :func:`normalized_score` divides a model's score by the ceiling of the
-same metric (r by the ceiling of r, R² by the ceiling of R²).
+Unequal repeat counts (NSD has 1-3 repeats per image): ``repeats`` is NaN-padded, stimulus
+``s`` having ``n_s`` measurements. The noise variance is then pooled,
+``sum_s sum_r (x - mean_s)^2 / sum_s (n_s - 1)``, the mean response of stimulus ``s`` has noise
+variance ``sigma_n^2 / n_s``, and ``1 / n_rep`` becomes ``mean_s(1 / n_s)`` in the signal
+variance and in the ceiling (NSD's ``(A/3 + B/2 + C/1) / (A + B + C)``); both stay unbiased.
+
+Session effects: a per-session offset or gain of a voxel varies across repeats but not across
+stimuli, so it counts as noise and lowers the ceiling. NSD z-scores each session per voxel
+first; :func:`zscore_sessions` does that to each repeat (``brain.zscore_sessions``). The ceiling
+then describes the mean of the z-scored repeats.
+
+Undefined values are NaN, never an error: a voxel with an inf value, a stimulus without any
+measurement, no stimulus measured twice, or constant over all repeats and stimuli.
+:func:`normalized_score` divides a model's score by the ceiling of the same metric (r by the
+ceiling of r, R² by the ceiling of R²), NaN at ceilings ``<= MIN_CEILING`` and capped at 1
+(:func:`count_above_ceiling` counts the capped voxels); :func:`roi_normalized_score` gives an
+ROI's aggregate score over its aggregate ceiling.
 """
 
 from __future__ import annotations
@@ -47,6 +61,8 @@ from dnnmap.stats.metrics import pearson_r
 CEILING_METRICS = ("r", "r2")
 """Scores whose noise ceiling :func:`noise_ceiling` gives: Pearson r and R²."""
 SPLITS = ("random", "odd-even")
+MIN_CEILING = 0.1
+"""Default ceiling at or below which a normalized score is NaN (a ratio to almost nothing)."""
 
 
 def _check_repeats(repeats) -> np.ndarray:
@@ -63,41 +79,106 @@ def _vox_batches(n_vox: int, batch_size: int):
         yield slice(v0, min(v0 + batch_size, n_vox))
 
 
+def repeat_counts(repeats) -> np.ndarray:
+    """Measurements per stimulus and voxel: the repeats that are not NaN padding.
+
+    Parameters
+    ----------
+    repeats : array of shape (n_rep, n_stim, n_vox)
+        Single measurements, NaN where a stimulus has fewer than ``n_rep`` repeats.
+
+    Returns
+    -------
+    counts : int64 array of shape (n_stim, n_vox)
+    """
+    return (~np.isnan(_check_repeats(repeats))).sum(axis=0).astype(np.int64)
+
+
+def zscore_sessions(repeats) -> np.ndarray:
+    """Z-score each repeat (session) per voxel over stimuli, as NSD does before its ceilings.
+
+    Removes a session's offset and gain of each voxel, which would otherwise count as noise
+    (they vary across repeats but not across stimuli). NaN padding is ignored and kept.
+
+    Parameters
+    ----------
+    repeats : array of shape (n_rep, n_stim, n_vox)
+
+    Returns
+    -------
+    float64 array of shape (n_rep, n_stim, n_vox)
+        ``(x - mean) / std`` over the stimuli of each repeat and voxel (``ddof=0``, NaN
+        ignored, as ``scipy.stats.zscore(..., axis=1, nan_policy="omit")``); NaN where a
+        repeat of a voxel is constant or has fewer than 2 values.
+    """
+    x = _check_repeats(repeats).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = (~np.isnan(x)).sum(axis=1, keepdims=True)
+        mean = np.nansum(x, axis=1, keepdims=True) / n
+        centred = x - mean
+        sd = np.sqrt(np.nansum(centred**2, axis=1, keepdims=True) / n)
+        out = centred / np.where((sd > 0) & (n >= 2), sd, np.nan)
+    return out
+
+
 def signal_noise_variance(repeats, batch_size: int = 10000) -> tuple[np.ndarray, np.ndarray]:
     """Signal and noise variance per voxel (see the module docstring).
 
     Parameters
     ----------
     repeats : array of shape (n_rep, n_stim, n_vox)
-        Single measurements; ``repeats.mean(axis=0)`` is the response a model is fitted to.
+        Single measurements, NaN-padded where stimulus ``s`` has ``n_s < n_rep`` repeats;
+        ``nanmean(repeats, axis=0)`` is the response a model is fitted to.
     batch_size : int
         Voxels per batch (bounds the float64 temporaries).
 
     Returns
     -------
     signal_var : array of shape (n_vox,)
-        ``var_stim(mean response) - noise_var / n_rep``; unbiased, so it can be negative for
-        a voxel without signal. NaN where undefined.
+        ``var_stim(mean response) - noise_var * mean_s(1 / n_s)``; unbiased, so it can be
+        negative for a voxel without signal. NaN where undefined.
     noise_var : array of shape (n_vox,)
-        Mean over stimuli of the variance across repeats. NaN where undefined.
+        Pooled variance across repeats, ``sum_s sum_r (x - mean_s)^2 / sum_s (n_s - 1)``
+        (with equal counts, the mean over stimuli of the variance across repeats). NaN where
+        undefined: an inf value, a stimulus without any measurement, no stimulus measured
+        twice, or a voxel constant throughout.
     """
     x = _check_repeats(repeats)
     step = check_int(batch_size, "batch_size", 1)
-    n_rep, _, n_vox = x.shape
+    n_vox = x.shape[2]
     signal = np.full(n_vox, np.nan)
     noise = np.full(n_vox, np.nan)
     for b in _vox_batches(n_vox, step):
         xb = x[:, :, b].astype(np.float64)
-        within = xb.var(axis=0, ddof=1)
-        within[np.ptp(xb, axis=0) == 0] = 0.0  # identical repeats: exactly no noise
-        noise_b = within.mean(axis=0)
-        total_b = xb.mean(axis=0).var(axis=0, ddof=1)
-        with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(xb).all(axis=(0, 1)) | ~(np.ptp(xb.reshape(-1, xb.shape[2]), 0) > 0)
+        present = ~np.isnan(xb)
+        counts = present.sum(axis=0)  # (n_stim, nb)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(xb, axis=0) / counts
+            dev = np.where(present, xb - mean, 0.0)
+            top = np.fmax.reduce(xb, axis=0)  # NaN only where all repeats are NaN
+            same = top == np.fmin.reduce(xb, axis=0)
+            dev[:, same] = 0.0  # identical repeats: exactly no noise
+            df = (counts - 1).clip(min=0).sum(axis=0)
+            noise_b = (dev**2).sum(axis=(0, 1)) / df
+            total_b = mean.var(axis=0, ddof=1)
+            inv_n = (1.0 / counts).mean(axis=0)
+            spread = np.fmax.reduce(top, axis=0) - np.fmin.reduce(
+                np.fmin.reduce(xb, axis=0), axis=0
+            )
+        bad = np.isinf(xb).any(axis=(0, 1)) | (counts == 0).any(axis=0) | (df < 1) | ~(spread > 0)
         noise_b[bad] = np.nan
         noise[b] = noise_b
-        signal[b] = np.where(bad, np.nan, total_b - noise_b / n_rep)
+        signal[b] = np.where(bad, np.nan, total_b - noise_b * inv_n)
     return signal, noise
+
+
+def _mean_inverse_count(x: np.ndarray, batch_size: int) -> np.ndarray:
+    """mean over stimuli of 1 / n_s per voxel, shape (n_vox,)."""
+    out = np.empty(x.shape[2])
+    for b in _vox_batches(x.shape[2], batch_size):
+        with np.errstate(divide="ignore"):
+            out[b] = (1.0 / (~np.isnan(x[:, :, b])).sum(axis=0)).mean(axis=0)
+    return out
 
 
 def ncsnr(repeats, batch_size: int = 10000) -> np.ndarray:
@@ -126,8 +207,9 @@ def explainable_variance(repeats, n_average: int | None = None, batch_size: int 
     ----------
     repeats : array of shape (n_rep, n_stim, n_vox)
     n_average : int or None
-        Repeats averaged in the response the model is scored on (None: ``n_rep``, the mean
-        response; 1: single trials).
+        Repeats averaged in the response the model is scored on (None: the mean response over
+        each stimulus' own repeats, ``1 / n_average`` replaced by ``mean_s(1 / n_s)``; 1:
+        single trials).
     batch_size : int
         Voxels per batch.
 
@@ -135,14 +217,20 @@ def explainable_variance(repeats, n_average: int | None = None, batch_size: int 
     -------
     ev : array of shape (n_vox,)
         ``ncsnr^2 / (ncsnr^2 + 1 / n_average)`` in [0, 1]: the noise ceiling of R². NaN
-        where undefined.
+        where undefined. With unequal counts and ``n_average=None`` this is NSD's
+        ``ncsnr^2 / (ncsnr^2 + (A/3 + B/2 + C/1) / (A + B + C))`` for A, B, C stimuli with
+        3, 2, 1 repeats, generalised to any counts.
     """
     x = _check_repeats(repeats)
-    n_avg = x.shape[0] if n_average is None else check_int(n_average, "n_average", 1)
-    signal, noise = signal_noise_variance(x, batch_size)
+    step = check_int(batch_size, "batch_size", 1)
+    if n_average is None:
+        inv_n = _mean_inverse_count(x, step)
+    else:
+        inv_n = 1.0 / check_int(n_average, "n_average", 1)
+    signal, noise = signal_noise_variance(x, step)
     signal = np.maximum(signal, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ev = signal / (signal + noise / n_avg)
+        ev = signal / (signal + noise * inv_n)
     return ev
 
 
@@ -250,8 +338,8 @@ def split_half_reliability(
         return 2.0 * r / (1.0 + r)
 
 
-def normalized_score(score, ceiling, min_ceiling: float = 0.0) -> np.ndarray:
-    """A model's score as a fraction of the noise ceiling of the same metric.
+def normalized_score(score, ceiling, min_ceiling: float = MIN_CEILING) -> np.ndarray:
+    """A model's score as a fraction of the noise ceiling of the same metric, capped at 1.
 
     Parameters
     ----------
@@ -261,14 +349,83 @@ def normalized_score(score, ceiling, min_ceiling: float = 0.0) -> np.ndarray:
         Noise ceiling of the same metric (:func:`noise_ceiling` with ``metric="r"`` for r,
         ``"r2"`` for R²).
     min_ceiling : float
-        Voxels whose ceiling is NaN or ``<= min_ceiling`` get NaN (a ceiling near 0 makes
-        the ratio explode; e.g. 0.1 leaves out voxels with almost no signal).
+        Voxels whose ceiling is NaN or ``<= min_ceiling`` get NaN: a ceiling near 0 makes the
+        ratio explode. Default :data:`MIN_CEILING`.
 
     Returns
     -------
     normalized : float64 array of the broadcast shape
-        ``score / ceiling``; can exceed 1 by chance where the ceiling is underestimated.
+        ``min(score / ceiling, 1)``. A ratio above 1 happens by chance where the ceiling is
+        underestimated; :func:`count_above_ceiling` counts those voxels.
     """
+    s, c, ok = _score_and_ceiling(score, ceiling, min_ceiling)
+    out = np.full(ok.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.broadcast_to(s / c, ok.shape)
+    out[ok] = np.minimum(ratio[ok], 1.0)
+    return out
+
+
+def count_above_ceiling(score, ceiling, min_ceiling: float = MIN_CEILING) -> int:
+    """Voxels whose score exceeds its ceiling (the normalized scores :func:`normalized_score`
+    caps at 1), among those with a ceiling above ``min_ceiling``.
+
+    Parameters
+    ----------
+    score, ceiling : arrays of shape (n_vox,)
+    min_ceiling : float
+
+    Returns
+    -------
+    int
+    """
+    s, c, ok = _score_and_ceiling(score, ceiling, min_ceiling)
+    with np.errstate(invalid="ignore"):
+        above = np.broadcast_to(s > c, ok.shape)
+    return int(np.count_nonzero(above & ok))
+
+
+def roi_normalized_score(
+    scores, ceilings, min_ceiling: float = MIN_CEILING, aggregate: str = "mean"
+) -> float:
+    """An ROI's aggregate score over its aggregate ceiling (not the mean of voxel ratios).
+
+    Voxel ratios are noisy and skewed where ceilings are small; the ratio of aggregates is
+    stable, and for a model whose prediction correlates ``rho`` with every voxel's signal it
+    estimates ``rho`` (a voxel's expected r is ``rho`` times its ceiling of r).
+
+    Parameters
+    ----------
+    scores : array of shape (n_vox,)
+        Encoding score per voxel of the ROI (r or R²).
+    ceilings : array of shape (n_vox,)
+        Noise ceiling of the same metric.
+    min_ceiling : float
+        NaN when the aggregate ceiling is ``<= min_ceiling``.
+    aggregate : {"mean", "median"}
+        How voxels are aggregated; both over the voxels where score and ceiling are finite.
+
+    Returns
+    -------
+    float
+        ``aggregate(scores) / aggregate(ceilings)``, not capped (a value above 1 says the
+        ceiling is underestimated); NaN without usable voxels.
+    """
+    s, c, _ = _score_and_ceiling(scores, ceilings, min_ceiling)
+    if s.shape != c.shape or s.ndim != 1:
+        raise InputError(
+            f"scores have shape {s.shape} and ceilings {c.shape}; expected equal (n_vox,)"
+        )
+    how = check_choice(aggregate, "aggregate", ("mean", "median"))
+    use = np.isfinite(s) & np.isfinite(c)
+    if not use.any():
+        return float("nan")
+    agg = np.mean if how == "mean" else np.median
+    top, bottom = float(agg(s[use])), float(agg(c[use]))
+    return top / bottom if bottom > float(min_ceiling) else float("nan")
+
+
+def _score_and_ceiling(score, ceiling, min_ceiling):
     s = np.asarray(score, dtype=np.float64)
     c = np.asarray(ceiling, dtype=np.float64)
     try:
@@ -284,8 +441,4 @@ def normalized_score(score, ceiling, min_ceiling: float = 0.0) -> np.ndarray:
     if not floor >= 0 or not np.isfinite(floor):
         raise InputError(f"min_ceiling is {min_ceiling!r}; expected a number >= 0")
     ok = np.broadcast_to(np.isfinite(c) & (c > floor), shape)
-    out = np.full(shape, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.broadcast_to(s / c, shape)
-    out[ok] = ratio[ok]
-    return out
+    return s, c, ok

@@ -5,13 +5,18 @@ import pytest
 import scipy.stats
 
 from dnnmap.brain.noise_ceiling import (
+    MIN_CEILING,
+    count_above_ceiling,
     explainable_variance,
     ncsnr,
     noise_ceiling,
     normalized_score,
+    repeat_counts,
     response_noise_ceiling,
+    roi_normalized_score,
     signal_noise_variance,
     split_half_reliability,
+    zscore_sessions,
 )
 from dnnmap.errors import InputError
 
@@ -113,7 +118,7 @@ def test_split_half_matches_loop():
 def test_undefined_voxels_are_nan():
     x = _simulate(3, 10, [1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0], seed=4)
     x[:, :, 1] = 2.0  # constant
-    x[1, 4, 2] = np.nan  # missing
+    x[1, 4, 2] = np.inf  # not a measurement
     signal, noise = signal_noise_variance(x)
     assert np.isnan(signal[[1, 2]]).all() and np.isnan(noise[[1, 2]]).all()
     assert noise[3] == 0 and ncsnr(x)[3] == np.inf
@@ -122,6 +127,11 @@ def test_undefined_voxels_are_nan():
         out = f(x)
         assert np.isnan(out[[1, 2]]).all() and not np.isnan(out[[0, 3]]).any()
     assert np.isnan(split_half_reliability(x, n_splits=3)[[1, 2]]).all()
+    gone = x.copy()
+    gone[:, 4, 0] = np.nan  # a stimulus without any measurement
+    once = x[:2].copy()
+    once[1, :, 0] = np.nan  # no stimulus measured twice
+    assert np.isnan(signal_noise_variance(gone)[0][0]) and np.isnan(noise_ceiling(once)[0])
     no_signal = _simulate(2, 50, [0.0], [1.0], seed=5)
     assert explainable_variance(no_signal)[0] >= 0
 
@@ -129,13 +139,130 @@ def test_undefined_voxels_are_nan():
 def test_normalized_score():
     score = np.array([0.2, 0.4, 0.3, np.nan, 0.1])
     ceiling = np.array([0.4, 0.5, 0.0, 0.5, np.nan])
-    np.testing.assert_array_equal(
-        normalized_score(score, ceiling), [0.5, 0.8, np.nan, np.nan, np.nan]
-    )
-    np.testing.assert_array_equal(
+    np.testing.assert_allclose(normalized_score(score, ceiling), [0.5, 0.8, np.nan, np.nan, np.nan])
+    np.testing.assert_allclose(
         normalized_score(score, ceiling, min_ceiling=0.45), [np.nan, 0.8, np.nan, np.nan, np.nan]
     )
     assert normalized_score(0.3, 0.6) == 0.5
+    # NaN at or below the default floor; capped at 1 above the ceiling, and counted
+    assert MIN_CEILING == 0.1 and np.isnan(normalized_score(0.05, 0.1))
+    score, ceiling = np.array([0.5, 0.9, 0.3, 0.2]), np.array([0.6, 0.8, 0.2, 0.05])
+    np.testing.assert_allclose(normalized_score(score, ceiling), [0.5 / 0.6, 1.0, 1.0, np.nan])
+    assert count_above_ceiling(score, ceiling) == 2
+    assert count_above_ceiling(score, ceiling, min_ceiling=0.0) == 3
+
+
+def _signal_and_sessions(rng, n_rep, n_stim, n_vox, signal_sd, noise_sd, offset_sd, gain_sd):
+    mu = rng.standard_normal((n_stim, n_vox)) * signal_sd
+    noise = rng.standard_normal((n_rep, n_stim, n_vox)) * noise_sd
+    gains = np.exp(rng.normal(0.0, gain_sd, (n_rep, 1, n_vox)))
+    offsets = rng.normal(0.0, offset_sd, (n_rep, 1, n_vox))
+    return mu, gains * (mu + noise) + offsets
+
+
+def test_zscore_sessions_matches_scipy_and_keeps_padding():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 20, 5)) * 3 + 1
+    x[2, 4:9, 1] = np.nan
+    expected = scipy.stats.zscore(x, axis=1, nan_policy="omit")
+    np.testing.assert_allclose(zscore_sessions(x), expected, rtol=1e-12, atol=1e-12)
+    x[0, :, 3] = 5.0  # a constant session: undefined
+    assert np.isnan(zscore_sessions(x)[0, :, 3]).all()
+
+
+def test_session_offsets_and_gains_need_zscoring():
+    """The measured defect: offsets per session dropped the ceiling from 0.756 to 0.66."""
+    rng = np.random.default_rng(1)
+    truth = np.sqrt(1.0 / (1.0 + 1.5**2 / 3))  # signal sd 1, noise sd 1.5, 3 repeats: 0.756
+    _, x = _signal_and_sessions(rng, 3, 4000, 40, 1.0, 1.5, offset_sd=0.7, gain_sd=0.2)
+    raw = np.median(response_noise_ceiling(x))
+    z = np.median(response_noise_ceiling(zscore_sessions(x)))
+    assert raw < truth - 0.05
+    assert abs(z - truth) < 0.02, (z, truth)
+    # without session effects z-scoring costs nothing
+    _, clean = _signal_and_sessions(rng, 3, 4000, 40, 1.0, 1.5, offset_sd=0.0, gain_sd=0.0)
+    a, b = response_noise_ceiling(clean), response_noise_ceiling(zscore_sessions(clean))
+    assert np.abs(a - b).max() < 0.01 and abs(np.median(b) - truth) < 0.02
+
+
+def _unequal(rng, n_stim, n_vox, signal_sd, noise_sd):
+    """NSD-like repeats: 1-3 per stimulus, NaN-padded to 3."""
+    mu, x = _signal_and_sessions(rng, 3, n_stim, n_vox, signal_sd, noise_sd, 0.0, 0.0)
+    counts = rng.integers(1, 4, n_stim)
+    x[np.arange(3)[:, None] >= counts[None, :]] = np.nan
+    return mu, x, counts
+
+
+def test_unequal_repeats_closed_form_and_loop():
+    rng = np.random.default_rng(2)
+    _, x, counts = _unequal(rng, 9, 3, 1.0, 1.0)
+    assert (repeat_counts(x) == counts[:, None]).all()
+    signal, noise = signal_noise_variance(x)
+    for v in range(3):  # a loop over stimuli, straight from the formulas
+        ss = sum(np.nansum((x[:, s, v] - np.nanmean(x[:, s, v])) ** 2) for s in range(9))
+        n_noise = ss / (counts - 1).sum()
+        means = np.nanmean(x[:, :, v], axis=0)
+        n_signal = np.var(means, ddof=1) - n_noise * np.mean(1.0 / counts)
+        assert noise[v] == pytest.approx(n_noise, rel=1e-12)
+        assert signal[v] == pytest.approx(n_signal, rel=1e-12)
+        # NSD's formula with A, B, C stimuli of 3, 2, 1 repeats
+        a, b, c = (counts == 3).sum(), (counts == 2).sum(), (counts == 1).sum()
+        nc = max(n_signal, 0) / n_noise
+        nsd = nc / (nc + (a / 3 + b / 2 + c / 1) / (a + b + c))
+        assert explainable_variance(x)[v] == pytest.approx(nsd, rel=1e-12)
+
+
+def test_unequal_repeats_ceiling_on_large_simulation():
+    """The ceiling of r is the correlation of the mean response with its signal."""
+    rng = np.random.default_rng(3)
+    mu, x, _ = _unequal(rng, 5000, 30, 1.0, 1.2)
+    mean = np.nanmean(x, axis=0)
+    empirical = np.array([np.corrcoef(mu[:, v], mean[:, v])[0, 1] for v in range(30)])
+    ceiling = response_noise_ceiling(x)
+    assert np.abs(np.median(ceiling) - np.median(empirical)) < 0.02
+    assert np.abs(ceiling - empirical).max() < 0.05
+    # equal counts would be the wrong formula: it treats every mean as one of 3 repeats
+    full = signal_noise_variance(x)
+    wrong = np.sqrt(full[0] / (full[0] + full[1] / 3))
+    assert np.median(wrong) > np.median(empirical) + 0.03
+
+
+def test_roi_normalized_score_estimates_the_model_correlation():
+    """A prediction correlating rho with every voxel's signal: aggregate score / ceiling = rho."""
+    rng = np.random.default_rng(4)
+    n_stim, n_vox, rho = 3000, 60, 0.6
+    signal_sd = rng.uniform(0.3, 1.5, n_vox)  # voxels of different reliability
+    mu, x = _signal_and_sessions(rng, 2, n_stim, n_vox, signal_sd, 1.0, 0.5, 0.1)
+    z = zscore_sessions(x)
+    ceiling = response_noise_ceiling(z)
+    mu_std = (mu - mu.mean(0)) / mu.std(0)
+    prediction = rho * mu_std + np.sqrt(1 - rho**2) * rng.standard_normal(mu.shape)
+    mean = z.mean(axis=0)
+    score = np.array([np.corrcoef(prediction[:, v], mean[:, v])[0, 1] for v in range(n_vox)])
+    assert roi_normalized_score(score, ceiling) == pytest.approx(rho, abs=0.02)
+    assert roi_normalized_score(score, ceiling, aggregate="median") == pytest.approx(rho, abs=0.03)
+    assert np.nanmedian(normalized_score(score, ceiling)) == pytest.approx(rho, abs=0.03)
+    assert np.isnan(roi_normalized_score(score, np.full(n_vox, 0.05)))
+    assert np.isnan(roi_normalized_score(np.full(3, np.nan), np.ones(3)))
+    with pytest.raises(InputError, match="aggregate"):
+        roi_normalized_score(score, ceiling, aggregate="max")
+
+
+def test_normalized_scores_on_null_data_are_unbiased():
+    """No signal anywhere: normalized scores are NaN (ceiling under the floor) or near 0.
+
+    The ceiling itself is biased upwards on pure noise (``sqrt(max(signal_var, 0))`` of an
+    unbiased, symmetric estimate): its median is about 0.11 at 200 stimuli and 2 repeats.
+    """
+    rng = np.random.default_rng(5)
+    _, x = _signal_and_sessions(rng, 2, 200, 400, 0.0, 1.0, 0.5, 0.1)
+    ceiling = response_noise_ceiling(zscore_sessions(x))
+    assert 0.0 < np.median(ceiling) < 0.2
+    score = rng.standard_normal(400) / np.sqrt(200)
+    finite = normalized_score(score, ceiling)
+    finite = finite[np.isfinite(finite)]
+    assert abs(np.median(finite)) < 0.1 if finite.size else True
+    assert abs(roi_normalized_score(score, np.full(400, 0.5))) < 0.02
 
 
 def test_bad_input():
