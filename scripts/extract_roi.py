@@ -30,9 +30,7 @@ from dnnmap.store import provenance, write_h5
 LOG = logging.getLogger("dnnmap")
 
 
-def main(
-    stimuli_path, responses_path, repeat_paths, subject, roi, labels, out_path, zscore=True
-):
+def main(stimuli_path, responses_path, repeat_paths, subject, roi, labels, out_path, zscore=True):
     stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
 
     def read(path, what):
