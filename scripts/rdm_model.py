@@ -5,8 +5,8 @@ Inputs: ``stimuli`` (results/stimuli.tsv), ``patterns``: with ``rsa.model_patter
 layer read in unit chunks), with ``features`` the layer's features
 (results/features/{model}/{layer}.h5).
 Output: ``results/rdm/{model}/{layer}.h5`` (layout in dnnmap.rsa.io).
-Params: ``rsa`` (config ``rsa``: model_patterns, metric, n_components, zscore), ``device``
-(config ``compute.device``).
+Params: ``rsa`` (config ``rsa``: model_patterns, metric, n_components, zscore, center_units),
+``device`` (config ``compute.device``).
 Wildcards: ``layer``.
 """
 
@@ -31,24 +31,31 @@ def main(
 ) -> None:
     stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
     metric, zscore = settings["metric"], settings["zscore"]
+    center = settings.get("center_units", True)
     source = settings.get("model_patterns", "activations")
     if source == "activations":
         f, reader = activation_reader(patterns_path, layer, stim_ids, stimuli_path)
         with f:
             if metric in STREAM_METRICS:
-                rdm = stream_rdm(reader, metric, zscore=zscore, device=device)
+                rdm = stream_rdm(reader, metric, zscore=zscore, center=center, device=device)
             else:  # a scipy pdist metric: the layer is read whole
-                rdm = compute_rdm(reader.read(0, reader.n_cols), metric, zscore=zscore)
+                X = reader.read(0, reader.n_cols)
+                rdm = compute_rdm(X, metric, zscore=zscore, center=center)
         n_features = reader.n_cols
     else:
         X = model_patterns(patterns_path, stim_ids, stimuli_path, settings["n_components"])
         X = zscore_columns(X) if zscore else X
-        rdm = compute_rdm(X, metric, device=device)
+        rdm = compute_rdm(X, metric, center=center, device=device)
         n_features = X.shape[1]
     LOG.info("%d stimuli x %d %s: %s RDM", len(stim_ids), n_features, source, metric)
     attrs = provenance(settings, [patterns_path])
     attrs.update(
-        metric=metric, zscore=zscore, n_features=n_features, source="model", patterns=source
+        metric=metric,
+        zscore=zscore,
+        center_units=center,
+        n_features=n_features,
+        source="model",
+        patterns=source,
     )
     write_rdm(out_path, rdm, stim_ids, attrs)
 

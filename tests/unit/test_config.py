@@ -220,6 +220,7 @@ def test_encoding_estimator_checked_at_startup(valid, tmp_path, estimator, param
 
 def test_builtin_estimator_with_its_params_passes(valid, tmp_path):
     valid["encoding"].update(estimator="ridge_fixed", estimator_params={"alpha": 10.0})
+    valid["encoding"]["permutation"]["n_perm"] = 0  # refit permutations need RidgeCV
     assert check_semantics(valid, IDS, tmp_path, "config.yaml") is None
 
 

@@ -210,12 +210,12 @@ def _workflow(workdir: Path, target: str) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def _fake_features(workdir: Path) -> None:
-    """A features file of conv1 for the stimuli of ``results/stimuli.tsv``."""
+def _fake_activations(workdir: Path) -> None:
+    """An activations file with conv1 for the stimuli of ``results/stimuli.tsv``."""
     ids = list(pd.read_csv(workdir / "results/stimuli.tsv", sep="\t")["stim_id"])
-    X = np.random.default_rng(0).standard_normal((len(ids), 40)).astype(np.float32)
-    path = workdir / "results/features/alexnet/conv1.h5"
-    write_h5(path, {"features": X}, attrs={"layer": "conv1"}, stim_id=ids)
+    X = np.random.default_rng(0).random((len(ids), 4, 3, 3)).astype(np.float32)
+    path = workdir / "results/activations/alexnet.h5"
+    write_h5(path, {"layers/conv1": X}, attrs={"model": "alexnet"}, stim_id=ids)
 
 
 def test_harness_runs_rule_scripts_as_the_workflow_does(harness, demo_dir, tmp_path_factory):
@@ -225,7 +225,7 @@ def test_harness_runs_rule_scripts_as_the_workflow_does(harness, demo_dir, tmp_p
     (flow / "config").mkdir()
     (flow / "config/config.yaml").write_bytes((demo_dir / "config/config.yaml").read_bytes())
     _workflow(flow, "results/stimuli.tsv")
-    _fake_features(flow)
+    _fake_activations(flow)
     _workflow(flow, "results/rdm/alexnet/conv1.h5")
 
     harness.ROOT = demo_dir  # the default working directory of the fallback (restored below)
@@ -237,7 +237,7 @@ def test_harness_runs_rule_scripts_as_the_workflow_does(harness, demo_dir, tmp_p
     assert got.read_bytes() == (flow / "results/stimuli.tsv").read_bytes()
     assert "stimuli checked" in (demo_dir / "logs/check_stimuli.log").read_text()
 
-    _fake_features(demo_dir)
+    _fake_activations(demo_dir)
     smk = harness.mock_snakemake("rdm_model", workdir=demo_dir, model="alexnet", layer="conv1")
     runpy.run_path(str(SCRIPTS / "rdm_model.py"), {"snakemake": smk}, run_name="__main__")
     ours, theirs = (d / "results/rdm/alexnet/conv1.h5" for d in (demo_dir, flow))

@@ -524,11 +524,13 @@ def _prepare(
     K = X3.shape[0]
     # Column centering leaves (squared) Euclidean distances unchanged and reduces cancellation
     # in |x_i|^2 + |x_j|^2 - 2 x_i.x_j; it would change correlation and cosine.
-    center = metric in ("euclidean", "sqeuclidean", "mahalanobis", "crossnobis") or zscore
+    # ``zscore`` is True (standardize), "center" (remove the feature means only) or False.
+    standardize = zscore is True
+    center = metric in ("euclidean", "sqeuclidean", "mahalanobis", "crossnobis") or bool(zscore)
     if center:
-        mean, inv_std = _column_stats(X3, zscore)
+        mean, inv_std = _column_stats(X3, standardize)
     shift = mean if center else None
-    scale = inv_std if zscore else None
+    scale = inv_std if standardize else None
     kind, W = whitener
     if kind == "diag":
         scale = W
@@ -620,6 +622,7 @@ def stream_rdm(
     metric: str = "correlation",
     *,
     zscore: bool = False,
+    center: bool = False,
     allow_nan: bool = False,
     device: str = "numpy",
     block: int = 2048,
@@ -641,6 +644,8 @@ def stream_rdm(
     metric : {'correlation', 'cosine', 'euclidean', 'sqeuclidean'}
     zscore : bool
         Standardize every column over the rows first (constant columns become 0).
+    center : bool
+        Subtract every column's mean over the rows first (implied by ``zscore``).
     allow_nan, device, block, row_names
         As in :func:`compute_rdm`.
     chunk_bytes : int
@@ -663,8 +668,9 @@ def stream_rdm(
         raise InputError(f"row_names has {len(row_names)} names; expected {n} (rows of data)")
     view = _StreamView(reader, check_int(chunk_bytes, "chunk_bytes", 8 * n))
     backend = get_backend(device)
+    transform = True if zscore else ("center" if center else False)
     return _single(
-        view, metric, zscore, ("none", None), "scipy", allow_nan, backend, block, row_names
+        view, metric, transform, ("none", None), "scipy", allow_nan, backend, block, row_names
     )
 
 
@@ -676,6 +682,7 @@ def compute_rdm(
     metric: str = "correlation",
     *,
     zscore: bool = False,
+    center: bool = False,
     noise=None,
     residuals: np.ndarray | None = None,
     repeats: np.ndarray | None = None,
@@ -702,6 +709,11 @@ def compute_rdm(
         ``pdist``).
     zscore : bool
         Standardize every feature over the stimuli first (constant features become 0).
+    center : bool
+        Subtract every feature's mean over the stimuli first (implied by ``zscore``): for
+        correlation and cosine distances of nonnegative features such as ReLU activations,
+        whose shared mean pattern otherwise dominates every distance. Euclidean distances do
+        not change.
     noise : None, array of shape (n_features, n_features) or (n_features,), or str
         Noise covariance of mahalanobis and crossnobis (identity when None), its diagonal, or
         the name of an estimator in :data:`NOISE_ESTIMATORS` applied to ``residuals`` (or to
@@ -804,6 +816,7 @@ def compute_rdm(
         )
     if noise is not None and zscore:
         raise InputError("zscore=True with a noise covariance; expected one or the other")
+    transform = True if zscore else ("center" if center else False)
     if isinstance(noise, str):
         noise = check_choice(noise, "noise", NOISE_ESTIMATORS)
         if residuals is not None:
@@ -826,8 +839,8 @@ def compute_rdm(
         if metric_kwargs is not None and not isinstance(metric_kwargs, dict):
             raise InputError(f"metric_kwargs is {metric_kwargs!r}; expected a dict")
         Z = np.asarray(X, dtype=np.float64)
-        if zscore:
-            mean, inv_std = _column_stats(Z[None], True)
+        if zscore or center:
+            mean, inv_std = _column_stats(Z[None], bool(zscore))
             Z = (Z - mean) * inv_std
         try:
             return pdist(Z, metric, **(metric_kwargs or {}))
@@ -845,8 +858,8 @@ def compute_rdm(
                 "metric is 'crossnobis' but no repeats are given; expected data "
                 "(n_rep, n_stim, n_features), repeats, or runs"
             )
-        return _crossnobis(reps, zscore, whitener, backend, block)
-    return _single(X, metric, zscore, whitener, convention, allow_nan, backend, block, row_names)
+        return _crossnobis(reps, transform, whitener, backend, block)
+    return _single(X, metric, transform, whitener, convention, allow_nan, backend, block, row_names)
 
 
 def _single(X, metric, zscore, whitener, convention, allow_nan, backend, block, row_names):

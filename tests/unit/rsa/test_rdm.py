@@ -19,6 +19,7 @@ from dnnmap.rsa.rdm import (
     NOISE_ESTIMATORS,
     RDM_METRICS,
     SCIPY_METRICS,
+    ColumnReader,
     category_rdm,
     compute_rdm,
     condense_rdm,
@@ -26,6 +27,7 @@ from dnnmap.rsa.rdm import (
     noise_covariance,
     rdm_sizes_match,
     square_rdm,
+    stream_rdm,
 )
 
 TOL = 1e-10
@@ -522,3 +524,16 @@ def test_runs_aligned_by_stimulus_id(repeats):
     conditions = np.concatenate([ids[o] for o in orders])
     got = compute_rdm(rows, "crossnobis", runs=runs, conditions=conditions)
     np.testing.assert_allclose(got, compute_rdm(repeats, "crossnobis"), atol=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["correlation", "cosine", "euclidean"])
+def test_center_removes_the_feature_means_as_pdist_of_centered_data(metric):
+    rng = np.random.default_rng(7)
+    X = rng.random((15, 60)) + 2.0  # nonnegative, with a large shared mean pattern
+    ref = pdist(X - X.mean(axis=0), metric)
+    np.testing.assert_allclose(compute_rdm(X, metric, center=True), ref, atol=1e-12)
+    reader = ColumnReader(15, 60, lambda a, b: X[:, a:b])
+    got = stream_rdm(reader, metric, center=True, chunk_bytes=8 * 15 * 7)
+    np.testing.assert_allclose(got, ref, atol=1e-12)
+    if metric != "euclidean":  # the shared mean pattern changes correlation and cosine
+        assert np.abs(compute_rdm(X, metric) - ref).max() > 1e-3

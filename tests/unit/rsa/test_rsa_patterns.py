@@ -103,9 +103,16 @@ def test_rdm_model_reads_activations_by_default(activations, tmp_path):
     out = tmp_path / "rdm.h5"
     settings = {"metric": "correlation", "zscore": False, "n_components": None}
     _script("rdm_model").main(str(stimuli), str(path), "conv1", settings, "numpy", str(out))
+    X = A.reshape(14, -1).astype(np.float64)
     with h5py.File(out, "r") as f:
-        np.testing.assert_allclose(f["rdm"][()], pdist(A.reshape(14, -1), "correlation"))
+        # Units centered over the stimuli by default (rsa.center_units).
+        np.testing.assert_allclose(f["rdm"][()], pdist(X - X.mean(axis=0), "correlation"))
         assert f.attrs["patterns"] == "activations" and f.attrs["n_features"] == 60
+        assert f.attrs["center_units"]
+    raw = {**settings, "center_units": False}
+    _script("rdm_model").main(str(stimuli), str(path), "conv1", raw, "numpy", str(out))
+    with h5py.File(out, "r") as f:
+        np.testing.assert_allclose(f["rdm"][()], pdist(X, "correlation"))
 
 
 # --- ROI RDMs: masking, mahalanobis and crossnobis from repeats --------------------------------
