@@ -6,6 +6,7 @@ test is skipped, with the reason printed, only where `sbatch` is absent.
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -70,8 +71,10 @@ def test_jobs_went_through_slurm(runs):
         "group_extract_roi_extract_roi",
         "group_encode_encode",
     } <= submitted, sorted(submitted)
-    # 48 encode jobs went as one bundle, not 48 submissions
-    assert len(list((slurm / "group_encode_encode").rglob("*.log"))) == 1
+    # The encode jobs went in bundles of 64 (profiles/slurm group-components), not one each
+    n_encode = len(list((cluster / "results" / "encoding").rglob("*.h5")))
+    bundles = len(list((slurm / "group_encode_encode").rglob("*.log")))
+    assert n_encode == 80 and bundles == math.ceil(n_encode / 64)
     (gpu_log,) = (slurm / "rule_extract_activations").rglob("*.log")
     text = gpu_log.read_text()
     assert "slurm_partition=gpu" in text and "gpu=1" in text
