@@ -27,25 +27,38 @@ COLUMNS = (
 """Columns of :func:`summarize_rois`, in order."""
 
 
-def masked_voxels(responses: np.ndarray) -> np.ndarray:
+def masked_voxels(
+    responses: np.ndarray, *, constant: bool = True, batch_size: int | None = None
+) -> np.ndarray:
     """Voxels no analysis can use: any non-finite response, or the same response throughout.
 
     Parameters
     ----------
     responses : array of shape (n_stim, n_vox)
+        Any float dtype; compared in its own dtype, ``batch_size`` columns at a time.
+    constant : bool
+        Also mask voxels whose response is the same for every stimulus (solvers that fit
+        a constant column exactly pass False).
+    batch_size : int or None
+        Columns examined at once (bounds the temporaries); None: all.
 
     Returns
     -------
     masked : bool array of shape (n_vox,)
     """
-    responses = np.asarray(responses, dtype=np.float64)
+    responses = np.asarray(responses)
     if responses.ndim != 2:
         raise InputError(f"responses have shape {responses.shape}; expected (n_stim, n_vox)")
-    finite = np.isfinite(responses).all(axis=0)
-    constant = np.zeros(responses.shape[1], dtype=bool)
-    if responses.shape[0]:
-        constant[finite] = np.ptp(responses[:, finite], axis=0) == 0
-    return ~finite | constant
+    n, v = responses.shape
+    step = max(batch_size or v, 1)
+    masked = np.zeros(v, dtype=bool)
+    for b0 in range(0, v, step):
+        block = responses[:, b0 : b0 + step]
+        finite = np.isfinite(block).all(axis=0)
+        masked[b0 : b0 + step] = ~finite
+        if constant and n:
+            masked[b0 : b0 + step] |= finite & (block.max(axis=0) == block.min(axis=0))
+    return masked
 
 
 def summarize_rois(paths: Sequence[str], keys: Sequence[Mapping]) -> pd.DataFrame:

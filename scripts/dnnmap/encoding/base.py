@@ -5,8 +5,9 @@ constructor stores its parameters unchanged, ``fit(X, Y)`` sets attributes endin
 ``sklearn.base.clone`` gives an unfitted copy) that takes many targets ``Y (n, v)`` at once and
 scores with :class:`EncodingScoreMixin` (Pearson r per target). This module holds what they
 share: the checks of ``X``/``Y`` and of fitted state, :func:`squeeze_targets` for fits on 1-D
-``Y``, and the column helpers (batches, masking of non-finite or constant targets, gathers and
-scatters) of the solvers and of :mod:`dnnmap.encoding.cross_validation`.
+``Y``, and the column helpers (batches, gathers and scatters) of the solvers and of
+:mod:`dnnmap.encoding.cross_validation`; masked targets are those of
+:func:`dnnmap.brain.summary.masked_voxels`, the one definition every analysis uses.
 """
 
 from __future__ import annotations
@@ -117,19 +118,6 @@ def batches(cols: np.ndarray, step: int) -> Iterator[np.ndarray | slice]:
     for b0 in range(0, cols.size, step):
         c = cols[b0 : b0 + step]
         yield slice(int(c[0]), int(c[-1]) + 1) if c[-1] - c[0] + 1 == c.size else c
-
-
-def masked_columns(Y: np.ndarray, step: int, constant: bool) -> np.ndarray:
-    """Boolean (v,): columns of ``Y`` (n, v) with any NaN/inf, or (``constant``) a single
-    value; read ``step`` columns at a time."""
-    bad = np.zeros(Y.shape[1], dtype=bool)
-    for b0 in range(0, Y.shape[1], step):
-        Yb = Y[:, b0 : b0 + step]
-        finite = np.isfinite(Yb).all(axis=0)
-        bad[b0 : b0 + step] = ~finite
-        if constant:
-            bad[b0 : b0 + step] |= finite & (Yb.max(axis=0) == Yb.min(axis=0))
-    return bad
 
 
 def warn_masked(n_masked: int, v: int, what: str) -> None:

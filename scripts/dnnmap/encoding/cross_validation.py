@@ -38,8 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
+from dnnmap.brain.summary import masked_voxels
 from dnnmap.checks import check_int
-from dnnmap.encoding.base import batches, check_xy, masked_columns, put, take, warn_masked
+from dnnmap.encoding.base import batches, check_xy, put, take, warn_masked
 from dnnmap.errors import InputError
 from dnnmap.stats.metrics import (
     SCORE_MIN_ROWS,
@@ -240,7 +241,7 @@ def cross_validated_predictions(
     splits = check_splits(splits, n, min_train=3)
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", 1)
-    masked = masked_columns(Y, batch_size or max(v, 1), constant=True)
+    masked = masked_voxels(Y, batch_size=batch_size)
     warn_masked(int(masked.sum()), v, "constant or not finite (NaN or inf)")
     cols = np.flatnonzero(~masked)
     step = max(cols.size, 1) if batch_size is None else batch_size

@@ -35,6 +35,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from dnnmap.backend import Backend, get_backend
+from dnnmap.brain.summary import masked_voxels
 from dnnmap.checks import check_matrix
 from dnnmap.encoding._ridge_solver import (
     Design,
@@ -53,7 +54,6 @@ from dnnmap.encoding.base import (
     EncodingScoreMixin,
     check_fitted,
     check_xy,
-    masked_columns,
     warn_masked,
 )
 from dnnmap.encoding.ridge import DEFAULT_ALPHAS
@@ -226,7 +226,7 @@ class KernelRidgeCV(EncodingScoreMixin, BaseEstimator):
         bk = get_backend(self.device)
         pairs = inner_pairs(self.cv, X, self.random_state)
         check_train_size(n, pairs)
-        bad = masked_columns(Y, step, constant=False)
+        bad = masked_voxels(Y, constant=False, batch_size=step)
         warn_masked(int(bad.sum()), v, "not finite (NaN or inf)")
         Xb = bk.asarray(X, np.float64)
         K = _kernel(bk, Xb, Xb, self.kernel, params)

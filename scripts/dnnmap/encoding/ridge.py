@@ -88,6 +88,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from dnnmap.backend import get_backend
+from dnnmap.brain.summary import masked_voxels
 from dnnmap.checks import is_int
 from dnnmap.encoding._ridge_solver import (
     SOLVERS,
@@ -109,7 +110,6 @@ from dnnmap.encoding.base import (
     EncodingScoreMixin,
     check_fitted,
     check_xy,
-    masked_columns,
     squeeze_targets,
     warn_masked,
 )
@@ -455,7 +455,7 @@ class RidgeCV(EncodingScoreMixin, BaseEstimator):
         bk = get_backend(self.device)
         pairs = inner_pairs(self.cv, X, self.random_state)
         check_train_size(n, pairs)
-        bad = masked_columns(Y, step, constant=False)
+        bad = masked_voxels(Y, constant=False, batch_size=step)
         warn_masked(int(bad.sum()), v, "not finite (NaN or inf)")
         design = Design(bk, X, fit_intercept=self.fit_intercept, solver=solver)
         penalties = self._penalties(X, alphas)
