@@ -20,10 +20,35 @@ from workflow_helpers import ROOT, demo_config, h5_datasets, run_workflow
 pytestmark = pytest.mark.slow
 
 
+LAYERS = ["conv1", "conv3", "fc6"]
+ENCODE_BUNDLE = 8
+
+
+def cluster_config() -> dict:
+    """The demo config cut to what a scheduler test needs: three layers, fewer permutations.
+
+    Every rule of the demo still runs (extraction on the GPU partition, PCA, per-ROI jobs,
+    summaries); LO, whose simulation mixes two layers left out here, is dropped. The numbers
+    are the demo's own checks' business (tests/workflow/test_demo.py); this test checks that a
+    SLURM run and a local run of one config give the same files.
+    """
+    config = demo_config()
+    config["models"]["alexnet"]["layers"] = list(LAYERS)
+    config["brain"]["rois"].pop("LO")
+    config["simulation"]["regions"].pop("LO")
+    config["encoding"]["permutation"]["n_perm"] = 20
+    config["decoding"]["n_perm"] = 5
+    config["rsa"]["n_perm"] = 200
+    config["rsa"]["n_boot"] = 50
+    return config
+
+
 def ci_profile(folder: Path) -> Path:
     """profiles/slurm with the CI node's sizes (2 CPUs: 2 per GPU and per bundle); quicker polling.
 
-    Partition names (cpu, gpu) are those of the profile; nothing else changes.
+    Partition names (cpu, gpu) are those of the profile; encode jobs are bundled by
+    ``ENCODE_BUNDLE`` (not 64), so the few jobs of :func:`cluster_config` still make several
+    bundles; nothing else changes.
     """
     profile = yaml.safe_load((ROOT / "profiles/slurm/config.v8+.yaml").read_text())
     profile["set-resources"]["extract_activations"]["cpus_per_gpu"] = 2
@@ -32,6 +57,10 @@ def ci_profile(folder: Path) -> Path:
     profile["jobs"] = 4
     profile["latency-wait"] = 10
     profile["slurm-init-seconds-before-status-checks"] = 5
+    profile["group-components"] = [
+        f"encode={ENCODE_BUNDLE}" if g.startswith("encode=") else g
+        for g in profile["group-components"]
+    ]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.v8+.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return folder
@@ -48,7 +77,7 @@ def _require_slurm():
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     _require_slurm()
-    config = demo_config()
+    config = cluster_config()
     local = tmp_path_factory.mktemp("local")
     proc = run_workflow(local, config, "--profile", str(ROOT / "profiles/local"), "--cores", "2")
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -71,10 +100,11 @@ def test_jobs_went_through_slurm(runs):
         "group_extract_roi_extract_roi",
         "group_encode_encode",
     } <= submitted, sorted(submitted)
-    # The encode jobs went in bundles of 64 (profiles/slurm group-components), not one each
+    # The encode jobs went in bundles (profiles/slurm group-components), not one each
     n_encode = len(list((cluster / "results" / "encoding").rglob("*.h5")))
     bundles = len(list((slurm / "group_encode_encode").rglob("*.log")))
-    assert n_encode == 80 and bundles == math.ceil(n_encode / 64)
+    assert n_encode == 2 * len(LAYERS) * 4
+    assert bundles == math.ceil(n_encode / ENCODE_BUNDLE)
     (gpu_log,) = (slurm / "rule_extract_activations").rglob("*.log")
     text = gpu_log.read_text()
     assert "slurm_partition=gpu" in text and "gpu=1" in text
@@ -84,7 +114,7 @@ def test_jobs_went_through_slurm(runs):
 def test_outputs_equal_a_local_run(runs):
     local, cluster, _ = runs
     files = sorted(p.relative_to(local) for p in (local / "results").rglob("*.h5"))
-    assert len(files) >= 1 + 8 + 6 + 48
+    assert len(files) >= 1 + len(LAYERS) + 2 * 4 + 2 * len(LAYERS) * 4
     for rel in files:
         want, got = h5_datasets(local / rel), h5_datasets(cluster / rel)
         assert want.keys() == got.keys(), rel
