@@ -9,7 +9,7 @@ localrules:
 rule encode:
     input:
         stimuli=STIMULI,
-        features=FEATURES,
+        features=encoding_features,
         brain=ROI,
     output:
         ENCODING,
