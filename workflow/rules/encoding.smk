@@ -51,6 +51,7 @@ rule summarize_encoding:
         runtime=10,
     params:
         jobs=encoding_jobs(),
+        min_ceiling=config["encoding"]["min_ceiling"],
     script:
         "../../scripts/summarize_encoding.py"
 

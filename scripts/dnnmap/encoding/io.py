@@ -38,7 +38,10 @@ An encoding file holds, per voxel (grayordinate) of one ROI::
     unit_r             (n_vox,)            that unit's Pearson r with the voxel
   with repeated measurements (the ROI file has ``noise_ceiling``):
     noise_ceiling      (n_vox,)            noise ceiling of r
-    score_normalized   (n_vox,)            score / noise_ceiling (NaN where the ceiling is <= 0)
+    score_normalized   (n_vox,)            score over the ceiling of its metric (of r for r
+                                           and signed_sqrt_r2, its square for r2), capped
+                                           at 1; NaN where that ceiling is at or below
+                                           encoding.min_ceiling (attr min_ceiling)
 
 attrs: ``estimator``, ``cv`` (JSON: scheme, folds, repeats, seed, inner folds, alphas,
 alpha_scale), ``score_metric`` (``r``, ``r2`` or ``signed_sqrt_r2``: of ``score`` and
@@ -58,7 +61,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from dnnmap.brain.noise_ceiling import normalized_score
+from dnnmap.brain.noise_ceiling import MIN_CEILING, normalized_score
 from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
 from dnnmap.encoding.permutation import (
     PermutationResult,
@@ -90,6 +93,13 @@ def read_roi(path: str | os.PathLike, stim_ids: list[str], table: str) -> dict[s
         if "noise_ceiling" in f:
             out["noise_ceiling"] = f["noise_ceiling"][()]
     return out
+
+
+def metric_ceiling(ceiling_r, metric: str) -> np.ndarray:
+    """The noise ceiling of a score metric from the ceiling of r (n_vox,): its square for
+    ``r2`` (the explainable variance), itself for ``r`` and ``signed_sqrt_r2``."""
+    c = np.asarray(ceiling_r, dtype=np.float64)
+    return c**2 if metric == "r2" else c
 
 
 def read_layer_units(
@@ -451,10 +461,14 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
             "unit_shape": json.dumps(list(u.unit_shape)),
             "unit_axes": json.dumps(list(unit_axes(u.unit_shape))),
         }
+    ceiling_attrs = {}
     if out.noise_ceiling is not None:
         arrays["noise_ceiling"] = out.noise_ceiling.astype(np.float32)
-        normalized = normalized_score(r.score, out.noise_ceiling)
+        floor = float(settings.get("min_ceiling", MIN_CEILING))
+        ceiling = metric_ceiling(out.noise_ceiling, r.score_metric)
+        normalized = normalized_score(r.score, ceiling, min_ceiling=floor)
         arrays["score_normalized"] = np.asarray(normalized, dtype=np.float32)
+        ceiling_attrs = {"min_ceiling": floor}
     write_h5(
         path,
         arrays,
@@ -466,6 +480,7 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
             "pooling": r.pooling,
             "permutation": json.dumps(meta),
             **unit_attrs,
+            **ceiling_attrs,
         },
         stim_id=out.stim_ids,
     )

@@ -161,7 +161,19 @@ def test_noise_ceiling_gives_normalized_scores(files, tmp_path):
     path = tmp_path / "enc.h5"
     write_encoding(path, out, SETTINGS, {})
     scores = read_scores(path)
-    np.testing.assert_allclose(scores["score_normalized"], out.result.score / ceiling, rtol=1e-5)
+    expect = np.minimum(out.result.score / ceiling, 1.0)
+    np.testing.assert_allclose(scores["score_normalized"], expect, rtol=1e-5)
+    with h5py.File(path, "r") as f:
+        assert f.attrs["min_ceiling"] == 0.2  # the library's default without the config key
+    # encoding.min_ceiling drops voxels; an R² score is normalized by the squared ceiling
+    floor = float(np.sort(ceiling)[2])
+    r2 = _run(files, score="r2")
+    write_encoding(path, r2, {**SETTINGS, "min_ceiling": floor**2}, {})
+    scores = read_scores(path)
+    expect = np.minimum(r2.result.score / ceiling**2, 1.0)
+    expect[ceiling**2 <= floor**2] = np.nan
+    assert np.isnan(expect).sum() == 3
+    np.testing.assert_allclose(scores["score_normalized"], expect, rtol=1e-5)
 
 
 def test_write_encoding_round_trip(files, tmp_path):
