@@ -30,7 +30,7 @@ def main(
     stimuli_path: str,
     model_paths: list[str],
     brain_path: str,
-    pattern_paths: list[str],
+    pattern_paths: str | list[str],
     settings: dict,
     layers: list[str],
     out_path: str,
@@ -42,6 +42,8 @@ def main(
     models = read_rdms(model_paths, stim_ids, stimuli_path)
     brain = read_rdm(brain_path, stim_ids, stimuli_path)
     grams = None
+    if isinstance(pattern_paths, str):  # the one activations file
+        pattern_paths = [pattern_paths]
     if settings["advanced"]["units"]:
         grams = reweighting_grams(pattern_paths, layers, stim_ids, stimuli_path, settings)
     table = reweighting_table(models, layers, brain, settings, grams, groups)
@@ -59,7 +61,7 @@ if __name__ == "__main__":
             snakemake.input.stimuli,
             list(snakemake.input.models),
             snakemake.input.brain,
-            list(snakemake.input.patterns),
+            snakemake.input.patterns,
             snakemake.params.rsa,
             list(snakemake.params.layers),
             snakemake.output[0],
