@@ -1,11 +1,12 @@
 """Cross-validated voxelwise encoding of one ROI from one layer, with permutation inference.
 
-Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (results/features/{model}/{layer}.h5),
+Inputs: ``stimuli`` (results/stimuli.tsv), ``features`` (results/features/{model}/{layer}.h5;
+for ``encoding.estimator: per_unit`` the layer's units, results/activations/{model}.h5),
 ``brain`` (results/brain/{subject}/{roi}.h5).
 Output: ``results/encoding/{subject}/{model}/{layer}/{roi}.h5`` (see dnnmap.encoding.io).
 Params: ``encoding`` (config ``encoding``: estimator, estimator_params, alphas, alpha_scale,
 score, pooling, cv, inner_folds, voxel_batch, permutation with blocks and tail), ``device``
-(config ``compute.device``).
+(config ``compute.device``). Wildcard: ``layer`` (read from the activations by per_unit).
 """
 
 import logging
@@ -27,9 +28,10 @@ def main(
     settings: dict,
     device: str,
     out_path: str,
+    layer: str | None = None,
 ) -> None:
     device = resolve_device(device)
-    out = run_encoding(stimuli_path, features_path, brain_path, settings, device)
+    out = run_encoding(stimuli_path, features_path, brain_path, settings, device, layer)
     r = out.result
     LOG.info(
         "%s, %s cv (%d splits), device %s: %d stimuli, %d voxels (%d masked): "
@@ -64,6 +66,18 @@ def main(
             int(np.sum(p.pvalue < 0.05)),
             int(np.sum(p.pvalue_fwe < 0.05)),
         )
+    if out.units is not None:
+        chosen = out.units.best_unit >= 0
+        channels = np.unique(out.units.location[chosen, 0]) if chosen.any() else []
+        LOG.info(
+            "per-unit model on %s units of %s: %d voxels chose a unit, in %d distinct "
+            "units of %d channels (on all stimuli)",
+            "x".join(map(str, out.units.unit_shape)),
+            layer,
+            int(chosen.sum()),
+            np.unique(out.units.best_unit[chosen]).size,
+            len(channels),
+        )
     if out.noise_ceiling is not None:
         LOG.info("median noise ceiling r %.3f", np.nanmedian(out.noise_ceiling))
     attrs = provenance(settings, [features_path, brain_path])
@@ -85,4 +99,5 @@ if __name__ == "__main__":
             snakemake.params.encoding,
             snakemake.params.device,
             snakemake.output[0],
+            snakemake.wildcards.layer,
         )

@@ -1,6 +1,9 @@
 """Runtime and peak memory per job of the heavy rules, as a table and a figure.
 
-Inputs: the ``benchmark:`` files of extract_activations, reduce_features and encode.
+Inputs: the ``benchmark:`` files of every job of every rule that has a ``benchmark:``
+directive (``benchmark_jobs()`` in workflow/rules/targets.smk derives the list from the
+directives, with each rule's jobs from ``BENCHMARKED_JOBS``: today extract_activations,
+reduce_features, encode, rsa, searchlight, decode and decode_brain, when they run).
 Outputs: ``results/summary/benchmarks.tsv`` (rule, job, seconds, cpu_seconds, max_rss_mb) and
 ``results/summary/benchmarks.png``.
 Params: ``jobs``, the rule and wildcards of each input, in input order.

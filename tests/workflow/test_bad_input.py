@@ -23,6 +23,21 @@ def copy_table(tmp_path: Path, edit=None) -> Path:
     return path
 
 
+def broken_image_config(tmp_path: Path) -> dict:
+    """The demo config whose stimulus table points row 5 (index 3) at a file that is not an
+    image, ``tmp_path / "broken.png"``: check_stimuli fails on it."""
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+
+    def undecodable(table):
+        table.loc[3, "path"] = str(broken)
+        return table
+
+    config = demo_config()
+    config["stimuli"]["table"] = str(copy_table(tmp_path, undecodable))
+    return config
+
+
 def assert_no_results(workdir: Path) -> None:
     results = workdir / "results"
     files = [p for p in results.rglob("*") if p.is_file()] if results.exists() else []
@@ -71,15 +86,7 @@ def test_missing_image(tmp_path):
 
 def test_undecodable_image(tmp_path):
     """Decoding happens in check_stimuli: the job fails and results/stimuli.tsv never appears."""
-    broken = tmp_path / "broken.png"
-    broken.write_text("not an image")
-
-    def undecodable(table):
-        table.loc[3, "path"] = str(broken)
-        return table
-
-    config = demo_config()
-    config["stimuli"]["table"] = str(copy_table(tmp_path, undecodable))
+    config = broken_image_config(tmp_path)
     proc = run_workflow(tmp_path, config, "--cores", "1", "results/stimuli.tsv")
     assert proc.returncode != 0
     log = (tmp_path / "logs" / "check_stimuli.log").read_text()
@@ -372,15 +379,7 @@ def test_default_config_missing_or_not_yaml(tmp_path):
 
 def test_job_error_is_one_line_in_the_terminal(tmp_path):
     """A job-time error: one `dnnmap:` line in the terminal, the traceback in the job log."""
-    broken = tmp_path / "broken.png"
-    broken.write_text("not an image")
-
-    def undecodable(table):
-        table.loc[3, "path"] = str(broken)
-        return table
-
-    config = demo_config()
-    config["stimuli"]["table"] = str(copy_table(tmp_path, undecodable))
+    config = broken_image_config(tmp_path)
     proc = run_workflow(tmp_path / "run", config, "--cores", "1", "results/stimuli.tsv")
     text = proc.stdout + proc.stderr
     lines = [line for line in text.splitlines() if line.startswith("dnnmap: ")]

@@ -9,7 +9,7 @@ localrules:
 rule encode:
     input:
         stimuli=STIMULI,
-        features=FEATURES,
+        features=encoding_features,
         brain=ROI,
     output:
         ENCODING,
@@ -51,6 +51,7 @@ rule summarize_encoding:
         runtime=10,
     params:
         jobs=encoding_jobs(),
+        min_ceiling=config["encoding"]["min_ceiling"],
     script:
         "../../scripts/summarize_encoding.py"
 

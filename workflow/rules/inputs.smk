@@ -22,6 +22,14 @@ def roi_rdms(wildcards):
     return expand(RDM_BRAIN, subject=SUBJECTS, roi=wildcards.roi)
 
 
+def encoding_features(wildcards):
+    """The X of an encode job: the layer's features, or for the per-unit model (DNNBrain's
+    best single unit) the model's activations, whose units it chooses among."""
+    if config["encoding"]["estimator"] == "per_unit":
+        return ACTIVATIONS.format(model=wildcards.model)
+    return FEATURES.format(model=wildcards.model, layer=wildcards.layer)
+
+
 def encoding_files(wildcards):
     """Encoding results of every layer and ROI of the job's subject and model."""
     jobs = encoding_jobs([wildcards.subject], [wildcards.model])

@@ -38,7 +38,11 @@ rule rsa_reweighting:
         stimuli=STIMULI,
         models=over_layers(RDM_MODEL),
         brain=RDM_BRAIN,
-        features=over_layers(FEATURES),
+        patterns=(
+            over_layers(FEATURES)
+            if config["rsa"].get("model_patterns", "activations") == "features"
+            else ACTIVATIONS
+        ),
     output:
         RSA_TABLES["reweighting"],
     log:

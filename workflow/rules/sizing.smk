@@ -37,10 +37,22 @@ def features_mem_mb(wildcards, attempt):
     )
 
 
+def encoding_columns(wildcards):
+    """Columns of an encode job's X: the layer's units for the per-unit model (it reads the
+    activations), else the feature count."""
+    if config["encoding"]["estimator"] == "per_unit":
+        model = config["models"][wildcards.model]
+        units = sizing.layer_units(
+            model["architecture"], [wildcards.layer], input_side(wildcards.model)
+        )
+        return units[wildcards.layer]
+    return config["features"]["n_components"]
+
+
 def encoding_mem_mb(wildcards, attempt):
     return sizing.encoding_mem_mb(
         N_STIM,
-        config["features"]["n_components"],
+        encoding_columns(wildcards),
         ROI_SIZES[wildcards.roi],
         config["encoding"]["voxel_batch"],
         attempt,

@@ -129,7 +129,9 @@ class Basis:
     A: Any  # (m, k) compute dtype, or None
     F: Any  # (n_alphas, k) compute dtype
     H: Any  # (n_alphas, k) compute dtype (hat-matrix factors), or None
+    G: Any  # (n_alphas, k) compute dtype: 1 - H, formed without cancellation, or None
     loo_scale: Any  # (n_train, n_alphas) compute dtype: 1 / (1 - h_ii), or None
+    spans_targets: bool  # B spans every (centered) target: no residual outside the basis
     W: Any  # (p, k) compute dtype: coef = W @ C, or None
     x_proj: Any  # (k,) compute dtype: training column means of X @ W (for intercepts), or None
     kernel_rows: Any  # (n_train,) float64 backend: column means of the training kernel
@@ -213,6 +215,7 @@ class Design:
             U, s, Vt = U[:, keep], s[keep], Vt[keep]
             F = svd_factors(s, a)
             H = F * s[None, :]
+            G = a[:, None] / (s[None, :] ** 2 + a[:, None])
             if te is not None:
                 A = (self.Xb[te] - mean) @ Vt.T
             if weights:
@@ -224,7 +227,9 @@ class Design:
                 kernel_rows = bk.col_mean(Ktr)
                 kernel_all = float(bk.to_numpy(kernel_rows).mean())
                 Ktr = Ktr - kernel_rows[None, :] - kernel_rows[:, None] + kernel_all
-            lam, U = bk.eigh(Ktr)
+                lam, U = eigh_without_constant(bk, Ktr)
+            else:
+                lam, U = bk.eigh(Ktr)
             lam_np = bk.to_numpy(lam)
             keep = np.arange(lam_np.size)
             if self.drop_null:
@@ -234,6 +239,7 @@ class Design:
             lam = lam * (lam > 0)  # negative rounding errors of a PSD kernel
             F = 1.0 / (lam[None, :] + a[:, None])
             H = F * lam[None, :]
+            G = F * a[:, None]
             if te is not None:
                 A = center_kernel_rows(bk, self.gram[te][:, tr], kernel_rows, kernel_all) @ U
             if weights and self.X_np is not None:
@@ -242,10 +248,10 @@ class Design:
                 x_mean = mean
         if W is not None:  # the original (unshifted) training means, projected
             x_proj = bk.astype((x_mean + bk.asarray(self.shift, np.float64)) @ W, dtype)
+        spans = U.shape[1] >= train.size - (1 if self.fit_intercept else 0)
         loo_scale = None
         if loo:
-            h = (U * U) @ H.T + (1.0 / train.size if self.fit_intercept else 0.0)
-            loo_scale = bk.astype(1.0 / (1.0 - h), dtype)
+            loo_scale = bk.astype(1.0 / loo_complement(bk, U, G, self.fit_intercept, spans), dtype)
         return Basis(
             train=train,
             test=None if test is None else np.asarray(test, dtype=np.intp),
@@ -255,13 +261,83 @@ class Design:
             A=None if A is None else bk.astype(A, dtype),
             F=bk.astype(F, dtype),
             H=bk.astype(H, dtype) if loo else None,
+            G=bk.astype(G, dtype) if loo else None,
             loo_scale=loo_scale,
+            spans_targets=spans,
             W=None if W is None else bk.astype(W, dtype),
             x_proj=x_proj,
             kernel_rows=kernel_rows,
             kernel_all=kernel_all,
             kind=kind,
         )
+
+
+def eigh_without_constant(bk: Backend, Kc):
+    """Eigendecomposition of a centered kernel ``Kc`` (n, n) on the complement of the constant.
+
+    ``Kc`` has the constant vector as an exact null vector, but its computed eigenvalue there
+    is rounding (of the size of the uncentered kernel times eps), which ``alpha`` cannot
+    swamp at small alphas. A Householder reflection ``Q`` maps the constant to the first axis;
+    the eigenvectors of ``(Q Kc Q)[1:, 1:]`` (n - 1, n - 1), mapped back, are orthogonal to the
+    constant to rounding.
+
+    Returns
+    -------
+    lam : backend array of shape (n - 1,)
+        Eigenvalues, ascending.
+    U : backend array of shape (n, n - 1)
+        Orthonormal eigenvectors.
+    """
+    n = Kc.shape[0]
+    u_np = np.full(n, 1.0 / np.sqrt(n))
+    u_np[0] += 1.0  # Q = I - c u u.T maps the constant / sqrt(n) to -e_1
+    c = 2.0 / float(u_np @ u_np)
+    u = bk.asarray(u_np, np.float64)
+    Ku = Kc @ u
+    QKQ = (
+        Kc
+        - c * (u[:, None] * Ku[None, :] + Ku[:, None] * u[None, :])
+        + (c * c * float(bk.to_numpy(u @ Ku))) * (u[:, None] * u[None, :])
+    )
+    lam, V = bk.eigh(QKQ[1:, 1:])
+    U = bk.asarray(np.zeros((n, V.shape[1])), np.float64)
+    U[1:] = V
+    U = U - c * (u[:, None] * (u @ U)[None, :])
+    return lam, U
+
+
+def loo_complement(bk: Backend, U, G, fit_intercept: bool, spans: bool):
+    """``1 - h_ii`` (n_train, n_alphas), float64 backend, without cancellation.
+
+    ``h_ii = c + sum_j U_ij**2 H_j`` (``c = 1/n_train`` with an intercept, else 0) is the
+    diagonal of the hat matrix. Its complement is formed as ``sum_j U_ij**2 G_j`` with
+    ``G = 1 - H = alpha / (s**2 + alpha)`` computed directly, plus the diagonal of the
+    projector outside the basis and the intercept, ``1 - c - sum_j U_ij**2``: exactly 0 when
+    ``n_train - 1`` basis columns span the centered targets (p > n), ``-c`` for a square
+    basis, else computed in float64 and set to 0 where it is rounding noise. Subtracting ``h_ii``
+    from 1 instead loses every digit at small alphas when ``p > n`` (``1 - h_ii`` is then
+    of order ``alpha / s**2``).
+
+    Parameters
+    ----------
+    U : backend array of shape (n_train, k), float64
+        Orthonormal basis of the (centered) training rows.
+    G : backend array of shape (n_alphas, k), float64
+        ``alpha / (s**2 + alpha)`` per alpha and basis column.
+    fit_intercept : bool
+    spans : bool
+        The basis spans every centered target.
+    """
+    inside = (U * U) @ G.T
+    n, k = U.shape
+    c = 1.0 / n if fit_intercept else 0.0
+    if k == n:  # a square basis: sum_j U_ij**2 = 1
+        return inside - c
+    if spans:  # k = n - 1 columns orthogonal to the constant: sum_j U_ij**2 = 1 - c
+        return inside
+    outside = 1.0 - c - bk.to_numpy(bk.col_sumsq(U.T))
+    outside[np.abs(outside) < 8 * n * np.finfo(np.float64).eps] = 0.0
+    return inside + bk.asarray(outside, np.float64)[:, None]
 
 
 def center_kernel_rows(bk: Backend, Kte, kernel_rows, kernel_all):
@@ -357,15 +433,38 @@ def _centered(plan: Plan, Y, idx):
 
 
 def sse(bk: Backend, A, F, Z, Yref, dtype, scale=None):
-    """Sum of squared errors (n_alphas, v), float64, of ``(A * F[i]) @ Z`` against ``Yref``."""
+    """Sum of squared errors (n_alphas, v), float64, of ``(A * F[i]) @ Z`` against ``Yref``
+    (None: against 0), each row ``r`` weighted by ``scale[r, i]`` when given."""
     out = bk.empty((F.shape[0], Z.shape[1]), np.float64)
     buf = bk.empty((A.shape[0], Z.shape[1]), dtype)
     for i, P in enumerate(alpha_predictions(bk, A, F, Z, out=buf)):
-        P -= Yref
+        if Yref is not None:
+            P -= Yref
         if scale is not None:
             P *= scale[:, i : i + 1]
         out[i] = bk.col_sumsq(P)
     return out
+
+
+def outside_residual(basis: Basis, Z, Yc):
+    """``Yc - B @ Z`` (n_train, v): the part of the centered targets outside the basis, or
+    None when the basis spans them (then it is 0, and forming it would add only rounding)."""
+    if basis.spans_targets:
+        return None
+    return Yc - basis.B @ Z
+
+
+def loo_sse(bk: Backend, basis: Basis, Z, Yc, dtype):
+    """Exact leave-one-out sums of squared errors (n_alphas, v), float64 backend.
+
+    The training residual of alpha ``i`` is ``Yc - B (H_i * Z) = R0 + B (G_i * Z)`` with
+    ``R0`` the part of ``Yc`` outside the basis (:func:`outside_residual`) and ``G = 1 - H``;
+    the second form keeps every digit of a residual much smaller than ``Yc`` (small alphas,
+    p > n) in float32. Each residual row is divided by ``1 - h_ii``
+    (:func:`loo_complement`).
+    """
+    R0 = outside_residual(basis, Z, Yc)
+    return sse(bk, basis.B, basis.G, Z, None if R0 is None else -R0, dtype, basis.loo_scale)
 
 
 def plan_errors(plan: Plan, Y):
@@ -380,9 +479,9 @@ def plan_errors(plan: Plan, Y):
         Yc, mean = _centered(plan, Y, full.train_idx)
         Z = full.B.T @ Yc
         if plan.prune:
-            total = loo_sse_pruned(bk, full, Z, Yc, plan.dtype)
+            total = loo_sse_pruned(bk, full, Z, Yc, plan.dtype, outside_residual(full, Z, Yc))
         else:
-            total = bk.to_numpy(sse(bk, full.B, full.H, Z, Yc, plan.dtype, full.loo_scale))
+            total = bk.to_numpy(loo_sse(bk, full, Z, Yc, plan.dtype))
         return total / full.train.size, (Z, mean)
     errors = 0.0
     for fold in plan.folds:

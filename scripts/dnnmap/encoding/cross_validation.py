@@ -73,8 +73,8 @@ class EncodingResult:
         ``score_metric`` within each test set (NaN for test sets too small for it: 3 rows
         for r, 2 for R²).
     alpha : array of shape (n_splits, v)
-        Hyperparameter chosen by the inner CV in each outer split (``alpha_``, else
-        ``n_components_``, else NaN).
+        Hyperparameter chosen in each outer split (``alpha_``, else ``n_components_``, else
+        ``best_unit_``: the flat index of the per-unit model's unit, else NaN).
     folds : array of shape (n,)
         Index of the first-repeat split that tests each row (-1: never tested).
     explained_variance : array of shape (v,) or None
@@ -146,8 +146,9 @@ def _fresh(factory, train: np.ndarray):
 
 def _hyperparameter(est, b: int) -> np.ndarray:
     """The fitted estimator's chosen hyperparameter per target (b,): ``alpha_``, else
-    ``n_components_``, else NaN."""
-    for attr in ("alpha_", "n_components_"):
+    ``n_components_``, else ``best_unit_`` (the flat index of the per-unit model's unit),
+    else NaN."""
+    for attr in ("alpha_", "n_components_", "best_unit_"):
         value = getattr(est, attr, None)
         if value is None:
             continue

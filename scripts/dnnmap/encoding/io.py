@@ -16,8 +16,9 @@ An encoding file holds, per voxel (grayordinate) of one ROI::
                                            (biased downward; for comparison)
     r2                 (n_vox,)            R² of the pooled out-of-fold predictions
     explained_variance (n_vox,)            explained variance of the pooled predictions
-    alpha              (n_splits, n_vox)   hyperparameter chosen by inner CV per outer split
-                                           (ridge/kernel ridge/lasso alpha, PLS components;
+    alpha              (n_splits, n_vox)   hyperparameter chosen per outer split
+                                           (ridge/kernel ridge/lasso alpha, PLS components,
+                                           per_unit's flat unit index;
                                            the grid multiple with alpha_scale: relative)
     alpha_edge         (n_vox,)            True where the chosen alpha is the grid's smallest
                                            or largest in any outer split (ridge, kernel ridge)
@@ -28,9 +29,19 @@ An encoding file holds, per voxel (grayordinate) of one ROI::
   with permutations (``encoding.permutation.n_perm`` > 0):
     pvalue, pvalue_fwe, qvalue (n_vox,)    uncorrected, max-statistic FWE and FDR p-values
     null_max           (n_perm,)           the largest null score over voxels per permutation
+  with ``estimator: per_unit`` (X is the layer's units, read from the activations file):
+    unit               (n_splits, n_vox)   flat index of the unit chosen on each outer
+                                           training set (-1: none)
+    unit_location      (n_vox, ndim)       the unit chosen on all stimuli, in the layer's own
+                                           coordinates (channel, y, x for a convolutional
+                                           layer; attrs unit_shape, unit_axes)
+    unit_r             (n_vox,)            that unit's Pearson r with the voxel
   with repeated measurements (the ROI file has ``noise_ceiling``):
     noise_ceiling      (n_vox,)            noise ceiling of r
-    score_normalized   (n_vox,)            score / noise_ceiling (NaN where the ceiling is <= 0)
+    score_normalized   (n_vox,)            score over the ceiling of its metric (of r for r
+                                           and signed_sqrt_r2, its square for r2), capped
+                                           at 1; NaN where that ceiling is at or below
+                                           encoding.min_ceiling (attr min_ceiling)
 
 attrs: ``estimator``, ``cv`` (JSON: scheme, folds, repeats, seed, inner folds, alphas,
 alpha_scale), ``score_metric`` (``r``, ``r2`` or ``signed_sqrt_r2``: of ``score`` and
@@ -50,7 +61,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from dnnmap.brain.noise_ceiling import normalized_score
+from dnnmap.brain.noise_ceiling import MIN_CEILING, normalized_score
 from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
 from dnnmap.encoding.permutation import (
     PermutationResult,
@@ -66,6 +77,10 @@ LOG = logging.getLogger("dnnmap")
 
 RIDGE = "ridge"
 KERNEL_RIDGE = "kernel_ridge"
+PER_UNIT = "per_unit"
+"""The estimator that reads a layer's units (activations), not its features."""
+UNIT_AXES = {1: ("unit",), 3: ("channel", "y", "x")}
+"""Names of the unit coordinates by the number of unit dimensions (others: dim0, dim1...)."""
 PERMUTATION_KINDS = ("test_labels", "refit")
 
 
@@ -80,6 +95,72 @@ def read_roi(path: str | os.PathLike, stim_ids: list[str], table: str) -> dict[s
     return out
 
 
+def metric_ceiling(ceiling_r, metric: str) -> np.ndarray:
+    """The noise ceiling of a score metric from the ceiling of r (n_vox,): its square for
+    ``r2`` (the explainable variance), itself for ``r`` and ``signed_sqrt_r2``."""
+    c = np.asarray(ceiling_r, dtype=np.float64)
+    return c**2 if metric == "r2" else c
+
+
+def read_layer_units(
+    path: str | os.PathLike, layer: str, stim_ids: list[str], table: str
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A layer's units from an activations file, aligned to the stimulus table.
+
+    Parameters
+    ----------
+    path : path
+        ``results/activations/{model}.h5`` with ``layers/{layer} (n_stim, *unit_shape)``.
+    layer : str
+    stim_ids : list of str
+        The table's order; the file must have exactly these ids.
+    table : str
+        The table's path (named in errors).
+
+    Returns
+    -------
+    X : float32 array of shape (n_stim, prod(unit_shape))
+        Units flattened in C order.
+    unit_shape : tuple of int
+        Shape of one stimulus's activations, e.g. (channels, rows, columns).
+    """
+    with h5py.File(path, "r") as f:
+        check_stim_ids(stim_ids, read_strings(f["stim_id"]), table, path)
+        if f"layers/{layer}" not in f:
+            known = ", ".join(f["layers"]) if "layers" in f else "none"
+            raise InputError(f"{path}: no layer {layer!r}; layers in file: {known}")
+        A = f[f"layers/{layer}"][()]
+    unit_shape = tuple(int(s) for s in A.shape[1:]) or (1,)
+    return A.reshape(A.shape[0], -1).astype(np.float32, copy=False), unit_shape
+
+
+def unit_axes(unit_shape) -> tuple[str, ...]:
+    """Names of a layer's unit coordinates (:data:`UNIT_AXES`)."""
+    return UNIT_AXES.get(len(unit_shape), tuple(f"dim{i}" for i in range(len(unit_shape))))
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    """The per-unit model's unit per voxel, fitted on all stimuli.
+
+    Attributes
+    ----------
+    unit_shape : tuple of int
+        Shape of the layer's units, e.g. (channels, rows, columns).
+    best_unit : int array of shape (n_vox,)
+        Flat index of the chosen unit (-1: none, a constant voxel).
+    location : int array of shape (n_vox, len(unit_shape))
+        The same unit in the layer's coordinates (-1 rows for none).
+    r : array of shape (n_vox,)
+        Pearson r of that unit with the voxel, over all stimuli.
+    """
+
+    unit_shape: tuple[int, ...]
+    best_unit: np.ndarray
+    location: np.ndarray
+    r: np.ndarray
+
+
 @dataclass(frozen=True)
 class EncodingOutput:
     """Everything an encoding job writes.
@@ -92,6 +173,8 @@ class EncodingOutput:
     splits : Splits
     permutation : PermutationResult or None
     noise_ceiling : array of shape (n_vox,) or None
+    units : UnitChoice or None
+        The per-unit model's units (``estimator: per_unit``).
     """
 
     result: EncodingResult
@@ -100,6 +183,7 @@ class EncodingOutput:
     splits: Splits
     permutation: PermutationResult | None = None
     noise_ceiling: np.ndarray | None = None
+    units: UnitChoice | None = None
 
 
 def _cv_settings(settings: Mapping) -> dict:
@@ -141,6 +225,7 @@ def run_encoding(
     brain_path: str,
     settings: Mapping,
     device: str = "numpy",
+    layer: str | None = None,
 ) -> EncodingOutput:
     """Cross-validated encoding of one ROI from one layer's features, with inference.
 
@@ -150,7 +235,9 @@ def run_encoding(
         ``results/stimuli.tsv``; defines the stimulus order both inputs must have, and holds
         the group or split column of grouped or fixed-split cross-validation.
     features_path : str
-        ``results/features/{model}/{layer}.h5`` with ``features (n_stim, k)``.
+        ``results/features/{model}/{layer}.h5`` with ``features (n_stim, k)``; for
+        ``estimator: per_unit`` (DNNBrain's best single unit, which must see the layer's own
+        units, not components mixing them), ``results/activations/{model}.h5``.
     brain_path : str
         ``results/brain/{subject}/{roi}.h5`` with ``responses (n_stim, n_vox)``, ``index``
         and optionally ``noise_ceiling``.
@@ -160,6 +247,8 @@ def run_encoding(
         kind, seed).
     device : str
         Compute backend of ridge, kernel ridge and permutations (:mod:`dnnmap.backend`).
+    layer : str or None
+        The layer read from the activations file (``estimator: per_unit``).
 
     Returns
     -------
@@ -167,7 +256,13 @@ def run_encoding(
     """
     table = read_stimuli(stimuli_path)
     stim_ids = list(table["stim_id"])
-    X = read_aligned(features_path, "features", stim_ids, stimuli_path).astype(np.float64)
+    unit_shape = None
+    if settings["estimator"] == PER_UNIT:
+        if layer is None:
+            raise InputError("estimator per_unit reads a layer of the activations; layer is None")
+        X, unit_shape = read_layer_units(features_path, layer, stim_ids, stimuli_path)
+    else:
+        X = read_aligned(features_path, "features", stim_ids, stimuli_path).astype(np.float64)
     roi = read_roi(brain_path, stim_ids, stimuli_path)
     Y = roi["responses"].astype(np.float32)
     cv = _cv_settings(settings)
@@ -195,7 +290,24 @@ def run_encoding(
     blocks = permutation_blocks(table, settings, stimuli_path)
     permutation = _permutations(X, Y, result, splits, settings, inner, device, blocks)
     ceiling = roi.get("noise_ceiling")
-    return EncodingOutput(result, roi["index"], stim_ids, splits, permutation, ceiling)
+    units = None
+    if unit_shape is not None:
+        units = _units_on_all_stimuli(X, Y, result, unit_shape, factory)
+    return EncodingOutput(result, roi["index"], stim_ids, splits, permutation, ceiling, units)
+
+
+def _units_on_all_stimuli(X, Y, result, unit_shape, factory) -> UnitChoice:
+    """The per-unit model fitted on every stimulus: each voxel's unit, where it sits in the
+    layer, and its r (masked voxels: -1 and NaN)."""
+    from dnnmap.encoding.per_unit import unit_location
+
+    v = Y.shape[1]
+    best, r = np.full(v, -1, dtype=np.int64), np.full(v, np.nan)
+    keep = ~result.masked if result.masked is not None else np.ones(v, dtype=bool)
+    if keep.any():
+        est = factory(np.arange(X.shape[0])).fit(X, Y[:, keep])
+        best[keep], r[keep] = est.best_unit_, est.unit_r_
+    return UnitChoice(unit_shape, best, unit_location(best, unit_shape), r)
 
 
 def permutation_blocks(table, settings: Mapping, table_path: str) -> np.ndarray | None:
@@ -339,10 +451,24 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
             "metric": p.metric,
             "blocks": (settings.get("permutation") or {}).get("blocks"),
         }
+    unit_attrs = {}
+    if out.units is not None:
+        u = out.units
+        arrays["unit"] = np.where(np.isfinite(r.alpha), r.alpha, -1).astype(np.int64)
+        arrays["unit_location"] = u.location
+        arrays["unit_r"] = u.r.astype(np.float32)
+        unit_attrs = {
+            "unit_shape": json.dumps(list(u.unit_shape)),
+            "unit_axes": json.dumps(list(unit_axes(u.unit_shape))),
+        }
+    ceiling_attrs = {}
     if out.noise_ceiling is not None:
         arrays["noise_ceiling"] = out.noise_ceiling.astype(np.float32)
-        normalized = normalized_score(r.score, out.noise_ceiling)
+        floor = float(settings.get("min_ceiling", MIN_CEILING))
+        ceiling = metric_ceiling(out.noise_ceiling, r.score_metric)
+        normalized = normalized_score(r.score, ceiling, min_ceiling=floor)
         arrays["score_normalized"] = np.asarray(normalized, dtype=np.float32)
+        ceiling_attrs = {"min_ceiling": floor}
     write_h5(
         path,
         arrays,
@@ -353,6 +479,8 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
             "score_metric": r.score_metric,
             "pooling": r.pooling,
             "permutation": json.dumps(meta),
+            **unit_attrs,
+            **ceiling_attrs,
         },
         stim_id=out.stim_ids,
     )

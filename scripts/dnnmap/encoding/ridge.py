@@ -21,7 +21,9 @@ fewer rows than columns, else ``"svd"``); both are exact:
     Eigendecomposition of the centered Gram matrix ``K = Xc @ Xc.T = U diag(lam) U.T``.
     The uncentered Gram matrix of all rows is computed once and every training set's
     centered block is taken from it (``K - row means - column means + grand mean``), so
-    nested folds cost one ``(n_train, n_train)`` eigendecomposition each. Eigenvalues below
+    nested folds cost one ``(n_train, n_train)`` eigendecomposition each, taken on the
+    complement of the constant (an exact null vector of a centered kernel, whose computed
+    eigenvalue would otherwise be rounding). Eigenvalues below
     ``max(lam) * max(n, p) * eps`` are dropped. ``B = U``, ``A = K_test,train(centered) @ U``,
     ``F_a = 1 / (lam + a)``, ``H_a = lam / (lam + a)``; weights ``coef = (Xc.T @ U) @ C``.
 
@@ -38,7 +40,12 @@ an ``(n_alphas, n_test, n_targets)`` array: the predictions of one alpha go into
   generalising across categories);
 * ``"loo"``: exact leave-one-out from the hat-matrix diagonal (``sklearn.linear_model.RidgeCV``
   with ``cv=None``): residual ``/ (1 - h_ii)``, with ``h_ii`` including ``1/n`` for the
-  intercept. Where only the best alpha of each target is needed (the outer folds of
+  intercept. Both factors are formed without cancellation, as ``R0 + B ((1 - H_a) * Z)``
+  and ``sum_j B_ij**2 (1 - H_aj)`` plus the part outside the basis, with
+  ``1 - H_a = a / (s**2 + a)`` computed directly: when ``p > n`` both are of order
+  ``a / s**2`` at small alphas, and subtracting from 1 in float32 made the errors wrong by
+  1e3 at ``a = 1e-6`` (exact now to float32 rounding, and float64 errors to 1e-15).
+  Where only the best alpha of each target is needed (the outer folds of
   :func:`cross_validated_encoding`, hence full-refit permutations), alphas are pruned
   first: bounds of every alpha's error from small products (the
   training residual norm and expansions around the residuals of alpha 0 and infinity) leave

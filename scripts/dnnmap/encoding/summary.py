@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from dnnmap.encoding.io import read_permutation_meta, read_scores
+from dnnmap.brain.noise_ceiling import MIN_CEILING, count_above_ceiling, roi_normalized_score
+from dnnmap.encoding.io import metric_ceiling, read_permutation_meta, read_scores
 from dnnmap.stats.inference import family_fwe
 
 KEYS = ("model", "layer", "subject", "roi")
@@ -20,7 +21,10 @@ COLUMNS = (
     "median_r",
     "mean_r",
     "median_r2",
-    "median_r_normalized",
+    "r_normalized",
+    "r_normalized_above_1",
+    "n_above_ceiling",
+    "n_ceiling",
     "median_noise_ceiling",
     "frac_fwe_05",
     "n_vox",
@@ -38,7 +42,9 @@ not finite responses: :func:`dnnmap.brain.summary.masked_voxels`) and why a row 
 scores ("" when it has)."""
 
 
-def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFrame:
+def summarize_encoding(
+    paths: Sequence[str], keys: Sequence[dict], min_ceiling: float = MIN_CEILING
+) -> pd.DataFrame:
     """Table of encoding accuracy, one row per encoding file.
 
     Parameters
@@ -47,13 +53,23 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
         Encoding result files.
     keys : sequence of dict
         For each path, its ``model``, ``layer``, ``subject`` and ``roi``.
+    min_ceiling : float
+        Voxels whose noise ceiling (of the score's metric) is at or below it stay out of the
+        normalized score (config ``encoding.min_ceiling``).
 
     Returns
     -------
     DataFrame
         Columns model, layer, subject, roi, then :data:`COLUMNS`: median and mean r and median
-        R² over the ROI's voxels (NaN voxels left out), median noise-ceiling-normalized r and
-        median noise ceiling (NaN without repeats), the fraction of voxels with a
+        R² over the ROI's voxels (NaN voxels left out); the ROI's normalized score
+        ``r_normalized``, its mean score over its mean noise ceiling (of the score's metric;
+        :func:`dnnmap.brain.noise_ceiling.roi_normalized_score`, not a median of voxel
+        ratios, which are noisy and skewed where ceilings are small) over the ``n_ceiling``
+        voxels with a ceiling above ``min_ceiling``, capped at 1 with
+        ``r_normalized_above_1`` flagging a ratio above 1 (the ceiling is underestimated);
+        ``n_above_ceiling`` voxels whose score exceeds their ceiling
+        (:func:`~dnnmap.brain.noise_ceiling.count_above_ceiling`); the median noise ceiling
+        of r (NaN and 0 counts without repeats); the fraction of voxels with a
         max-statistic FWE p < 0.05 (NaN without permutations), the voxel count and how many
         voxels have a NaN score (masked: constant or not finite); the median pooled r
         (``score_pooled``, biased downward, for comparison), the number of voxels whose
@@ -75,7 +91,7 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
                 "median_r": _nanmedian(score),
                 "mean_r": float(np.nanmean(score)) if np.isfinite(score).any() else np.nan,
                 "median_r2": _nanmedian(scores["r2"]),
-                "median_r_normalized": _nanmedian(scores.get("score_normalized", nan)),
+                **ceiling_columns(path, scores, min_ceiling),
                 "median_noise_ceiling": _nanmedian(scores.get("noise_ceiling", nan)),
                 "frac_fwe_05": float(np.mean(scores["pvalue_fwe"] < 0.05))
                 if "pvalue_fwe" in scores
@@ -90,6 +106,44 @@ def summarize_encoding(paths: Sequence[str], keys: Sequence[dict]) -> pd.DataFra
     table = pd.DataFrame(rows, columns=[*KEYS, *COLUMNS, *MASK_COLUMNS])
     table["frac_fwe_family_05"] = family_fraction_significant(paths, keys)
     return table
+
+
+def ceiling_columns(path: str, scores: dict, min_ceiling: float = MIN_CEILING) -> dict:
+    """``r_normalized``, ``r_normalized_above_1``, ``n_above_ceiling`` and ``n_ceiling`` of
+    one encoding file's summary row (:func:`summarize_encoding`).
+
+    Parameters
+    ----------
+    path : str
+        The encoding file (its attr ``score_metric`` says which ceiling applies).
+    scores : dict
+        Its :func:`dnnmap.encoding.io.read_scores`: ``score`` and, with repeats,
+        ``noise_ceiling`` (of r), both (n_vox,).
+    min_ceiling : float
+
+    Returns
+    -------
+    dict
+        NaN, False, 0 and 0 without a noise ceiling.
+    """
+    if "noise_ceiling" not in scores:
+        return {
+            "r_normalized": np.nan,
+            "r_normalized_above_1": False,
+            "n_above_ceiling": 0,
+            "n_ceiling": 0,
+        }
+    with h5py.File(path, "r") as f:
+        metric = str(f.attrs.get("score_metric", "r"))
+    score = np.asarray(scores["score"], dtype=np.float64)
+    ceiling = metric_ceiling(scores["noise_ceiling"], metric)
+    ratio = roi_normalized_score(score, ceiling, min_ceiling)
+    return {
+        "r_normalized": min(ratio, 1.0) if np.isfinite(ratio) else np.nan,
+        "r_normalized_above_1": bool(ratio > 1.0),
+        "n_above_ceiling": count_above_ceiling(score, ceiling, min_ceiling),
+        "n_ceiling": int(np.count_nonzero(np.isfinite(score) & (ceiling > min_ceiling))),
+    }
 
 
 def family_fraction_significant(

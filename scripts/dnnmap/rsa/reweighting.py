@@ -161,6 +161,84 @@ def nnls_fit(A, y, intercept: bool = True) -> tuple[np.ndarray, float]:
     return w, float(y_mean - a_mean @ w)
 
 
+class ShrunkNNLS:
+    """Non-negative least squares whose weights are shrunk toward one common weight.
+
+    ``min_{w >= 0, b >= 0, c} |y - A w - c|^2 + shrinkage * |w - b 1|^2``: with
+    ``shrinkage = 0`` it is :func:`nnls_fit`; as it grows the weights tend to a common ``b``,
+    i.e. a scaled sum of the columns (for unit RDMs, the unweighted layer RDM); ``inf`` fits
+    ``b`` alone. The data term is reduced once to ``k`` rows (the Cholesky factor of the
+    column-normalized Gram matrix ``A.T A``), so each :meth:`fit` costs an NNLS of
+    ``2k x (k + 1)``, whatever the number of pairs, and several penalties share the reduction.
+
+    Parameters
+    ----------
+    A : array of shape (n_pairs, k)
+        Predictor RDMs as columns.
+    y : array of shape (n_pairs,)
+    intercept : bool
+        Free offset ``c`` (columns and ``y`` centered first).
+
+    Attributes
+    ----------
+    scale : float
+        Mean squared norm of the (centered) columns: a natural unit of ``shrinkage``.
+    """
+
+    def __init__(self, A, y, intercept: bool = True):
+        A = np.asarray(A, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if A.ndim != 2 or y.shape != (A.shape[0],):
+            raise InputError(f"A has shape {A.shape} and y {y.shape}; expected (n, k) and (n,)")
+        self.a_mean = A.mean(axis=0) if intercept else np.zeros(A.shape[1])
+        self.y_mean = float(y.mean()) if intercept else 0.0
+        Ac, yc = A - self.a_mean, y - self.y_mean
+        norms = np.sqrt(np.einsum("pk,pk->k", Ac, Ac))
+        self.scale = float(np.mean(norms**2))
+        self.norms = np.where(norms > 0, norms, 1.0)
+        As = Ac / self.norms
+        M, b = As.T @ As, As.T @ yc
+        k = M.shape[0]
+        L = np.linalg.cholesky(M + 1e-10 * np.eye(k))
+        self.R = L.T  # |yc - As v|^2 = |rhs - R v|^2 + const
+        self.rhs = np.linalg.solve(L, b)
+        self.total_y = float(self.norms @ b)  # (A 1) . yc
+        self.total_sq = float(self.norms @ M @ self.norms)  # |A 1|^2
+
+    def fit(self, shrinkage: float) -> tuple[np.ndarray, float]:
+        """Weights ``w`` (k,) and offset ``c`` for the penalty ``shrinkage`` (>= 0 or inf)."""
+        if not shrinkage >= 0:
+            raise InputError(f"shrinkage is {shrinkage!r}; expected a number >= 0 or inf")
+        k = self.R.shape[0]
+        if np.isinf(shrinkage):
+            common = self.total_y / self.total_sq if self.total_sq > 0 else 0.0
+            w = np.full(k, max(common, 0.0))
+        elif shrinkage == 0:
+            w = scipy.optimize.nnls(self.R, self.rhs, maxiter=50 * (k + 1))[0] / self.norms
+        else:
+            root = np.sqrt(shrinkage)
+            design = np.block(
+                [
+                    [self.R, np.zeros((k, 1))],
+                    [root * np.diag(1.0 / self.norms), -root * np.ones((k, 1))],
+                ]
+            )
+            target = np.concatenate([self.rhs, np.zeros(k)])
+            w = scipy.optimize.nnls(design, target, maxiter=50 * (k + 1))[0][:k] / self.norms
+        return w, float(self.y_mean - self.a_mean @ w)
+
+
+def nnls_shrunk(A, y, shrinkage: float, intercept: bool = True) -> tuple[np.ndarray, float]:
+    """:class:`ShrunkNNLS` of ``A`` (n_pairs, k) and ``y`` (n_pairs,) at one ``shrinkage``.
+
+    Returns
+    -------
+    w : array of shape (k,)
+    c : float
+    """
+    return ShrunkNNLS(A, y, intercept).fit(shrinkage)
+
+
 class RDMReweighting:
     """Non-negative weighted sum of layer RDMs fitted to a brain RDM.
 

@@ -12,8 +12,10 @@ Each function takes condensed RDMs that the caller has read and aligned on stimu
 :func:`reweighting_table`
     One subject's ROI RDM modeled, on held-out stimuli, by each layer RDM alone, by the
     non-negative reweighted combination of all layer RDMs
-    (:func:`dnnmap.rsa.reweighting.cross_validate_reweighting`) and, per layer, by reweighted
-    principal components of its units (:func:`dnnmap.rsa.units.cross_validate_unit_reweighting`).
+    (:func:`dnnmap.rsa.reweighting.cross_validate_reweighting`) and, per layer, by its
+    principal components and their residual reweighted with shrinkage toward the unweighted
+    layer RDM (:func:`dnnmap.rsa.units.cross_validate_gram_reweighting`, from the Gram matrix
+    of the layer's patterns, :func:`reweighting_grams`).
     Every row is evaluated on the same stimulus folds, so the rows compare directly. Columns
     :data:`REWEIGHTING_COLUMNS`.
 :func:`partition_table`
@@ -25,6 +27,7 @@ Each function takes condensed RDMs that the caller has read and aligned on stimu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -33,7 +36,7 @@ import pandas as pd
 from dnnmap.errors import InputError
 from dnnmap.rsa.bootstrap import bootstrap_similarity, dual_bootstrap
 from dnnmap.rsa.inference import rdm_noise_ceiling, similarity
-from dnnmap.rsa.io import model_patterns, zscore_columns
+from dnnmap.rsa.io import activation_reader, model_patterns
 from dnnmap.rsa.rdm import n_stimuli
 from dnnmap.rsa.reweighting import (
     cross_validate_reweighting,
@@ -41,7 +44,9 @@ from dnnmap.rsa.reweighting import (
     pair_index,
     variance_partition,
 )
-from dnnmap.rsa.units import cross_validate_unit_reweighting
+from dnnmap.rsa.units import cross_validate_gram_reweighting, pattern_gram
+
+LOG = logging.getLogger("dnnmap")
 
 GROUP_COLUMNS = (
     "layer",
@@ -73,64 +78,48 @@ PARTITION_COLUMNS = ("subject", "layers", "component", "n_shared", "r2")
 KINDS = ("layer", "reweighted_layers", "reweighted_units")
 
 
-def unit_patterns(X, metric: str) -> np.ndarray:
-    """Patterns whose squared Euclidean RDM is (a multiple of) the ``metric`` RDM.
-
-    Unit reweighting (:mod:`dnnmap.rsa.units`) reweights squared Euclidean distances. For a
-    layer RDM of ``correlation`` distance each stimulus's pattern is centered and scaled to
-    unit norm (then ``|a - b|^2 = 2 (1 - r_ab)``), for ``cosine`` scaled to unit norm; other
-    metrics keep the patterns. The unweighted unit RDM then ranks pairs as the layer RDM does.
-
-    Parameters
-    ----------
-    X : array of shape (n_stim, k)
-    metric : str
-        The layer RDMs' metric (config ``rsa.metric``).
-
-    Returns
-    -------
-    array of shape (n_stim, k), float64
-    """
-    X = np.asarray(X, dtype=np.float64)
-    if metric not in ("correlation", "cosine"):
-        return X
-    if metric == "correlation":
-        X = X - X.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(X, axis=1, keepdims=True)
-    if (norm == 0).any():
-        raise InputError(
-            f"{int((norm == 0).sum())} stimuli have constant patterns; {metric} distance is "
-            "undefined for them"
-        )
-    return X / norm
-
-
-def reweighting_patterns(paths, stim_ids: list[str], table: str, settings: Mapping) -> list:
-    """Each layer's unit patterns as its RDM saw them, for the ``reweighted_units`` rows.
+def reweighting_grams(
+    paths, layers: Sequence[str], stim_ids: list[str], table: str, settings: Mapping
+) -> list[np.ndarray]:
+    """Each layer's patterns as its RDM saw them, as a Gram matrix, for ``reweighted_units``.
 
     Parameters
     ----------
     paths : sequence of str
-        Features files of the layers, in layer order.
+        With ``rsa.model_patterns: activations`` (the default) the model's activations file
+        (one path, ``results/activations/{model}.h5``, read in unit chunks); with
+        ``features`` the features file of each layer, in layer order.
+    layers : sequence of str
     stim_ids : list of str
         The stimulus table's ids (every file must have them in this order).
     table : str
         The stimulus table's path, named in messages.
     settings : mapping
-        The config's ``rsa`` section: ``n_components``, ``zscore`` and ``metric``, as the
-        layer RDMs were computed with.
+        The config's ``rsa`` section: ``model_patterns``, ``metric``, ``zscore``,
+        ``center_units`` and ``n_components``, as the layer RDMs were computed with
+        (``scripts/rdm_model.py``).
 
     Returns
     -------
-    list of arrays of shape (n_stim, k_l)
-        The first ``n_components`` features, z-scored when asked, normalized per stimulus
-        for correlation and cosine RDMs (:func:`unit_patterns`).
+    list of arrays of shape (n_stim, n_stim)
+        :func:`dnnmap.rsa.units.pattern_gram` of each layer: their squared distances are the
+        layer RDM (twice it for correlation and cosine distance).
     """
+    metric, zscore = settings["metric"], bool(settings["zscore"])
+    center = bool(settings.get("center_units", True))
     out = []
+    if settings.get("model_patterns", "activations") == "activations":
+        (path,) = paths
+        for layer in layers:
+            f, reader = activation_reader(path, layer, stim_ids, table)
+            with f:
+                out.append(pattern_gram(reader, metric, zscore=zscore, center=center))
+        return out
+    if len(paths) != len(layers):
+        raise InputError(f"{len(paths)} features files for {len(layers)} layers; expected one each")
     for path in paths:
         X = model_patterns(path, stim_ids, table, settings["n_components"])
-        X = zscore_columns(X) if settings["zscore"] else X
-        out.append(unit_patterns(X, settings["metric"]))
+        out.append(pattern_gram(X, metric, zscore=zscore, center=center))
     return out
 
 
@@ -225,7 +214,7 @@ def reweighting_table(
     layers: Sequence[str],
     brain_rdm,
     settings: Mapping,
-    patterns: Sequence[np.ndarray] | None = None,
+    grams: Sequence[np.ndarray] | None = None,
     groups=None,
 ) -> pd.DataFrame:
     """Held-out fit of one ROI RDM by single layers, reweighted layers and reweighted units.
@@ -240,9 +229,9 @@ def reweighting_table(
         The config's ``rsa`` section: ``comparison`` (the evaluation measure), ``seed`` and
         ``advanced`` (``n_splits``, ``units``, ``unit_components``: principal components
         reweighted per layer, None for all).
-    patterns : sequence of arrays (n_stim, k_l), optional
-        Each layer's unit patterns (the RDMs' features, through :func:`unit_patterns`), for
-        the ``reweighted_units`` rows; needed when ``advanced.units`` is true.
+    grams : sequence of arrays (n_stim, n_stim), optional
+        Each layer's pattern Gram matrix (:func:`reweighting_grams`), for the
+        ``reweighted_units`` rows; needed when ``advanced.units`` is true.
         A ``brain_rdm`` that is not finite (ROI masked away) gives one NaN ``layer`` row per
         layer.
     groups : array of shape (n_stim,), optional
@@ -257,7 +246,9 @@ def reweighting_table(
         layer RDM itself on the test stimuli, no fit), then for the ``reweighted_layers``
         model one row per layer holding its weight (mean and SD over folds; the model's
         ``cv_r`` repeated), then with ``units`` one ``reweighted_units`` row per layer
-        (``weight`` NaN, ``n_weights`` the components reweighted).
+        (``weight`` NaN, ``n_weights`` the weights of the first fold: its components and the
+        residual), the penalty of each fold chosen by an inner CV on its training stimuli
+        (:func:`dnnmap.rsa.units.cross_validate_gram_reweighting`).
     """
     A = _rdm_stack(layer_rdms, len(layers), "layer")
     y = np.asarray(brain_rdm, dtype=np.float64)
@@ -300,15 +291,29 @@ def reweighting_table(
     for i, layer in enumerate(layers):
         row("reweighted", "reweighted_layers", layer, fit.fold_scores, w_mean[i], w_sd[i], len(A))
     if adv["units"]:
-        if patterns is None or len(patterns) != len(layers):
-            raise InputError("rsa.advanced.units is true; expected one pattern array per layer")
-        for layer, X in zip(layers, patterns, strict=True):
-            wanted = adv["unit_components"] or X.shape[1]
-            m = min(int(wanted), X.shape[1], min(len(t) for t, _ in splits) - 1)
-            units = cross_validate_unit_reweighting(
-                X, y, splits=splits, method=method, reduce="pca", n_components=m
+        if grams is None or len(grams) != len(layers):
+            raise InputError("rsa.advanced.units is true; expected one Gram matrix per layer")
+        wanted = adv.get("unit_components")
+        for layer, G in zip(layers, grams, strict=True):
+            units, shrinkage = cross_validate_gram_reweighting(
+                G,
+                y,
+                splits=splits,
+                method=method,
+                seed=int(settings["seed"]),
+                groups=groups,
+                n_components=None if wanted is None else int(wanted),
+                n_inner=k,
             )
-            row(f"{layer} units", "reweighted_units", layer, units.fold_scores, n_weights=m)
+            n_weights = int(np.isfinite(units.weights[0]).sum())
+            row(f"{layer} units", "reweighted_units", layer, units.fold_scores, n_weights=n_weights)
+            LOG.info(
+                "%s units: held-out %s %.3f, shrinkage per fold %s (inf: the layer RDM)",
+                layer,
+                method,
+                units.score,
+                ", ".join(f"{x:g}" for x in shrinkage),
+            )
     return pd.DataFrame(rows, columns=list(REWEIGHTING_COLUMNS))
 
 

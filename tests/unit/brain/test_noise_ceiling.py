@@ -145,8 +145,8 @@ def test_normalized_score():
     )
     assert normalized_score(0.3, 0.6) == 0.5
     # NaN at or below the default floor; capped at 1 above the ceiling, and counted
-    assert MIN_CEILING == 0.1 and np.isnan(normalized_score(0.05, 0.1))
-    score, ceiling = np.array([0.5, 0.9, 0.3, 0.2]), np.array([0.6, 0.8, 0.2, 0.05])
+    assert MIN_CEILING == 0.2 and np.isnan(normalized_score(0.05, 0.2))
+    score, ceiling = np.array([0.5, 0.9, 0.3, 0.2]), np.array([0.6, 0.8, 0.25, 0.15])
     np.testing.assert_allclose(normalized_score(score, ceiling), [0.5 / 0.6, 1.0, 1.0, np.nan])
     assert count_above_ceiling(score, ceiling) == 2
     assert count_above_ceiling(score, ceiling, min_ceiling=0.0) == 3

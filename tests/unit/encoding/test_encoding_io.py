@@ -119,7 +119,7 @@ def test_other_estimators_match_the_generic_cross_validation(files):
     splits = make_splits(N, "kfold", n_folds=4, seed=2)
     ref = cross_validated_predictions(LinearRegression(), files["X"], files["Y"], splits)
     np.testing.assert_allclose(out.result.score, ref.score, rtol=1e-6)
-    for name in ("ols", "pls", "per_unit", "lasso_cv", "kernel_ridge"):
+    for name in ("ols", "pls", "lasso_cv", "kernel_ridge"):
         result = _run(files, estimator=name).result
         assert result.score.shape == (V,) and np.isfinite(result.score).all(), name
 
@@ -161,7 +161,19 @@ def test_noise_ceiling_gives_normalized_scores(files, tmp_path):
     path = tmp_path / "enc.h5"
     write_encoding(path, out, SETTINGS, {})
     scores = read_scores(path)
-    np.testing.assert_allclose(scores["score_normalized"], out.result.score / ceiling, rtol=1e-5)
+    expect = np.minimum(out.result.score / ceiling, 1.0)
+    np.testing.assert_allclose(scores["score_normalized"], expect, rtol=1e-5)
+    with h5py.File(path, "r") as f:
+        assert f.attrs["min_ceiling"] == 0.2  # the library's default without the config key
+    # encoding.min_ceiling drops voxels; an R² score is normalized by the squared ceiling
+    floor = float(np.sort(ceiling)[2])
+    r2 = _run(files, score="r2")
+    write_encoding(path, r2, {**SETTINGS, "min_ceiling": floor**2}, {})
+    scores = read_scores(path)
+    expect = np.minimum(r2.result.score / ceiling**2, 1.0)
+    expect[ceiling**2 <= floor**2] = np.nan
+    assert np.isnan(expect).sum() == 3
+    np.testing.assert_allclose(scores["score_normalized"], expect, rtol=1e-5)
 
 
 def test_write_encoding_round_trip(files, tmp_path):
@@ -251,3 +263,65 @@ def test_score_options_and_alpha_edges(files):
     expected = np.isin(r.alpha, [min(grid), max(grid)]).any(axis=0)
     np.testing.assert_array_equal(edge, expected)
     assert not io_alpha_on_edge(r.alpha, {**SETTINGS, "estimator": "pls"}).any()
+
+
+def _activations(files, tmp_path, shape=(3, 4, 5)):
+    """A layer of activations (N, *shape) whose units drive the responses of files["Y"]'s
+    shape, written as results/activations/{model}.h5 is."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((N, *shape)).astype(np.float32)
+    flat = A.reshape(N, -1)
+    units = rng.choice(flat.shape[1], V, replace=False)
+    Y = (flat[:, units] * rng.choice([-1.5, 1.0, 2.0], V) + rng.standard_normal((N, V))).astype(
+        np.float32
+    )
+    path = tmp_path / "activations.h5"
+    write_h5(path, {"layers/conv": A, "layers/fc": flat[:, :7]}, stim_id=files["ids"])
+    write_h5(files["brain"], {"responses": Y, "index": files["index"]}, stim_id=files["ids"])
+    return path, flat.astype(np.float64), Y.astype(np.float64), units
+
+
+def _best_unit_loop(X, y):
+    """DNNBrain's per-unit model by brute force: one scikit-learn line per unit, the unit of
+    the best training R² (first on ties)."""
+    r2 = [LinearRegression().fit(X[:, [u]], y).score(X[:, [u]], y) for u in range(X.shape[1])]
+    return int(np.argmax(r2))
+
+
+def test_per_unit_chooses_among_the_layers_units(files, tmp_path):
+    # Defect: per_unit chose among PCA components, not the layer's units.
+    path, X, Y, units = _activations(files, tmp_path)
+    settings = {**SETTINGS, "estimator": "per_unit"}
+    paths = (str(files["stimuli"]), str(path), str(files["brain"]))
+    out = run_encoding(*paths, settings, layer="conv")
+    splits = make_splits(N, "kfold", n_folds=4, seed=2)
+    predictions = np.full((N, V), np.nan)
+    for s, (train, test) in enumerate(zip(splits.train, splits.test, strict=True)):
+        for j in range(V):
+            u = _best_unit_loop(X[train], Y[train, j])
+            assert out.result.alpha[s, j] == u
+            line = LinearRegression().fit(X[train][:, [u]], Y[train, j])
+            predictions[test, j] = line.predict(X[test][:, [u]])
+    np.testing.assert_allclose(out.result.predictions, predictions, rtol=1e-4, atol=1e-5)
+    # on all stimuli: the driving unit, in (channel, y, x)
+    best = [_best_unit_loop(X, Y[:, j]) for j in range(V)]
+    np.testing.assert_array_equal(out.units.best_unit, best)
+    np.testing.assert_array_equal(best, units)
+    np.testing.assert_array_equal(
+        out.units.location, np.column_stack(np.unravel_index(units, (3, 4, 5)))
+    )
+    r = [np.corrcoef(X[:, u], Y[:, j])[0, 1] for j, u in enumerate(units)]
+    np.testing.assert_allclose(out.units.r, r, rtol=1e-6)
+    # written with the layer's coordinates
+    enc = tmp_path / "enc.h5"
+    write_encoding(enc, out, settings, {})
+    with h5py.File(enc, "r") as f:
+        np.testing.assert_array_equal(f["unit"][()], out.result.alpha.astype(np.int64))
+        np.testing.assert_array_equal(f["unit_location"][()], out.units.location)
+        assert json.loads(f.attrs["unit_shape"]) == [3, 4, 5]
+        assert json.loads(f.attrs["unit_axes"]) == ["channel", "y", "x"]
+    # a fully connected layer has one coordinate
+    fc = run_encoding(*paths, settings, layer="fc")
+    assert fc.units.unit_shape == (7,) and fc.units.location.shape == (V, 1)
+    with pytest.raises(InputError, match="no layer 'conv9'; layers in file: conv, fc"):
+        run_encoding(*paths, settings, layer="conv9")

@@ -101,7 +101,9 @@ def test_summarize_encoding(tmp_path):
     assert list(table.columns) == ["model", "layer", "subject", "roi", *COLUMNS, *MASK_COLUMNS]
     assert (table["n_masked"] == 0).all() and (table["reason"] == "").all()
     assert table[["layer", "roi"]].values.tolist() == [["conv1", "V1"], ["fc6", "V4"]]
-    assert table[["median_r_normalized", "frac_fwe_05"]].isna().all().all()
+    assert table[["r_normalized", "frac_fwe_05"]].isna().all().all()
+    assert (table[["n_above_ceiling", "n_ceiling"]] == 0).all().all()
+    assert not table["r_normalized_above_1"].any()
     for row, s, r in zip(table.itertuples(), (s1, s2), (r1, r2), strict=True):
         assert row.median_r == pytest.approx(float(np.median(s)), rel=1e-6)
         assert row.mean_r == pytest.approx(float(np.mean(s)), rel=1e-6)
@@ -122,7 +124,6 @@ def test_summary_skips_nan_voxels_and_reads_inference(tmp_path):
             "r2": score**2,
             "pvalue_fwe": np.array([0.01, np.nan, 0.2, 0.04]),
             "noise_ceiling": np.array([0.8, 0.9, 0.5, 0.6]),
-            "score_normalized": score / np.array([0.8, 0.9, 0.5, 0.6]),
         },
     )
     key = {"model": "m", "layer": "l", "subject": "s", "roi": "r"}
@@ -130,7 +131,63 @@ def test_summary_skips_nan_voxels_and_reads_inference(tmp_path):
     assert row.median_r == pytest.approx(0.3) and row.n_nan == 1
     assert row.frac_fwe_05 == pytest.approx(0.5)
     assert row.median_noise_ceiling == pytest.approx(0.7)
-    assert row.median_r_normalized == pytest.approx(0.5, rel=1e-6)  # of 0.625, 0.2, 0.5
+    # the mean score over the mean ceiling of the voxels with a score, not a median of ratios
+    assert row.r_normalized == pytest.approx(0.3 / (1.9 / 3), rel=1e-6)
+    assert row.n_ceiling == 3 and row.n_above_ceiling == 0 and not row.r_normalized_above_1
+
+
+def _ceiling_file(path, score, ceiling, metric="r"):
+    write_h5(
+        path,
+        {"index": np.arange(score.size), "score": score, "r2": score, "noise_ceiling": ceiling},
+        attrs={"score_metric": metric},
+    )
+    return str(path)
+
+
+def test_summary_normalized_score_min_ceiling_cap_and_metric(tmp_path):
+    key = {"model": "m", "layer": "l", "subject": "s", "roi": "r"}
+    score = np.array([0.3, 0.02, 0.5, 0.45])
+    ceiling = np.array([0.6, 0.05, 0.4, 0.5])  # voxel 1 is under the floor, voxel 2 above it
+    row = summarize_encoding([_ceiling_file(tmp_path / "a.h5", score, ceiling)], [key]).iloc[0]
+    assert row.r_normalized == pytest.approx(1.25 / 1.5)  # voxels 0, 2, 3
+    assert row.n_ceiling == 3 and row.n_above_ceiling == 1 and not row.r_normalized_above_1
+    row = summarize_encoding([str(tmp_path / "a.h5")], [key], min_ceiling=0.45).iloc[0]
+    assert row.r_normalized == pytest.approx(0.75 / 1.1) and row.n_ceiling == 2
+    assert row.n_above_ceiling == 0
+    # a score above the ceiling in aggregate: capped at 1 and flagged
+    path = _ceiling_file(tmp_path / "b.h5", np.array([0.5, 0.6]), np.array([0.4, 0.5]))
+    row = summarize_encoding([path], [key]).iloc[0]
+    assert row.r_normalized == 1.0 and row.r_normalized_above_1 and row.n_above_ceiling == 2
+    # an R² score is normalized by the squared ceiling of r (the explainable variance)
+    path = _ceiling_file(tmp_path / "c.h5", np.array([0.09, 0.16]), np.array([0.5, 0.8]), "r2")
+    row = summarize_encoding([path], [key]).iloc[0]
+    assert row.r_normalized == pytest.approx(0.125 / 0.445)
+
+
+def test_summary_normalized_score_recovers_the_model_correlation(tmp_path):
+    """Simulation: a prediction correlating rho with every voxel's signal, voxels of very
+    different reliability, a third of them almost pure noise: above the floor, the ROI's
+    normalized score is rho. (Noise voxels whose ceiling is overestimated dilute it: 0.57
+    with a floor of 0.2 at 1,500 stimuli and 2 repeats.)"""
+    from dnnmap.brain.noise_ceiling import response_noise_ceiling
+
+    rng = np.random.default_rng(2)
+    n_stim, n_vox, n_rep, rho = 1500, 120, 2, 0.6
+    signal_sd = np.concatenate([rng.uniform(0.4, 1.5, 80), np.full(40, 0.05)])
+    mu = rng.standard_normal((n_stim, n_vox)) * signal_sd
+    repeats = mu + rng.standard_normal((n_rep, n_stim, n_vox))
+    ceiling = response_noise_ceiling(repeats)
+    mu_z = (mu - mu.mean(0)) / mu.std(0)
+    prediction = rho * mu_z + np.sqrt(1 - rho**2) * rng.standard_normal(mu.shape)
+    mean = repeats.mean(axis=0)
+    score = np.array([np.corrcoef(prediction[:, v], mean[:, v])[0, 1] for v in range(n_vox)])
+    key = {"model": "m", "layer": "l", "subject": "s", "roi": "r"}
+    path = _ceiling_file(tmp_path / "sim.h5", score, ceiling)
+    row = summarize_encoding([path], [key], min_ceiling=0.3).iloc[0]
+    assert row.r_normalized == pytest.approx(rho, abs=0.02)
+    assert 80 <= row.n_ceiling <= 86  # the reliable voxels, and few noise voxels
+    assert row.n_above_ceiling < 0.2 * row.n_ceiling
 
 
 def test_significance_maps(tmp_path):

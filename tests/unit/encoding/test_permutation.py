@@ -15,6 +15,7 @@ from dnnmap.encoding.ridge import cross_validated_encoding
 from dnnmap.errors import InputError
 from dnnmap.stats.inference import permutation_pvalue
 from dnnmap.stats.permutations import permutations
+from dnnmap.stats.splits import make_splits
 
 
 def _data(n=24, v=5, seed=0, effect=(0.0, 0.3, 0.6, 1.0, 2.0)):
@@ -230,6 +231,62 @@ def test_refit_permutations_within_groups_and_1d():
     ref = [cross_validated_encoding(X, Y[perm, 2], ALPHAS, 3, 0, 3).score for perm in perms]
     np.testing.assert_allclose(res.null[:, 0], ref, rtol=1e-10)
     assert isinstance(res, PermutationResult) and res.pvalue.shape == (1,)
+
+
+def _repeat_splits(splits, r):
+    """The splits of repeat ``r`` alone, as a one-repeat Splits."""
+    from dnnmap.stats.splits import Splits
+
+    which = np.flatnonzero(splits.repeat == r)
+    return Splits(
+        splits.n,
+        [splits.train[s] for s in which],
+        [splits.test[s] for s in which],
+        np.zeros(which.size, dtype=np.int64),
+        "kfold",
+        {},
+    )
+
+
+@pytest.mark.parametrize("pooling", ["folds", "pooled"])
+def test_refit_permutations_with_repeats_score_every_repeat(pooling):
+    # Defect: p-values of repeated_kfold came from the first repeat only. The permuted
+    # statistic is the reported score, the mean over all repeats, and one permutation of the
+    # responses serves every repeat.
+    X, Y = _regression(n=36, seed=2)
+    splits = make_splits(36, "repeated_kfold", n_folds=3, n_repeats=3, seed=4)
+    n_perm, seed = 6, 3
+    kwargs = dict(alphas=ALPHAS, inner_cv=3, pooling=pooling)
+    res = refit_permutation_test(X, Y, n_perm, seed, keep_null=True, splits=splits, **kwargs)
+    perms = permutations(36, n_perm, seed)
+
+    def loop(Yp):  # one fit per repeat, averaged
+        fits = [
+            cross_validated_encoding(X, Yp, splits=_repeat_splits(splits, r), **kwargs).score
+            for r in range(3)
+        ]
+        return np.mean(fits, axis=0), fits[0]
+
+    null = np.stack([loop(Y[perm])[0] for perm in perms])
+    observed, first = loop(Y)
+    np.testing.assert_allclose(res.observed, observed, rtol=1e-10)
+    reported = cross_validated_encoding(X, Y, splits=splits, **kwargs).score
+    np.testing.assert_allclose(res.observed, reported, rtol=1e-10)
+    assert np.abs(observed - first).max() > 1e-3  # the repeats do differ
+    np.testing.assert_allclose(res.null, null, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(res.pvalue, permutation_pvalue(observed, null))
+
+
+def test_refit_permutations_with_repeats_have_nominal_type_one_error():
+    # pure noise: per-voxel p-values uniform, type-I error within the binomial 99% interval
+    rng = np.random.default_rng(8)
+    n, v, n_perm = 40, 300, 39
+    X, Y = rng.standard_normal((n, 8)), rng.standard_normal((n, v)).astype(np.float32)
+    splits = make_splits(n, "repeated_kfold", n_folds=4, n_repeats=3, seed=0)
+    res = refit_permutation_test(X, Y, n_perm, 1, alphas=ALPHAS, inner_cv=3, splits=splits)
+    lo, hi = scipy.stats.binom.interval(0.99, v, 0.05)
+    assert lo / v <= np.mean(res.pvalue <= 0.05) <= hi / v
+    assert scipy.stats.kstest(res.pvalue, "uniform").pvalue > 0.001
 
 
 def test_refit_bad_input():

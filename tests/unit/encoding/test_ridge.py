@@ -8,6 +8,7 @@ from sklearn.metrics import r2_score as sk_r2
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, ShuffleSplit
 
 from dnnmap.encoding.ridge import (
+    DEFAULT_ALPHAS,
     Ridge,
     RidgeCV,
     centered_svd,
@@ -498,12 +499,71 @@ def test_encoding_bad_splits():
         cross_validated_encoding(X, Y, inner_cv=[(np.arange(5), np.arange(5, 8))])
 
 
+@pytest.mark.parametrize("device", ["numpy", "cpu"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("model", ["eigh", "svd", "kernel"])
+def test_float32_loo_errors_at_small_alphas_with_more_features_than_samples(
+    device, fit_intercept, model
+):
+    # Defect: the residual Yc - B (H * Z) was formed in float32 and divided by 1 - h_ii, both
+    # of order alpha / s**2 when p > n: errors were off by 1e3 at alpha 1e-6 (rel. to 1e-7).
+    if device == "cpu":
+        pytest.importorskip("torch")
+    from dnnmap.encoding.kernel_ridge import KernelRidgeCV
+
+    rng = np.random.default_rng(0)
+    n, p, v = 40, 200, 6
+    X = rng.standard_normal((n, p)) + rng.standard_normal(p)
+    Y = X @ rng.standard_normal((p, v)) * 0.1 + rng.standard_normal((n, v)) + 3.0
+    alphas = np.logspace(-6, 2, 9)
+    ref = linear_model.RidgeCV(
+        alphas=alphas, alpha_per_target=True, store_cv_results=True, fit_intercept=fit_intercept
+    ).fit(X, Y)
+    ref_errors = ref.cv_results_.mean(axis=0).T  # (n_alphas, v), float64
+    for dtype in (np.float64, np.float32):
+        if model == "kernel":
+            est = KernelRidgeCV(alphas, "linear", cv="loo", fit_intercept=fit_intercept)
+        else:
+            est = RidgeCV(alphas, cv="loo", fit_intercept=fit_intercept, solver=model)
+        est.set_params(device=device).fit(X, Y.astype(dtype))
+        # scikit-learn's own float64 errors are good to 1e-8 at alpha 1e-6
+        rtol = 1e-6 if dtype == np.float64 else 2e-5
+        np.testing.assert_allclose(est.cv_errors_, ref_errors, rtol=rtol)
+        np.testing.assert_array_equal(est.alpha_, ref.alpha_)
+    # the pruned search of the outer folds picks the same alphas from float32 targets
+    res = cross_validated_encoding(X, Y.astype(np.float32), n_folds=2, seed=0, inner_cv="loo")
+    for f in range(2):
+        train = res.folds != f
+        ref_f = linear_model.RidgeCV(alphas=alphas, alpha_per_target=True)
+        ref_f.set_params(alphas=DEFAULT_ALPHAS).fit(X[train], Y[train])
+        np.testing.assert_array_equal(res.alpha[f], ref_f.alpha_)
+
+
+def test_float64_loo_errors_equal_explicit_refits_at_small_alphas():
+    # exact to rounding against n refits (scikit-learn's LOO itself drifts by 1e-8 here)
+    rng = np.random.default_rng(1)
+    n, p = 30, 120
+    X = rng.standard_normal((n, p))
+    Y = X @ rng.standard_normal((p, 3)) * 0.1 + rng.standard_normal((n, 3))
+    alphas = np.array([1e-8, 1e-4, 1.0])
+    errors = RidgeCV(alphas, cv="loo").fit(X, Y).cv_errors_
+    explicit = np.zeros_like(errors)
+    for r in range(n):
+        m = np.arange(n) != r
+        Xc, ym = X[m] - X[m].mean(0), Y[m].mean(0)
+        for i, a in enumerate(alphas):
+            dual = np.linalg.solve(Xc @ Xc.T + a * np.eye(n - 1), Y[m] - ym)
+            pred = (X[r] - X[m].mean(0)) @ Xc.T @ dual + ym
+            explicit[i] += (Y[r] - pred) ** 2 / n
+    np.testing.assert_allclose(errors, explicit, rtol=1e-11)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", [(80, 12), (40, 60)])
 def test_loo_bounds_bracket_the_exact_errors(dtype, shape):
     from dnnmap.backend import get_backend
     from dnnmap.encoding._loo_pruning import loo_bounds
-    from dnnmap.encoding._ridge_solver import Design, sse
+    from dnnmap.encoding._ridge_solver import Design, loo_sse, outside_residual
     from dnnmap.encoding.ridge import DEFAULT_ALPHAS
 
     X, Y = _problem(n=shape[0], p=shape[1], v=40, noise=2.0, seed=3)
@@ -511,9 +571,10 @@ def test_loo_bounds_bracket_the_exact_errors(dtype, shape):
     basis = Design(bk, X).basis(np.arange(shape[0]), None, DEFAULT_ALPHAS, dtype, loo=True)
     Yc = (Y - Y.mean(axis=0)).astype(dtype)
     Z = basis.B.T @ Yc
-    total = sse(bk, basis.B, basis.H, Z, Yc, dtype, basis.loo_scale)
+    total = loo_sse(bk, basis, Z, Yc, dtype)
     for around_zero in (False, True):
-        lower, upper = loo_bounds(bk, basis, Z, Yc, dtype, around_zero)
+        R0 = outside_residual(basis, Z, Yc)
+        lower, upper = loo_bounds(bk, basis, Z, Yc, dtype, around_zero, R0)
         assert (lower <= total).all() and (total <= upper).all()
     # the bounds are tight where leverages are even (large alphas)
     assert np.median(upper[-1] / lower[-1]) < 1.01

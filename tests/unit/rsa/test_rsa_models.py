@@ -15,8 +15,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dnnmap.errors import InputError
+from dnnmap.rsa.rdm import ColumnReader, compute_rdm
 from dnnmap.rsa.reweighting import (
     RDMReweighting,
+    ShrunkNNLS,
     cross_validate_reweighting,
     held_out_folds,
     nnls_fit,
@@ -25,7 +27,16 @@ from dnnmap.rsa.reweighting import (
     remix_rdm,
     variance_partition,
 )
-from dnnmap.rsa.units import UnitReweighting, cross_validate_unit_reweighting, unit_rdms
+from dnnmap.rsa.units import (
+    SHRINKAGE_GRID,
+    GramComponents,
+    UnitReweighting,
+    cross_validate_gram_reweighting,
+    cross_validate_unit_reweighting,
+    gram_distances,
+    pattern_gram,
+    unit_rdms,
+)
 
 solvers.options["show_progress"] = False
 solvers.options.update(abstol=1e-12, reltol=1e-12, feastol=1e-12)
@@ -230,6 +241,168 @@ def test_unit_reweighting_pca_matches_sklearn_and_cross_validates():
         Dt = np.array([pdist(pca.transform(X[test])[:, [k]], "sqeuclidean") for k in range(4)])
         assert score == pytest.approx(pearsonr(w @ Dt, brain[pair_index(24, test)])[0], abs=1e-8)
     assert cv.weights.shape == (3, 4)
+
+
+# --- the workflow's unit reweighting: Gram matrices, shrinkage ----------------------------------
+
+
+def test_shrunk_nnls_matches_a_bounded_least_squares_solver_and_its_limits():
+    rng = np.random.default_rng(20)
+    A = rng.random((300, 6)) ** 2 * rng.uniform(0.1, 10, 6)
+    y = A @ np.array([2.0, 0.0, 1.0, 0.5, 0.0, 3.0]) + rng.standard_normal(300) + 4.0
+    problem = ShrunkNNLS(A, y)
+    Ac, yc = A - A.mean(0), y - y.mean()
+    for lam in (0.1, 3.0, 100.0):  # the augmented problem by scipy's BVLS, offset free
+        design = np.block(
+            [[Ac, np.zeros((300, 1))], [np.sqrt(lam) * np.eye(6), -np.sqrt(lam) * np.ones((6, 1))]]
+        )
+        ref = scipy.optimize.lsq_linear(
+            design, np.concatenate([yc, np.zeros(6)]), bounds=(0, np.inf), method="bvls"
+        ).x[:6]
+        w, c = problem.fit(lam)
+        np.testing.assert_allclose(w, ref, rtol=1e-6, atol=1e-8)
+        assert c == pytest.approx(y.mean() - A.mean(0) @ w)
+    np.testing.assert_allclose(problem.fit(0.0)[0], nnls_fit(A, y)[0], rtol=1e-6, atol=1e-9)
+    common = problem.fit(np.inf)[0]  # one weight: least squares on the row sums
+    total = Ac.sum(axis=1)
+    np.testing.assert_allclose(common, np.full(6, total @ yc / (total @ total)), rtol=1e-10)
+    np.testing.assert_allclose(problem.fit(1e9 * problem.scale)[0], common, rtol=1e-4)
+    with pytest.raises(InputError, match="shrinkage is -1"):
+        problem.fit(-1)
+
+
+@pytest.mark.parametrize(
+    ("metric", "factor"), [("correlation", 2), ("cosine", 2), ("sqeuclidean", 1)]
+)
+@pytest.mark.parametrize(("zscore", "center"), [(False, True), (False, False), (True, False)])
+def test_pattern_gram_gives_the_layer_rdm(metric, factor, zscore, center):
+    rng = np.random.default_rng(21)
+    X = np.abs(rng.standard_normal((14, 50))) + rng.uniform(0, 3, 50)
+    G = pattern_gram(X, metric, zscore=zscore, center=center)
+    ref = compute_rdm(X, metric, zscore=zscore, center=center)
+    np.testing.assert_allclose(gram_distances(G, np.arange(14)), factor * ref, atol=1e-12)
+    # streamed in unit chunks: the same matrix
+    import dnnmap.rsa.units as units
+
+    old, units.PATTERN_CHUNK_ELEMENTS = units.PATTERN_CHUNK_ELEMENTS, 14 * 7
+    try:
+        reader = ColumnReader(14, 50, lambda a, b: X[:, a:b].astype(np.float32), "layer")
+        streamed = pattern_gram(reader, metric, zscore=zscore, center=center)
+    finally:
+        units.PATTERN_CHUNK_ELEMENTS = old
+    np.testing.assert_allclose(
+        streamed,
+        pattern_gram(X.astype(np.float32), metric, zscore=zscore, center=center),
+        atol=1e-12,
+    )
+
+
+def test_gram_components_are_the_pca_of_the_training_patterns():
+    rng = np.random.default_rng(22)
+    P = rng.standard_normal((30, 200))
+    G = P @ P.T
+    train, test = np.arange(20), np.arange(20, 30)
+    comps = GramComponents(G, train, n_components=5)
+    pca = PCA(5).fit(P[train])
+    for rows in (train, test):  # scores equal up to the sign of each component
+        ours, ref = comps.scores(rows), pca.transform(P[rows])
+        signs = np.sign(np.sum(ours * ref, axis=0))
+        np.testing.assert_allclose(ours * signs, ref, atol=1e-8)
+    # the components and the residual sum to the full squared distances, also for test stimuli
+    for rows in (train, test):
+        np.testing.assert_allclose(
+            comps.rdms(rows).sum(axis=0), pdist(P[rows], "sqeuclidean"), rtol=1e-10
+        )
+    every = GramComponents(G, train)
+    assert every.lam.size == 19 and every.rdms(train)[-1].max() < 1e-8  # no training residual
+
+
+def _layers_and_brain(rng, n=72, noise=0.4):
+    """Two layers of non-negative units (a: 400, b: 300) and a brain RDM read out from layer
+    a through a random projection of its units, with noise (correlation distance)."""
+    a = np.maximum(rng.standard_normal((n, 400)) @ rng.standard_normal((400, 400)) / 20, 0)
+    b = np.maximum(rng.standard_normal((n, 300)), 0)
+    brain = a @ rng.standard_normal((400, 60)) + noise * rng.standard_normal((n, 60)) * a.std()
+    return a, b, compute_rdm(brain, "correlation")
+
+
+def test_shrunk_unit_reweighting_keeps_the_driving_layer_first():
+    """Simulation with a known driving layer: reweighting its units never falls far below its
+    own RDM (the unshrunk fit of all components lost most of it and let other layers win),
+    and it beats the reweighted units of the layer that does not drive the region."""
+    rng = np.random.default_rng(23)
+    wins = 0
+    for _ in range(3):
+        a, b, y = _layers_and_brain(rng)
+        n = a.shape[0]
+        splits = held_out_folds(n, 4, 0)
+        layer_a = np.mean(
+            [
+                spearmanr(
+                    compute_rdm(a, "correlation", center=True)[pair_index(n, te)],
+                    y[pair_index(n, te)],
+                )[0]
+                for _, te in splits
+            ]
+        )
+        fits = {}
+        for name, X in (("a", a), ("b", b)):
+            G = pattern_gram(X, "correlation", center=True)
+            fits[name], shrinkage = cross_validate_gram_reweighting(
+                G, y, splits=splits, method="spearman", n_inner=4
+            )
+            assert set(shrinkage) <= set(SHRINKAGE_GRID)
+        assert fits["a"].score > layer_a - 0.03
+        wins += fits["a"].score > fits["b"].score + 0.1
+        # the old reweighting of every principal component, unshrunk, overfits
+        old = cross_validate_unit_reweighting(
+            a, y, splits=splits, method="spearman", n_components=n - n // 4 - 1
+        )
+        assert old.score < layer_a - 0.2
+    assert wins == 3
+
+
+def test_shrunk_unit_reweighting_finds_a_reweighted_geometry():
+    """A brain RDM that weighs a few principal components of the layer far more than the
+    layer does: the shrunk fit moves away from the layer RDM and beats it held out."""
+    rng = np.random.default_rng(24)
+    n = 80
+    P = (
+        rng.standard_normal((n, 40))
+        @ np.diag(np.linspace(3, 0.5, 40))
+        @ rng.standard_normal((40, 300))
+    )
+    Z = PCA(40).fit_transform(P)
+    weights = np.ones(40)
+    weights[[3, 7, 12]] = 25.0  # three minor axes dominate the brain's geometry
+    y = pdist(Z * np.sqrt(weights), "sqeuclidean") + 30 * rng.standard_normal(n * (n - 1) // 2)
+    splits = held_out_folds(n, 4, 1)
+    layer = np.mean(
+        [
+            pearsonr(pdist(P, "sqeuclidean")[pair_index(n, te)], y[pair_index(n, te)])[0]
+            for _, te in splits
+        ]
+    )
+    fit, shrinkage = cross_validate_gram_reweighting(
+        pattern_gram(P, "sqeuclidean", center=True), y, splits=splits, n_inner=4
+    )
+    assert np.isfinite(shrinkage).all() and fit.score > layer + 0.1
+    assert fit.weights.shape == (4, 41)  # the 40 components of the rank-40 layer, the residual
+
+
+def test_gram_reweighting_bad_input():
+    G = np.eye(10) + 1.0
+    with pytest.raises(InputError, match="brain_rdm has 44 entries"):
+        cross_validate_gram_reweighting(G, np.zeros(44))
+    with pytest.raises(InputError, match=r"brain_rdm has shape \(36,\); expected the RDM of 10"):
+        cross_validate_gram_reweighting(G, np.zeros(36))
+    with pytest.raises(InputError, match="expected a finite square Gram matrix"):
+        cross_validate_gram_reweighting(G[:3], np.zeros(45))
+    X = np.ones((5, 4))
+    with pytest.raises(InputError, match="5 stimuli have constant patterns; correlation"):
+        pattern_gram(X, "correlation")
+    with pytest.raises(InputError, match=r"patterns has shape \(5,\)"):
+        pattern_gram(np.ones(5))
 
 
 # --- bad input --------------------------------------------------------------------------------

@@ -20,10 +20,14 @@ from dnnmap.rsa.tables import (
     collect_tables,
     group_rsa_table,
     partition_table,
+    reweighting_grams,
     reweighting_table,
-    unit_patterns,
 )
-from dnnmap.rsa.units import cross_validate_unit_reweighting
+from dnnmap.rsa.units import (
+    cross_validate_gram_reweighting,
+    gram_distances,
+    pattern_gram,
+)
 
 N = 24
 LAYERS = ["a", "b", "c"]
@@ -45,7 +49,7 @@ def data():
     brains = np.array(
         [2.0 * rdms[0] + 0.7 * rdms[2] + 0.5 * rng.standard_normal(rdms.shape[1]) for _ in range(3)]
     )
-    return patterns, rdms, brains
+    return [pattern_gram(x, "sqeuclidean") for x in patterns], rdms, brains
 
 
 def test_group_table_is_the_subject_mean_with_the_corrected_dual_bootstrap(data):
@@ -114,8 +118,14 @@ def test_reweighting_table_against_scipy_nnls_on_the_same_folds(data):
     assert rw["cv_r"].iloc[0] > layer_rows["cv_r"].max()
     units = table[table["kind"] == "reweighted_units"]
     assert list(units["model_rdm"]) == [f"{layer} units" for layer in LAYERS]
-    assert set(units["n_weights"]) == {4} and units["weight"].isna().all()
+    assert set(units["n_weights"]) == {5} and units["weight"].isna().all()  # 4 and the residual
     assert units["cv_r"].between(-1, 1).all()
+    for layer, G in zip(LAYERS, patterns, strict=True):  # the same folds, seeded inner CV
+        ref, _ = cross_validate_gram_reweighting(
+            G, y, splits=folds, method="spearman", seed=3, n_components=4, n_inner=4
+        )
+        row = units[units["layer"] == layer].iloc[0]
+        assert row["cv_r"] == pytest.approx(ref.score, abs=1e-12)
 
 
 def test_reweighting_holds_out_whole_groups(data):
@@ -133,7 +143,7 @@ def test_reweighting_holds_out_whole_groups(data):
     np.testing.assert_allclose(layer_rows["cv_r"], np.mean(single, axis=0), rtol=1e-12)
     fits = [
         cross_validate_reweighting(rdms, brains[0], 4, 3, groups=groups),
-        cross_validate_unit_reweighting(patterns[0], brains[0], 4, 3, groups=groups),
+        cross_validate_gram_reweighting(patterns[0], brains[0], 4, 3, groups=groups)[0],
     ]
     for fit in fits:
         assert len(fit.splits) == 4
@@ -153,7 +163,7 @@ def test_reweighting_without_units_and_bad_input(data):
     settings = {**SETTINGS, "advanced": {**SETTINGS["advanced"], "units": False}}
     table = reweighting_table(rdms, LAYERS, brains[0], settings)
     assert "reweighted_units" not in set(table["kind"])
-    with pytest.raises(InputError, match="one pattern array per layer"):
+    with pytest.raises(InputError, match="one Gram matrix per layer"):
         reweighting_table(rdms, LAYERS, brains[0], SETTINGS, patterns[:2])
     with pytest.raises(InputError, match="brain_rdm has shape"):
         reweighting_table(rdms, LAYERS, brains[0][:-1], SETTINGS, patterns)
@@ -208,16 +218,37 @@ def test_collect_tables(tmp_path):
         collect_tables(paths[:1], jobs)
 
 
-def test_unit_patterns_give_the_layer_geometry():
+def test_reweighting_grams_see_the_layers_as_their_rdms_do(tmp_path):
+    """From activations (the default) or features, with the RDMs' transforms: the Gram
+    matrices' squared distances are twice the correlation RDM that rdm_model writes."""
+    from dnnmap.rsa.io import activation_reader
+    from dnnmap.rsa.rdm import stream_rdm
+    from dnnmap.store import write_h5
+
     rng = np.random.default_rng(5)
-    X = rng.standard_normal((12, 7)) + rng.standard_normal((12, 1)) * 3
-    np.testing.assert_allclose(
-        pdist(unit_patterns(X, "correlation"), "sqeuclidean"), 2 * pdist(X, "correlation")
-    )
-    np.testing.assert_allclose(
-        pdist(unit_patterns(X, "cosine"), "sqeuclidean"), 2 * pdist(X, "cosine")
-    )
-    assert np.array_equal(unit_patterns(X, "euclidean"), X)
-    X[3] = 1.0
-    with pytest.raises(InputError, match="1 stimuli have constant patterns; correlation"):
-        unit_patterns(X, "correlation")
+    ids = [f"s{i}" for i in range(12)]
+    conv = np.abs(rng.standard_normal((12, 3, 4, 4))).astype(np.float32) + 1.0
+    fc = rng.standard_normal((12, 9)).astype(np.float32)
+    acts = tmp_path / "act.h5"
+    write_h5(acts, {"layers/conv": conv, "layers/fc": fc}, stim_id=ids)
+    settings = {
+        "metric": "correlation",
+        "zscore": False,
+        "center_units": True,
+        "n_components": None,
+    }
+    grams = reweighting_grams([str(acts)], ["conv", "fc"], ids, "table", settings)
+    for G, layer in zip(grams, ["conv", "fc"], strict=True):
+        f, reader = activation_reader(acts, layer, ids, "table")
+        with f:
+            rdm = stream_rdm(reader, "correlation", center=True)
+        np.testing.assert_allclose(gram_distances(G, np.arange(12)), 2 * rdm, atol=1e-10)
+    feats = [tmp_path / "conv.h5", tmp_path / "fc.h5"]
+    for path, X in zip(feats, (conv.reshape(12, -1), fc), strict=True):
+        write_h5(path, {"features": X}, stim_id=ids)
+    features = {**settings, "model_patterns": "features"}
+    from_features = reweighting_grams([str(p) for p in feats], ["conv", "fc"], ids, "t", features)
+    for a, b in zip(grams, from_features, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+    with pytest.raises(InputError, match="1 features files for 2 layers"):
+        reweighting_grams([str(feats[0])], ["conv", "fc"], ids, "t", features)
