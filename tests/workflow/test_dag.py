@@ -61,8 +61,14 @@ def test_demo_dag(tmp_path):
     # group, partition, reweighting, remixed RDMs, remixed RSA, the summaries and the figure
     rsa_steps += 2 * rois + 2 * subjects * rois + layers + 3 + 1 + 1
     decoding_steps = layers + 2  # decode per layer, the probing profile, the brain summary
+    # stacking: one set (alexnet_all); a job per subject and ROI, maps and figure per subject
+    assert counts["stack"] == subjects * rois
+    assert counts["stacking_maps"] == subjects and counts["plot_stacking"] == subjects
+    assert counts["summarize_stacking"] == 1
+    stacking_steps = subjects * (rois + 2) + 1
     # summaries: brain, encoding table and figure, benchmarks; and `all`
     total = 1 + 1 + layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
+    total += stacking_steps
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {
@@ -72,6 +78,7 @@ def test_demo_dag(tmp_path):
         "rsa": subjects * rois,
         "decode": layers,
         "decode_brain": subjects * rois,
+        "stack": subjects * rois,
     }
 
 
