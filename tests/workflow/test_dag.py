@@ -61,11 +61,13 @@ def test_demo_dag(tmp_path):
     # group, partition, reweighting, remixed RDMs, remixed RSA, the summaries and the figure
     rsa_steps += 2 * rois + 2 * subjects * rois + layers + 3 + 1 + 1
     decoding_steps = layers + 2  # decode per layer, the probing profile, the brain summary
-    # stacking: one set (alexnet_all); a job per subject and ROI, maps and figure per subject
-    assert counts["stack"] == subjects * rois
-    assert counts["stacking_maps"] == subjects and counts["plot_stacking"] == subjects
+    # stacking: a job per subject, set and ROI; maps per subject and set; figure per subject
+    sets = len(demo_config()["stacking"]["sets"])
+    assert sets == 3
+    assert counts["stack"] == subjects * sets * rois
+    assert counts["stacking_maps"] == subjects * sets and counts["plot_stacking"] == subjects
     assert counts["summarize_stacking"] == 1
-    stacking_steps = subjects * (rois + 2) + 1
+    stacking_steps = subjects * (sets * rois + sets + 1) + 1
     # summaries: brain, encoding table and figure, benchmarks; and `all`
     total = 1 + 1 + layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
     total += stacking_steps
@@ -78,7 +80,7 @@ def test_demo_dag(tmp_path):
         "rsa": subjects * rois,
         "decode": layers,
         "decode_brain": subjects * rois,
-        "stack": subjects * rois,
+        "stack": subjects * sets * rois,
     }
 
 
