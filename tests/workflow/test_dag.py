@@ -100,10 +100,12 @@ def test_searchlight_and_no_rsa_dags(tmp_path):
     assert counts["collect_rsa_table"] == 2  # group and reweighting
     config["rsa"] = {"enabled": False}
     config["decoding"] = {"enabled": False}
+    config["stacking"] = {"sets": {}}  # no stack set, no stacking
     proc = run_workflow(tmp_path / "off", config, "-n")
     counts = job_counts(proc.stdout)
     assert not {"rdm_brain", "rsa", "summarize_rsa", "searchlight", "rsa_group"} & set(counts)
     assert not {"decode", "decode_brain", "probing_profile"} & set(counts)
+    assert not {"stack", "stacking_maps", "summarize_stacking", "plot_stacking"} & set(counts)
     assert set(benchmarked(proc.stdout)) == {"extract_activations", "reduce_features", "encode"}
 
 
@@ -114,6 +116,8 @@ def test_two_models_dag(tmp_path):
         "weights": "none",
         "layers": ["layer1", "layer4"],
     }
+    # a stack set of spaces from two models
+    config["stacking"]["sets"]["two_models"] = {"alexnet": ["fc7"], "resnet18": ["layer4"]}
     proc = run_workflow(tmp_path, config, "-n")
     assert proc.returncode == 0, proc.stderr
     counts = job_counts(proc.stdout)
@@ -121,6 +125,8 @@ def test_two_models_dag(tmp_path):
     assert counts["reduce_features"] == 8 + 2
     assert counts["encode"] == (8 + 2) * len(config["brain"]["rois"]) * 2
     assert counts["encoding_maps"] == 2 * 2
+    assert counts["stack"] == 4 * len(config["brain"]["rois"]) * 2
+    assert "results/features/resnet18/layer4.h5, results/brain/sub-01/V1.h5" in proc.stdout
 
 
 def test_user_cifti_dag_has_no_simulation(tmp_path):
