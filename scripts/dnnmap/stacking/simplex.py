@@ -101,12 +101,7 @@ def _subproblem(A: np.ndarray, F: np.ndarray, eye: np.ndarray) -> np.ndarray:
     """
     M = np.where(F[:, :, None] & F[:, None, :], A, eye)
     rhs = F.astype(np.float64)[:, :, None]
-    try:
-        x = np.linalg.solve(M, rhs)[:, :, 0]
-    except np.linalg.LinAlgError:
-        # Only reachable with jitter=0 and a singular subproblem: the least-norm solution.
-        x = (np.linalg.pinv(M) @ rhs)[:, :, 0]
-    x = np.where(F, x, 0.0)
+    x = np.where(F, np.linalg.solve(M, rhs)[:, :, 0], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return x / x.sum(axis=1, keepdims=True)
 
@@ -128,8 +123,8 @@ def simplex_qp(
         residuals of ``k`` spaces' predictions); ``k >= 2``.
     jitter : float
         Added to the diagonal of each ``S_v`` after dividing it by its mean diagonal (module
-        docstring); 0 solves the problem as given (singular subproblems then take the
-        least-norm KKT solution).
+        docstring); must be > 0: it keeps every subproblem strictly convex, which the
+        active-set method needs to end (on a singular ``S_v`` without it, it can cycle).
     tol : float
         A space joins the support while its multiplier ``(S w)_j - wᵀ S w`` is below
         ``-tol`` (relative to the mean diagonal).
@@ -146,8 +141,8 @@ def simplex_qp(
     """
     S = check_covariances(S)
     v, k = S.shape[:2]
-    if not (np.isfinite(jitter) and jitter >= 0):
-        raise InputError(f"jitter is {jitter!r}; expected a finite number >= 0")
+    if not (np.isfinite(jitter) and 0 < jitter < 1e-3):
+        raise InputError(f"jitter is {jitter!r}; expected a number in (0, 1e-3)")
     if not (np.isfinite(tol) and tol >= 0):
         raise InputError(f"tol is {tol!r}; expected a finite number >= 0")
     max_iter = 20 * k + 20 if max_iter is None else check_int(max_iter, "max_iter", 1)

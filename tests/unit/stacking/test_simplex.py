@@ -88,6 +88,8 @@ def test_single_space_is_refused():
         simplex_qp(np.ones((5, 2, 3)))
     with pytest.raises(InputError, match="NaN or inf"):
         simplex_qp(np.full((2, 2, 2), np.nan))
+    with pytest.raises(InputError, match=r"jitter is 0\.0"):
+        simplex_qp(np.eye(2), jitter=0.0)
 
 
 def test_ties_keep_the_optimal_objective():
