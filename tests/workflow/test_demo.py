@@ -177,7 +177,7 @@ def test_stacking_weights_find_the_driving_layers_and_the_mix(demo):
     assert len(table) == 2 * 5 * (7 + 3 + 2)
     assert table["n_masked"].eq(0).all() and table["n_best"].eq(200).all()
     totals = table.groupby(["subject", "stack", "roi"])["weight_mean"].sum()
-    np.testing.assert_allclose(totals, 1.0, atol=1e-4)
+    np.testing.assert_allclose(totals, 1.0, atol=1e-3)  # the table rounds to 4 decimals
     for subject in demo_config()["brain"]["subjects"]:
         truth = _truth(demo, subject)
         rows = table[table["subject"] == subject]
