@@ -257,10 +257,11 @@ def check_semantics(
     InputError
         On an unknown architecture or layer (listing the valid ones), a pretrained weights
         name the architecture does not have, an ROI label not in the atlas, a
-        simulation that names an unknown model/layer, brain data (responses or repeats)
-        whose map names miss a stimulus id, that are not CIFTI-2, or whose grayordinates do
-        not cover an ROI (:func:`check_brain_files`), or table settings that the table
-        cannot serve.
+        simulation that names an unknown model/layer, a stack set of fewer than 2 spaces,
+        a space named twice or of unknown model/layer or of models with other stimuli, brain
+        data (responses or repeats) whose map names miss a stimulus id, that are not CIFTI-2,
+        or whose grayordinates do not cover an ROI (:func:`check_brain_files`), or table
+        settings that the table cannot serve.
     """
     from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 
@@ -278,6 +279,7 @@ def check_semantics(
     if simulated:
         _check_simulation(config, source, atlas)
     _check_partition(config, source)
+    _check_stacking(config, source)
     _check_rsa(config, source)
     _check_estimator(config, source)
     _check_encoding(config, source)
@@ -378,6 +380,15 @@ def _check_partition(config, source):
                     f"{source}: rsa.advanced.partition.{model}.{i}: {unknown[0]!r} is not among "
                     f"models.{model}.layers ({', '.join(layers)})"
                 )
+
+
+def _check_stacking(config, source):
+    """Every ``stacking.sets`` entry: at least 2 spaces, each once, of known models and
+    layers that take the same stimuli (:func:`dnnmap.stacking.sets.check_stack_set`)."""
+    from dnnmap.stacking.sets import check_stack_set
+
+    for name, stack_set in (config.get("stacking") or {}).get("sets", {}).items():
+        check_stack_set(name, stack_set, config["models"], source)
 
 
 # --- rsa (issue 10) -------------------------------------------------------------------------

@@ -99,6 +99,29 @@ def encoding_runtime_min(n_stim: int, n_vox: int, n_refits: int = 0) -> int:
     return 5 + math.ceil(n_stim * n_vox * (1 + n_refits) / 2e7)
 
 
+def stacking_mem_mb(
+    n_stim: int, n_features: int, n_vox: int, n_spaces: int, attempt: int = 1
+) -> int:
+    """Memory of a stacking job, MB.
+
+    float64 responses, out-of-fold predictions of every space and their residuals
+    (``2 k + 2`` arrays of n_stim x n_vox), the per-voxel residual covariances and the
+    simplex solver's work arrays (about six k x k matrices per voxel), every space's
+    features, and one ridge fit's work (as an encoding job's, all voxels in one batch).
+    """
+    whole = 8 * n_stim * n_vox * (2 * n_spaces + 2)
+    solver = 6 * 8 * n_vox * n_spaces * n_spaces
+    features = 8 * n_stim * max(n_features, 1) * n_spaces
+    ridge = 10 * 8 * n_stim * n_vox + 8 * 8 * n_stim * max(n_features, 1)
+    return math.ceil((PYTHON_BASE_MB + (whole + solver + features + ridge) / MB) * 1.2) * attempt
+
+
+def stacking_runtime_min(n_stim: int, n_vox: int, n_spaces: int, inner_folds: int) -> int:
+    """Runtime hint of a stacking job, minutes: every space is fitted ``inner_folds + 1``
+    times per outer split, each fit costed like an encoding job (generous)."""
+    return 5 + math.ceil(n_stim * n_vox * n_spaces * (inner_folds + 1) / 2e7)
+
+
 def rdm_mem_mb(n_stim: int, attempt: int = 1, perm_batch: int = 64) -> int:
     """Memory of an RDM or RSA job, MB.
 

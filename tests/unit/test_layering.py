@@ -19,7 +19,7 @@ import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 PACKAGE = SCRIPTS / "dnnmap"
-ANALYSES = ("stats", "features", "brain", "encoding", "decoding", "rsa")
+ANALYSES = ("stats", "features", "brain", "encoding", "decoding", "rsa", "stacking")
 
 
 def _modules():

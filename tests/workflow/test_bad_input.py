@@ -437,3 +437,21 @@ def test_fully_masked_roi_gives_nan_rows_not_a_crash(tmp_path):
     assert decoding.loc["V1", "n_masked"] == 0 and np.isfinite(decoding.loc["V1", "score"])
     log = (run / "logs" / "summarize_encoding.log").read_text()
     assert f"all {v4.size} voxels masked" in log
+
+
+@pytest.mark.parametrize(
+    "stack_set, expected",
+    [
+        ({"alexnet": ["fc7"]}, "stacking.sets.bad has 1 space (alexnet/fc7); expected at least 2"),
+        ({"alexnet": ["fc7", "fc6", "fc7"]}, "stacking.sets.bad.alexnet: 'fc7' is named twice"),
+        ({"alexnet": ["fc7"], "vgg16": ["fc7"]}, "stacking.sets.bad: 'vgg16' is not in models"),
+    ],
+)
+def test_bad_stack_sets(tmp_path, stack_set, expected):
+    """A stack set of one space, a space named twice or an unknown model stops the workflow
+    before any job with one line naming the key."""
+    config = demo_config()
+    config["stacking"]["sets"] = {"bad": stack_set}
+    line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
+    assert expected in line
+    assert_no_results(tmp_path)

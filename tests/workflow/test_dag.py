@@ -61,8 +61,16 @@ def test_demo_dag(tmp_path):
     # group, partition, reweighting, remixed RDMs, remixed RSA, the summaries and the figure
     rsa_steps += 2 * rois + 2 * subjects * rois + layers + 3 + 1 + 1
     decoding_steps = layers + 2  # decode per layer, the probing profile, the brain summary
+    # stacking: a job per subject, set and ROI; maps per subject and set; figure per subject
+    sets = len(demo_config()["stacking"]["sets"])
+    assert sets == 3
+    assert counts["stack"] == subjects * sets * rois
+    assert counts["stacking_maps"] == subjects * sets and counts["plot_stacking"] == subjects
+    assert counts["summarize_stacking"] == 1
+    stacking_steps = subjects * (sets * rois + sets + 1) + 1
     # summaries: brain, encoding table and figure, benchmarks; and `all`
     total = 1 + 1 + layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
+    total += stacking_steps
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {
@@ -72,6 +80,7 @@ def test_demo_dag(tmp_path):
         "rsa": subjects * rois,
         "decode": layers,
         "decode_brain": subjects * rois,
+        "stack": subjects * sets * rois,
     }
 
 
@@ -91,10 +100,12 @@ def test_searchlight_and_no_rsa_dags(tmp_path):
     assert counts["collect_rsa_table"] == 2  # group and reweighting
     config["rsa"] = {"enabled": False}
     config["decoding"] = {"enabled": False}
+    config["stacking"] = {"sets": {}}  # no stack set, no stacking
     proc = run_workflow(tmp_path / "off", config, "-n")
     counts = job_counts(proc.stdout)
     assert not {"rdm_brain", "rsa", "summarize_rsa", "searchlight", "rsa_group"} & set(counts)
     assert not {"decode", "decode_brain", "probing_profile"} & set(counts)
+    assert not {"stack", "stacking_maps", "summarize_stacking", "plot_stacking"} & set(counts)
     assert set(benchmarked(proc.stdout)) == {"extract_activations", "reduce_features", "encode"}
 
 
@@ -105,6 +116,8 @@ def test_two_models_dag(tmp_path):
         "weights": "none",
         "layers": ["layer1", "layer4"],
     }
+    # a stack set of spaces from two models
+    config["stacking"]["sets"]["two_models"] = {"alexnet": ["fc7"], "resnet18": ["layer4"]}
     proc = run_workflow(tmp_path, config, "-n")
     assert proc.returncode == 0, proc.stderr
     counts = job_counts(proc.stdout)
@@ -112,6 +125,8 @@ def test_two_models_dag(tmp_path):
     assert counts["reduce_features"] == 8 + 2
     assert counts["encode"] == (8 + 2) * len(config["brain"]["rois"]) * 2
     assert counts["encoding_maps"] == 2 * 2
+    assert counts["stack"] == 4 * len(config["brain"]["rois"]) * 2
+    assert "results/features/resnet18/layer4.h5, results/brain/sub-01/V1.h5" in proc.stdout
 
 
 def test_user_cifti_dag_has_no_simulation(tmp_path):

@@ -88,3 +88,33 @@ def searchlight_shards(wildcards):
         model=wildcards.model,
         shard=range(config["rsa"]["searchlight"]["n_shards"]),
     )
+
+
+def stack_spaces(stack):
+    """The (model, layer) spaces of a stack set, in the set's order."""
+    return [
+        (model, layer)
+        for model, layers in stack_sets()[stack].items()
+        for layer in layers
+    ]
+
+
+def stack_features(wildcards):
+    """The features files of the job's stack set, in the set's order."""
+    return [
+        FEATURES.format(model=model, layer=layer)
+        for model, layer in stack_spaces(wildcards.stack)
+    ]
+
+
+def stacking_files(wildcards):
+    """Stacking results of every ROI of the job's subject and stack set, in ROI order."""
+    return [
+        STACKING.format(subject=wildcards.subject, stack=wildcards.stack, roi=r)
+        for r in ROIS
+    ]
+
+
+def subject_stacking_files(wildcards):
+    """Stacking results of every stack set and ROI of the job's subject (stacking_jobs order)."""
+    return [STACKING.format(**job) for job in stacking_jobs([wildcards.subject])]

@@ -47,6 +47,13 @@ RSA_TABLE_SUMMARY = "results/summary/rsa_{kind}.tsv"
 RDM_REMIX = "results/rdm_remix/{model}/{layer}.h5"
 RSA_ADVANCED_FIGURE = "results/rsa/figures/{model}_advanced.png"
 
+# Stacking: one file per subject, stack set and ROI, the CIFTI maps per subject and set, the
+# summary table and the seed study's figure per subject.
+STACKING = "results/stacking/{subject}/{stack}/{roi}.h5"
+STACKING_MAPS = "results/maps/{subject}/stacking_{stack}.dscalar.nii"
+STACKING_SUMMARY = "results/summary/stacking.tsv"
+STACKING_FIGURE = "results/stacking/figures/{subject}_profiles.png"
+
 # Decoding: one file per job, probing profiles (table and figure) per model and attribute,
 # and the same across the subjects' regions.
 DECODE = "results/decoding/{model}/{layer}/{attribute}.h5"

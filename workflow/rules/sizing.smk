@@ -96,3 +96,22 @@ def decoding_runtime(wildcards):
     return sizing.decoding_runtime_min(
         N_STIM, dec["n_perm"], dec["n_folds"], len(dec["Cs"]), dec["inner_folds"]
     )
+
+
+def stacking_mem_mb(wildcards, attempt):
+    return sizing.stacking_mem_mb(
+        N_STIM,
+        config["features"].get("n_components", 100),
+        ROI_SIZES[wildcards.roi],
+        len(stack_spaces(wildcards.stack)),
+        attempt,
+    )
+
+
+def stacking_runtime(wildcards):
+    return sizing.stacking_runtime_min(
+        N_STIM,
+        ROI_SIZES[wildcards.roi],
+        len(stack_spaces(wildcards.stack)),
+        config["encoding"]["inner_folds"],
+    )

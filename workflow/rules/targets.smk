@@ -150,6 +150,32 @@ def decoding_outputs():
     return out
 
 
+def stack_sets():
+    """Stack sets of the config (stacking.sets): name -> {model: [layers]}."""
+    return dict((config.get("stacking") or {}).get("sets") or {})
+
+
+def stacking_jobs(subjects=None):
+    """Subject, stack set and ROI of every stacking job, in a fixed order."""
+    return [
+        {"subject": s, "stack": name, "roi": r}
+        for s in subjects or SUBJECTS
+        for name in stack_sets()
+        for r in ROIS
+    ]
+
+
+def stacking_outputs():
+    """The stacking summary, maps per subject and set, and the figure per subject."""
+    if not stack_sets():
+        return []
+    return (
+        [STACKING_SUMMARY]
+        + expand(STACKING_MAPS, subject=SUBJECTS, stack=list(stack_sets()))
+        + expand(STACKING_FIGURE, subject=SUBJECTS)
+    )
+
+
 # The jobs of every rule that has a benchmark directive, by rule; benchmark_jobs() expands each
 # rule's own benchmark pattern over them.
 BENCHMARKED_JOBS = {
@@ -160,6 +186,7 @@ BENCHMARKED_JOBS = {
     "searchlight": searchlight_jobs,
     "decode": decode_jobs,
     "decode_brain": decode_brain_jobs,
+    "stack": stacking_jobs,
 }
 
 
@@ -201,6 +228,7 @@ def all_outputs():
         outputs += expand([RDM_FIGURE, MDS_FIGURE], model=MODELS)
     outputs += rsa_advanced_outputs()
     outputs += decoding_outputs()
+    outputs += stacking_outputs()
     if searchlight_jobs():
         outputs += expand(SEARCHLIGHT_MAP, subject=SUBJECTS, model=MODELS)
     return outputs + SIMULATED_TRUTH
