@@ -8,6 +8,8 @@ targets ``Y (n, v)`` at once, with no loop over targets:
 * :class:`dnnmap.encoding.ridge.RidgeCV` and :class:`dnnmap.encoding.kernel_ridge.KernelRidgeCV`:
   ridge and kernel ridge, alpha per target by inner CV from one decomposition per fold;
 * :class:`dnnmap.encoding.ridge.Ridge`: ridge with penalties fixed beforehand (no inner CV);
+* :class:`dnnmap.encoding.banded_ridge.BandedRidgeCV`: banded ridge, one penalty per feature
+  space and target by random search over the simplex of space weights with inner CV;
 * :class:`dnnmap.encoding.ols.OLS`: ordinary least squares / GLM with intercept, standard
   errors, t- and p-values per regressor and target, and t-contrasts;
 * :class:`dnnmap.encoding.lasso.Lasso`, :class:`dnnmap.encoding.lasso.LassoCV`: coordinate
@@ -17,7 +19,7 @@ targets ``Y (n, v)`` at once, with no loop over targets:
 * :class:`dnnmap.encoding.per_unit.PerUnitRegression`: DNNBrain's univariate mapping, the best
   single unit per voxel.
 
-:func:`make_estimator` builds one of the last six by name (:data:`ESTIMATORS`), or any
+:func:`make_estimator` builds one of the last seven by name (:data:`ESTIMATORS`), or any
 importable class by dotted path (:func:`estimator_from_path`, resolved with importlib, never
 ``eval``).
 :func:`dnnmap.encoding.cross_validation.cross_validated_predictions` runs any of them over
@@ -50,6 +52,7 @@ __all__ = [
 
 ESTIMATORS = {
     "ridge_fixed": "dnnmap.encoding.ridge.Ridge",
+    "banded_ridge": "dnnmap.encoding.banded_ridge.BandedRidgeCV",
     "ols": "dnnmap.encoding.ols.OLS",
     "lasso": "dnnmap.encoding.lasso.Lasso",
     "lasso_cv": "dnnmap.encoding.lasso.LassoCV",
