@@ -278,6 +278,7 @@ def check_semantics(
     if simulated:
         _check_simulation(config, source, atlas)
     _check_partition(config, source)
+    _check_joint(config, source)
     _check_rsa(config, source)
     _check_estimator(config, source)
     _check_encoding(config, source)
@@ -378,6 +379,67 @@ def _check_partition(config, source):
                     f"{source}: rsa.advanced.partition.{model}.{i}: {unknown[0]!r} is not among "
                     f"models.{model}.layers ({', '.join(layers)})"
                 )
+
+
+# --- joint models (issue 12) ----------------------------------------------------------------
+
+
+def _check_joint(config, source):
+    """``joint.sets`` and ``joint.compare.pairs``: 2-3 known, distinct spaces per set, of
+    models of one modality (the same stimuli); pairs of two known, distinct spaces."""
+    joint = config.get("joint") or {}
+    models = config["models"]
+
+    def modality(model):
+        return get_family(models[model]["architecture"], "").modality
+
+    for name, spaces in (joint.get("sets") or {}).items():
+        key = f"{source}: joint.sets.{name}"
+        seen = []
+        for model, layers in spaces.items():
+            if model not in models:
+                raise InputError(f"{key}: {model!r} is not in models ({', '.join(models)})")
+            for layer in layers:
+                if layer not in models[model]["layers"]:
+                    raise InputError(
+                        f"{key}.{model}: {layer!r} is not among models.{model}.layers "
+                        f"({', '.join(models[model]['layers'])})"
+                    )
+                if f"{model}/{layer}" in seen:
+                    raise InputError(
+                        f"{key}: {model}/{layer} is named twice; expected distinct spaces"
+                    )
+                seen.append(f"{model}/{layer}")
+        if not 2 <= len(seen) <= 3:
+            raise InputError(
+                f"{key} has {len(seen)} space{'s' if len(seen) != 1 else ''} "
+                f"({', '.join(seen)}); expected 2 or 3 for variance partitioning"
+            )
+        kinds = {m: modality(m) for m in spaces}
+        if len(set(kinds.values())) > 1:
+            raise InputError(
+                f"{key}: models {', '.join(f'{m} ({k})' for m, k in kinds.items())} take "
+                "different stimuli; expected spaces of models with the same stimulus set"
+            )
+    pairs = (joint.get("compare") or {}).get("pairs") or {}
+    for name, pair in pairs.items():
+        key = f"{source}: joint.compare.pairs.{name}"
+        for space in pair:
+            model, layer = space.split("/", 1)
+            if model not in models:
+                raise InputError(f"{key}: {model!r} is not in models ({', '.join(models)})")
+            if layer not in models[model]["layers"]:
+                raise InputError(
+                    f"{key}: {layer!r} is not among models.{model}.layers "
+                    f"({', '.join(models[model]['layers'])})"
+                )
+        if pair[0] == pair[1]:
+            raise InputError(f"{key}: {pair[0]} is named twice; expected two different spaces")
+        if modality(pair[0].split("/")[0]) != modality(pair[1].split("/")[0]):
+            raise InputError(
+                f"{key}: {pair[0]} and {pair[1]} come from models that take different "
+                "stimuli; expected the same stimulus set"
+            )
 
 
 # --- rsa (issue 10) -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Benchmark: dnnmap BandedRidgeCV against himalaya's BandedRidgeCV (random search, numpy).
 
-Same simulated data (600 stimuli, three feature spaces of 100, 200 and 300 features on
-different scales, 5,000 voxels driven by random mixtures of the spaces at signal strengths
+Same simulated data (500 stimuli, three feature spaces of 100, 200 and 300 features on
+different scales, 3,000 voxels driven by random mixtures of the spaces at signal strengths
 from hopeless to strong), the same 20 candidate space weights (dnnmap's
 ``space_weight_candidates``, handed to both as an array), the same 8 alphas, the same shuffled
 5-fold inner splitter, both with an intercept, both in float64 on numpy (``space_scale="none"``
@@ -23,7 +23,7 @@ from sklearn.model_selection import KFold
 
 from dnnmap.encoding.banded_ridge import BandedRidgeCV, space_weight_candidates
 
-N, N_NEW, V = 600, 200, 5_000
+N, N_NEW, V = 500, 200, 3_000
 SIZES = [100, 200, 300]
 SCALES = [1.0, 0.3, 2.0]
 ALPHAS = np.logspace(-1, 5, 8)

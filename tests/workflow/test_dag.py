@@ -61,8 +61,15 @@ def test_demo_dag(tmp_path):
     # group, partition, reweighting, remixed RDMs, remixed RSA, the summaries and the figure
     rsa_steps += 2 * rois + 2 * subjects * rois + layers + 3 + 1 + 1
     decoding_steps = layers + 2  # decode per layer, the probing profile, the brain summary
+    # joint: one set (partition per subject x ROI, maps per subject, table and figure) and
+    # one comparison pair (per subject x ROI, its table)
+    assert counts["joint_partition"] == subjects * rois and counts["joint_maps"] == subjects
+    assert counts["compare_spaces"] == subjects * rois
+    assert counts["summarize_joint"] == 1 and counts["summarize_compare"] == 1
+    joint_steps = 2 * subjects * rois + subjects + 2
     # summaries: brain, encoding table and figure, benchmarks; and `all`
     total = 1 + 1 + layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
+    total += joint_steps
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {

@@ -80,3 +80,24 @@ def searchlight_shards(wildcards):
         model=wildcards.model,
         shard=range(config["rsa"]["searchlight"]["n_shards"]),
     )
+
+
+def joint_features(wildcards):
+    """Features files of the spaces of the job's joint set, in config order."""
+    return [
+        FEATURES.format(model=m, layer=layer)
+        for m, layer in joint_spaces(wildcards.set)
+    ]
+
+
+def compare_encodings(wildcards):
+    """The two encoding files of the job's comparison pair (a, then b)."""
+    return [
+        ENCODING.format(
+            subject=wildcards.subject,
+            model=space.split("/")[0],
+            layer=space.split("/")[1],
+            roi=wildcards.roi,
+        )
+        for space in compare_pairs()[wildcards.pair]
+    ]

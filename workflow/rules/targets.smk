@@ -42,6 +42,52 @@ def encoding_maps():
     return {kind: ENCODING_MAPS[kind] for kind in kinds}
 
 
+def joint_sets():
+    """The joint.sets of the config: {set: {model: [layers]}}."""
+    return (config.get("joint") or {}).get("sets") or {}
+
+
+def joint_spaces(name):
+    """(model, layer) of every space of a joint set, in config order."""
+    return [(m, layer) for m, layers in joint_sets()[name].items() for layer in layers]
+
+
+def joint_jobs():
+    """Subject, set and ROI of every variance-partitioning job."""
+    return [
+        {"subject": s, "set": name, "roi": r}
+        for s in SUBJECTS
+        for name in joint_sets()
+        for r in ROIS
+    ]
+
+
+def compare_pairs():
+    """The joint.compare.pairs of the config: {pair: [model/layer, model/layer]}."""
+    return ((config.get("joint") or {}).get("compare") or {}).get("pairs") or {}
+
+
+def compare_jobs():
+    """Subject, pair and ROI of every paired comparison job."""
+    return [
+        {"subject": s, "pair": pair, "roi": r}
+        for s in SUBJECTS
+        for pair in compare_pairs()
+        for r in ROIS
+    ]
+
+
+def joint_outputs():
+    """The partition table, figure and maps, and the comparison table, of what runs."""
+    out = []
+    if joint_jobs():
+        out += [JOINT_SUMMARY, JOINT_FIGURE]
+        out += expand(JOINT_MAPS, subject=SUBJECTS, set=list(joint_sets()))
+    if compare_jobs():
+        out.append(JOINT_COMPARE_SUMMARY)
+    return out
+
+
 def rsa_jobs():
     """Subject, model and ROI of every RSA job (empty when rsa.enabled is false)."""
     if not config["rsa"]["enabled"]:
@@ -156,6 +202,7 @@ BENCHMARKED_JOBS = {
     "extract_activations": model_jobs,
     "reduce_features": layer_jobs,
     "encode": encoding_jobs,
+    "joint_partition": joint_jobs,
     "rsa": rsa_jobs,
     "searchlight": searchlight_jobs,
     "decode": decode_jobs,
@@ -201,6 +248,7 @@ def all_outputs():
         outputs += expand([RDM_FIGURE, MDS_FIGURE], model=MODELS)
     outputs += rsa_advanced_outputs()
     outputs += decoding_outputs()
+    outputs += joint_outputs()
     if searchlight_jobs():
         outputs += expand(SEARCHLIGHT_MAP, subject=SUBJECTS, model=MODELS)
     return outputs + SIMULATED_TRUTH

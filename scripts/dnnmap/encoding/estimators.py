@@ -52,12 +52,12 @@ __all__ = [
 
 ESTIMATORS = {
     "ridge_fixed": "dnnmap.encoding.ridge.Ridge",
-    "banded_ridge": "dnnmap.encoding.banded_ridge.BandedRidgeCV",
     "ols": "dnnmap.encoding.ols.OLS",
     "lasso": "dnnmap.encoding.lasso.Lasso",
     "lasso_cv": "dnnmap.encoding.lasso.LassoCV",
     "pls": "dnnmap.encoding.pls.PLS",
     "per_unit": "dnnmap.encoding.per_unit.PerUnitRegression",
+    "banded_ridge": "dnnmap.encoding.banded_ridge.BandedRidgeCV",
 }
 """Built-in estimator names of :func:`make_estimator` and their classes."""
 
