@@ -273,8 +273,9 @@ def partition_maps(paths: Sequence[str], n_grayordinates: int) -> tuple[np.ndarr
 
 
 def plot_partition(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Venn-style bars: per set (row) and ROI (group), each unique and shared part's median
-    over voxels (subjects averaged), stacked to the joint model's R²; negative parts below 0.
+    """Venn-style bars, one row of panels per set: left, per ROI, each unique and shared
+    part's median over voxels (subjects averaged), stacked to the joint model's R² (negative
+    parts below 0); right, the unique parts alone side by side, on their own scale.
 
     Parameters
     ----------
@@ -291,22 +292,23 @@ def plot_partition(table: pd.DataFrame, path: str | os.PathLike) -> None:
     from dnnmap.figures import save_figure
 
     sets = list(dict.fromkeys(table["set"]))
-    fig, axes = plt.subplots(len(sets), 1, figsize=(8, 3.2 * len(sets)), squeeze=False)
-    for ax, name in zip(axes[:, 0], sets, strict=True):
+    fig, axes = plt.subplots(
+        len(sets), 2, figsize=(13, 3.4 * len(sets)), squeeze=False, width_ratios=[3, 2]
+    )
+    for (ax, zoom), name in zip(axes, sets, strict=True):
         sub = table[(table["set"] == name) & (table["kind"] != "total")]
-        mean = sub.groupby(["roi", "region"], sort=False)["median"].mean().unstack("region")
         regions = list(dict.fromkeys(sub["region"]))
+        mean = sub.groupby(["roi", "region"], sort=False)["median"].mean().unstack("region")
         mean = mean[regions]
-        colors = plt.get_cmap("tab10")(np.arange(len(regions)) % 10)
+        palette = plt.get_cmap("tab10")(np.arange(len(regions)) % 10)
+        colors = dict(zip(regions, palette, strict=True))
         x = np.arange(len(mean))
-        pos = np.zeros(len(mean))
-        neg = np.zeros(len(mean))
-        for region, color in zip(regions, colors, strict=True):
-            values = mean[region].to_numpy(dtype=float)
-            values = np.nan_to_num(values)
+        pos, neg = np.zeros(len(mean)), np.zeros(len(mean))
+        for region in regions:
+            values = np.nan_to_num(mean[region].to_numpy(dtype=float))
             bottom = np.where(values >= 0, pos, neg)
             hatch = None if region.startswith("unique") else "//"
-            ax.bar(x, values, bottom=bottom, color=color, hatch=hatch, label=region, width=0.6)
+            ax.bar(x, values, bottom=bottom, color=colors[region], hatch=hatch, label=region)
             pos += np.where(values >= 0, values, 0)
             neg += np.where(values < 0, values, 0)
         totals = (
@@ -320,7 +322,16 @@ def plot_partition(table: pd.DataFrame, path: str | os.PathLike) -> None:
         ax.set_xticks(x, list(mean.index))
         ax.set_ylabel("median cross-validated R²")
         ax.set_title(f"variance partitioning: {name}")
-        ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        unique = [r for r in regions if r.startswith("unique")]
+        width = 0.8 / max(len(unique), 1)
+        for k, region in enumerate(unique):
+            values = np.nan_to_num(mean[region].to_numpy(dtype=float))
+            offset = (k - (len(unique) - 1) / 2) * width
+            zoom.bar(x + offset, values, width=width, color=colors[region], label=region)
+        zoom.axhline(0, color="k", lw=0.5)
+        zoom.set_xticks(x, list(mean.index))
+        zoom.set_title("unique parts")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
