@@ -76,6 +76,7 @@ def test_demo_dag(tmp_path):
         "extract_activations": 1,
         "reduce_features": layers,
         "encode": layers * rois * subjects,
+        "joint_partition": subjects * rois,
         "rsa": subjects * rois,
         "decode": layers,
         "decode_brain": subjects * rois,
