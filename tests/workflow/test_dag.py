@@ -99,8 +99,10 @@ def test_searchlight_and_no_rsa_dags(tmp_path):
     assert counts["collect_rsa_table"] == 2  # group and reweighting
     config["rsa"] = {"enabled": False}
     config["decoding"] = {"enabled": False}
+    config["joint"] = {}  # no sets, no pairs: no joint jobs
     proc = run_workflow(tmp_path / "off", config, "-n")
     counts = job_counts(proc.stdout)
+    assert not {"joint_partition", "joint_maps", "compare_spaces", "summarize_joint"} & set(counts)
     assert not {"rdm_brain", "rsa", "summarize_rsa", "searchlight", "rsa_group"} & set(counts)
     assert not {"decode", "decode_brain", "probing_profile"} & set(counts)
     assert set(benchmarked(proc.stdout)) == {"extract_activations", "reduce_features", "encode"}
