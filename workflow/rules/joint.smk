@@ -1,7 +1,8 @@
 # Joint models of several spaces: variance partitioning per subject, set and ROI (banded ridge
 # on every subset of 2-3 spaces), its CIFTI maps per subject and set, the summary table and
 # figure; paired comparisons of two encoding results per subject, pair and ROI, and their
-# table. Tables and figures are small: they run on the login node, not as cluster jobs.
+# table. Tables and figures are small: they run on the login node, not as cluster jobs. The
+# per-ROI jobs form the group joint, bundled 64 per submission by profiles/slurm.
 localrules:
     summarize_joint,
     summarize_compare,
@@ -19,7 +20,7 @@ rule joint_partition:
     benchmark:
         "logs/benchmarks/joint_partition/{subject}/{set}/{roi}.tsv"
     group:
-        "encode"
+        "joint"
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -95,7 +96,7 @@ rule compare_spaces:
     log:
         "logs/compare_spaces/{subject}/{pair}/{roi}.log",
     group:
-        "encode"
+        "joint"
     conda:
         "../../envs/analysis.yaml"
     threads: 1
