@@ -22,6 +22,7 @@ import yaml
 
 from dnnmap.errors import InputError
 from dnnmap.models.registry import get_family
+from dnnmap.spaces import check_space_set
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -280,6 +281,7 @@ def check_semantics(
         _check_simulation(config, source, atlas)
     _check_partition(config, source)
     _check_stacking(config, source)
+    _check_joint(config, source)
     _check_rsa(config, source)
     _check_estimator(config, source)
     _check_encoding(config, source)
@@ -384,11 +386,49 @@ def _check_partition(config, source):
 
 def _check_stacking(config, source):
     """Every ``stacking.sets`` entry: at least 2 spaces, each once, of known models and
-    layers that take the same stimuli (:func:`dnnmap.stacking.sets.check_stack_set`)."""
-    from dnnmap.stacking.sets import check_stack_set
+    layers that take the same stimuli (:func:`dnnmap.spaces.check_space_set`)."""
+    for name, space_set in (config.get("stacking") or {}).get("sets", {}).items():
+        check_space_set("stacking.sets", name, space_set, config["models"], source)
 
-    for name, stack_set in (config.get("stacking") or {}).get("sets", {}).items():
-        check_stack_set(name, stack_set, config["models"], source)
+
+def _check_joint(config, source):
+    """``joint.sets`` and ``joint.compare.pairs``: 2-3 known, distinct spaces per set, of
+    models of one modality (the same stimuli); pairs of two known, distinct spaces."""
+    joint = config.get("joint") or {}
+    models = config["models"]
+
+    def modality(model):
+        return get_family(models[model]["architecture"], "").modality
+
+    for name, space_set in (joint.get("sets") or {}).items():
+        check_space_set(
+            "joint.sets",
+            name,
+            space_set,
+            models,
+            source,
+            max_spaces=3,
+            purpose="for variance partitioning",
+        )
+    pairs = (joint.get("compare") or {}).get("pairs") or {}
+    for name, pair in pairs.items():
+        key = f"{source}: joint.compare.pairs.{name}"
+        for space in pair:
+            model, layer = space.split("/", 1)
+            if model not in models:
+                raise InputError(f"{key}: {model!r} is not in models ({', '.join(models)})")
+            if layer not in models[model]["layers"]:
+                raise InputError(
+                    f"{key}: {layer!r} is not among models.{model}.layers "
+                    f"({', '.join(models[model]['layers'])})"
+                )
+        if pair[0] == pair[1]:
+            raise InputError(f"{key}: {pair[0]} is named twice; expected two different spaces")
+        if modality(pair[0].split("/")[0]) != modality(pair[1].split("/")[0]):
+            raise InputError(
+                f"{key}: {pair[0]} and {pair[1]} come from models that take different "
+                "stimuli; expected the same stimulus set"
+            )
 
 
 # --- rsa (issue 10) -------------------------------------------------------------------------

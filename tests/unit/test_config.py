@@ -547,3 +547,75 @@ def test_config_syntax_check_from_the_command_line(tmp_path):
     good.write_text("a: 1\n")
     proc = subprocess.run([*cmd[:-1], str(good)], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and proc.stdout.strip() == f"{good}: valid YAML"
+
+
+# --- joint models (issue 12) -------------------------------------------------------------------
+
+
+def test_demo_joint_set_and_pair(valid):
+    assert valid["joint"]["sets"] == {"driving": {"alexnet": ["conv1", "conv3", "fc6"]}}
+    assert valid["joint"]["compare"]["pairs"] == {"conv1_vs_fc6": ["alexnet/conv1", "alexnet/fc6"]}
+    assert valid["joint"]["alphas"] and valid["joint"]["concentration"] == [0.1, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("spaces", "expected"),
+    [
+        ({"alexnet": ["conv1"]}, "joint.sets.bad has 1 space (alexnet/conv1); expected 2 to 3"),
+        (
+            {"alexnet": ["conv1", "conv2", "conv3", "fc6"]},
+            "joint.sets.bad has 4 spaces (alexnet/conv1, alexnet/conv2, alexnet/conv3, "
+            "alexnet/fc6); expected 2 to 3",
+        ),
+        ({"alexnet": ["conv1", "conv1"]}, "joint.sets.bad.alexnet: 'conv1' is named twice"),
+        ({"vgg": ["conv1"], "alexnet": ["fc6"]}, "joint.sets.bad: 'vgg' is not in models"),
+        ({"alexnet": ["conv1", "conv9"]}, "joint.sets.bad.alexnet: 'conv9' is not among"),
+    ],
+)
+def test_bad_joint_sets_name_the_key(valid, tmp_path, spaces, expected):
+    valid["joint"]["sets"]["bad"] = spaces
+    with pytest.raises(InputError, match=r"^config\.yaml: joint\.sets\.bad") as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    assert expected in str(err.value)
+
+
+def test_joint_spaces_need_one_stimulus_set(valid, tmp_path, monkeypatch):
+    import dnnmap.config
+    import dnnmap.spaces
+
+    real = dnnmap.config.get_family
+
+    class Audio:
+        def __init__(self, family):
+            self._family = family
+            self.modality = "audio"
+
+        def __getattr__(self, name):
+            return getattr(self._family, name)
+
+    def fake(architecture, key=""):
+        family = real(architecture, key)
+        return Audio(family) if architecture == "resnet18" else family
+
+    monkeypatch.setattr(dnnmap.config, "get_family", fake)
+    monkeypatch.setattr(dnnmap.spaces, "get_family", fake)
+    valid["models"]["sound"] = {"architecture": "resnet18", "layers": ["layer1"], "weights": "none"}
+    valid["joint"]["sets"]["mixed"] = {"alexnet": ["conv1"], "sound": ["layer1"]}
+    with pytest.raises(InputError) as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    assert str(err.value).startswith(
+        "config.yaml: joint.sets.mixed: its models take different stimuli: alexnet (image)"
+    )
+    assert "expected spaces of one stimulus set" in str(err.value)
+
+
+def test_bad_compare_pairs_name_the_key(valid, tmp_path, config, schema):
+    pairs = valid["joint"]["compare"]["pairs"]
+    pairs["same"] = ["alexnet/fc6", "alexnet/fc6"]
+    with pytest.raises(InputError, match=r"pairs\.same: alexnet/fc6 is named twice"):
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    pairs["same"] = ["alexnet/fc6", "alexnet/conv9"]
+    with pytest.raises(InputError, match=r"joint\.compare\.pairs\.same: 'conv9' is not among"):
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    config["joint"]["compare"]["pairs"]["short"] = ["alexnet/fc6"]
+    assert "joint.compare.pairs.short" in _error(config, schema)

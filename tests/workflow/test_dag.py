@@ -68,15 +68,22 @@ def test_demo_dag(tmp_path):
     assert counts["stacking_maps"] == subjects * sets and counts["plot_stacking"] == subjects
     assert counts["summarize_stacking"] == 1
     stacking_steps = subjects * (sets * rois + sets + 1) + 1
+    # joint: one set (partition per subject x ROI, maps per subject, table and figure) and
+    # one comparison pair (per subject x ROI, its table)
+    assert counts["joint_partition"] == subjects * rois and counts["joint_maps"] == subjects
+    assert counts["compare_spaces"] == subjects * rois
+    assert counts["summarize_joint"] == 1 and counts["summarize_compare"] == 1
+    joint_steps = 2 * subjects * rois + subjects + 2
     # summaries: brain, encoding table and figure, benchmarks; and `all`
     total = 1 + 1 + layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
-    total += stacking_steps
+    total += stacking_steps + joint_steps
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {
         "extract_activations": 1,
         "reduce_features": layers,
         "encode": layers * rois * subjects,
+        "joint_partition": subjects * rois,
         "rsa": subjects * rois,
         "decode": layers,
         "decode_brain": subjects * rois,
@@ -101,8 +108,10 @@ def test_searchlight_and_no_rsa_dags(tmp_path):
     config["rsa"] = {"enabled": False}
     config["decoding"] = {"enabled": False}
     config["stacking"] = {"sets": {}}  # no stack set, no stacking
+    config["joint"] = {}  # no sets, no pairs: no joint jobs
     proc = run_workflow(tmp_path / "off", config, "-n")
     counts = job_counts(proc.stdout)
+    assert not {"joint_partition", "joint_maps", "compare_spaces", "summarize_joint"} & set(counts)
     assert not {"rdm_brain", "rsa", "summarize_rsa", "searchlight", "rsa_group"} & set(counts)
     assert not {"decode", "decode_brain", "probing_profile"} & set(counts)
     assert not {"stack", "stacking_maps", "summarize_stacking", "plot_stacking"} & set(counts)

@@ -234,6 +234,34 @@ def test_stacking_weights_find_the_driving_layers_and_the_mix(demo):
         assert figure.stat().st_size > 10_000
 
 
+def test_joint_partition_gives_the_driving_layer_the_largest_unique_part(demo):
+    """Banded ridge on every subset of conv1, conv3 and fc6 (joint.sets.driving): in each
+    single-layer region the driving layer's unique variance is the largest unique part; AUD
+    has no signal; the paired test finds conv1 better in V1 and fc6 better in VTC."""
+    drivers = _drivers(demo)
+    table = pd.read_csv(demo / "results/summary/joint_partition.tsv", sep="\t")
+    assert len(table) == 2 * 5 * 8  # 7 parts and the total per subject and ROI
+    for subject in ("sub-01", "sub-02"):
+        rows = table[(table["subject"] == subject) & (table["set"] == "driving")]
+        for roi, driver in drivers.items():
+            unique = rows[(rows["roi"] == roi) & (rows["kind"] == "unique")]
+            best = unique.loc[unique["median"].idxmax(), "region"]
+            assert best == f"unique:alexnet/{driver}", unique.to_string()
+            assert unique["median"].max() > 0.002  # demo: 0.005 (V4) to 0.02 (V1)
+        total = rows[(rows["roi"] == "AUD") & (rows["kind"] == "total")]["median"].iloc[0]
+        assert total < 0.02
+    img = nib.load(demo / "results/maps/sub-01/joint_driving.dscalar.nii")
+    names = list(img.header.get_axis(0).name)
+    assert names[0] == "unique:alexnet/conv1" and names[-1] == "total_r2" and len(names) == 8
+    compare = pd.read_csv(demo / "results/summary/joint_compare.tsv", sep="\t")
+    assert len(compare) == 2 * 5
+    v1 = compare[compare["roi"] == "V1"]
+    vtc = compare[compare["roi"] == "VTC"]
+    assert (v1["median_difference"] > 0).all() and (v1["n_a_better_p05"] > 0).all()
+    assert (vtc["median_difference"] < 0).all() and (vtc["n_b_better_p05"] > 0).all()
+    assert (demo / "results/summary/joint_partition.png").stat().st_size > 10_000
+
+
 def test_decoding_reads_categories_from_layers_and_regions(demo):
     layers = pd.read_csv(demo / "results/decoding/alexnet/category.tsv", sep="\t")
     brain = pd.read_csv(demo / "results/decoding/brain/category.tsv", sep="\t")

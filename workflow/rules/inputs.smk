@@ -90,21 +90,17 @@ def searchlight_shards(wildcards):
     )
 
 
-def stack_spaces(stack):
-    """The (model, layer) spaces of a stack set, in the set's order."""
-    return [
-        (model, layer)
-        for model, layers in stack_sets()[stack].items()
-        for layer in layers
-    ]
+def set_features(section, key):
+    """Input function: the features files of the job's set of ``section`` (``stacking`` or
+    ``joint``, the set in wildcard ``key``), in the set's order."""
 
+    def features(wildcards):
+        return [
+            FEATURES.format(model=model, layer=layer)
+            for model, layer in set_spaces(section, wildcards[key])
+        ]
 
-def stack_features(wildcards):
-    """The features files of the job's stack set, in the set's order."""
-    return [
-        FEATURES.format(model=model, layer=layer)
-        for model, layer in stack_spaces(wildcards.stack)
-    ]
+    return features
 
 
 def stacking_files(wildcards):
@@ -118,3 +114,16 @@ def stacking_files(wildcards):
 def subject_stacking_files(wildcards):
     """Stacking results of every stack set and ROI of the job's subject (stacking_jobs order)."""
     return [STACKING.format(**job) for job in stacking_jobs([wildcards.subject])]
+
+
+def compare_encodings(wildcards):
+    """The two encoding files of the job's comparison pair (a, then b)."""
+    return [
+        ENCODING.format(
+            subject=wildcards.subject,
+            model=space.split("/")[0],
+            layer=space.split("/")[1],
+            roi=wildcards.roi,
+        )
+        for space in compare_pairs()[wildcards.pair]
+    ]

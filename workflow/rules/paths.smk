@@ -25,6 +25,14 @@ ENCODING_MAPS = {
     "r_fwe": "results/maps/{subject}/{model}/encoding_r_fwe.dscalar.nii",
 }
 
+# Joint models: variance partitioning per set, its maps, table and figure; paired comparisons.
+JOINT = "results/joint/{subject}/{set}/{roi}.h5"
+JOINT_MAPS = "results/maps/{subject}/joint_{set}.dscalar.nii"
+JOINT_SUMMARY = "results/summary/joint_partition.tsv"
+JOINT_FIGURE = "results/summary/joint_partition.png"
+JOINT_COMPARE = "results/joint/compare/{subject}/{pair}/{roi}.h5"
+JOINT_COMPARE_SUMMARY = "results/summary/joint_compare.tsv"
+
 # RSA: RDMs, one table per job, the summary table and figures, the searchlight.
 RDM_MODEL = "results/rdm/{model}/{layer}.h5"
 RDM_BRAIN = "results/rdm/brain/{subject}/{roi}.h5"

@@ -103,7 +103,7 @@ def stacking_mem_mb(wildcards, attempt):
         N_STIM,
         config["features"].get("n_components", 100),
         ROI_SIZES[wildcards.roi],
-        len(stack_spaces(wildcards.stack)),
+        len(set_spaces("stacking", wildcards.stack)),
         attempt,
     )
 
@@ -112,6 +112,28 @@ def stacking_runtime(wildcards):
     return sizing.stacking_runtime_min(
         N_STIM,
         ROI_SIZES[wildcards.roi],
-        len(stack_spaces(wildcards.stack)),
+        len(set_spaces("stacking", wildcards.stack)),
         config["encoding"]["inner_folds"],
     )
+
+
+def joint_mem_mb(wildcards, attempt):
+    """An encoding job's memory for the set's features side by side, plus the banded ridge's
+    kernels and its block of test predictions (at most 2**24 float64)."""
+    n_spaces = len(set_spaces("joint", wildcards.set))
+    base = sizing.encoding_mem_mb(
+        N_STIM,
+        config["features"]["n_components"] * n_spaces,
+        ROI_SIZES[wildcards.roi],
+        config["encoding"]["voxel_batch"],
+        attempt,
+    )
+    return base + (128 + 3 * 8 * N_STIM * N_STIM * n_spaces // 2**20) * attempt
+
+
+def joint_runtime(wildcards):
+    """An encoding job's runtime for every subset of the set, each searching n_iter space
+    weights (taken as a quarter of a fit each)."""
+    subsets = 2 ** len(set_spaces("joint", wildcards.set)) - 1
+    work = subsets * max(1, config["joint"]["n_iter"] // 4)
+    return sizing.encoding_runtime_min(N_STIM, ROI_SIZES[wildcards.roi], work - 1)

@@ -7,13 +7,13 @@ localrules:
 
 
 wildcard_constraints:
-    stack="|".join(stack_sets()) or "(?!x)x",
+    stack="|".join(space_sets("stacking")) or "(?!x)x",
 
 
 rule stack:
     input:
         stimuli=STIMULI,
-        features=stack_features,
+        features=set_features("stacking", "stack"),
         brain=ROI,
     output:
         STACKING,
@@ -31,7 +31,8 @@ rule stack:
         runtime=stacking_runtime,
     params:
         spaces=lambda wildcards: [
-            f"{model}/{layer}" for model, layer in stack_spaces(wildcards.stack)
+            f"{model}/{layer}"
+            for model, layer in set_spaces("stacking", wildcards.stack)
         ],
         encoding=config["encoding"],
         device=config["compute"]["device"],
@@ -55,7 +56,8 @@ rule stacking_maps:
         runtime=10,
     params:
         spaces=lambda wildcards: [
-            f"{model}/{layer}" for model, layer in stack_spaces(wildcards.stack)
+            f"{model}/{layer}"
+            for model, layer in set_spaces("stacking", wildcards.stack)
         ],
     script:
         "../../scripts/stacking_maps.py"

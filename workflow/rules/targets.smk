@@ -42,6 +42,56 @@ def encoding_maps():
     return {kind: ENCODING_MAPS[kind] for kind in kinds}
 
 
+def space_sets(section):
+    """The sets of feature spaces of ``stacking`` or ``joint``: {set: {model: [layers]}}."""
+    return dict((config.get(section) or {}).get("sets") or {})
+
+
+def set_spaces(section, name):
+    """(model, layer) of every space of one set of ``section``, in config order."""
+    return [
+        (m, layer)
+        for m, layers in space_sets(section)[name].items()
+        for layer in layers
+    ]
+
+
+def joint_jobs():
+    """Subject, set and ROI of every variance-partitioning job."""
+    return [
+        {"subject": s, "set": name, "roi": r}
+        for s in SUBJECTS
+        for name in space_sets("joint")
+        for r in ROIS
+    ]
+
+
+def compare_pairs():
+    """The joint.compare.pairs of the config: {pair: [model/layer, model/layer]}."""
+    return ((config.get("joint") or {}).get("compare") or {}).get("pairs") or {}
+
+
+def compare_jobs():
+    """Subject, pair and ROI of every paired comparison job."""
+    return [
+        {"subject": s, "pair": pair, "roi": r}
+        for s in SUBJECTS
+        for pair in compare_pairs()
+        for r in ROIS
+    ]
+
+
+def joint_outputs():
+    """The partition table, figure and maps, and the comparison table, of what runs."""
+    out = []
+    if joint_jobs():
+        out += [JOINT_SUMMARY, JOINT_FIGURE]
+        out += expand(JOINT_MAPS, subject=SUBJECTS, set=list(space_sets("joint")))
+    if compare_jobs():
+        out.append(JOINT_COMPARE_SUMMARY)
+    return out
+
+
 def rsa_jobs():
     """Subject, model and ROI of every RSA job (empty when rsa.enabled is false)."""
     if not config["rsa"]["enabled"]:
@@ -150,28 +200,23 @@ def decoding_outputs():
     return out
 
 
-def stack_sets():
-    """Stack sets of the config (stacking.sets): name -> {model: [layers]}."""
-    return dict((config.get("stacking") or {}).get("sets") or {})
-
-
 def stacking_jobs(subjects=None):
     """Subject, stack set and ROI of every stacking job, in a fixed order."""
     return [
         {"subject": s, "stack": name, "roi": r}
         for s in subjects or SUBJECTS
-        for name in stack_sets()
+        for name in space_sets("stacking")
         for r in ROIS
     ]
 
 
 def stacking_outputs():
     """The stacking summary, maps per subject and set, and the figure per subject."""
-    if not stack_sets():
+    if not space_sets("stacking"):
         return []
     return (
         [STACKING_SUMMARY]
-        + expand(STACKING_MAPS, subject=SUBJECTS, stack=list(stack_sets()))
+        + expand(STACKING_MAPS, subject=SUBJECTS, stack=list(space_sets("stacking")))
         + expand(STACKING_FIGURE, subject=SUBJECTS)
     )
 
@@ -182,6 +227,7 @@ BENCHMARKED_JOBS = {
     "extract_activations": model_jobs,
     "reduce_features": layer_jobs,
     "encode": encoding_jobs,
+    "joint_partition": joint_jobs,
     "rsa": rsa_jobs,
     "searchlight": searchlight_jobs,
     "decode": decode_jobs,
@@ -229,6 +275,7 @@ def all_outputs():
     outputs += rsa_advanced_outputs()
     outputs += decoding_outputs()
     outputs += stacking_outputs()
+    outputs += joint_outputs()
     if searchlight_jobs():
         outputs += expand(SEARCHLIGHT_MAP, subject=SUBJECTS, model=MODELS)
     return outputs + SIMULATED_TRUTH

@@ -8,6 +8,8 @@ targets ``Y (n, v)`` at once, with no loop over targets:
 * :class:`dnnmap.encoding.ridge.RidgeCV` and :class:`dnnmap.encoding.kernel_ridge.KernelRidgeCV`:
   ridge and kernel ridge, alpha per target by inner CV from one decomposition per fold;
 * :class:`dnnmap.encoding.ridge.Ridge`: ridge with penalties fixed beforehand (no inner CV);
+* :class:`dnnmap.encoding.banded_ridge.BandedRidgeCV`: banded ridge, one penalty per feature
+  space and target by random search over the simplex of space weights with inner CV;
 * :class:`dnnmap.encoding.ols.OLS`: ordinary least squares / GLM with intercept, standard
   errors, t- and p-values per regressor and target, and t-contrasts;
 * :class:`dnnmap.encoding.lasso.Lasso`, :class:`dnnmap.encoding.lasso.LassoCV`: coordinate
@@ -17,7 +19,7 @@ targets ``Y (n, v)`` at once, with no loop over targets:
 * :class:`dnnmap.encoding.per_unit.PerUnitRegression`: DNNBrain's univariate mapping, the best
   single unit per voxel.
 
-:func:`make_estimator` builds one of the last six by name (:data:`ESTIMATORS`), or any
+:func:`make_estimator` builds one of the last seven by name (:data:`ESTIMATORS`), or any
 importable class by dotted path (:func:`estimator_from_path`, resolved with importlib, never
 ``eval``).
 :func:`dnnmap.encoding.cross_validation.cross_validated_predictions` runs any of them over
@@ -55,6 +57,7 @@ ESTIMATORS = {
     "lasso_cv": "dnnmap.encoding.lasso.LassoCV",
     "pls": "dnnmap.encoding.pls.PLS",
     "per_unit": "dnnmap.encoding.per_unit.PerUnitRegression",
+    "banded_ridge": "dnnmap.encoding.banded_ridge.BandedRidgeCV",
 }
 """Built-in estimator names of :func:`make_estimator` and their classes."""
 

@@ -37,8 +37,8 @@ import h5py
 import numpy as np
 
 from dnnmap.errors import InputError
+from dnnmap.spaces import space_names as space_names
 from dnnmap.stacking.regression import StackedRegression, StackingResult, cross_validated_stacking
-from dnnmap.stacking.sets import space_names as space_names
 from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import check_stim_ids, read_aligned, read_strings, write_h5

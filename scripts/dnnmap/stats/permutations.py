@@ -135,3 +135,37 @@ def exact_permutations(n: int) -> np.ndarray:
     if n > MAX_EXACT_N:
         raise InputError(f"n is {n}; exact permutations are enumerated for n <= {MAX_EXACT_N}")
     return np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+
+
+def swap_masks(n: int, n_perm: int, seed: int = 0, *, groups=None) -> np.ndarray:
+    """Seeded random swaps (sign flips) of paired values, for paired permutation tests.
+
+    Row ``b`` says, for each of ``n`` rows, whether the two members of its pair trade places
+    (a sign flip of the row's difference). Drawn as ``rng.random((n_perm, n)) < 0.5`` (per
+    group, the draw of the group's first row, so a block flips as a whole) from
+    ``np.random.default_rng(seed)``.
+
+    Parameters
+    ----------
+    n : int
+        Rows (stimuli), at least 1.
+    n_perm : int
+        Draws, at least 0.
+    seed : int
+        Seed of ``np.random.default_rng``, at least 0.
+    groups : array of shape (n,), optional
+        Blocks: the rows of a group are swapped together.
+
+    Returns
+    -------
+    swaps : bool array of shape (n_perm, n)
+    """
+    n = check_count(n, "n", 1)
+    n_perm = check_count(n_perm, "n_perm", 0)
+    seed = check_count(seed, "seed", 0)
+    groups = check_groups(groups, n)
+    flips = np.random.default_rng(seed).random((n_perm, n)) < 0.5
+    if groups is None:
+        return flips
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    return flips[:, first][:, inverse]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, clone
 
+from dnnmap.encoding.banded_ridge import BandedRidgeCV
 from dnnmap.encoding.base import EncodingScoreMixin
 from dnnmap.encoding.cross_validation import cross_validated_predictions
 from dnnmap.encoding.kernel_ridge import KernelRidgeCV
@@ -25,6 +26,7 @@ ESTIMATORS = {
     "ridge": (RidgeCV, {"alphas": [0.1, 1.0, 10.0], "cv": 3, "random_state": 1}),
     "ridge_loo": (RidgeCV, {"alphas": [0.5, 5.0], "cv": "loo", "solver": "eigh"}),
     "ridge_fixed": (Ridge, {"alpha": 2.0, "fit_intercept": True}),
+    "banded_ridge": (BandedRidgeCV, {"space_sizes": [2, 4], "n_iter": 4, "cv": 3}),
     "kernel_ridge": (KernelRidgeCV, {"kernel": "rbf", "kernel_params": {"gamma": 0.1}, "cv": 3}),
     "ols": (OLS, {"fit_intercept": True}),
     "lasso": (Lasso, {"alpha": 0.05, "max_iter": 500}),

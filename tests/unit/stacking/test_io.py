@@ -14,10 +14,10 @@ import yaml
 from dnnmap.brain.cifti import read_dscalar
 from dnnmap.config import check_semantics, load_schema, validate
 from dnnmap.errors import InputError
+from dnnmap.spaces import check_space_set, space_names
 from dnnmap.stacking.io import read_stacking, run_stacking, write_stacking
 from dnnmap.stacking.maps import stacking_maps, write_stacking_maps
 from dnnmap.stacking.plots import plot_stacking_profiles
-from dnnmap.stacking.sets import check_stack_set, space_names
 from dnnmap.stacking.summary import COLUMNS, best_voxels, median_profile, summarize_stacking
 from dnnmap.store import write_h5
 
@@ -44,7 +44,9 @@ def valid(tmp_path_factory):
 def test_demo_sets_and_defaults(valid):
     st = valid["stacking"]
     assert (st["n_best"], st["n_boot"], st["seed"]) == (200, 1000, 0)
-    names = check_stack_set("alexnet_all", st["sets"]["alexnet_all"], valid["models"], "c.yaml")
+    names = check_space_set(
+        "stacking.sets", "alexnet_all", st["sets"]["alexnet_all"], valid["models"], "c.yaml"
+    )
     assert names == [f"alexnet/{x}" for x in ["conv1", "conv2", "conv3", "conv4", "conv5"]] + [
         "alexnet/fc6",
         "alexnet/fc7",
@@ -94,7 +96,9 @@ def test_models_of_other_stimuli_stop(valid, monkeypatch):
         "sound": {"architecture": "wav2vec", "layers": ["enc1"]},
     }
     with pytest.raises(InputError) as err:
-        check_stack_set("mixed", {"alexnet": ["fc7"], "sound": ["enc1"]}, models, "c.yaml")
+        check_space_set(
+            "stacking.sets", "mixed", {"alexnet": ["fc7"], "sound": ["enc1"]}, models, "c.yaml"
+        )
     assert str(err.value) == (
         "c.yaml: stacking.sets.mixed: its models take different stimuli: alexnet (image), "
         "sound (audio); expected spaces of one stimulus set"
