@@ -87,7 +87,7 @@ def test_models_of_other_stimuli_stop(valid, monkeypatch):
     stacked: no family of the registry takes audio yet, so one is stood in for."""
     from types import SimpleNamespace
 
-    import dnnmap.stacking.sets as sets
+    import dnnmap.spaces as sets
 
     modality = {"alexnet": "image", "wav2vec": "audio"}
     monkeypatch.setattr(sets, "get_family", lambda name: SimpleNamespace(modality=modality[name]))
