@@ -132,6 +132,9 @@ def check_space_sizes(space_sizes, n_features: int) -> np.ndarray:
 
 def _check_candidates(n_iter, n_spaces: int, concentration, seed) -> np.ndarray:
     if is_int(n_iter):
+        check_int(n_iter, "n_iter", 1)
+        if n_spaces == 1:  # every candidate is the same point: search it once
+            return np.ones((1, 1))
         return space_weight_candidates(n_iter, n_spaces, concentration, seed)
     gammas = np.asarray(n_iter, dtype=np.float64)
     if gammas.ndim != 2 or gammas.shape[1] != n_spaces or gammas.shape[0] == 0:
@@ -182,8 +185,9 @@ class BandedRidgeCV(EncodingScoreMixin, BaseEstimator):
     alphas : array of shape (n_alphas,)
         Global penalties searched for every candidate space weight.
     n_iter : int or array of shape (n_candidates, n_spaces)
-        Number of random-search candidates (:func:`space_weight_candidates`), or the space
-        weights themselves (rows are normalised to sum to 1).
+        Number of random-search candidates (:func:`space_weight_candidates`; one space has
+        the single candidate 1), or the space weights themselves (rows are normalised to sum
+        to 1).
     concentration : float or sequence of float
         Dirichlet concentrations of the random candidates.
     cv : int, splitter or list of (train, test) pairs

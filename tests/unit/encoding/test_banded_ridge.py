@@ -81,10 +81,11 @@ def test_one_space_is_ridge_cv():
     X, Y = _data(n=60, v=6, seed=2)
     alphas = np.logspace(-2, 4, 13)
     pairs = list(KFold(5, shuffle=True, random_state=1).split(X))  # equal test sizes
-    ours = BandedRidgeCV(None, alphas, n_iter=1, cv=pairs, space_scale="none", device="numpy")
+    ours = BandedRidgeCV(None, alphas, n_iter=5, cv=pairs, space_scale="none", device="numpy")
     ref = RidgeCV(alphas, cv=pairs, alpha_scale="absolute", device="numpy").fit(X, Y)
     ours.fit(X, Y)
     np.testing.assert_array_equal(ours.alpha_, ref.alpha_)
+    assert ours.candidates_.shape == (1, 1)  # one space: one candidate, searched once
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-7, atol=1e-10)
 
