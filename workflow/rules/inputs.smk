@@ -80,3 +80,11 @@ def searchlight_shards(wildcards):
         model=wildcards.model,
         shard=range(config["rsa"]["searchlight"]["n_shards"]),
     )
+
+
+def features_inputs(wildcards):
+    """The activations a layer's features are made from (and the external set's, if any)."""
+    inputs = {"activations": ACTIVATIONS.format(model=wildcards.model)}
+    if EXTERNAL_TABLE is not None:
+        inputs["external"] = EXTERNAL_ACTIVATIONS.format(model=wildcards.model)
+    return inputs

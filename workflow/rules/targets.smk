@@ -154,6 +154,7 @@ def decoding_outputs():
 # rule's own benchmark pattern over them.
 BENCHMARKED_JOBS = {
     "extract_activations": model_jobs,
+    "extract_external_activations": model_jobs,  # features.fit: external only
     "reduce_features": layer_jobs,
     "encode": encoding_jobs,
     "rsa": rsa_jobs,

@@ -36,7 +36,9 @@ attrs: ``estimator``, ``cv`` (JSON: scheme, folds, repeats, seed, inner folds, a
 alpha_scale), ``score_metric`` (``r``, ``r2`` or ``signed_sqrt_r2``: of ``score`` and
 ``fold_scores``), ``pooling`` (``folds``: ``score`` is the mean of ``fold_scores``;
 ``pooled``: the score of the pooled predictions), ``permutation`` (JSON: n_perm, seed, kind,
-tail, blocks) and dnnmap's provenance. The permuted statistic of ``pvalue`` is ``score``.
+tail, blocks), ``features`` (JSON: method, fit, n_components, seed, fitted_on of the
+features file, :func:`dnnmap.features.folds.features_summary`) and dnnmap's provenance.
+The permuted statistic of ``pvalue`` is ``score``.
 """
 
 from __future__ import annotations
@@ -58,9 +60,10 @@ from dnnmap.encoding.permutation import (
     refit_permutation_test,
 )
 from dnnmap.errors import InputError
+from dnnmap.features.folds import features_summary, load_features
 from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
 from dnnmap.stimuli import read_stimuli
-from dnnmap.store import check_stim_ids, read_aligned, read_strings, write_h5
+from dnnmap.store import check_stim_ids, read_strings, write_h5
 
 LOG = logging.getLogger("dnnmap")
 
@@ -92,6 +95,8 @@ class EncodingOutput:
     splits : Splits
     permutation : PermutationResult or None
     noise_ceiling : array of shape (n_vox,) or None
+    features : dict or None
+        How the features were made (:func:`dnnmap.features.folds.features_summary`).
     """
 
     result: EncodingResult
@@ -100,6 +105,7 @@ class EncodingOutput:
     splits: Splits
     permutation: PermutationResult | None = None
     noise_ceiling: np.ndarray | None = None
+    features: dict | None = None
 
 
 def _cv_settings(settings: Mapping) -> dict:
@@ -150,7 +156,9 @@ def run_encoding(
         ``results/stimuli.tsv``; defines the stimulus order both inputs must have, and holds
         the group or split column of grouped or fixed-split cross-validation.
     features_path : str
-        ``results/features/{model}/{layer}.h5`` with ``features (n_stim, k)``.
+        ``results/features/{model}/{layer}.h5`` with ``features (n_stim, k)`` (or, with
+        ``features.fit: train``, the ``basis`` that each outer training set's PCA is fitted
+        on: :mod:`dnnmap.features.folds`).
     brain_path : str
         ``results/brain/{subject}/{roi}.h5`` with ``responses (n_stim, n_vox)``, ``index``
         and optionally ``noise_ceiling``.
@@ -167,7 +175,9 @@ def run_encoding(
     """
     table = read_stimuli(stimuli_path)
     stim_ids = list(table["stim_id"])
-    X = read_aligned(features_path, "features", stim_ids, stimuli_path).astype(np.float64)
+    features = load_features(features_path, stim_ids, stimuli_path)
+    # fit: train features are fitted per outer split (the fold seam); others are fixed
+    X = features if features.per_fold else features.matrix
     roi = read_roi(brain_path, stim_ids, stimuli_path)
     Y = roi["responses"].astype(np.float32)
     cv = _cv_settings(settings)
@@ -195,7 +205,15 @@ def run_encoding(
     blocks = permutation_blocks(table, settings, stimuli_path)
     permutation = _permutations(X, Y, result, splits, settings, inner, device, blocks)
     ceiling = roi.get("noise_ceiling")
-    return EncodingOutput(result, roi["index"], stim_ids, splits, permutation, ceiling)
+    return EncodingOutput(
+        result,
+        roi["index"],
+        stim_ids,
+        splits,
+        permutation,
+        ceiling,
+        features_summary(features.attrs),
+    )
 
 
 def permutation_blocks(table, settings: Mapping, table_path: str) -> np.ndarray | None:
@@ -353,6 +371,7 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
             "score_metric": r.score_metric,
             "pooling": r.pooling,
             "permutation": json.dumps(meta),
+            "features": json.dumps(out.features or {}, default=str),
         },
         stim_id=out.stim_ids,
     )
@@ -384,3 +403,12 @@ def read_permutation_meta(path: str | os.PathLike) -> dict:
     with h5py.File(path, "r") as f:
         raw = f.attrs.get("permutation")
     return json.loads(raw) if raw else {"n_perm": 0}
+
+
+def read_features_meta(path: str | os.PathLike) -> dict:
+    """How the features of an encoding file were made: ``features_method``, ``features_fit``,
+    ``features_n_components``, ``features_seed``, ``features_fitted_on``
+    (:func:`dnnmap.features.folds.features_summary`; empty strings for older files)."""
+    with h5py.File(path, "r") as f:
+        raw = f.attrs.get("features")
+    return features_summary(json.loads(raw)) if raw else features_summary({})

@@ -1,0 +1,161 @@
+"""Tests of the fold seam (dnnmap.features.folds) against a manual per-fold scikit-learn PCA."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.linear_model import RidgeCV as SkRidgeCV
+
+from dnnmap.encoding.ridge import cross_validated_encoding
+from dnnmap.errors import InputError
+from dnnmap.features.folds import (
+    FoldFeatures,
+    features_summary,
+    fold_design,
+    fold_pca,
+    load_features,
+)
+from dnnmap.features.reduce import layer_features
+from dnnmap.stats.splits import make_splits
+from dnnmap.store import write_h5, write_strings
+
+
+def _same_up_to_sign(a, b, atol=1e-8):
+    signs = np.sign(np.sum(a * b, axis=0))
+    assert (signs != 0).all()
+    np.testing.assert_allclose(a, b * signs, atol=atol, rtol=1e-6)
+    return signs
+
+
+def _layer(path, n=40, shape=(6, 5, 5), seed=0):
+    rng = np.random.default_rng(seed)
+    p = int(np.prod(shape))
+    X = (rng.standard_normal((n, p)) * 0.9 ** np.arange(p) + rng.standard_normal(p) * 2).astype(
+        np.float32
+    )
+    with h5py.File(path, "w") as f:
+        write_strings(f, "stim_id", [f"s{i:03d}" for i in range(n)])
+        f.create_group("layers").create_dataset("conv", data=X.reshape(n, *shape), chunks=True)
+    return X.astype(np.float64)
+
+
+def _write(path, out):
+    write_h5(path, {"features": out.features, **out.arrays}, attrs=out.attrs, stim_id=out.stim_id)
+
+
+def test_fold_pca_matches_sklearn_fitted_on_the_training_rows():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 80)) * 0.95 ** np.arange(80) + 3
+    train, test = np.arange(6, 30), np.arange(6)
+    got = fold_pca(X, train, 5)
+    ref = PCA(5, svd_solver="full").fit(X[train])
+    signs = _same_up_to_sign(got[train], ref.transform(X[train]))
+    np.testing.assert_allclose(got[test], ref.transform(X[test]) * signs, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 5), (12,)])  # p > n (dual) and p < n (primal)
+def test_seam_from_the_lossless_basis_equals_a_manual_per_fold_pca(tmp_path, shape):
+    """fit: train: each split's design is sklearn's PCA fitted on that split's training rows
+    of the raw activations, applied to its training and test rows."""
+    X = _layer(tmp_path / "act.h5", shape=shape)
+    out = layer_features(
+        tmp_path / "act.h5", "conv", {"method": "pca", "fit": "train", "n_components": 8}
+    )
+    _write(tmp_path / "f.h5", out)
+    feats = load_features(tmp_path / "f.h5")
+    assert feats.per_fold and feats.n_components == 8
+    splits = make_splits(40, "kfold", n_folds=5, seed=0)
+    for train, test in zip(splits.train, splits.test, strict=True):
+        X_train, X_test = fold_design(feats, train, test)
+        ref = PCA(8, svd_solver="full").fit(X[train])
+        signs = _same_up_to_sign(X_train, ref.transform(X[train]), atol=1e-4)
+        np.testing.assert_allclose(X_test, ref.transform(X[test]) * signs, atol=1e-4, rtol=1e-4)
+    # the path works too, and RSA-like consumers get the PCA of all rows
+    a, _ = fold_design(tmp_path / "f.h5", splits.train[0], splits.test[0])
+    np.testing.assert_allclose(a, fold_design(feats, splits.train[0], splits.test[0])[0])
+    ref = PCA(8, svd_solver="full").fit_transform(X)
+    _same_up_to_sign(feats.all_rows(), ref, atol=1e-4)
+    _same_up_to_sign(out.features, ref, atol=1e-4)
+
+
+def test_no_test_row_shapes_the_features_of_a_split(tmp_path):
+    """The leak, structurally: changing the test rows' activations changes no training
+    feature with fit: train, and changes them with fit: all."""
+    X = _layer(tmp_path / "a.h5", n=30, shape=(50,))
+    Y = X.copy()
+    test = np.arange(6)
+    train = np.arange(6, 30)
+    Y[test] = Y[test] * 3 + np.random.default_rng(0).standard_normal((6, 50)) * 5
+    with h5py.File(tmp_path / "b.h5", "w") as f:
+        write_strings(f, "stim_id", [f"s{i:03d}" for i in range(30)])
+        f.create_group("layers").create_dataset("conv", data=Y.astype(np.float32))
+    for fit, leaks in (("train", False), ("all", True)):
+        settings = {"method": "pca", "fit": fit, "n_components": 5}
+        designs = []
+        for name in ("a", "b"):
+            out = layer_features(tmp_path / f"{name}.h5", "conv", settings)
+            _write(tmp_path / f"f{name}.h5", out)
+            designs.append(fold_design(tmp_path / f"f{name}.h5", train, test)[0])
+        assert np.allclose(np.abs(designs[0]), np.abs(designs[1]), atol=1e-5) != leaks
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"method": "none"},
+        {"method": "pca", "fit": "all", "n_components": 5},
+        {"method": "random_projection", "n_components": 7, "seed": 3},
+    ],
+)
+def test_fixed_features_are_the_stored_rows(tmp_path, settings):
+    _layer(tmp_path / "act.h5", n=20)
+    out = layer_features(tmp_path / "act.h5", "conv", settings)
+    _write(tmp_path / "f.h5", out)
+    feats = load_features(tmp_path / "f.h5", [f"s{i:03d}" for i in range(20)])
+    assert not feats.per_fold
+    train, test = np.arange(5, 20), np.arange(5)
+    a, b = fold_design(feats, train, test)
+    np.testing.assert_allclose(a, out.features[train], rtol=1e-6)
+    np.testing.assert_allclose(b, out.features[test], rtol=1e-6)
+    with pytest.raises(InputError, match="stim_id"):
+        load_features(tmp_path / "f.h5", [f"x{i}" for i in range(20)])
+
+
+def test_cross_validation_with_per_fold_features_equals_a_manual_loop():
+    """The encoding CV driver given FoldFeatures fits ridge on each split's own design."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((50, 120)) * 0.97 ** np.arange(120)
+    Y = X[:, :30] @ rng.standard_normal((30, 3)) + rng.standard_normal((50, 3))
+    basis = PCA(49, svd_solver="full").fit_transform(X)
+    feats = FoldFeatures(basis, per_fold=True, n_components=10)
+    splits = make_splits(50, "kfold", n_folds=5, seed=0)
+    alphas = [0.1, 1.0, 10.0, 100.0]
+    res = cross_validated_encoding(feats, Y, alphas, splits=splits, inner_cv="loo", device="numpy")
+    for k, (train, test) in enumerate(zip(splits.train, splits.test, strict=True)):
+        pca = PCA(10, svd_solver="full").fit(X[train])
+        ridge = SkRidgeCV(alphas=alphas, alpha_per_target=True).fit(
+            pca.transform(X[train]), Y[train]
+        )
+        pred = ridge.predict(pca.transform(X[test]))
+        np.testing.assert_allclose(res.predictions[test], pred, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(res.alpha[k], ridge.alpha_)
+
+
+def test_features_summary_and_errors():
+    attrs = {"method": "pca", "fit": "train", "n_components": 100, "seed": 0, "fitted_on": "x"}
+    assert features_summary(attrs) == {
+        "features_method": "pca",
+        "features_fit": "train",
+        "features_n_components": 100,
+        "features_seed": 0,
+        "features_fitted_on": "x",
+    }
+    assert features_summary({"fit_partition": "all", "method": "pca"})["features_fit"] == "all"
+    with pytest.raises(InputError, match="n_components"):
+        FoldFeatures(np.ones((4, 2)), per_fold=True)
+    with pytest.raises(InputError, match="NaN"):
+        FoldFeatures(np.full((4, 2), np.nan))
+    with pytest.raises(InputError, match="rows"):
+        FoldFeatures(np.eye(4), per_fold=True, n_components=2).design([0, 9], [1])
