@@ -60,7 +60,7 @@ from dnnmap.encoding.permutation import (
     refit_permutation_test,
 )
 from dnnmap.errors import InputError
-from dnnmap.features.folds import features_summary, load_features
+from dnnmap.features.folds import features_summary, load_features, lossless_basis
 from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import check_stim_ids, read_strings, write_h5
@@ -178,6 +178,11 @@ def run_encoding(
     features = load_features(features_path, stim_ids, stimuli_path)
     # fit: train features are fitted per outer split (the fold seam); others are fixed
     X = features if features.per_fold else features.matrix
+    if X is features.matrix and settings["estimator"] == RIDGE and X.shape[1] >= X.shape[0]:
+        # Ridge with an intercept sees the features only through the inner products of
+        # centered rows: the same fit from n - 1 columns (e.g. every unit of a wide layer).
+        LOG.info("%d feature columns for %d stimuli: ridge on their lossless basis", *X.shape[::-1])
+        X = lossless_basis(X)
     roi = read_roi(brain_path, stim_ids, stimuli_path)
     Y = roi["responses"].astype(np.float32)
     cv = _cv_settings(settings)

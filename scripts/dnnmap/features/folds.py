@@ -64,6 +64,27 @@ def fold_pca(basis: np.ndarray, train: np.ndarray, n_components: int) -> np.ndar
     return (np.asarray(basis, dtype=np.float64) - res.mean) @ res.components.T
 
 
+def lossless_basis(X: np.ndarray) -> np.ndarray:
+    """Coordinates of the rows of ``X`` in the span of its centered rows (every principal
+    component): a rotation that keeps every inner product of centered rows and every
+    difference between rows.
+
+    Estimators whose fit depends on the features only through those (ridge with an
+    intercept, on raw units or on this basis, with absolute or relative penalties; PCA of any
+    subset of rows) give the same result on it, from ``n - 1`` columns instead of ``p``.
+
+    Parameters
+    ----------
+    X : array of shape (n, p)
+
+    Returns
+    -------
+    array of shape (n, min(n - 1, p)), float64
+    """
+    X = np.asarray(X)
+    return pca_array(X, max(1, min(X.shape[0] - 1, X.shape[1]))).scores
+
+
 class FoldFeatures:
     """The features of one layer, ready to give the design matrices of any split.
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV as SkRidgeCV
 
+from dnnmap.encoding.io import run_encoding
 from dnnmap.encoding.ridge import cross_validated_encoding
 from dnnmap.errors import InputError
 from dnnmap.features.folds import (
@@ -16,9 +18,11 @@ from dnnmap.features.folds import (
     fold_design,
     fold_pca,
     load_features,
+    lossless_basis,
 )
 from dnnmap.features.reduce import layer_features
-from dnnmap.stats.splits import make_splits
+from dnnmap.stats.splits import inner_splits, make_splits
+from dnnmap.stimuli import write_stimuli
 from dnnmap.store import write_h5, write_strings
 
 
@@ -159,3 +163,57 @@ def test_features_summary_and_errors():
         FoldFeatures(np.full((4, 2), np.nan))
     with pytest.raises(InputError, match="rows"):
         FoldFeatures(np.eye(4), per_fold=True, n_components=2).design([0, 9], [1])
+
+
+@pytest.mark.parametrize("alpha_scale", ["absolute", "relative"])
+def test_ridge_on_the_lossless_basis_equals_ridge_on_every_unit(alpha_scale):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((30, 400)) * 0.99 ** np.arange(400) + 4
+    Y = X[:, :50] @ rng.standard_normal((50, 4)) + rng.standard_normal((30, 4)) * 3
+    basis = lossless_basis(X)
+    assert basis.shape == (30, 29)
+    splits = make_splits(30, "kfold", n_folds=5, seed=1)
+    kw = {"splits": splits, "inner_cv": 4, "alpha_scale": alpha_scale, "device": "numpy"}
+    alphas = [0.01, 1.0, 100.0, 1e4]
+    raw = cross_validated_encoding(X, Y, alphas, **kw)
+    got = cross_validated_encoding(basis, Y, alphas, **kw)
+    np.testing.assert_allclose(got.predictions, raw.predictions, rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(got.alpha, raw.alpha)
+
+
+def test_encoding_job_with_every_unit_matches_ridge_on_the_raw_units(tmp_path):
+    """run_encoding on a features file of raw units (p > n) fits ridge on their lossless
+    basis; the scores are those of ridge on the units themselves."""
+    rng = np.random.default_rng(6)
+    n, p, v = 40, 300, 5
+    ids = [f"s{i:02d}" for i in range(n)]
+    table = pd.DataFrame({"stim_id": ids, "path": [f"/x/{s}.png" for s in ids]})
+    table["modality"] = "image"
+    write_stimuli(table, tmp_path / "stimuli.tsv")
+    X = (rng.standard_normal((n, p)) * 0.99 ** np.arange(p)).astype(np.float32)
+    Y = (X[:, :20] @ rng.standard_normal((20, v)) + rng.standard_normal((n, v))).astype(np.float32)
+    write_h5(
+        tmp_path / "f.h5", {"features": X}, attrs={"method": "none", "fit": "none"}, stim_id=ids
+    )
+    write_h5(tmp_path / "b.h5", {"responses": Y, "index": np.arange(v)}, stim_id=ids)
+    settings = {
+        "estimator": "ridge",
+        "alphas": [0.1, 1.0, 10.0, 100.0],
+        "cv": {"scheme": "kfold", "n_folds": 4, "seed": 0},
+        "inner_folds": 3,
+        "voxel_batch": 10,
+        "permutation": {"n_perm": 0},
+    }
+    out = run_encoding(tmp_path / "stimuli.tsv", tmp_path / "f.h5", tmp_path / "b.h5", settings)
+    splits = make_splits(n, "kfold", n_folds=4, seed=0)
+    ref = cross_validated_encoding(
+        X.astype(np.float64),
+        Y,
+        settings["alphas"],
+        splits=splits,
+        inner_cv=lambda train: inner_splits(train, "kfold", n_folds=3, seed=0),
+        alpha_scale="relative",
+        device="numpy",
+    )
+    np.testing.assert_allclose(out.result.score, ref.score, rtol=1e-5, atol=1e-6)
+    assert out.features["features_method"] == "none"
