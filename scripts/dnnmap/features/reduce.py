@@ -230,7 +230,7 @@ def layer_features(
     base = {"layer": layer, "method": method, "seed": seed}
     if method == "none":
         stim_id, X = raw_layer(activations_path, layer)
-        attrs = {**base, "fit": NOT_FITTED, "fitted_on": "none (raw units)"}
+        attrs = {**base, "fit": NOT_FITTED, "fitted_on": "nothing (raw units)"}
         return LayerFeatures(stim_id, X, {**attrs, "n_components": X.shape[1]})
     if method == "random_projection":
         kind = settings.get("projection", "gaussian")
@@ -252,7 +252,7 @@ def layer_features(
         attrs = {
             **base,
             "fit": NOT_FITTED,
-            "fitted_on": "none (data-independent)",
+            "fitted_on": "nothing (data-independent)",
             "n_components": k,
             "projection": kind,
             "density": float(density),

@@ -143,7 +143,7 @@ def test_method_none_writes_the_raw_units(tmp_path):
     np.testing.assert_array_equal(arrays["features"], data["conv"].reshape(9, -1))
     assert arrays["features"].dtype == np.float32
     assert (attrs["method"], attrs["fit"], attrs["n_components"]) == ("none", "none", 36)
-    assert attrs["fitted_on"] == "none (raw units)" and "basis" not in arrays
+    assert attrs["fitted_on"] == "nothing (raw units)" and "basis" not in arrays
 
 
 def test_random_projection_attrs_and_features(tmp_path):
@@ -154,6 +154,7 @@ def test_random_projection_attrs_and_features(tmp_path):
     np.testing.assert_allclose(arrays["features"], data["conv"].reshape(9, -1) @ R.T, rtol=1e-5)
     assert (attrs["method"], attrs["fit"], attrs["seed"]) == ("random_projection", "none", 2)
     assert attrs["projection"] == "gaussian" and attrs["n_components"] == 6
+    assert attrs["fitted_on"] == "nothing (data-independent)"
     sparse, attrs = _main(tmp_path, {**settings, "projection": "sparse", "density": 0.5})
     assert attrs["projection"] == "sparse" and attrs["density"] == 0.5
     R = projection_matrix("sparse", 6, 36, 2, density=0.5)
