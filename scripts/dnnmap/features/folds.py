@@ -258,10 +258,15 @@ def features_summary(attrs: dict) -> dict:
     raw = attrs.get("features")
     if isinstance(raw, str | bytes):
         attrs = json.loads(raw)
-    return {
+    out = {
         "features_method": attrs.get("method", ""),
         "features_fit": attrs.get("fit", attrs.get("fit_partition", "")),
         "features_n_components": attrs.get("n_components", ""),
         "features_seed": attrs.get("seed", ""),
         "features_fitted_on": attrs.get("fitted_on", ""),
     }
+    # HDF5 attributes come back as numpy scalars and bytes: plain Python values for JSON
+    for key, value in out.items():
+        value = value.decode() if isinstance(value, bytes) else value
+        out[key] = value.item() if isinstance(value, np.generic) else value
+    return out

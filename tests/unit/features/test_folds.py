@@ -157,6 +157,9 @@ def test_features_summary_and_errors():
         "features_fitted_on": "x",
     }
     assert features_summary({"fit_partition": "all", "method": "pca"})["features_fit"] == "all"
+    numpy_attrs = features_summary({"method": np.str_("none"), "n_components": np.int64(7)})
+    assert numpy_attrs["features_n_components"] == 7
+    assert type(numpy_attrs["features_n_components"]) is int
     with pytest.raises(InputError, match="n_components"):
         FoldFeatures(np.ones((4, 2)), per_fold=True)
     with pytest.raises(InputError, match="NaN"):
