@@ -220,3 +220,32 @@ def test_encoding_job_with_every_unit_matches_ridge_on_the_raw_units(tmp_path):
     )
     np.testing.assert_allclose(out.result.score, ref.score, rtol=1e-5, atol=1e-6)
     assert out.features["features_method"] == "none"
+
+
+def test_decoding_fits_each_split_on_its_own_features():
+    """Continuous decoding with fit: train features: per split, a PCA of the training rows,
+    standardized on them, then nested ridge (as a manual loop with scikit-learn's PCA)."""
+    from sklearn.preprocessing import StandardScaler
+
+    from dnnmap.decoding.cross_validation import cross_validated_decoding
+    from dnnmap.encoding.ridge import RidgeCV
+    from dnnmap.stats.splits import as_pairs
+
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((40, 90)) * 0.97 ** np.arange(90)
+    y = X[:, :5].sum(axis=1) + rng.standard_normal(40) * 0.5
+    feats = FoldFeatures(PCA(39, svd_solver="full").fit_transform(X), per_fold=True, n_components=6)
+    splits = make_splits(40, "kfold", n_folds=4, seed=0)
+    alphas = (0.1, 1.0, 10.0)
+    res = cross_validated_decoding(
+        feats, y, splits, estimator="ridge", alphas=alphas, inner_folds=3, n_perm=0, seed=0
+    )
+    for train, test in zip(splits.train, splits.test, strict=True):
+        pca = PCA(6, svd_solver="full").fit(X[train])
+        scaler = StandardScaler().fit(pca.transform(X[train]))
+        inner = as_pairs(3, train.size, seed=0, name="inner_folds")
+        ridge = RidgeCV(alphas=alphas, cv=inner, device="numpy").fit(
+            scaler.transform(pca.transform(X[train])), y[train][:, None]
+        )
+        pred = ridge.predict(scaler.transform(pca.transform(X[test])))[:, 0]
+        np.testing.assert_allclose(res.predictions[0, test], pred, rtol=1e-6, atol=1e-8)
