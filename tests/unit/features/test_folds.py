@@ -249,3 +249,20 @@ def test_decoding_fits_each_split_on_its_own_features():
         )
         pred = ridge.predict(scaler.transform(pca.transform(X[test])))[:, 0]
         np.testing.assert_allclose(res.predictions[0, test], pred, rtol=1e-6, atol=1e-8)
+
+
+def test_refit_permutations_refit_the_per_fold_features():
+    """Refit permutations take FoldFeatures: the observed score is the fold-fitted CV's, and
+    each split's PCA is fitted once (cached) for all permutations."""
+    from dnnmap.encoding.permutation import refit_permutation_test
+
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((30, 60))
+    Y = X[:, :3] @ rng.standard_normal((3, 4)) + rng.standard_normal((30, 4))
+    feats = FoldFeatures(PCA(29, svd_solver="full").fit_transform(X), per_fold=True, n_components=5)
+    splits = make_splits(30, "kfold", n_folds=3, seed=0)
+    kw = {"splits": splits, "inner_cv": 3, "device": "numpy"}
+    cv = cross_validated_encoding(feats, Y, [0.1, 1.0, 10.0], **kw)
+    perm = refit_permutation_test(feats, Y, 9, 0, alphas=[0.1, 1.0, 10.0], batch=3, **kw)
+    np.testing.assert_allclose(perm.observed, cv.score, rtol=1e-10)
+    assert perm.pvalue.shape == (4,) and len(feats._cache) == 3
