@@ -43,7 +43,11 @@ def main(activations_path, layer, features_config, out_path, external_path=None,
     )
     if "explained_variance_ratio_total" in attrs:
         share = 100 * attrs["explained_variance_ratio_total"]
-        LOG.info("the %d components explain %.1f%% of the variance", attrs["n_components"], share)
+        LOG.info(
+            "the %d components explain %.1f%% of the variance of the stimuli fitted on",
+            attrs["n_components"],
+            share,
+        )
     dtype = np.float32 if attrs["method"] == "none" else np.float64
     arrays = {"features": np.asarray(out.features).astype(dtype, copy=False)}
     arrays.update(out.arrays)
