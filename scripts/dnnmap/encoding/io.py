@@ -416,4 +416,5 @@ def read_features_meta(path: str | os.PathLike) -> dict:
     (:func:`dnnmap.features.folds.features_summary`; empty strings for older files)."""
     with h5py.File(path, "r") as f:
         raw = f.attrs.get("features")
-    return features_summary(json.loads(raw)) if raw else features_summary({})
+    data = json.loads(raw) if raw else {}
+    return data if "features_method" in data else features_summary(data)

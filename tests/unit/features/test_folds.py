@@ -220,6 +220,10 @@ def test_encoding_job_with_every_unit_matches_ridge_on_the_raw_units(tmp_path):
     )
     np.testing.assert_allclose(out.result.score, ref.score, rtol=1e-5, atol=1e-6)
     assert out.features["features_method"] == "none"
+    from dnnmap.encoding.io import read_features_meta, write_encoding
+
+    write_encoding(tmp_path / "e.h5", out, settings, {})
+    assert read_features_meta(tmp_path / "e.h5") == out.features
 
 
 def test_decoding_fits_each_split_on_its_own_features():
