@@ -282,6 +282,7 @@ def check_semantics(
     _check_partition(config, source)
     _check_stacking(config, source)
     _check_joint(config, source)
+    check_features(config, source)
     _check_rsa(config, source)
     _check_estimator(config, source)
     _check_encoding(config, source)
@@ -429,6 +430,122 @@ def _check_joint(config, source):
                 f"{key}: {pair[0]} and {pair[1]} come from models that take different "
                 "stimuli; expected the same stimulus set"
             )
+
+
+# --- features (issue 10) ---------------------------------------------------------------------
+
+
+def check_features(config: Mapping, source: str) -> None:
+    """The ``features`` settings that contradict each other.
+
+    - ``fit: external`` needs ``external_stimuli``, and ``external_stimuli`` needs ``fit:
+      external``;
+    - ``fit: external`` is for ``method: pca`` only: ``none`` and ``random_projection`` fit
+      nothing (for them ``fit: all`` and ``fit: train`` make no difference and are accepted;
+      the features file records ``fit: none``);
+    - ``projection`` only with ``method: random_projection``; ``density`` only with
+      ``projection: sparse``.
+
+    Raises
+    ------
+    InputError
+        One line naming the key.
+    """
+    feats = config.get("features", {})
+    method = feats.get("method", "none")
+    fit = feats.get("fit", "train")
+    external = feats.get("external_stimuli")
+    if fit == "external" and method != "pca":
+        raise InputError(
+            f"{source}: features.fit is 'external' but features.method is {method!r}, which "
+            "fits nothing (raw units, or a data-independent random projection); expected "
+            "features.method: pca, or features.fit: train"
+        )
+    if fit == "external" and not external:
+        raise InputError(
+            f"{source}: features.fit is 'external' but features.external_stimuli is not set; "
+            "expected the stimulus table of the images the PCA is fitted on"
+        )
+    if external and fit != "external":
+        raise InputError(
+            f"{source}: features.external_stimuli is {external!r} but features.fit is "
+            f"{fit!r}; expected features.fit: external (or no features.external_stimuli)"
+        )
+    projection = feats.get("projection")
+    if projection is not None and method != "random_projection":
+        raise InputError(
+            f"{source}: features.projection is {projection!r} but features.method is "
+            f"{method!r}; expected features.method: random_projection (or no projection)"
+        )
+    if feats.get("density") is not None and projection != "sparse":
+        raise InputError(
+            f"{source}: features.density is {feats['density']} but features.projection is "
+            f"{projection or 'gaussian'!r}; expected features.projection: sparse"
+        )
+
+
+def check_external_stimuli(config: Mapping, table: pd.DataFrame, source: str):
+    """Read and check the external stimulus set of ``features.fit: external``.
+
+    Parameters
+    ----------
+    config : mapping
+        The validated config.
+    table : DataFrame
+        The checked stimulus table of the experiment (:func:`dnnmap.stimuli.check_stimuli`).
+    source : str
+        Config file name for messages.
+
+    Returns
+    -------
+    DataFrame or None
+        The checked external table (absolute paths), or None without ``fit: external``.
+
+    Raises
+    ------
+    InputError
+        One line naming ``features.external_stimuli`` when the table is missing or invalid
+        (columns, ids, a missing image), has other modalities than the experiment's, or
+        shares a stimulus (by id or by file) with the experiment: the PCA must be fitted on
+        images the brain never saw.
+    """
+    from dnnmap.stimuli import check_stimuli, read_table
+
+    feats = config.get("features", {})
+    path = feats.get("external_stimuli")
+    if feats.get("fit") != "external" or not path:
+        return None
+    key = f"{source}: features.external_stimuli"
+    if not Path(path).is_file():
+        raise InputError(f"{key}: {path} does not exist; expected a stimulus table (TSV/CSV)")
+    try:
+        ext = check_stimuli(read_table(path), path, decode=False)
+    except InputError as err:
+        raise InputError(f"{key}: {err}") from None
+    shared = sorted(set(ext["stim_id"]) & set(table["stim_id"]))
+    if shared:
+        raise InputError(
+            f"{key}: {path} shares {len(shared)} stim_id(s) with {config['stimuli']['table']} "
+            f"(first {shared[0]!r}); expected images the brain never saw"
+        )
+    files = sorted(
+        {str(Path(p).resolve()) for p in ext["path"]}
+        & {str(Path(p).resolve()) for p in table["path"]}
+    )
+    if files:
+        raise InputError(
+            f"{key}: {path} lists {len(files)} file(s) of {config['stimuli']['table']} "
+            f"(first {files[0]}); expected images the brain never saw"
+        )
+    kinds = set(ext["modality"]) - set(table["modality"])
+    if kinds:
+        raise InputError(
+            f"{key}: {path} has modality {sorted(kinds)[0]!r}, which the experiment's stimuli "
+            "do not; expected stimuli the same networks read the same way"
+        )
+    if len(ext) < 3:
+        raise InputError(f"{key}: {path} has {len(ext)} stimuli; expected at least 3 for a PCA")
+    return ext
 
 
 # --- rsa (issue 10) -------------------------------------------------------------------------

@@ -77,6 +77,7 @@ def encoding_mem_mb(
     the per-fold SVDs (n_stim x n_features).
     """
     whole = 4 * n_stim * n_vox * 4
+    # n_features: :func:`feature_width` (all units with features.method: none)
     batch = 10 * 8 * n_stim * min(n_vox, voxel_batch)
     svd = 8 * 8 * n_stim * max(n_features, 1)
     return math.ceil((PYTHON_BASE_MB + (whole + batch + svd) / MB) * 1.2) * attempt
@@ -157,10 +158,39 @@ DEFAULT_RESIZE = 224
 DECODING_FIT_S = 0.05
 
 
+def feature_width(method: str, fit: str, n_components: int, n_stim: int, n_units: int) -> int:
+    """Columns of the matrix a cross-validated job reads from a features file.
+
+    ``none``: every unit of the layer (the encoding then works in the dual, on an
+    ``n_stim x n_stim`` Gram matrix, but holds the whole layer); ``random_projection``:
+    ``n_components``; ``pca``: ``min(n_components, n_stim - 1, n_units)``, or with ``fit:
+    train`` the lossless basis each fold's PCA is fitted on, ``min(n_stim - 1, n_units)``.
+    """
+    if method == "none":
+        return n_units
+    if method == "random_projection":
+        return n_components
+    if fit == "train":
+        return max(1, min(n_stim - 1, n_units))
+    return max(1, min(n_components, n_stim - 1, n_units))
+
+
 def features_mem_mb(
-    n_stim: int, architecture: str, layer: str, resize: int, attempt: int = 1
+    n_stim: int,
+    architecture: str,
+    layer: str,
+    resize: int,
+    attempt: int = 1,
+    method: str = "pca",
+    fit: str = "all",
+    n_components: int = 100,
 ) -> int:
-    """Memory of the PCA job of one layer, MB (:func:`pca_mem_mb` at the layer's unit count).
+    """Memory of the features job of one layer, MB.
+
+    ``pca``: :func:`pca_mem_mb` at the layer's unit count (with ``fit: external``, also the
+    components, twice ``n_components x n_units`` float64); ``none``: the whole layer three
+    times in float32 (read, flattened, written); ``random_projection``: the output, a slab
+    of the layer and of the projection matrix.
 
     Parameters
     ----------
@@ -174,9 +204,19 @@ def features_mem_mb(
         Side of the square model input, pixels.
     attempt : int
         Retry number (1 for the first run); memory grows linearly with it.
+    method, fit : str
+        ``features.method`` and ``features.fit``.
+    n_components : int
+        ``features.n_components``.
     """
     units = layer_units(architecture, [layer], resize)[layer]
-    return pca_mem_mb(n_stim, units, attempt=attempt)
+    if method == "none":
+        return math.ceil((PYTHON_BASE_MB + 3 * 4 * n_stim * units / MB) * 1.2) * attempt
+    if method == "random_projection":
+        slab = 8 * (n_stim + 2 * n_components) * min(units, 16384) + 8 * n_stim * n_components
+        return math.ceil((PYTHON_BASE_MB + slab / MB) * 1.2) * attempt
+    extra = 2 * 8 * n_components * units if fit == "external" else 0
+    return pca_mem_mb(n_stim, units, attempt=attempt) + math.ceil(1.2 * extra / MB) * attempt
 
 
 def decoding_mem_mb(n_stim: int, n_columns: int, attempt: int = 1) -> int:

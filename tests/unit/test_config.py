@@ -78,7 +78,7 @@ def test_demo_config_is_valid(config, schema):
 
 def test_validate_fills_defaults(config, schema):
     props = schema["properties"]
-    del config["features"]["n_components"]
+    config["features"].pop("n_components", None)
     config["encoding"] = {}
     config["compute"] = {"batch_size": 8}
     for key in ("weights", "seed", "source"):

@@ -47,7 +47,8 @@ def test_numbers_in_exponent_form_are_read(text, expected):
 
 
 def test_whole_numbers_for_integer_keys_and_nested_lists():
-    config = demo(("n_components: 100", "n_components: 1e2"))
+    # the demo sets no n_components (features.method: none), so the edit adds one
+    config = demo(("  method: none\n", "  method: none\n  n_components: 1e2\n"))
     config["models"]["alexnet"]["preprocessing"]["mean"] = ["5e-1", 0.4, "4e-1"]
     validate(config, SCHEMA, "config.yaml")
     assert config["features"]["n_components"] == 100
@@ -65,7 +66,8 @@ def test_whole_numbers_for_integer_keys_and_nested_lists():
     ],
 )
 def test_other_strings_are_still_errors(text, message):
-    config = demo(("n_components: 100", text)) if "n_components" in text else demo()
+    added = ("  method: none\n", f"  method: none\n  {text}\n")
+    config = demo(added) if "n_components" in text else demo()
     if message is None:
         validate(config, SCHEMA, "config.yaml")
         return

@@ -405,7 +405,7 @@ def test_fully_masked_roi_gives_nan_rows_not_a_crash(tmp_path):
     config = _user_brain(tmp_path, ids)
     write_dscalar(tmp_path / "brain.dscalar.nii", data, ids, axis)
     config["models"]["alexnet"]["layers"] = ["conv1", "conv2"]
-    config["features"]["n_components"] = 10
+    config["features"].update(method="pca", n_components=10)
     config["brain"]["rois"] = {"V1": ["V1"], "V4": ["V4"]}
     config["encoding"]["permutation"]["n_perm"] = 0
     config["rsa"]["advanced"]["partition"] = {}

@@ -319,6 +319,21 @@ def test_hdf5_outputs_carry_ids_and_provenance(demo):
         assert f.attrs["weights_id"] == "random(seed=0)"
 
 
+def test_features_say_how_they_were_made(demo):
+    """Each features file names its method, fit and stimulus set; the summary repeats them."""
+    features = demo_config()["features"]
+    method = features["method"]
+    with h5py.File(demo / "results/features/alexnet/conv3.h5", "r") as f:
+        attrs = dict(f.attrs)
+        width = f["features"].shape[1]
+    assert attrs["method"] == method and attrs["layer"] == "conv3"
+    if method == "none":  # every unit of conv3, nothing fitted
+        assert attrs["fit"] == "none" and width == 384 * 13 * 13
+    summary = pd.read_csv(demo / "results/summary/encoding.tsv", sep="\t")
+    assert (summary["features_method"] == method).all()
+    assert (summary["features_fit"] == attrs["fit"]).all()
+
+
 def test_no_temporary_files_and_logs_written(demo):
     leftovers = [p for p in (demo / "results").rglob(".*.partial")]
     assert not leftovers

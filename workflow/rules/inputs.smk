@@ -127,3 +127,11 @@ def compare_encodings(wildcards):
         )
         for space in compare_pairs()[wildcards.pair]
     ]
+
+
+def features_inputs(wildcards):
+    """The activations a layer's features are made from (and the external set's, if any)."""
+    inputs = {"activations": ACTIVATIONS.format(model=wildcards.model)}
+    if EXTERNAL_TABLE is not None:
+        inputs["external"] = EXTERNAL_ACTIVATIONS.format(model=wildcards.model)
+    return inputs

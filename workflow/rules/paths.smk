@@ -7,6 +7,10 @@ STIMULI = "results/stimuli.tsv"
 WEIGHTS = "results/weights/{model}.pth"
 ACTIVATIONS = "results/activations/{model}.h5"
 FEATURES = "results/features/{model}/{layer}.h5"
+# The external stimulus set that features.fit: external fits the PCA on (never shown to the
+# brain): its checked table and activations, made by the same rules as the experiment's.
+EXTERNAL_STIMULI = "results/external/stimuli.tsv"
+EXTERNAL_ACTIVATIONS = "results/external/activations/{model}.h5"
 
 # Brain data: the simulated brain of the demo, and the responses of each region.
 SIM_RESPONSES = "results/simulation/{subject}/responses.dscalar.nii"

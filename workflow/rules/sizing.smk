@@ -28,12 +28,27 @@ def extraction_runtime(wildcards):
 
 
 def features_mem_mb(wildcards, attempt):
+    feats = config["features"]
     return sizing.features_mem_mb(
         N_STIM,
         config["models"][wildcards.model]["architecture"],
         wildcards.layer,
         input_side(wildcards.model),
         attempt,
+        feats["method"],
+        feats["fit"],
+        feats["n_components"],
+    )
+
+
+def feature_width(model, layer):
+    """Columns of a layer's features file that encoding and decoding jobs read."""
+    feats = config["features"]
+    units = sizing.layer_units(
+        config["models"][model]["architecture"], [layer], input_side(model)
+    )[layer]
+    return sizing.feature_width(
+        feats["method"], feats["fit"], feats["n_components"], N_STIM, units
     )
 
 
@@ -46,7 +61,7 @@ def encoding_columns(wildcards):
             model["architecture"], [wildcards.layer], input_side(wildcards.model)
         )
         return units[wildcards.layer]
-    return config["features"]["n_components"]
+    return feature_width(wildcards.model, wildcards.layer)
 
 
 def encoding_mem_mb(wildcards, attempt):
@@ -85,9 +100,12 @@ def brain_mem_mb(wildcards, attempt):
 
 
 def decoding_mem_mb(wildcards, attempt):
-    """The patterns: an ROI's grayordinates (decode_brain) or a layer's PCA features."""
+    """The patterns: an ROI's grayordinates (decode_brain) or a layer's features."""
     roi = getattr(wildcards, "roi", None)
-    n_columns = ROI_SIZES.get(roi, config["features"]["n_components"])
+    if roi is None:
+        n_columns = feature_width(wildcards.model, wildcards.layer)
+    else:
+        n_columns = ROI_SIZES[roi]
     return sizing.decoding_mem_mb(N_STIM, n_columns, attempt)
 
 

@@ -11,7 +11,14 @@ from snakemake.exceptions import WorkflowError
 from dnnmap import sizing as sizing
 from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 from dnnmap.brain.cifti import FSLR32K_GRAYORDINATES
-from dnnmap.config import SIMULATE, check_semantics, load_schema, validate, weights_kind
+from dnnmap.config import (
+    SIMULATE,
+    check_external_stimuli,
+    check_semantics,
+    load_schema,
+    validate,
+    weights_kind,
+)
 from dnnmap.errors import InputError
 from dnnmap.models.registry import get_family
 from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table
@@ -46,6 +53,8 @@ def _startup_checks():
 
 try:
     STIMULUS_TABLE = _startup_checks()
+    # features.fit: external: the images the PCA is fitted on (None otherwise)
+    EXTERNAL_TABLE = check_external_stimuli(config, STIMULUS_TABLE, str(CONFIG_SOURCE))
 except InputError as err:
     raise WorkflowError(f"dnnmap: {err}") from None
 

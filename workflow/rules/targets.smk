@@ -225,6 +225,7 @@ def stacking_outputs():
 # rule's own benchmark pattern over them.
 BENCHMARKED_JOBS = {
     "extract_activations": model_jobs,
+    "extract_external_activations": model_jobs,  # features.fit: external only
     "reduce_features": layer_jobs,
     "encode": encoding_jobs,
     "joint_partition": joint_jobs,

@@ -52,6 +52,7 @@ from dnnmap.decoding.classifiers import (
 )
 from dnnmap.encoding.ridge import RidgeCV
 from dnnmap.errors import InputError
+from dnnmap.features.folds import FoldFeatures
 from dnnmap.stats import permutations as stats_permutations
 from dnnmap.stats.inference import permutation_pvalue
 from dnnmap.stats.metrics import pearson_r, r2_score
@@ -151,16 +152,25 @@ def _grouped(inner_folds, groups, train):
     return inner_splits(train, "group", n_folds=int(inner_folds), groups=groups)
 
 
+def _split_rows(X, folded, train, test):
+    """``(X_train, X_test)`` of one split: rows of X, or the fold seam's design
+    (:func:`dnnmap.features.folds.fold_design`) when the features are fitted per split."""
+    if folded is not None:
+        return folded.design(train, test)
+    return X[train], X[test]
+
+
 def _prepare_folds(
-    X, codes, splits: Splits, inner_folds, seed, groups, coordinates=True
+    X, codes, splits: Splits, inner_folds, seed, groups, coordinates=True, folded=None
 ) -> list[PreparedFold]:
     """One :class:`PreparedFold` per outer split; inner folds stratified on the observed labels
     (grouped when ``groups`` are given)."""
     folds = []
     for train, test in zip(splits.train, splits.test, strict=True):
         inner = _grouped(inner_folds, groups, train)
-        pairs = stratified_pairs(inner, codes[train], seed, X=X[train])
-        folds.append(PreparedFold(X[train], pairs, X[test], coordinates))
+        X_train, X_test = _split_rows(X, folded, train, test)
+        pairs = stratified_pairs(inner, codes[train], seed, X=X_train)
+        folds.append(PreparedFold(X_train, pairs, X_test, coordinates))
     return folds
 
 
@@ -203,11 +213,13 @@ def _permutation_null(perms: np.ndarray, n_jobs: int, *args) -> tuple[np.ndarray
     return np.concatenate([r[0] for r in results]), sum(r[1] for r in results)
 
 
-def _decode_categorical(X, y, splits, spec, Cs, inner_folds, seed, perms, n_jobs, groups):
+def _decode_categorical(
+    X, y, splits, spec, Cs, inner_folds, seed, perms, n_jobs, groups, folded=None
+):
     classes, codes = np.unique(np.asarray(y), return_inverse=True)
     if classes.size < 2:
         raise InputError(f"y has one class ({str(classes[0])!r}); expected at least 2 to decode")
-    folds = _prepare_folds(X, codes, splits, inner_folds, seed, groups, spec.linear)
+    folds = _prepare_folds(X, codes, splits, inner_folds, seed, groups, spec.linear, folded)
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
         warnings.simplefilter("always", ConvergenceWarning)
         preds, params = _fold_predictions(folds, splits, codes, spec, Cs)
@@ -244,7 +256,7 @@ def _decode_categorical(X, y, splits, spec, Cs, inner_folds, seed, perms, n_jobs
     )
 
 
-def _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms, groups):
+def _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms, groups, folded=None):
     y = np.asarray(y, dtype=np.float64)
     Y = np.column_stack([y, y[perms].T]) if perms.shape[0] else y[:, None]  # (n, 1 + n_perm)
     fold_r = np.empty((len(splits), Y.shape[1]))
@@ -258,14 +270,15 @@ def _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms, groups):
                 f"outer split {k + 1} tests {test.size} stimulus; expected at least 2 per "
                 "test set to compute Pearson r (use k-fold, not leave-one-out)"
             )
-        prep = StandardScaler().fit(X[train])
+        X_train, X_test = _split_rows(X, folded, train, test)
+        prep = StandardScaler().fit(X_train)
         inner = _grouped(inner_folds, groups, train)
         if is_int(inner):
             inner = as_pairs(inner, train.size, seed=seed, name="inner_folds")
         ridge = RidgeCV(alphas=alphas, cv=inner, device="numpy").fit(
-            prep.transform(X[train]), Y[train]
+            prep.transform(X_train), Y[train]
         )
-        P = np.asarray(ridge.predict(prep.transform(X[test])), dtype=np.float64)
+        P = np.asarray(ridge.predict(prep.transform(X_test)), dtype=np.float64)
         fold_r[k] = pearson_r(Y[test], P)
         fold_r2[k] = r2_score(Y[test, 0], P[:, 0])
         params[k] = ridge.alpha_[0]
@@ -362,8 +375,11 @@ def cross_validated_decoding(
 
     Parameters
     ----------
-    X : array of shape (n_stim, p)
-        Features (layer features or brain responses); finite.
+    X : array of shape (n_stim, p), or FoldFeatures
+        Features (layer features or brain responses); finite. A
+        :class:`dnnmap.features.folds.FoldFeatures` fitted per split (``features.fit:
+        train``) gives each outer split the design of
+        :func:`dnnmap.features.folds.fold_design` (label-free, shared by the permutations).
     y : array of shape (n_stim,)
         Class labels (``logistic``, ``svm``) or values (``ridge``).
     splits : Splits
@@ -401,7 +417,8 @@ def cross_validated_decoding(
     -------
     DecodingResult
     """
-    X = check_matrix(X)
+    folded = X if isinstance(X, FoldFeatures) and X.per_fold else None
+    X = check_matrix(X.matrix if isinstance(X, FoldFeatures) else X)
     y = np.asarray(y)
     if y.shape != (X.shape[0],):
         raise InputError(f"y has shape {y.shape}; expected ({X.shape[0]},) as rows of X")
@@ -418,7 +435,7 @@ def cross_validated_decoding(
             )
     if estimator in REGRESSORS:
         alphas = check_grid(alphas, "alphas")
-        return _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms, groups)
+        return _decode_continuous(X, y, splits, alphas, inner_folds, seed, perms, groups, folded)
     if isinstance(estimator, str) and estimator not in CLASSIFIERS and "." not in estimator:
         raise InputError(
             f"estimator is {estimator!r}; expected one of {', '.join(CLASSIFIERS + REGRESSORS)} "
@@ -426,4 +443,6 @@ def cross_validated_decoding(
         )
     spec = classifier_spec(estimator, estimator_params)
     Cs = spec.grid(Cs)
-    return _decode_categorical(X, y, splits, spec, Cs, inner_folds, seed, perms, n_jobs, groups)
+    return _decode_categorical(
+        X, y, splits, spec, Cs, inner_folds, seed, perms, n_jobs, groups, folded
+    )

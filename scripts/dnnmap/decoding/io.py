@@ -37,6 +37,7 @@ from dnnmap.decoding.cross_validation import (
     unfitted_result,
 )
 from dnnmap.errors import InputError
+from dnnmap.features.folds import load_features
 from dnnmap.stats.splits import (
     Splits,
     groups_from_table,
@@ -175,9 +176,15 @@ def run_decoding(
         if dataset not in f or "stim_id" not in f:
             raise InputError(f"{source_path}: no {dataset!r} or 'stim_id' dataset")
         check_stim_ids(stim_ids, read_strings(f["stim_id"]), stimuli_path, source_path)
-        X, n_masked = usable_columns(
-            np.asarray(f[dataset][()], dtype=np.float64), source_path, dataset
-        )
+        per_fold = dataset == "features" and f.attrs.get("fit") == "train" and "basis" in f
+        if not per_fold:
+            X, n_masked = usable_columns(
+                np.asarray(f[dataset][()], dtype=np.float64), source_path, dataset
+            )
+    folded = None
+    if per_fold:  # features.fit: train: a PCA per outer training set (the fold seam)
+        folded = load_features(source_path, stim_ids, stimuli_path)
+        X, n_masked = folded.matrix, 0
     kind, y, splits, groups, estimators = check_decoding_settings(
         table, attribute, settings, stimuli_path
     )
@@ -194,7 +201,7 @@ def run_decoding(
     results = {}
     for est in estimators:
         results[est] = cross_validated_decoding(
-            X,
+            X if folded is None else folded,
             y,
             splits,
             estimator=est,

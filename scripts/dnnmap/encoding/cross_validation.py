@@ -42,6 +42,7 @@ from dnnmap.brain.summary import masked_voxels
 from dnnmap.checks import check_int
 from dnnmap.encoding.base import batches, check_xy, put, take, warn_masked
 from dnnmap.errors import InputError
+from dnnmap.features.folds import FoldFeatures
 from dnnmap.stats.metrics import (
     SCORE_MIN_ROWS,
     explained_variance,
@@ -207,8 +208,10 @@ def cross_validated_predictions(
         and returns an unfitted estimator. Its ``fit(X, Y)`` takes ``Y (n_train, b)`` and
         ``predict`` returns ``(m, b)`` (or ``(m,)`` when ``b == 1``); an estimator with a
         ``fit_predict_batches`` method (the module docstring) runs its own fits.
-    X : array of shape (n, p)
-        Features.
+    X : array of shape (n, p), or FoldFeatures
+        Features; a :class:`dnnmap.features.folds.FoldFeatures` gives each split its own
+        design (:meth:`~dnnmap.features.folds.FoldFeatures.split_design`: with
+        ``features.fit: train``, a PCA fitted on the split's training rows only).
     Y : array of shape (n, v) or (n,)
         Responses (float32 kept as float32); 1-D Y gives 1-D (or scalar) outputs.
     splits : dnnmap.stats.splits.Splits
@@ -237,6 +240,9 @@ def cross_validated_predictions(
     if pooling not in POOLINGS:
         raise InputError(f"pooling is {pooling!r}; expected one of {', '.join(POOLINGS)}")
     min_rows = SCORE_MIN_ROWS[score]
+    folded = X if isinstance(X, FoldFeatures) and X.per_fold else None
+    if isinstance(X, FoldFeatures):
+        X = X.matrix
     X, Y, vector = check_xy(X, Y, finite_y=False, keep_float32=True)
     n, v = Y.shape
     splits = check_splits(splits, n, min_train=3)
@@ -263,11 +269,14 @@ def cross_validated_predictions(
         which = np.flatnonzero(splits.repeat == r)
         for s in which:
             tr, te = splits.train[s], splits.test[s]
+            Xs = X
+            if folded is not None:  # features fitted on this split's training rows
+                Xs, shared = folded.split_design(tr), {}
             est = _fresh(estimator_factory, tr)
             if callable(getattr(est, "fit_predict_batches", None)):
-                fits = est.fit_predict_batches(X, Y, tr, te, cols, step, shared)
+                fits = est.fit_predict_batches(Xs, Y, tr, te, cols, step, shared)
             else:
-                fits = _fit_predict(estimator_factory, est, X, Y, tr, te, cols, step)
+                fits = _fit_predict(estimator_factory, est, Xs, Y, tr, te, cols, step)
             for c, pred, chosen in fits:
                 put(buf, te, c, pred)
                 hyper[s, c] = chosen

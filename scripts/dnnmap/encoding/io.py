@@ -47,7 +47,9 @@ attrs: ``estimator``, ``cv`` (JSON: scheme, folds, repeats, seed, inner folds, a
 alpha_scale), ``score_metric`` (``r``, ``r2`` or ``signed_sqrt_r2``: of ``score`` and
 ``fold_scores``), ``pooling`` (``folds``: ``score`` is the mean of ``fold_scores``;
 ``pooled``: the score of the pooled predictions), ``permutation`` (JSON: n_perm, seed, kind,
-tail, blocks) and dnnmap's provenance. The permuted statistic of ``pvalue`` is ``score``.
+tail, blocks), ``features`` (JSON: method, fit, n_components, seed, fitted_on of the
+features file, :func:`dnnmap.features.folds.features_summary`) and dnnmap's provenance.
+The permuted statistic of ``pvalue`` is ``score``.
 """
 
 from __future__ import annotations
@@ -69,9 +71,10 @@ from dnnmap.encoding.permutation import (
     refit_permutation_test,
 )
 from dnnmap.errors import InputError
+from dnnmap.features.folds import features_summary, load_features, lossless_basis
 from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
 from dnnmap.stimuli import read_stimuli
-from dnnmap.store import check_stim_ids, read_aligned, read_strings, write_h5
+from dnnmap.store import check_stim_ids, read_strings, write_h5
 
 LOG = logging.getLogger("dnnmap")
 
@@ -175,6 +178,8 @@ class EncodingOutput:
     noise_ceiling : array of shape (n_vox,) or None
     units : UnitChoice or None
         The per-unit model's units (``estimator: per_unit``).
+    features : dict or None
+        How the features were made (:func:`dnnmap.features.folds.features_summary`).
     """
 
     result: EncodingResult
@@ -184,6 +189,7 @@ class EncodingOutput:
     permutation: PermutationResult | None = None
     noise_ceiling: np.ndarray | None = None
     units: UnitChoice | None = None
+    features: dict | None = None
 
 
 def _cv_settings(settings: Mapping) -> dict:
@@ -235,9 +241,11 @@ def run_encoding(
         ``results/stimuli.tsv``; defines the stimulus order both inputs must have, and holds
         the group or split column of grouped or fixed-split cross-validation.
     features_path : str
-        ``results/features/{model}/{layer}.h5`` with ``features (n_stim, k)``; for
-        ``estimator: per_unit`` (DNNBrain's best single unit, which must see the layer's own
-        units, not components mixing them), ``results/activations/{model}.h5``.
+        ``results/features/{model}/{layer}.h5`` with ``features (n_stim, k)`` (or, with
+        ``features.fit: train``, the ``basis`` that each outer training set's PCA is fitted
+        on: :mod:`dnnmap.features.folds`); for ``estimator: per_unit`` (DNNBrain's best single
+        unit, which must see the layer's own units, not components mixing them),
+        ``results/activations/{model}.h5``.
     brain_path : str
         ``results/brain/{subject}/{roi}.h5`` with ``responses (n_stim, n_vox)``, ``index``
         and optionally ``noise_ceiling``.
@@ -261,8 +269,19 @@ def run_encoding(
         if layer is None:
             raise InputError("estimator per_unit reads a layer of the activations; layer is None")
         X, unit_shape = read_layer_units(features_path, layer, stim_ids, stimuli_path)
+        features_meta = features_summary({"method": "units", "fit": "none", "fitted_on": "nothing"})
     else:
-        X = read_aligned(features_path, "features", stim_ids, stimuli_path).astype(np.float64)
+        features = load_features(features_path, stim_ids, stimuli_path)
+        features_meta = features_summary(features.attrs)
+        # fit: train features are fitted per outer split (the fold seam); others are fixed
+        X = features if features.per_fold else features.matrix
+        if X is features.matrix and settings["estimator"] == RIDGE and X.shape[1] >= X.shape[0]:
+            # Ridge with an intercept sees the features only through the inner products of
+            # centered rows: the same fit from n - 1 columns (e.g. every unit of a wide layer).
+            LOG.info(
+                "%d feature columns for %d stimuli: ridge on their lossless basis", *X.shape[::-1]
+            )
+            X = lossless_basis(X)
     roi = read_roi(brain_path, stim_ids, stimuli_path)
     Y = roi["responses"].astype(np.float32)
     cv = _cv_settings(settings)
@@ -293,7 +312,9 @@ def run_encoding(
     units = None
     if unit_shape is not None:
         units = _units_on_all_stimuli(X, Y, result, unit_shape, factory)
-    return EncodingOutput(result, roi["index"], stim_ids, splits, permutation, ceiling, units)
+    return EncodingOutput(
+        result, roi["index"], stim_ids, splits, permutation, ceiling, units, features_meta
+    )
 
 
 def _units_on_all_stimuli(X, Y, result, unit_shape, factory) -> UnitChoice:
@@ -481,6 +502,7 @@ def write_encoding(path, out: EncodingOutput, settings: Mapping, attrs: Mapping)
             "permutation": json.dumps(meta),
             **unit_attrs,
             **ceiling_attrs,
+            "features": json.dumps(out.features or {}, default=str),
         },
         stim_id=out.stim_ids,
     )
@@ -512,3 +534,13 @@ def read_permutation_meta(path: str | os.PathLike) -> dict:
     with h5py.File(path, "r") as f:
         raw = f.attrs.get("permutation")
     return json.loads(raw) if raw else {"n_perm": 0}
+
+
+def read_features_meta(path: str | os.PathLike) -> dict:
+    """How the features of an encoding file were made: ``features_method``, ``features_fit``,
+    ``features_n_components``, ``features_seed``, ``features_fitted_on``
+    (:func:`dnnmap.features.folds.features_summary`; empty strings for older files)."""
+    with h5py.File(path, "r") as f:
+        raw = f.attrs.get("features")
+    data = json.loads(raw) if raw else {}
+    return data if "features_method" in data else features_summary(data)

@@ -79,6 +79,7 @@ from dnnmap.checks import check_choice, check_int
 from dnnmap.encoding.cross_validation import POOLINGS
 from dnnmap.encoding.ridge import DEFAULT_ALPHAS, cross_validated_encoding
 from dnnmap.errors import InputError
+from dnnmap.features.folds import FoldFeatures
 from dnnmap.stats.inference import TAILS, fdr_bh
 from dnnmap.stats.metrics import SCORE_MIN_ROWS
 from dnnmap.stats.permutations import check_groups, permutation_batches
@@ -491,8 +492,9 @@ def refit_permutation_test(
 
     Parameters
     ----------
-    X : array of shape (n, p)
-        Features.
+    X : array of shape (n, p), or FoldFeatures
+        Features; a :class:`dnnmap.features.folds.FoldFeatures` with ``fit: train`` refits
+        the PCA on each outer training set (once: the fitted splits are cached).
     Y : array of shape (n, v) or (n,)
         Responses (float32 is kept, as in the encoding workflow).
     n_perm : int
@@ -540,8 +542,9 @@ def refit_permutation_test(
     if Yn.ndim != 2:
         raise InputError(f"Y has shape {Yn.shape}; expected (n, v) or (n,)")
     n, v = Yn.shape
-    if np.ndim(X) != 2 or np.shape(X)[0] != n:
-        raise InputError(f"X has shape {np.shape(X)} and Y has shape {Yn.shape}; expected (n, p)")
+    shape = X.shape if isinstance(X, FoldFeatures) else np.shape(X)
+    if len(shape) != 2 or shape[0] != n:
+        raise InputError(f"X has shape {shape} and Y has shape {Yn.shape}; expected (n, p)")
     groups = check_groups(groups, n)
     if batch is None:
         batch = max(1, min(n_perm, REFIT_ELEMENTS // max(n * v, 1) - 1))

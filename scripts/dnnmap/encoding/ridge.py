@@ -122,6 +122,7 @@ from dnnmap.encoding.base import (
 )
 from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
 from dnnmap.errors import InputError
+from dnnmap.features.folds import FoldFeatures
 from dnnmap.stats.splits import Splits, check_splits, kfold_assignment, make_splits
 
 DEFAULT_ALPHAS = np.logspace(-2, 6, 17)
@@ -602,8 +603,10 @@ def cross_validated_encoding(
 
     Parameters
     ----------
-    X : array of shape (n, p)
-        Features (e.g. PCA scores of a layer).
+    X : array of shape (n, p), or FoldFeatures
+        Features (e.g. PCA scores of a layer); a
+        :class:`dnnmap.features.folds.FoldFeatures` gives each outer split its own design
+        (fitted on the split's training rows with ``features.fit: train``).
     Y : array of shape (n, v) or (n,)
         Responses (e.g. voxels); 1-D Y gives 1-D (or scalar) outputs.
     alphas : array of shape (n_alphas,)
@@ -649,11 +652,12 @@ def cross_validated_encoding(
         r / R² / explained variance on the tested rows; ``fold_scores`` and ``alpha``
         (n_splits, v); ``folds`` (n,); ``masked`` (v,).
     """
-    X, Yc, _ = check_xy(X, Y, finite_y=False, keep_float32=True)
+    X_rows = X.matrix if isinstance(X, FoldFeatures) else X
+    X_rows, Yc, _ = check_xy(X_rows, Y, finite_y=False, keep_float32=True)
     alphas = check_alphas(alphas)
     solver = check_solver(solver)
     check_batch(batch_size, Yc.shape[1])
-    n = X.shape[0]
+    n = X_rows.shape[0]
     if splits is None:
         _check_outer_folds(n, n_folds)
         splits = make_splits(n, "kfold", n_folds=n_folds, seed=seed)
@@ -690,6 +694,8 @@ def cross_validated_encoding(
             alpha_scale=alpha_scale,
         )
 
+    if not isinstance(X, FoldFeatures):
+        X = X_rows
     return cross_validated_predictions(
         factory, X, Y, splits, batch_size=batch_size, score=score, pooling=pooling
     )

@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 
 from dnnmap.brain.noise_ceiling import MIN_CEILING, count_above_ceiling, roi_normalized_score
-from dnnmap.encoding.io import metric_ceiling, read_permutation_meta, read_scores
+from dnnmap.encoding.io import (
+    metric_ceiling,
+    read_features_meta,
+    read_permutation_meta,
+    read_scores,
+)
 from dnnmap.stats.inference import family_fwe
 
 KEYS = ("model", "layer", "subject", "roi")
@@ -40,6 +45,15 @@ MASK_COLUMNS = ("n_masked", "reason")
 """Columns of :func:`summarize_encoding` after :data:`COLUMNS`: masked voxels (constant or
 not finite responses: :func:`dnnmap.brain.summary.masked_voxels`) and why a row has no
 scores ("" when it has)."""
+FEATURE_COLUMNS = (
+    "features_method",
+    "features_fit",
+    "features_n_components",
+    "features_seed",
+    "features_fitted_on",
+)
+"""Last columns of :func:`summarize_encoding`: how the layer's features were made
+(``features.method``, ``features.fit``, components, seed, the stimuli they were fitted on)."""
 
 
 def summarize_encoding(
@@ -76,9 +90,9 @@ def summarize_encoding(
         chosen alpha sits on an edge of the grid in some outer split, and the fraction of
         voxels significant at FWE 0.05 over the whole family of a model and subject (all
         its layers x ROIs, :func:`dnnmap.stats.inference.family_fwe`; NaN without permutations);
-        then :data:`MASK_COLUMNS` (:func:`mask_columns`). A fully masked ROI (all its
-        responses NaN, or constant such as the zeros outside an acquisition's coverage) gives
-        a row of NaN scores with its reason, never an error.
+        then :data:`MASK_COLUMNS` (:func:`mask_columns`) and :data:`FEATURE_COLUMNS`. A fully
+        masked ROI (all its responses NaN, or constant such as the zeros outside an
+        acquisition's coverage) gives a row of NaN scores with its reason, never an error.
     """
     rows = []
     for path, key in zip(paths, keys, strict=True):
@@ -101,9 +115,10 @@ def summarize_encoding(
                 "median_r_pooled": _nanmedian(scores.get("score_pooled", nan)),
                 "n_alpha_edge": int(np.sum(scores["alpha_edge"])) if "alpha_edge" in scores else 0,
                 **mask_columns(path, score),
+                **read_features_meta(path),
             }
         )
-    table = pd.DataFrame(rows, columns=[*KEYS, *COLUMNS, *MASK_COLUMNS])
+    table = pd.DataFrame(rows, columns=[*KEYS, *COLUMNS, *MASK_COLUMNS, *FEATURE_COLUMNS])
     table["frac_fwe_family_05"] = family_fraction_significant(paths, keys)
     return table
 

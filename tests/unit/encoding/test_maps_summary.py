@@ -14,6 +14,7 @@ from dnnmap.brain.cifti import read_dscalar, write_dscalar
 from dnnmap.encoding.maps import encoding_maps, significance_maps, write_encoding_maps
 from dnnmap.encoding.summary import (
     COLUMNS,
+    FEATURE_COLUMNS,
     MASK_COLUMNS,
     best_layers,
     plot_layer_profiles,
@@ -98,7 +99,15 @@ def test_summarize_encoding(tmp_path):
         {"model": "m", "layer": "fc6", "subject": "sub-01", "roi": "V4"},
     ]
     table = summarize_encoding(paths, keys)
-    assert list(table.columns) == ["model", "layer", "subject", "roi", *COLUMNS, *MASK_COLUMNS]
+    assert list(table.columns) == [
+        "model",
+        "layer",
+        "subject",
+        "roi",
+        *COLUMNS,
+        *MASK_COLUMNS,
+        *FEATURE_COLUMNS,
+    ]
     assert (table["n_masked"] == 0).all() and (table["reason"] == "").all()
     assert table[["layer", "roi"]].values.tolist() == [["conv1", "V1"], ["fc6", "V4"]]
     assert table[["r_normalized", "frac_fwe_05"]].isna().all().all()

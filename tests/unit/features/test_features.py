@@ -1,8 +1,9 @@
-"""Tests of dnnmap.features.reduce.reduce_layer against scikit-learn's exact PCA."""
+"""Tests of dnnmap.features.reduce (every features.method and fit) against scikit-learn."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 from sklearn.decomposition import PCA
 
 from dnnmap.errors import InputError
-from dnnmap.features.reduce import feature_attrs, reduce_layer
+from dnnmap.features.random_projection import projection_matrix
+from dnnmap.features.reduce import feature_attrs, layer_features, reduce_layer
 from dnnmap.models.activation_layout import chunk_shape
 from dnnmap.store import write_strings
 
@@ -117,3 +119,93 @@ def test_feature_attrs(tmp_path):
     np.testing.assert_allclose(ratio, result.explained_variance_ratio)
     assert attrs["n_components"] == 4 and attrs["route"] == "dual" and attrs["layer"] == "fc"
     assert attrs["explained_variance_ratio_total"] == pytest.approx(sum(ratio))
+
+
+# --- layer_features: every method and fit, and the attrs of the file -----------------------
+
+
+def _main(tmp_path, settings, external=None):
+    """Run the rule script's main and read back the file."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+    from reduce_features import main
+
+    out = tmp_path / f"feat-{len(list(tmp_path.iterdir()))}.h5"
+    main(tmp_path / "act.h5", "conv", settings, out, external, "stimuli.tsv")
+    with h5py.File(out, "r") as f:
+        return {k: f[k][()] for k in f}, dict(f.attrs)
+
+
+def test_method_none_writes_the_raw_units(tmp_path):
+    _, data = _activations(tmp_path / "act.h5", {"conv": (9, 4, 3, 3)})
+    arrays, attrs = _main(tmp_path, {"method": "none", "fit": "train", "n_components": 5})
+    np.testing.assert_array_equal(arrays["features"], data["conv"].reshape(9, -1))
+    assert arrays["features"].dtype == np.float32
+    assert (attrs["method"], attrs["fit"], attrs["n_components"]) == ("none", "none", 36)
+    assert attrs["fitted_on"] == "nothing (raw units)" and "basis" not in arrays
+
+
+def test_random_projection_attrs_and_features(tmp_path):
+    _, data = _activations(tmp_path / "act.h5", {"conv": (9, 4, 3, 3)})
+    settings = {"method": "random_projection", "n_components": 6, "seed": 2}
+    arrays, attrs = _main(tmp_path, settings)
+    R = projection_matrix("gaussian", 6, 36, 2)
+    np.testing.assert_allclose(arrays["features"], data["conv"].reshape(9, -1) @ R.T, rtol=1e-5)
+    assert (attrs["method"], attrs["fit"], attrs["seed"]) == ("random_projection", "none", 2)
+    assert attrs["projection"] == "gaussian" and attrs["n_components"] == 6
+    assert attrs["fitted_on"] == "nothing (data-independent)"
+    sparse, attrs = _main(tmp_path, {**settings, "projection": "sparse", "density": 0.5})
+    assert attrs["projection"] == "sparse" and attrs["density"] == 0.5
+    R = projection_matrix("sparse", 6, 36, 2, density=0.5)
+    np.testing.assert_allclose(sparse["features"], data["conv"].reshape(9, -1) @ R.T, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fit", ["all", "train"])
+def test_pca_attrs_name_the_fit(tmp_path, fit):
+    _, data = _activations(tmp_path / "act.h5", {"conv": (12, 4, 3, 3)})
+    arrays, attrs = _main(tmp_path, {"method": "pca", "fit": fit, "n_components": 4})
+    assert (attrs["method"], attrs["fit"], attrs["n_components"]) == ("pca", fit, 4)
+    assert attrs["seed"] == 0 and "dnnmap_version" in attrs
+    ref = PCA(4, svd_solver="full").fit(data["conv"].reshape(12, -1).astype(np.float64))
+    signs = np.sign(np.sum(arrays["features"] * ref.transform(data["conv"].reshape(12, -1)), 0))
+    np.testing.assert_allclose(
+        arrays["features"], ref.transform(data["conv"].reshape(12, -1)) * signs, atol=1e-4
+    )
+    np.testing.assert_allclose(arrays["explained_variance_ratio"], ref.explained_variance_ratio_)
+    if fit == "train":
+        assert attrs["fitted_on"] == "the training stimuli of each outer split"
+        assert arrays["basis"].shape == (12, 11)  # every component: lossless
+        np.testing.assert_allclose(arrays["basis"][:, :4], arrays["features"], atol=1e-10)
+    else:
+        assert attrs["fitted_on"] == "all stimuli (stimuli.tsv)" and "basis" not in arrays
+
+
+def test_pca_fitted_on_an_external_stimulus_set(tmp_path):
+    _, data = _activations(tmp_path / "act.h5", {"conv": (10, 4, 3, 3)}, seed=0)
+    _, ext = _activations(tmp_path / "ext.h5", {"conv": (15, 4, 3, 3)}, seed=1)
+    settings = {
+        "method": "pca",
+        "fit": "external",
+        "n_components": 3,
+        "external_stimuli": "ext.tsv",
+    }
+    arrays, attrs = _main(tmp_path, settings, tmp_path / "ext.h5")
+    ref = PCA(3, svd_solver="full").fit(ext["conv"].reshape(15, -1).astype(np.float64))
+    want = ref.transform(data["conv"].reshape(10, -1).astype(np.float64))
+    signs = np.sign(np.sum(arrays["features"] * want, axis=0))
+    np.testing.assert_allclose(arrays["features"], want * signs, atol=1e-4)
+    assert (attrs["fit"], attrs["fitted_on"]) == ("external", "external: ext.tsv (15 stimuli)")
+    _activations(tmp_path / "other.h5", {"conv": (15, 4, 2, 2)})
+    with pytest.raises(InputError, match="same model and preprocessing"):
+        _main(tmp_path, settings, tmp_path / "other.h5")
+    with pytest.raises(InputError, match="no activations"):
+        layer_features(tmp_path / "act.h5", "conv", settings)
+
+
+def test_unknown_method_or_fit(tmp_path):
+    _activations(tmp_path / "act.h5", {"conv": (5, 2, 2, 2)})
+    with pytest.raises(InputError, match=r"features\.method"):
+        layer_features(tmp_path / "act.h5", "conv", {"method": "ica"})
+    with pytest.raises(InputError, match=r"features\.fit"):
+        layer_features(tmp_path / "act.h5", "conv", {"method": "pca", "fit": "test"})
