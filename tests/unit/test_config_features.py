@@ -22,9 +22,12 @@ def _config():
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-def _check(features: dict) -> None:
+def _check(features: dict, joint_models: bool = False) -> None:
     config = _config()
     config["features"] = features
+    if not joint_models:
+        config.pop("stacking", None)
+        config.pop("joint", None)
     validate(config, SCHEMA, "config.yaml")
     check_features(config, "config.yaml")
 
@@ -100,6 +103,24 @@ def test_contradictions_are_one_line_naming_the_key(features, key):
         _check(features)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith(f"config.yaml: {key}")
+
+
+@pytest.mark.parametrize("section", ["stacking", "joint"])
+def test_per_fold_pca_is_refused_with_stacking_and_joint_models(section):
+    """Stacking and the joint models read one feature matrix per layer: a PCA fitted per
+    outer training set cannot reach them yet, and its all-stimuli matrix would leak."""
+    config = _config()
+    other = "joint" if section == "stacking" else "stacking"
+    config.pop(other, None)
+    config["features"] = {"method": "pca", "fit": "train"}
+    validate(config, SCHEMA, "config.yaml")
+    with pytest.raises(InputError) as err:
+        check_features(config, "config.yaml")
+    msg = str(err.value)
+    assert msg.startswith("config.yaml: features.method is 'pca' with features.fit: train")
+    assert f"({section}.sets)" in msg and "not support yet" in msg and "\n" not in msg
+    _check({"method": "pca", "fit": "all"}, joint_models=True)
+    _check({"method": "none"}, joint_models=True)
 
 
 def _images(folder: Path, names: list[str]) -> None:
