@@ -38,6 +38,9 @@ def cluster_config() -> dict:
     config["simulation"]["regions"].pop("LO")
     config["encoding"]["permutation"]["n_perm"] = 20
     config["decoding"]["n_perm"] = 5
+    config["stacking"]["sets"] = {"drivers": {"alexnet": list(LAYERS)}}
+    config["joint"]["sets"] = {"driving": {"alexnet": list(LAYERS)}}
+    config["joint"]["compare"]["n_perm"] = 100
     config["rsa"]["n_perm"] = 200
     config["rsa"]["n_boot"] = 50
     return config

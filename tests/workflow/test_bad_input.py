@@ -409,6 +409,7 @@ def test_fully_masked_roi_gives_nan_rows_not_a_crash(tmp_path):
     config["brain"]["rois"] = {"V1": ["V1"], "V4": ["V4"]}
     config["encoding"]["permutation"]["n_perm"] = 0
     config["rsa"]["advanced"]["partition"] = {}
+    config["stacking"] = config["joint"] = {}  # their sets name layers left out here
     config["decoding"]["n_perm"] = 0
     targets = [
         "results/summary/encoding.tsv",
