@@ -85,6 +85,25 @@ def lossless_basis(X: np.ndarray) -> np.ndarray:
     return pca_array(X, max(1, min(X.shape[0] - 1, X.shape[1]))).scores
 
 
+def compact_features(X: np.ndarray) -> np.ndarray:
+    """``X``, or its :func:`lossless_basis` when it has at least as many columns as rows.
+
+    For ridge-type models with an intercept (stacking's per-space ridge, banded ridge's
+    per-space kernels) the result is the same, from ``n - 1`` columns instead of every unit
+    of a wide layer.
+
+    Parameters
+    ----------
+    X : array of shape (n, p)
+
+    Returns
+    -------
+    array of shape (n, p) or (n, n - 1), float64
+    """
+    X = np.asarray(X, dtype=np.float64)
+    return lossless_basis(X) if X.shape[1] >= X.shape[0] else X
+
+
 class FoldFeatures:
     """The features of one layer, ready to give the design matrices of any split.
 

@@ -37,6 +37,7 @@ import h5py
 import numpy as np
 
 from dnnmap.errors import InputError
+from dnnmap.features.folds import compact_features
 from dnnmap.spaces import space_names as space_names
 from dnnmap.stacking.regression import StackedRegression, StackingResult, cross_validated_stacking
 from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
@@ -82,7 +83,8 @@ def read_features(
         x = np.asarray(read_aligned(path, "features", stim_ids, table), dtype=np.float64)
         if x.ndim != 2 or not np.isfinite(x).all():
             raise InputError(f"{path}: features are not a finite (n_stim, k) matrix")
-        blocks.append(x)
+        # every unit of a wide layer: the same ridge fits from n - 1 columns
+        blocks.append(compact_features(x))
     return np.hstack(blocks), [b.shape[1] for b in blocks]
 
 

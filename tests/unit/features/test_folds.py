@@ -270,3 +270,33 @@ def test_refit_permutations_refit_the_per_fold_features():
     perm = refit_permutation_test(feats, Y, 9, 0, alphas=[0.1, 1.0, 10.0], batch=3, **kw)
     np.testing.assert_allclose(perm.observed, cv.score, rtol=1e-10)
     assert perm.pvalue.shape == (4,) and len(feats._cache) == 3
+
+
+def test_compact_features_give_the_same_ridge_and_banded_ridge_fits():
+    """Stacking and the joint models fit wide layers on their lossless basis: the same
+    predictions as on every unit, for any training subset (RidgeCV, BandedRidgeCV)."""
+    from dnnmap.encoding.banded_ridge import BandedRidgeCV
+    from dnnmap.encoding.ridge import RidgeCV
+    from dnnmap.features.folds import compact_features
+
+    rng = np.random.default_rng(3)
+    A, B = rng.standard_normal((40, 300)), rng.standard_normal((40, 120))
+    Y = A[:, :5] @ rng.standard_normal((5, 6)) + rng.standard_normal((40, 6))
+    train, test = np.arange(30), np.arange(30, 40)
+    cA, cB = compact_features(A), compact_features(B)
+    assert cA.shape == (40, 39) and compact_features(A[:, :20]).shape == (40, 20)
+    raw = RidgeCV(device="numpy").fit(A[train], Y[train]).predict(A[test])
+    got = RidgeCV(device="numpy").fit(cA[train], Y[train]).predict(cA[test])
+    np.testing.assert_allclose(got, raw, rtol=1e-8, atol=1e-10)
+    raw = BandedRidgeCV(space_sizes=[300, 120], n_iter=4, device="numpy").fit(
+        np.hstack([A, B])[train], Y[train]
+    )
+    got = BandedRidgeCV(space_sizes=[39, 39], n_iter=4, device="numpy").fit(
+        np.hstack([cA, cB])[train], Y[train]
+    )
+    np.testing.assert_allclose(
+        got.predict(np.hstack([cA, cB])[test]),
+        raw.predict(np.hstack([A, B])[test]),
+        rtol=1e-7,
+        atol=1e-9,
+    )
