@@ -455,19 +455,6 @@ def check_features(config: Mapping, source: str) -> None:
     method = feats.get("method", "none")
     fit = feats.get("fit", "train")
     external = feats.get("external_stimuli")
-    joint_models = [
-        f"{section}.sets"
-        for section in ("stacking", "joint")
-        if ((config.get(section) or {}).get("sets") or {})
-    ]
-    if method == "pca" and fit == "train" and joint_models:
-        raise InputError(
-            f"{source}: features.method is 'pca' with features.fit: train, which stacking and "
-            f"the joint models ({', '.join(joint_models)}) do not support yet (they read one "
-            "feature matrix per layer, and the PCA of all stimuli would let test stimuli shape "
-            "it); expected features.method: none or random_projection, or features.fit: "
-            "external"
-        )
     if fit == "external" and method != "pca":
         raise InputError(
             f"{source}: features.fit is 'external' but features.method is {method!r}, which "

@@ -20,26 +20,32 @@ from workflow_helpers import ROOT, demo_config, h5_datasets, run_workflow
 pytestmark = pytest.mark.slow
 
 
-LAYERS = ["conv1", "conv3", "fc6"]
-ENCODE_BUNDLE = 8
+LAYERS = ["conv1", "fc6"]
+ROIS = ["V1", "VTC"]
+ENCODE_BUNDLE = 4
 
 
 def cluster_config() -> dict:
-    """The demo config cut to what a scheduler test needs: three layers, fewer permutations.
+    """The demo config cut to what a scheduler test needs: two layers, two regions, 75 jobs.
 
-    Every rule of the demo still runs (extraction on the GPU partition, PCA, per-ROI jobs,
-    summaries); LO, whose simulation mixes two layers left out here, is dropped. The numbers
-    are the demo's own checks' business (tests/workflow/test_demo.py); this test checks that a
-    SLURM run and a local run of one config give the same files.
+    Every kind of job of the demo but decoding still runs (extraction on the GPU partition,
+    features, per-ROI jobs, encoding bundles, RSA, stacking, joint models, summaries and
+    figures); the regions kept are those the two layers drive. The numbers are the demo's own
+    checks' business (tests/workflow/test_demo.py); this test checks that a SLURM run and a
+    local run of one config give the same files. CI runs it twice (locally, then on SLURM),
+    so it is kept small.
     """
     config = demo_config()
     config["models"]["alexnet"]["layers"] = list(LAYERS)
-    config["brain"]["rois"].pop("LO")
-    config["simulation"]["regions"].pop("LO")
+    for roi in set(config["brain"]["rois"]) - set(ROIS):
+        config["brain"]["rois"].pop(roi)
+        config["simulation"]["regions"].pop(roi)
     config["encoding"]["permutation"]["n_perm"] = 20
-    config["decoding"]["n_perm"] = 5
+    config["decoding"]["attributes"] = []
+    config["rsa"].pop("advanced")
     config["stacking"]["sets"] = {"drivers": {"alexnet": list(LAYERS)}}
     config["joint"]["sets"] = {"driving": {"alexnet": list(LAYERS)}}
+    config["joint"]["compare"]["pairs"] = {"conv1_vs_fc6": ["alexnet/conv1", "alexnet/fc6"]}
     config["joint"]["compare"]["n_perm"] = 100
     config["rsa"]["n_perm"] = 200
     config["rsa"]["n_boot"] = 50
@@ -106,7 +112,7 @@ def test_jobs_went_through_slurm(runs):
     # The encode jobs went in bundles (profiles/slurm group-components), not one each
     n_encode = len(list((cluster / "results" / "encoding").rglob("*.h5")))
     bundles = len(list((slurm / "group_encode_encode").rglob("*.log")))
-    assert n_encode == 2 * len(LAYERS) * 4
+    assert n_encode == 2 * len(LAYERS) * len(ROIS)
     assert bundles == math.ceil(n_encode / ENCODE_BUNDLE)
     (gpu_log,) = (slurm / "rule_extract_activations").rglob("*.log")
     text = gpu_log.read_text()
@@ -117,7 +123,7 @@ def test_jobs_went_through_slurm(runs):
 def test_outputs_equal_a_local_run(runs):
     local, cluster, _ = runs
     files = sorted(p.relative_to(local) for p in (local / "results").rglob("*.h5"))
-    assert len(files) >= 1 + len(LAYERS) + 2 * 4 + 2 * len(LAYERS) * 4
+    assert len(files) >= 1 + len(LAYERS) + 2 * len(ROIS) + 2 * len(LAYERS) * len(ROIS)
     for rel in files:
         want, got = h5_datasets(local / rel), h5_datasets(cluster / rel)
         assert want.keys() == got.keys(), rel

@@ -34,10 +34,10 @@ from dnnmap.encoding.compare import ComparisonResult, paired_comparison
 from dnnmap.encoding.io import read_roi
 from dnnmap.encoding.partition import PartitionResult, variance_partition
 from dnnmap.errors import InputError
-from dnnmap.features.folds import compact_features
+from dnnmap.features.folds import load_features
 from dnnmap.stats.splits import groups_from_table, inner_splits, splits_from_table
 from dnnmap.stimuli import read_stimuli
-from dnnmap.store import check_stim_ids, read_aligned, read_strings, write_h5
+from dnnmap.store import check_stim_ids, read_strings, write_h5
 
 LOG = logging.getLogger("dnnmap")
 
@@ -94,8 +94,9 @@ def run_partition(
     table = read_stimuli(stimuli_path)
     stim_ids = list(table["stim_id"])
     features = {
-        # every unit of a wide layer: the same kernels from n - 1 columns
-        name: compact_features(read_aligned(path, "features", stim_ids, stimuli_path))
+        # through the fold seam: a wide layer's units as their lossless basis (the same
+        # kernels from n - 1 columns), a PCA with fit: train fitted on each training set
+        name: load_features(path, stim_ids, stimuli_path)
         for name, path in zip(spaces, feature_paths, strict=True)
     }
     roi = read_roi(brain_path, stim_ids, stimuli_path)

@@ -34,6 +34,7 @@ import numpy as np
 from dnnmap.checks import check_matrix
 from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
 from dnnmap.errors import InputError
+from dnnmap.features.folds import FeatureSpaces, FoldFeatures
 from dnnmap.stats.splits import Splits
 
 LOG = logging.getLogger("dnnmap")
@@ -174,11 +175,11 @@ class _Recorder:
     """Estimator factory that keeps every joint model it builds, to read their fitted space
     weights after the cross-validation (one model per split and batch of voxels, in order)."""
 
-    def __init__(self, factory, sizes):
+    def __init__(self, factory, sizes: Callable):
         self.factory, self.sizes, self.models = factory, sizes, []
 
     def __call__(self, train):
-        est = self.factory(self.sizes, train)
+        est = self.factory(self.sizes(train), train)
         self.models.append(est)
         return est
 
@@ -198,8 +199,13 @@ class _Recorder:
         return out
 
 
+def _fixed_sizes(sizes: list[int]) -> Callable:
+    """The column counts of fixed spaces, whatever the split."""
+    return lambda _train: list(sizes)
+
+
 def variance_partition(
-    spaces: Mapping[str, np.ndarray],
+    spaces: Mapping[str, np.ndarray | FoldFeatures],
     Y,
     splits: Splits,
     estimator_factory: Callable,
@@ -212,8 +218,13 @@ def variance_partition(
 
     Parameters
     ----------
-    spaces : mapping of str to array of shape (n, p_i)
-        The feature spaces, rows aligned with ``Y``, in the order to report them.
+    spaces : mapping of str to array of shape (n, p_i), or to FoldFeatures
+        The feature spaces, rows aligned with ``Y``, in the order to report them. With any
+        :class:`dnnmap.features.folds.FoldFeatures` (a features file loaded by
+        :func:`dnnmap.features.folds.load_features`), every joint model's design comes from
+        :class:`dnnmap.features.folds.FeatureSpaces`: a space with ``features.fit: train``
+        is fitted on each outer split's training rows, the others enter as their lossless
+        basis.
     Y : array of shape (n, v)
         Responses.
     splits : dnnmap.stats.splits.Splits
@@ -241,15 +252,32 @@ def variance_partition(
             f"variance partitioning got {len(names)} spaces ({', '.join(names)}); expected 2 "
             f"to {MAX_SPACES}"
         )
-    arrays = {k: check_matrix(spaces[k], f"space {k}") for k in names}
+    arrays = {
+        k: spaces[k]
+        if isinstance(spaces[k], FoldFeatures)
+        else check_matrix(spaces[k], f"space {k}")
+        for k in names
+    }
     n = {a.shape[0] for a in arrays.values()}
     if len(n) != 1:
         raise InputError(f"spaces have {sorted(n)} rows; expected the same stimuli in each")
+    folded = any(isinstance(a, FoldFeatures) for a in arrays.values())
     subsets = space_subsets(names)
     r2, alpha, full, recorder = [], [], None, None
     for subset in subsets:
-        X = np.hstack([arrays[k] for k in subset])
-        factory = _Recorder(estimator_factory, [arrays[k].shape[1] for k in subset])
+        if folded:
+            X = FeatureSpaces(
+                [
+                    a if isinstance(a, FoldFeatures) else FoldFeatures(a)
+                    for a in (arrays[k] for k in subset)
+                ],
+                source="+".join(subset),
+            )
+            sizes = X.split_sizes
+        else:
+            X = np.hstack([arrays[k] for k in subset])
+            sizes = _fixed_sizes([arrays[k].shape[1] for k in subset])
+        factory = _Recorder(estimator_factory, sizes)
         last = len(subset) == len(names)
         if last:
             recorder = factory

@@ -204,6 +204,89 @@ class FoldFeatures:
         return self.split_design(np.arange(self.shape[0])) if self.per_fold else self.matrix
 
 
+class FeatureSpaces(FoldFeatures):
+    """Several feature spaces side by side, ready to give the design of any split.
+
+    The joint models (stacking, banded ridge) fit one design made of every space's columns.
+    Each space keeps its own ``features.fit``: fixed features enter as their
+    :func:`compact_features` (every unit of a wide layer in ``n - 1`` columns, the same ridge
+    fits), and ``pca`` with ``fit: train`` as the PCA fitted on each split's training rows.
+
+    Parameters
+    ----------
+    spaces : sequence of FoldFeatures
+        One per space, rows aligned (the same stimuli in the same order).
+    source : str
+        For messages.
+
+    Attributes
+    ----------
+    spaces : list of FoldFeatures
+    matrix : array of shape (n_stim, q)
+        Without any per-fold space: the joint design of every split (columns of each space
+        in order). With one: the spaces' stored matrices side by side, used for nothing but
+        checks; :meth:`split_design` gives the designs.
+    per_fold : bool
+        Whether any space is fitted per split.
+    """
+
+    def __init__(self, spaces: Sequence[FoldFeatures], source: str = "feature spaces"):
+        spaces = list(spaces)
+        if not spaces:
+            raise InputError(f"{source}: no feature spaces; expected at least one")
+        rows = {s.shape[0] for s in spaces}
+        if len(rows) != 1:
+            raise InputError(
+                f"{source}: the spaces have {sorted(rows)} rows; expected the same stimuli"
+            )
+        self._fixed = [None if s.per_fold else compact_features(s.matrix) for s in spaces]
+        parts = [s.matrix if f is None else f for s, f in zip(spaces, self._fixed, strict=True)]
+        super().__init__(np.hstack(parts), source=source)
+        self.spaces = spaces
+        self.per_fold = any(s.per_fold for s in spaces)
+        self._sizes: OrderedDict[bytes, list[int]] = OrderedDict()
+
+    def split_design(self, train) -> np.ndarray:
+        """Every space's design for the split whose training rows are ``train``, side by side.
+
+        Parameters
+        ----------
+        train : int or bool array of shape (n_train,) or (n_stim,)
+
+        Returns
+        -------
+        array of shape (n_stim, sum of :meth:`split_sizes`), float64
+        """
+        if not self.per_fold:
+            return self.matrix
+        train = self._rows(train, "training")
+        key = np.sort(train).tobytes()
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        blocks = [
+            s.split_design(train) if f is None else f
+            for s, f in zip(self.spaces, self._fixed, strict=True)
+        ]
+        X = np.hstack(blocks)
+        self._cache[key] = X
+        self._sizes[key] = [b.shape[1] for b in blocks]
+        while len(self._cache) > CACHE_SPLITS:
+            old, _ = self._cache.popitem(last=False)
+            self._sizes.pop(old, None)
+        return X
+
+    def split_sizes(self, train) -> list[int]:
+        """Columns of each space in :meth:`split_design` of ``train``, in order."""
+        if not self.per_fold:
+            return [f.shape[1] for f in self._fixed]
+        train = self._rows(train, "training")
+        key = np.sort(train).tobytes()
+        if key not in self._sizes:
+            self.split_design(train)
+        return list(self._sizes[key])
+
+
 def load_features(
     path: str | os.PathLike,
     stim_ids: Sequence[str] | None = None,

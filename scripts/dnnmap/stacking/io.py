@@ -37,12 +37,12 @@ import h5py
 import numpy as np
 
 from dnnmap.errors import InputError
-from dnnmap.features.folds import compact_features
+from dnnmap.features.folds import FeatureSpaces, load_features
 from dnnmap.spaces import space_names as space_names
 from dnnmap.stacking.regression import StackedRegression, StackingResult, cross_validated_stacking
 from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
 from dnnmap.stimuli import read_stimuli
-from dnnmap.store import check_stim_ids, read_aligned, read_strings, write_h5
+from dnnmap.store import check_stim_ids, read_strings, write_h5
 
 LOG = logging.getLogger("dnnmap")
 
@@ -67,25 +67,28 @@ class StackingOutput:
     splits: Splits
 
 
-def read_features(
-    paths: Sequence[str], stim_ids: list[str], table: str
-) -> tuple[np.ndarray, list[int]]:
-    """Features of every space side by side, aligned by stimulus id.
+def read_features(paths: Sequence[str], stim_ids: list[str], table: str) -> FeatureSpaces:
+    """Features of every space side by side, aligned by stimulus id, through the fold seam.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        ``results/features/{model}/{layer}.h5`` of each space, in order.
+    stim_ids : list of str
+        The stimulus table's ids; every file's rows must be these, in this order.
+    table : str
+        The table's path, for messages.
 
     Returns
     -------
-    X : float64 array of shape (n_stim, sum of columns)
-    sizes : list of int
-        Columns of each space, in order.
+    FeatureSpaces
+        Each split's design (:meth:`~dnnmap.features.folds.FeatureSpaces.split_design`):
+        fixed features as their lossless basis, ``pca`` with ``fit: train`` fitted on the
+        split's training rows.
     """
-    blocks = []
-    for path in paths:
-        x = np.asarray(read_aligned(path, "features", stim_ids, table), dtype=np.float64)
-        if x.ndim != 2 or not np.isfinite(x).all():
-            raise InputError(f"{path}: features are not a finite (n_stim, k) matrix")
-        # every unit of a wide layer: the same ridge fits from n - 1 columns
-        blocks.append(compact_features(x))
-    return np.hstack(blocks), [b.shape[1] for b in blocks]
+    return FeatureSpaces(
+        [load_features(path, stim_ids, table) for path in paths], source=", ".join(paths)
+    )
 
 
 def run_stacking(
@@ -131,7 +134,7 @@ def run_stacking(
 
     table = read_stimuli(stimuli_path)
     stim_ids = list(table["stim_id"])
-    X, sizes = read_features(features_paths, stim_ids, stimuli_path)
+    X = read_features(features_paths, stim_ids, stimuli_path)
     with h5py.File(brain_path, "r") as f:
         check_stim_ids(stim_ids, read_strings(f["stim_id"]), stimuli_path, brain_path)
         Y, index = f["responses"][()], f["index"][()]
@@ -156,7 +159,7 @@ def run_stacking(
         # folds nested inside whatever rows it is fitted on (the encoding rule's folds for
         # the refit on the whole outer training set).
         return StackedRegression(
-            sizes,
+            X.split_sizes(train),
             estimator=ridge,
             cv=inner(train),
             estimator_cv=lambda rows: inner(train[rows]),

@@ -38,6 +38,7 @@ from dnnmap.brain.summary import masked_voxels
 from dnnmap.checks import check_int
 from dnnmap.encoding.base import EncodingScoreMixin, check_fitted, check_xy, warn_masked
 from dnnmap.errors import InputError
+from dnnmap.features.folds import FoldFeatures
 from dnnmap.stacking.simplex import DEFAULT_JITTER, simplex_qp
 from dnnmap.stats.metrics import pearson_r, r2_score
 from dnnmap.stats.splits import Splits, as_pairs, check_splits, first_repeat_folds
@@ -284,8 +285,10 @@ def cross_validated_stacking(
         An instance is cloned per split; a callable ``estimator_factory(train)`` gets the
         outer training rows (n_train,) and returns an unfitted :class:`StackedRegression`
         (e.g. with nested folds of those rows).
-    X : array of shape (n, p)
-        The spaces' features side by side (the estimator's ``spaces``).
+    X : array of shape (n, p), or FoldFeatures
+        The spaces' features side by side (the estimator's ``spaces``); a
+        :class:`dnnmap.features.folds.FeatureSpaces` gives each outer split its own design
+        (a space with ``features.fit: train`` is fitted on the split's training rows).
     Y : array of shape (n, v)
         Responses; constant or non-finite voxels are masked (NaN results).
     splits : dnnmap.stats.splits.Splits
@@ -297,6 +300,9 @@ def cross_validated_stacking(
     -------
     StackingResult
     """
+    folded = X if isinstance(X, FoldFeatures) and X.per_fold else None
+    if isinstance(X, FoldFeatures):
+        X = X.matrix
     X, Y, _ = check_xy(X, Y, finite_y=False)
     n, v = Y.shape
     splits = check_splits(splits, n, min_train=3)
@@ -318,8 +324,9 @@ def cross_validated_stacking(
             est = clone(estimator_factory)
         else:
             est = estimator_factory(tr)
-        est.fit(X[tr], Yc[tr])
-        P = est.predict_spaces(X[te])
+        Xs = X if folded is None else folded.split_design(tr)
+        est.fit(Xs[tr], Yc[tr])
+        P = est.predict_spaces(Xs[te])
         k = P.shape[0]
         if fold_weights is None:
             fold_weights = np.full((n_splits, v, k), np.nan)

@@ -108,3 +108,28 @@ def test_three_spaces_and_bad_input():
     with pytest.raises(InputError, match="same stimuli"):
         variance_partition({"A": A, "B": B[:100]}, Y, splits, _factory)
     assert list(itertools.chain(*space_subsets("AB"))) == ["A", "B", "A", "B"]
+
+
+def test_per_fold_pca_space_equals_a_manual_loop():
+    """Variance partitioning through the fold seam: with features.fit: train a space's PCA is
+    fitted on each outer training set; every joint model's R2 (mean over test folds) equals
+    the same banded ridge fitted split by split on manually fitted PCA scores."""
+    from sklearn.decomposition import PCA
+
+    from dnnmap.features.folds import FoldFeatures
+    from dnnmap.stats.metrics import r2_score
+
+    A, B, Y = _simulate(B_from_A=False, n=90, v=6, p=6)
+    basis = PCA(6, svd_solver="full").fit_transform(B)
+    splits = make_splits(90, "kfold", n_folds=3, seed=0)
+    per_fold = FoldFeatures(basis, per_fold=True, n_components=4)
+    res = variance_partition({"A": A, "B": per_fold}, Y, splits, _factory)
+    for k, subset in enumerate(res.subsets):
+        fold_r2 = []
+        for train, test in zip(splits.train, splits.test, strict=True):
+            blocks = {"A": A, "B": PCA(4, svd_solver="full").fit(B[train]).transform(B)}
+            design = np.hstack([blocks[c] for c in subset])
+            est = _factory([blocks[c].shape[1] for c in subset], train)
+            est.fit(design[train], Y[train])
+            fold_r2.append(r2_score(Y[test], est.predict(design[test])))
+        np.testing.assert_allclose(res.r2[k], np.mean(fold_r2, axis=0), atol=1e-6)

@@ -13,6 +13,7 @@ from dnnmap.encoding.io import run_encoding
 from dnnmap.encoding.ridge import cross_validated_encoding
 from dnnmap.errors import InputError
 from dnnmap.features.folds import (
+    FeatureSpaces,
     FoldFeatures,
     features_summary,
     fold_design,
@@ -300,3 +301,29 @@ def test_compact_features_give_the_same_ridge_and_banded_ridge_fits():
         rtol=1e-7,
         atol=1e-9,
     )
+
+
+def test_feature_spaces_side_by_side_per_split():
+    """FeatureSpaces: fixed spaces as their lossless basis, once for every split; a space with
+    fit: train as the PCA of each split's training rows (sklearn), with its column count."""
+    rng = np.random.default_rng(7)
+    wide = rng.standard_normal((30, 200)) * 0.99 ** np.arange(200)
+    narrow = rng.standard_normal((30, 6))
+    acts = rng.standard_normal((30, 50)) * 0.9 ** np.arange(50) + 2
+    basis = PCA(29, svd_solver="full").fit_transform(acts)
+    fixed = FeatureSpaces([FoldFeatures(wide), FoldFeatures(narrow)])
+    assert not fixed.per_fold and fixed.split_sizes(np.arange(20)) == [29, 6]
+    np.testing.assert_allclose(fixed.matrix, np.hstack([lossless_basis(wide), narrow]))
+    mixed = FeatureSpaces(
+        [FoldFeatures(narrow), FoldFeatures(basis, per_fold=True, n_components=4)]
+    )
+    assert mixed.per_fold
+    train, test = np.arange(8, 30), np.arange(8)
+    assert mixed.split_sizes(train) == [6, 4]
+    X_train, X_test = mixed.design(train, test)
+    np.testing.assert_allclose(X_train[:, :6], narrow[train])
+    ref = PCA(4, svd_solver="full").fit(acts[train])
+    signs = _same_up_to_sign(X_train[:, 6:], ref.transform(acts[train]), atol=1e-6)
+    np.testing.assert_allclose(X_test[:, 6:], ref.transform(acts[test]) * signs, atol=1e-6)
+    with pytest.raises(InputError, match="same stimuli"):
+        FeatureSpaces([FoldFeatures(narrow), FoldFeatures(narrow[:20])])

@@ -223,3 +223,42 @@ def test_best_voxels_and_bootstrap_profile():
     assert (lo <= med).all() and (med <= hi).all() and (hi - lo < 0.1).all()
     nan = median_profile(np.zeros((0, 3)))
     assert np.isnan(nan[0]).all()
+
+
+def test_stacking_and_partition_jobs_read_fit_train_features(tmp_path):
+    """A features file made with pca and fit: train (a basis, fitted per outer split) goes
+    through stacking and variance partitioning: the split designs are fitted on training rows
+    (the fold seam), the recovered weights follow the mix, and they differ from the same job
+    on the PCA of all stimuli, which lets the test rows shape the components."""
+    from sklearn.decomposition import PCA
+
+    from dnnmap.encoding.joint_io import run_partition
+
+    stimuli, feats, roi, mix = _job_files(tmp_path)
+    with h5py.File(feats[1]) as f:
+        X, ids = f["features"][()], [s.decode() for s in f["stim_id"][()]]
+    basis = PCA(6, svd_solver="full").fit_transform(X)  # lossless: every component
+    write_h5(
+        tmp_path / "train.h5",
+        {"basis": basis, "features": basis[:, :5]},
+        attrs={"method": "pca", "fit": "train", "n_components": 5},
+        stim_id=ids,
+    )
+    write_h5(
+        tmp_path / "all.h5",
+        {"features": basis[:, :5]},
+        attrs={"method": "pca", "fit": "all", "n_components": 5},
+        stim_id=ids,
+    )
+    runs = {}
+    for fit in ("train", "all"):
+        paths = [feats[0], str(tmp_path / f"{fit}.h5")]
+        runs[fit] = run_stacking(stimuli, paths, ["m/a", "m/b"], roi, ENCODING).result
+        ok = ~runs[fit].masked
+        assert np.corrcoef(runs[fit].weights[ok, 0], mix[ok])[0, 1] > 0.9
+    assert not np.allclose(runs["train"].weights[ok], runs["all"].weights[ok])
+    joint = {"alphas": [0.1, 1.0, 10.0, 100.0], "n_iter": 4, "concentration": [1.0], "seed": 0}
+    paths = [feats[0], str(tmp_path / "train.h5")]
+    result, index, _ = run_partition(stimuli, paths, ["m/a", "m/b"], roi, joint, ENCODING)
+    assert result.parts.shape == (3, 30) and np.isfinite(result.parts[:, ok]).all()
+    assert index.shape == (30,)

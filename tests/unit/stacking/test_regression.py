@@ -145,3 +145,34 @@ def test_masked_voxels_and_bad_spaces():
         StackedRegression([8]).fit(X, Y)
     with pytest.raises(InputError, match="sum to 7 columns"):
         StackedRegression([3, 4]).fit(X, Y)
+
+
+def test_per_fold_pca_spaces_equal_a_manual_loop():
+    """Stacking through the fold seam: a space with features.fit: train is fitted on each
+    outer training set only; the result equals stacking the manually fitted PCA scores split
+    by split."""
+    from sklearn.decomposition import PCA
+
+    from dnnmap.features.folds import FeatureSpaces, FoldFeatures
+
+    X, Y = two_spaces(n=80, p=12, v=3, seed=4)
+    acts = X[:, 12:]
+    basis = PCA(12, svd_solver="full").fit_transform(acts)
+    spaces = FeatureSpaces(
+        [FoldFeatures(X[:, :12]), FoldFeatures(basis, per_fold=True, n_components=5)]
+    )
+    splits = make_splits(80, "kfold", n_folds=4, seed=0)
+
+    def factory(train):
+        return StackedRegression(
+            spaces.split_sizes(train), estimator=RidgeCV(alphas=ALPHAS, cv=3), cv=3
+        )
+
+    res = cross_validated_stacking(factory, spaces, Y, splits)
+    for s, (train, test) in enumerate(zip(splits.train, splits.test, strict=True)):
+        pca = PCA(5, svd_solver="full").fit(acts[train])
+        design = np.hstack([X[:, :12], pca.transform(acts)])
+        est = StackedRegression([12, 5], estimator=RidgeCV(alphas=ALPHAS, cv=3), cv=3)
+        est.fit(design[train], Y[train])
+        np.testing.assert_allclose(res.fold_weights[s], est.weights_, atol=1e-6)
+        np.testing.assert_allclose(res.predictions[test], est.predict(design[test]), atol=1e-6)
