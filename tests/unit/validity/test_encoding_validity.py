@@ -70,8 +70,11 @@ def _assert_voxel_rate(hits: list[np.ndarray], what: str) -> None:
 @pytest.mark.parametrize("n_folds", [5, 10])
 def test_default_score_is_unbiased_on_null_data(n_folds):
     """Issue 10, defect 1: the default score was pooled out-of-fold r, median -0.13 (5 folds)
-    and -0.19 (10 folds) on noise (n=150, 100 features); the mean of per-fold r is centered."""
-    medians, pooled = [], []
+    and -0.19 (10 folds) on noise (n=150, 100 features); the mean of per-fold r is centered.
+    Its mean over voxels has expectation 0 (each fold's test responses are independent of the
+    fold's model); its median sits slightly above 0, as the scores' distribution over voxels
+    is skewed (tests/benchmarks/test_null_region.py: +0.007 to +0.013)."""
+    medians, means, pooled = [], [], []
     for seed in range(2):
         rng = np.random.default_rng(seed)
         X = rng.standard_normal((150, 100))
@@ -80,8 +83,10 @@ def test_default_score_is_unbiased_on_null_data(n_folds):
             X, Y, n_folds=n_folds, seed=seed, alpha_scale="relative", device="numpy"
         )
         medians.append(np.median(res.score))
+        means.append(np.mean(res.score))
         pooled.append(np.median(res.score_pooled))
     assert abs(np.median(medians)) <= 0.02, medians
+    assert abs(np.mean(means)) <= 0.01, means
     assert np.median(pooled) < -0.05, pooled  # the documented bias of pooling: kept as option
 
 
