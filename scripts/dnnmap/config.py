@@ -444,7 +444,9 @@ def check_features(config: Mapping, source: str) -> None:
       nothing (for them ``fit: all`` and ``fit: train`` make no difference and are accepted;
       the features file records ``fit: none``);
     - ``projection`` only with ``method: random_projection``; ``density`` only with
-      ``projection: sparse``.
+      ``projection: sparse``;
+    - ``max_fit_stimuli`` and ``solver: randomized`` only with ``method: pca`` and ``fit:
+      all`` or ``external``.
 
     Raises
     ------
@@ -455,6 +457,16 @@ def check_features(config: Mapping, source: str) -> None:
     method = feats.get("method", "none")
     fit = feats.get("fit", "train")
     external = feats.get("external_stimuli")
+    scale = [key for key in ("max_fit_stimuli",) if feats.get(key) is not None]
+    if feats.get("solver", "auto") == "randomized":
+        scale.append("solver: randomized")
+    if scale and (method != "pca" or fit == "train"):
+        raise InputError(
+            f"{source}: features.{scale[0]} is set with features.method {method!r} and fit "
+            f"{fit!r}; expected features.method: pca with fit: all or external (fit: train "
+            "fits each split's PCA exactly from a lossless basis of every stimulus; at a scale "
+            "where that is too large, fit on an external set or a subset with fit: all)"
+        )
     if fit == "external" and method != "pca":
         raise InputError(
             f"{source}: features.fit is 'external' but features.method is {method!r}, which "

@@ -175,6 +175,24 @@ def feature_width(method: str, fit: str, n_components: int, n_stim: int, n_units
     return max(1, min(n_components, n_stim - 1, n_units))
 
 
+def _pca_solver(n_fit: int, units: int, solver: str) -> str:
+    """The route :func:`dnnmap.features.reduce.resolve_solver` takes (kept torch- and
+    h5py-free here, so it is restated: exact up to 20,000 on the smaller side)."""
+    if solver == "auto":
+        return "exact" if min(n_fit, units) <= 20000 else "randomized"
+    return solver
+
+
+def randomized_pca_mem_mb(n_stim: int, n_units: int, n_components: int, attempt: int = 1) -> int:
+    """Memory of a randomized PCA job, MB: the range finder's ``(units, l)`` iterate and
+    ``(l, units)`` sketch, the components, ``(n, l)`` sketches and one column slab of every
+    stimulus (at most 4,096 columns), float64, ``l = n_components + 10``."""
+    l = n_components + 10  # noqa: E741
+    total = 8 * (2 * n_units * l + n_components * n_units + 3 * n_stim * l)
+    total += 8 * 2 * n_stim * min(n_units, 4096)
+    return math.ceil((PYTHON_BASE_MB + total / MB) * 1.2) * attempt
+
+
 def features_mem_mb(
     n_stim: int,
     architecture: str,
@@ -184,13 +202,16 @@ def features_mem_mb(
     method: str = "pca",
     fit: str = "all",
     n_components: int = 100,
+    solver: str = "auto",
+    max_fit: int | None = None,
 ) -> int:
     """Memory of the features job of one layer, MB.
 
-    ``pca``: :func:`pca_mem_mb` at the layer's unit count (with ``fit: external``, also the
-    components, twice ``n_components x n_units`` float64); ``none``: the whole layer three
-    times in float32 (read, flattened, written); ``random_projection``: the output, a slab
-    of the layer and of the projection matrix.
+    ``pca``: :func:`pca_mem_mb` at the layer's unit count on the rows fitted (with ``fit:
+    external``, also the components, twice ``n_components x n_units`` float64), or
+    :func:`randomized_pca_mem_mb` when the solver is randomized; ``none``: the whole layer
+    three times in float32 (read, flattened, written); ``random_projection``: the output, a
+    slab of the layer and of the projection matrix.
 
     Parameters
     ----------
@@ -208,6 +229,10 @@ def features_mem_mb(
         ``features.method`` and ``features.fit``.
     n_components : int
         ``features.n_components``.
+    solver : str
+        ``features.solver``.
+    max_fit : int or None
+        ``features.max_fit_stimuli``.
     """
     units = layer_units(architecture, [layer], resize)[layer]
     if method == "none":
@@ -215,8 +240,26 @@ def features_mem_mb(
     if method == "random_projection":
         slab = 8 * (n_stim + 2 * n_components) * min(units, 16384) + 8 * n_stim * n_components
         return math.ceil((PYTHON_BASE_MB + slab / MB) * 1.2) * attempt
-    extra = 2 * 8 * n_components * units if fit == "external" else 0
-    return pca_mem_mb(n_stim, units, attempt=attempt) + math.ceil(1.2 * extra / MB) * attempt
+    n_fit = n_stim if max_fit is None or fit == "train" else min(n_stim, int(max_fit))
+    if _pca_solver(n_fit, units, solver) == "randomized":
+        return randomized_pca_mem_mb(n_stim, units, n_components, attempt)
+    extra = 2 * 8 * n_components * units if fit == "external" or n_fit < n_stim else 0
+    return pca_mem_mb(n_fit, units, attempt=attempt) + math.ceil(1.2 * extra / MB) * attempt
+
+
+def features_runtime_min(
+    n_stim: int, n_units: int, n_components: int, solver: str, power_iterations: int = 4
+) -> int:
+    """Runtime hint of a PCA features job, minutes, at 5 GFLOP/s (a conservative core).
+
+    Exact: the Gram (or covariance) matrix, ``2 * n * p * min(n, p)`` flops; randomized:
+    ``2 * n * p * l`` per pass over the layer, ``3 + 2 * power_iterations`` passes.
+    """
+    if _pca_solver(n_stim, n_units, solver) == "randomized":
+        flops = 2.0 * n_stim * n_units * (n_components + 10) * (3 + 2 * power_iterations)
+    else:
+        flops = 2.0 * n_stim * n_units * min(n_stim, n_units)
+    return 10 + math.ceil(flops / 5e9 / 60)
 
 
 def decoding_mem_mb(n_stim: int, n_columns: int, attempt: int = 1) -> int:

@@ -42,6 +42,9 @@ def test_schema_fills_the_features_defaults():
         "fit": "train",
         "n_components": 100,
         "seed": 0,
+        "solver": "auto",
+        "max_fit_stimuli": None,
+        "power_iterations": 4,
         "projection": None,
         "density": None,
         "external_stimuli": None,
@@ -81,6 +84,8 @@ def test_schema_rejects_bad_values(where, value, expected):
         {"method": "pca", "fit": "external", "external_stimuli": "ext.tsv"},
         {"method": "random_projection", "projection": "sparse", "density": 0.1},
         {"method": "random_projection", "fit": "train", "seed": 4},
+        {"method": "pca", "fit": "all", "solver": "randomized", "max_fit_stimuli": 1000},
+        {"method": "pca", "fit": "external", "external_stimuli": "e.tsv", "max_fit_stimuli": 9},
     ],
 )
 def test_consistent_settings_pass(features):
@@ -96,6 +101,9 @@ def test_consistent_settings_pass(features):
         ({"method": "pca", "fit": "train", "external_stimuli": "e.tsv"}, "features.external"),
         ({"method": "pca", "projection": "gaussian"}, "features.projection"),
         ({"method": "random_projection", "density": 0.2}, "features.density"),
+        ({"method": "pca", "fit": "train", "max_fit_stimuli": 500}, "features.max_fit"),
+        ({"method": "pca", "fit": "train", "solver": "randomized"}, "features.solver"),
+        ({"method": "none", "max_fit_stimuli": 500}, "features.max_fit"),
     ],
 )
 def test_contradictions_are_one_line_naming_the_key(features, key):

@@ -17,8 +17,10 @@ from dnnmap.sizing import (
     decoding_runtime_min,
     encoding_runtime_min,
     features_mem_mb,
+    features_runtime_min,
     layer_units,
     pca_mem_mb,
+    randomized_pca_mem_mb,
 )
 
 N_STIM = 150  # the demo's stimuli
@@ -44,6 +46,25 @@ def test_features_mem_mb_is_pca_mem_at_the_layer_size(layer):
         )
     # What the workflow requested for layer1 of a ResNet-18 at 128 pixels (150 stimuli).
     assert features_mem_mb(N_STIM, "resnet18", "layer1", 128) == 806
+
+
+def test_features_at_nsd_scale_stay_within_a_32_gb_job():
+    """Issue 15: 73,000 stimuli, ResNet-18 layer1 of 802,816 units (448 px input). The exact
+    route asked for 163 GB; auto now takes the randomized solver, or an exact PCA of a
+    subset."""
+    n, units = 73000, layer_units("resnet18", ["layer1"], 448)["layer1"]
+    assert units == 802816
+    exact = pca_mem_mb(n, units)
+    assert exact > 100_000
+    auto = features_mem_mb(n, "resnet18", "layer1", 448, method="pca", fit="all")
+    assert auto == randomized_pca_mem_mb(n, units, 100) and auto < 32_000
+    subset = features_mem_mb(
+        n, "resnet18", "layer1", 448, method="pca", fit="all", solver="exact", max_fit=10000
+    )
+    assert subset < 32_000
+    assert features_runtime_min(n, units, 100, "auto") < features_runtime_min(
+        n, units, 100, "exact"
+    )
 
 
 def test_decoding_mem_mb_closed_form_and_demo():

@@ -17,7 +17,7 @@ rule reduce_features:
     threads: 2
     resources:
         mem_mb=features_mem_mb,
-        runtime=30,
+        runtime=features_runtime_min,
     params:
         features=config["features"],
         table=config["stimuli"]["table"],

@@ -23,6 +23,12 @@
 
 The layer is read in slabs that follow its HDF5 chunks (column slabs of all stimuli, or row
 slabs of all units), never whole, except for ``none``, whose output is the whole layer.
+
+At scale (``fit: all`` or ``external``), ``features.max_fit_stimuli`` fits the PCA on a seeded
+subset of the stimuli and projects every stimulus on its components, and
+``features.solver`` picks the exact route (an ``(m, m)`` or ``(p, p)`` matrix) or the
+randomized range finder (:mod:`dnnmap.features.randomized_pca`, memory ``O(p * l)``); ``auto``
+takes the exact route while ``min(m, p) <= EXACT_MAX_SIDE``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import h5py
 import numpy as np
@@ -38,6 +44,7 @@ import numpy as np
 from dnnmap.errors import InputError
 from dnnmap.features.pca import PCAResult, fit_pca
 from dnnmap.features.random_projection import check_density, random_projection
+from dnnmap.features.randomized_pca import N_POWER_ITER, randomized_pca
 from dnnmap.models.activation_layout import layer_as_matrix
 from dnnmap.store import read_strings
 
@@ -53,6 +60,33 @@ FITTED = ("pca",)
 NOT_FITTED = "none"
 """The ``fit`` attribute of features that nothing was fitted for (none, random projection)."""
 
+SOLVERS = ("auto", "exact", "randomized")
+"""Values of ``features.solver``."""
+
+EXACT_MAX_SIDE = 20000
+"""``solver: auto`` takes the exact route while the smaller side of the fitted matrix is at
+most this (its Gram or covariance matrix, 3 float64 copies: 9.6 GB); randomized above."""
+
+
+def resolve_solver(solver: str, n_fit: int, n_units: int) -> str:
+    """``exact`` or ``randomized`` for ``features.solver`` and a fitted matrix's shape."""
+    if solver not in SOLVERS:
+        raise InputError(f"features.solver is {solver!r}; expected one of {', '.join(SOLVERS)}")
+    if solver == "auto":
+        return "exact" if min(n_fit, n_units) <= EXACT_MAX_SIDE else "randomized"
+    return solver
+
+
+def fit_rows(n_stim: int, max_fit: int | None, seed: int) -> np.ndarray | None:
+    """The rows a PCA is fitted on: a seeded subset of ``max_fit`` of ``n_stim`` (sorted), or
+    None (every row) when ``max_fit`` is None or not smaller."""
+    if max_fit is None or int(max_fit) >= n_stim:
+        return None
+    if int(max_fit) < 2:
+        raise InputError(f"features.max_fit_stimuli is {max_fit}; expected at least 2")
+    rng = np.random.default_rng([int(seed), 7])
+    return np.sort(rng.choice(n_stim, int(max_fit), replace=False))
+
 
 def _open_layer(f: h5py.File, path, layer: str) -> h5py.Dataset:
     if layer not in f.get("layers", {}):
@@ -61,19 +95,58 @@ def _open_layer(f: h5py.File, path, layer: str) -> h5py.Dataset:
     return f["layers"][layer]
 
 
-def _pca_of(dset: h5py.Dataset, n_components: int, components: bool = False) -> PCAResult:
+def _pca_of(
+    dset: h5py.Dataset,
+    n_components: int,
+    components: bool = False,
+    settings: Mapping | None = None,
+) -> PCAResult:
+    """PCA of one activation dataset as ``settings`` (``features``) say: fitted on every row,
+    or on :func:`fit_rows`, by the solver :func:`resolve_solver` picks; every row scored."""
+    settings = settings or {}
     n_stim = dset.shape[0]
     n_units, read_cols, read_rows, bounds = layer_as_matrix(dset)
-    return fit_pca(
-        n_stim,
+    seed = int(settings.get("seed", 0))
+    rows = fit_rows(n_stim, settings.get("max_fit_stimuli"), seed)
+    n_fit = n_stim if rows is None else rows.size
+    solver = resolve_solver(settings.get("solver", "auto"), n_fit, n_units)
+    if solver == "randomized":
+        return randomized_pca(
+            read_cols,
+            n_stim,
+            n_units,
+            n_components,
+            rows=rows,
+            col_bounds=bounds,
+            n_power_iter=int(settings.get("power_iterations", N_POWER_ITER)),
+            seed=seed,
+            progress=True,
+        )
+    if rows is None:
+        return fit_pca(
+            n_stim,
+            n_units,
+            n_components,
+            read_cols=read_cols,
+            read_rows=read_rows,
+            col_bounds=bounds,
+            row_chunk=dset.chunks[0] if dset.chunks else 256,
+            components=components,
+        )
+    res = fit_pca(
+        n_fit,
         n_units,
         n_components,
-        read_cols=read_cols,
-        read_rows=read_rows,
+        read_cols=lambda c0, c1: read_cols(c0, c1)[rows],
         col_bounds=bounds,
-        row_chunk=dset.chunks[0] if dset.chunks else 256,
-        components=components,
+        components=True,
     )
+    scores = np.zeros((n_stim, res.n_components))
+    for c0, c1 in bounds:
+        block = np.asarray(read_cols(c0, c1), dtype=np.float64) - res.mean[c0:c1]
+        scores += block @ res.components[:, c0:c1].T
+    sign = np.sign(np.sum(scores[rows] * res.scores, axis=0))  # the fitted rows' signs
+    return replace(res, scores=scores * np.where(sign == 0, 1.0, sign))
 
 
 def reduce_layer(
@@ -81,6 +154,7 @@ def reduce_layer(
     layer: str,
     n_components: int,
     components: bool = False,
+    settings: Mapping | None = None,
 ) -> tuple[list[str], PCAResult]:
     """Exact PCA of one layer of an activations file.
 
@@ -94,6 +168,9 @@ def reduce_layer(
         Components wanted; clipped to ``min(n_stim - 1, n_units)``.
     components : bool
         Also return the principal axes, shape (k, n_units).
+    settings : mapping, optional
+        ``features``: ``solver``, ``max_fit_stimuli``, ``power_iterations``, ``seed``
+        (exact PCA of every row without).
 
     Returns
     -------
@@ -103,7 +180,8 @@ def reduce_layer(
         ``scores`` (n_stim, k), explained variance and its ratio, the route used.
     """
     with h5py.File(activations_path, "r") as f:
-        result = _pca_of(_open_layer(f, activations_path, layer), n_components, components)
+        dset = _open_layer(f, activations_path, layer)
+        result = _pca_of(dset, n_components, components, settings)
         return read_strings(f["stim_id"]), result
 
 
@@ -164,6 +242,7 @@ def feature_attrs(
         "n_components": result.n_components,
         "explained_variance_ratio_total": float(np.sum(result.explained_variance_ratio)),
         "explained_variance_ratio": json.dumps(result.explained_variance_ratio.tolist()),
+        "solver": "randomized" if result.method == "randomized" else "exact",
     }
 
 
@@ -266,9 +345,12 @@ def layer_features(
             )
         with h5py.File(external_path, "r") as f:
             n_ext = f["stim_id"].shape[0]
-            result = _pca_of(_open_layer(f, external_path, layer), k, components=True)
+            result = _pca_of(_open_layer(f, external_path, layer), k, True, settings)
         stim_id, X = project_layer(activations_path, layer, result.mean, result.components)
         where = f"external: {settings.get('external_stimuli', external_path)} ({n_ext} stimuli)"
+        n_fit = settings.get("max_fit_stimuli")
+        if n_fit is not None and int(n_fit) < n_ext:
+            where += f", a seeded subset of {int(n_fit)}"
         attrs = {**base, **feature_attrs(result, layer, fit="external", fitted_on=where)}
         ratio = result.explained_variance_ratio
         return LayerFeatures(stim_id, X, attrs, {"explained_variance_ratio": ratio})
@@ -289,7 +371,10 @@ def layer_features(
         )
         arrays = {"basis": full.scores, "explained_variance_ratio": ratio}
         return LayerFeatures(stim_id, full.scores[:, :kk], attrs, arrays)
-    stim_id, result = reduce_layer(activations_path, layer, k)
+    stim_id, result = reduce_layer(activations_path, layer, k, settings=settings)
+    n_fit = settings.get("max_fit_stimuli")
+    if n_fit is not None and int(n_fit) < len(stim_id):
+        fitted_on = f"{fitted_on}: a seeded subset of {int(n_fit)} of {len(stim_id)} stimuli"
     attrs = {**base, **feature_attrs(result, layer, fit="all", fitted_on=fitted_on)}
     ratio = result.explained_variance_ratio
     return LayerFeatures(stim_id, result.scores, attrs, {"explained_variance_ratio": ratio})

@@ -12,7 +12,13 @@ from sklearn.decomposition import PCA
 
 from dnnmap.errors import InputError
 from dnnmap.features.random_projection import projection_matrix
-from dnnmap.features.reduce import feature_attrs, layer_features, reduce_layer
+from dnnmap.features.reduce import (
+    feature_attrs,
+    fit_rows,
+    layer_features,
+    reduce_layer,
+    resolve_solver,
+)
 from dnnmap.models.activation_layout import chunk_shape
 from dnnmap.store import write_strings
 
@@ -209,3 +215,38 @@ def test_unknown_method_or_fit(tmp_path):
         layer_features(tmp_path / "act.h5", "conv", {"method": "ica"})
     with pytest.raises(InputError, match=r"features\.fit"):
         layer_features(tmp_path / "act.h5", "conv", {"method": "pca", "fit": "test"})
+
+
+@pytest.mark.parametrize("solver", ["exact", "randomized"])
+def test_pca_fitted_on_a_subset_projects_every_stimulus(tmp_path, solver):
+    """features.max_fit_stimuli: the PCA of a seeded subset (sklearn on those rows), every
+    stimulus projected on its components, by either solver; attrs say how."""
+    _, data = _activations(tmp_path / "act.h5", {"conv": (40, 6, 4, 4)}, seed=2)
+    settings = {
+        "method": "pca",
+        "fit": "all",
+        "n_components": 5,
+        "max_fit_stimuli": 25,
+        "solver": solver,
+        "power_iterations": 6,
+        "seed": 3,
+    }
+    arrays, attrs = _main(tmp_path, settings)
+    rows = fit_rows(40, 25, 3)
+    assert rows.size == 25 and np.array_equal(rows, fit_rows(40, 25, 3))
+    flat = data["conv"].reshape(40, -1).astype(np.float64)
+    ref = PCA(5, svd_solver="full").fit(flat[rows])
+    want = ref.transform(flat)
+    signs = np.sign(np.sum(arrays["features"] * want, axis=0))
+    np.testing.assert_allclose(arrays["features"], want * signs, atol=1e-4)
+    assert attrs["solver"] == solver
+    assert attrs["fitted_on"].endswith("a seeded subset of 25 of 40 stimuli")
+    assert fit_rows(40, None, 0) is None and fit_rows(40, 40, 0) is None
+
+
+def test_solver_choice_by_size():
+    assert resolve_solver("auto", 150, 10**6) == "exact"
+    assert resolve_solver("auto", 73000, 802816) == "randomized"
+    assert resolve_solver("exact", 73000, 802816) == "exact"
+    with pytest.raises(InputError, match=r"features\.solver"):
+        resolve_solver("svd", 10, 10)
