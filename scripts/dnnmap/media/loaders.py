@@ -25,7 +25,7 @@ from dnnmap.errors import InputError
 from dnnmap.media.audio import load_waveform
 from dnnmap.media.options import AudioOptions
 from dnnmap.media.video import ClipSampling, read_clips
-from dnnmap.media.vggish_frontend import SAMPLE_RATE, waveform_to_examples
+from dnnmap.media.vggish_frontend import SAMPLE_RATE, min_seconds, waveform_to_examples
 
 Reduce = Callable[[np.ndarray], np.ndarray]
 
@@ -67,7 +67,7 @@ def audio_examples(path: str, options: AudioOptions) -> np.ndarray:
             raise InputError(
                 f"{path}: {len(examples)} example(s) of 0.96 s but audio.n_examples is "
                 f"{options.n_examples}; expected clips of at least "
-                f"{options.n_examples * 0.96 + 0.015:.3f} s"
+                f"{min_seconds(options.n_examples):.3f} s"
             )
         examples = examples[: options.n_examples]
     return examples

@@ -179,3 +179,10 @@ def n_examples(n_samples: int, sample_rate: int = SAMPLE_RATE) -> int:
         return 0
     n_frames = 1 + (n - WINDOW_SAMPLES) // HOP_SAMPLES
     return 0 if n_frames < EXAMPLE_FRAMES else 1 + (n_frames - EXAMPLE_FRAMES) // EXAMPLE_HOP_FRAMES
+
+
+def min_seconds(n: int = 1) -> float:
+    """Shortest duration, in seconds, that gives ``n`` examples (0.975 s for one)."""
+    return (WINDOW_SAMPLES + ((n - 1) * EXAMPLE_HOP_FRAMES + EXAMPLE_FRAMES - 1) * HOP_SAMPLES) / (
+        SAMPLE_RATE
+    )
