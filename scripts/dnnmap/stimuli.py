@@ -43,9 +43,9 @@ IMAGES_ATTR = "dnnmap_images"
 decoded image (see :func:`check_stimuli`)."""
 
 MEDIA_ATTR = "dnnmap_media"
-"""Key in ``DataFrame.attrs`` of a checked table: row index -> :class:`~dnnmap.media.video.VideoInfo`
-or :class:`~dnnmap.media.audio.AudioInfo` of each video and audio stimulus (from the header
-without ``decode``, from the decoded file with it)."""
+"""Key in ``DataFrame.attrs`` of a checked table: row index -> ``VideoInfo`` or ``AudioInfo``
+(:mod:`dnnmap.media`) of each video and audio stimulus (from the header without ``decode``,
+from the decoded file with it)."""
 
 _EXT_MODALITY = {ext: mod for mod, exts in MODALITIES.items() for ext in exts}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -24,8 +25,8 @@ from torchvision.transforms.v2 import functional as tvf
 from dnnmap.errors import InputError
 from dnnmap.media.audio import load_waveform
 from dnnmap.media.options import AudioOptions
-from dnnmap.media.video import ClipSampling, read_clips
 from dnnmap.media.vggish_frontend import SAMPLE_RATE, min_seconds, waveform_to_examples
+from dnnmap.media.video import ClipSampling, read_clips
 
 Reduce = Callable[[np.ndarray], np.ndarray]
 
@@ -79,9 +80,7 @@ def _group_reduce(counts: Sequence[int], how: str) -> Reduce:
     def reduce(values: np.ndarray) -> np.ndarray:
         if how == "stack":
             return values.reshape(len(counts), counts[0], *values.shape[1:])
-        return np.stack(
-            [values[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        )
+        return np.stack([values[a:b].mean(axis=0) for a, b in pairwise(bounds)])
 
     return reduce
 

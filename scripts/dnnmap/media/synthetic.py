@@ -55,7 +55,11 @@ def video_frames(rng: np.random.Generator, frames: int, size: int) -> tuple[np.n
 
 
 def write_video_set(
-    folder: str | os.PathLike, n: int = 32, frames: int = 8, size: int = 32, fps: float = 8.0,
+    folder: str | os.PathLike,
+    n: int = 32,
+    frames: int = 8,
+    size: int = 32,
+    fps: float = 8.0,
     seed: int = 0,
 ) -> Path:
     """Write ``n`` synthetic clips and their table; return the table's path.
@@ -79,8 +83,9 @@ def write_video_set(
         clip, direction = video_frames(rng, frames, size)
         name = f"clip_{i:02d}.mp4"
         write_video(folder / name, clip, fps, options={"crf": "10"})
-        rows.append({"stim_id": f"clip_{i:02d}", "path": name, "modality": "video",
-                     "category": direction})
+        rows.append(
+            {"stim_id": f"clip_{i:02d}", "path": name, "modality": "video", "category": direction}
+        )
     table = folder / "stimuli.tsv"
     pd.DataFrame(rows).to_csv(table, sep="\t", index=False)
     return table
@@ -88,7 +93,7 @@ def write_video_set(
 
 def tone(rng: np.random.Generator, seconds: float, rate: int) -> tuple[np.ndarray, str]:
     """One synthetic sound, float (n_samples,) in [-1, 1], and its register."""
-    t = np.arange(int(round(seconds * rate))) / rate
+    t = np.arange(round(seconds * rate)) / rate
     f0 = float(np.exp(rng.uniform(np.log(100), np.log(2000))))
     glide = rng.uniform(-0.3, 0.3)
     freq = f0 * (1 + glide * t / seconds)
@@ -103,7 +108,10 @@ def tone(rng: np.random.Generator, seconds: float, rate: int) -> tuple[np.ndarra
 
 
 def write_audio_set(
-    folder: str | os.PathLike, n: int = 32, seconds: float = 1.0, rate: int = 16000,
+    folder: str | os.PathLike,
+    n: int = 32,
+    seconds: float = 1.0,
+    rate: int = 16000,
     seed: int = 0,
 ) -> Path:
     """Write ``n`` synthetic sounds (16-bit wav) and their table; return the table's path."""
@@ -117,8 +125,9 @@ def write_audio_set(
         wave, register = tone(rng, seconds, rate)
         name = f"sound_{i:02d}.wav"
         soundfile.write(folder / name, wave, rate, subtype="PCM_16")
-        rows.append({"stim_id": f"sound_{i:02d}", "path": name, "modality": "audio",
-                     "category": register})
+        rows.append(
+            {"stim_id": f"sound_{i:02d}", "path": name, "modality": "audio", "category": register}
+        )
     table = folder / "stimuli.tsv"
     pd.DataFrame(rows).to_csv(table, sep="\t", index=False)
     return table

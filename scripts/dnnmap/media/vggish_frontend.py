@@ -71,7 +71,9 @@ def periodic_hann(length: int) -> np.ndarray:
 
 
 def stft_magnitude(
-    signal: np.ndarray, fft_length: int = FFT_LENGTH, hop: int = HOP_SAMPLES,
+    signal: np.ndarray,
+    fft_length: int = FFT_LENGTH,
+    hop: int = HOP_SAMPLES,
     window: int = WINDOW_SAMPLES,
 ) -> np.ndarray:
     """Magnitude of the short-time Fourier transform with a periodic Hann window.

@@ -274,7 +274,9 @@ class ClipSampling:
             duration = n_frames / fps
             n_samples = max(1, int(np.floor(duration * self.fps + 1e-9)))
             k = np.arange(n_samples)
-            timeline = np.minimum(np.floor(k * fps / self.fps + 1e-9).astype(np.int64), n_frames - 1)
+            timeline = np.minimum(
+                np.floor(k * fps / self.fps + 1e-9).astype(np.int64), n_frames - 1
+            )
         timeline = timeline[:: self.stride]
         n = len(timeline)
         span = self.frames

@@ -33,8 +33,12 @@ PAD = (FFT_LENGTH - WINDOW_SAMPLES) // 2
 def _librosa_magnitude(x):
     padded = np.concatenate([np.zeros(PAD), x])
     spec = librosa.stft(
-        padded, n_fft=FFT_LENGTH, hop_length=HOP_SAMPLES, win_length=WINDOW_SAMPLES,
-        window="hann", center=False,
+        padded,
+        n_fft=FFT_LENGTH,
+        hop_length=HOP_SAMPLES,
+        win_length=WINDOW_SAMPLES,
+        window="hann",
+        center=False,
     )
     return np.abs(spec).T
 
@@ -106,7 +110,9 @@ def test_examples_count_and_shape(n):
 
 
 def test_too_short_for_one_example():
-    with pytest.raises(InputError, match=r"^s\.wav: 0\.970 s of audio; VGGish needs at least 0\.975 s"):
+    with pytest.raises(
+        InputError, match=r"^s\.wav: 0\.970 s of audio; VGGish needs at least 0\.975 s"
+    ):
         waveform_to_examples(np.zeros(15520), "s.wav")
     assert n_examples(MIN_SAMPLES - 1) == 0 and n_examples(44100, 44100) == 1
 
@@ -119,8 +125,9 @@ def test_resampling_a_tone_matches_the_closed_form():
     middle = slice(200, -200)
     np.testing.assert_allclose(out[middle], np.sin(2 * np.pi * 440 * t_out)[middle], atol=2e-3)
     # and the same as librosa's polyphase resampler
-    ref = librosa.resample(np.sin(2 * np.pi * 440 * t_in), orig_sr=44100, target_sr=16000,
-                           res_type="polyphase")
+    ref = librosa.resample(
+        np.sin(2 * np.pi * 440 * t_in), orig_sr=44100, target_sr=16000, res_type="polyphase"
+    )
     np.testing.assert_allclose(out, ref, atol=1e-6)
 
 

@@ -16,8 +16,8 @@ from torchvision.models.feature_extraction import create_feature_extractor
 from dnnmap.errors import InputError
 from dnnmap.media.audio import load_waveform
 from dnnmap.media.options import AudioOptions, media_options
-from dnnmap.media.video import ClipSampling, write_video
 from dnnmap.media.vggish_frontend import waveform_to_examples
+from dnnmap.media.video import ClipSampling, write_video
 from dnnmap.models.build import ModelSpec, Preprocessing, weights_digest
 from dnnmap.models.extraction import extract_activations
 from dnnmap.models.families.video import video_unit_shapes
@@ -102,7 +102,10 @@ def test_video_extraction_matches_torchvision_feature_extractor(tmp_path):
         write_video(paths[-1], frames[-1], 10, "ffv1")  # lossless
     pre = Preprocessing(resize=32, mean=(0.43, 0.39, 0.38), std=(0.23, 0.22, 0.22))
     spec = ModelSpec(
-        name="clips", architecture="r3d_18", seed=3, layers=["stem", "layer3", "fc"],
+        name="clips",
+        architecture="r3d_18",
+        seed=3,
+        layers=["stem", "layer3", "fc"],
         preprocessing=pre,
     )
     sampling = ClipSampling(frames=6, stride=2, clips=2, crop="uniform")
@@ -175,22 +178,38 @@ def test_audio_shorter_than_kept_examples(tmp_path):
 @pytest.mark.parametrize(
     "entry, message",
     [
-        ({"architecture": "alexnet", "clip": {"frames": 8}},
-         r"models\.m\.clip: applies to video networks, but alexnet takes image stimuli"),
-        ({"architecture": "r3d_18", "audio": {}},
-         r"models\.m\.audio: applies to audio networks, but r3d_18 takes video stimuli"),
-        ({"architecture": "vggish", "preprocessing": {"resize": 64}},
-         r"models\.m\.preprocessing: vggish takes the VGGish log-mel front end"),
-        ({"architecture": "mvit_v2_s", "clip": {"frames": 8}},
-         r"models\.m: mvit_v2_s takes clips of exactly 16 frames of 224 x 224 pixels, not 8"),
-        ({"architecture": "s3d", "preprocessing": {"resize": 112}},
-         r"models\.m: clips of 16 frames of 112 x 112 pixels are too small for s3d"),
-        ({"architecture": "r3d_18", "clip": {"frames": 8, "crop": "middle"}},
-         r"models\.m\.clip\.crop: 'middle'; expected one of center, start, uniform"),
-        ({"architecture": "vggish", "audio": {"examples": "keep"}},
-         r"models\.m\.audio\.examples is 'keep' without audio\.n_examples"),
-        ({"architecture": "vggish", "audio": {"examples": "mean", "n_examples": 2}},
-         r"models\.m\.audio\.n_examples is 2 but audio\.examples is 'mean'"),
+        (
+            {"architecture": "alexnet", "clip": {"frames": 8}},
+            r"models\.m\.clip: applies to video networks, but alexnet takes image stimuli",
+        ),
+        (
+            {"architecture": "r3d_18", "audio": {}},
+            r"models\.m\.audio: applies to audio networks, but r3d_18 takes video stimuli",
+        ),
+        (
+            {"architecture": "vggish", "preprocessing": {"resize": 64}},
+            r"models\.m\.preprocessing: vggish takes the VGGish log-mel front end",
+        ),
+        (
+            {"architecture": "mvit_v2_s", "clip": {"frames": 8}},
+            r"models\.m: mvit_v2_s takes clips of exactly 16 frames of 224 x 224 pixels, not 8",
+        ),
+        (
+            {"architecture": "s3d", "preprocessing": {"resize": 112}},
+            r"models\.m: clips of 16 frames of 112 x 112 pixels are too small for s3d",
+        ),
+        (
+            {"architecture": "r3d_18", "clip": {"frames": 8, "crop": "middle"}},
+            r"models\.m\.clip\.crop: 'middle'; expected one of center, start, uniform",
+        ),
+        (
+            {"architecture": "vggish", "audio": {"examples": "keep"}},
+            r"models\.m\.audio\.examples is 'keep' without audio\.n_examples",
+        ),
+        (
+            {"architecture": "vggish", "audio": {"examples": "mean", "n_examples": 2}},
+            r"models\.m\.audio\.n_examples is 2 but audio\.examples is 'mean'",
+        ),
     ],
 )
 def test_media_options_refuse_what_the_model_cannot_take(entry, message):
