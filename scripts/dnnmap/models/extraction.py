@@ -14,7 +14,9 @@ number of stimuli. The file layout is::
 
 Images are read by :func:`dnnmap.images.read_image` (bit depth, float range, transparency
 on ``background``, EXIF orientation, first frame); the kinds of conversion it applied are
-logged once each at the end.
+logged once each at the end. Video and audio networks read their stimuli through
+:func:`dnnmap.media.loaders.media_batches` (clips or 0.96 s log-mel examples, reduced to one
+row per stimulus), and record their clip or audio options in the ``media`` attribute.
 """
 
 from __future__ import annotations

@@ -223,3 +223,13 @@ def test_media_options_defaults():
     assert media_options("m", {"audio": {"resample": False}}, get_family("vggish")) == (
         AudioOptions(resample=False)
     )
+
+
+def test_blocks_that_return_a_tuple_record_their_tensor():
+    # MViT's blocks return (tokens, thw); the hook records the tokens.
+    from dnnmap.models.extraction import _capture
+
+    store = {}
+    tokens = torch.randn(2, 5, 3)
+    _capture(store, "block0")(None, (), (tokens, [1, 2, 2]))
+    assert torch.equal(store["block0"], tokens)
