@@ -280,7 +280,7 @@ def _media_info(path: Path, modality: str, where: str, decode: bool):
 
     try:
         if modality == "video":
-            return video.read_video(path)[1] if decode else video.probe_video(path)
+            return video.check_video(path) if decode else video.probe_video(path)
         return audio.read_audio(path)[1] if decode else audio.probe_audio(path)
     except InputError as exc:
         reason = str(exc).replace(str(path), path.name)

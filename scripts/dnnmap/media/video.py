@@ -114,6 +114,36 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         return VideoInfo(n_frames, fps, n_frames / fps, ctx.width, ctx.height, ctx.name)
 
 
+def _decode(path: str | os.PathLike, keep) -> tuple[dict[int, np.ndarray], VideoInfo]:
+    """Decode every frame in order; convert to RGB only those whose index is in ``keep``
+    (every frame when ``keep`` is None), so memory holds the kept frames only."""
+    import av
+
+    kept: dict[int, np.ndarray] = {}
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = _rate(stream)
+        n = 0
+        try:
+            for frame in container.decode(stream):
+                if keep is None or n in keep:
+                    kept[n] = frame.to_ndarray(format="rgb24")
+                n += 1
+        except (av.FFmpegError, OSError) as exc:
+            raise InputError(
+                f"{os.fspath(path)}: does not decode as a video ({_reason(exc)}); expected a "
+                "readable video file"
+            ) from exc
+        ctx = stream.codec_context
+        width, height, codec = ctx.width, ctx.height, ctx.name
+    if n == 0:
+        raise InputError(f"{os.fspath(path)}: no frame decodes; expected a video with frames")
+    if fps <= 0:
+        raise InputError(f"{os.fspath(path)}: the video stream has no frame rate")
+    return kept, VideoInfo(n, fps, n / fps, width, height, codec)
+
+
 def read_video(path: str | os.PathLike) -> tuple[np.ndarray, VideoInfo]:
     """Decode every frame of a video's first video stream as 8-bit RGB.
 
@@ -134,27 +164,31 @@ def read_video(path: str | os.PathLike) -> tuple[np.ndarray, VideoInfo]:
     InputError
         If the file does not open or decode, or holds no frame.
     """
-    import av
+    kept, info = _decode(path, None)
+    return np.stack([kept[i] for i in range(info.n_frames)]), info
 
+
+def check_video(path: str | os.PathLike) -> VideoInfo:
+    """Decode every frame of a video without keeping any (memory flat in its length).
+
+    Returns
+    -------
+    VideoInfo
+        With the decoded frame count.
+
+    Raises
+    ------
+    InputError
+        If the file does not open or decode, or holds no frame.
+    """
+    return _decode(path, set())[1]
+
+
+def count_frames(path: str | os.PathLike) -> int:
+    """Frames of a video's first video stream, counted from its packets (no decoding)."""
     with _open(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        fps = _rate(stream)
-        try:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-        except (av.FFmpegError, OSError) as exc:
-            raise InputError(
-                f"{os.fspath(path)}: does not decode as a video ({_reason(exc)}); expected a "
-                "readable video file"
-            ) from exc
-    if not frames:
-        raise InputError(f"{os.fspath(path)}: no frame decodes; expected a video with frames")
-    if fps <= 0:
-        raise InputError(f"{os.fspath(path)}: the video stream has no frame rate")
-    array = np.stack(frames)
-    height, width = array.shape[1:3]
-    info = VideoInfo(len(array), fps, len(array) / fps, width, height, stream.codec_context.name)
-    return array, info
+        return sum(1 for packet in container.demux(stream) if packet.size)
 
 
 def write_video(
@@ -300,7 +334,10 @@ class ClipSampling:
 
 
 def read_clips(path: str | os.PathLike, sampling: ClipSampling) -> tuple[np.ndarray, VideoInfo]:
-    """Decode a video and return its clips.
+    """Decode a video and return its clips, keeping only the frames they use.
+
+    The frames are counted from the packets first, so a long video never sits whole in
+    memory; if decoding finds another count, the clips are sampled again from that count.
 
     Returns
     -------
@@ -309,5 +346,14 @@ def read_clips(path: str | os.PathLike, sampling: ClipSampling) -> tuple[np.ndar
     info : VideoInfo
         The decoded video's frame count, rate and size.
     """
-    frames, info = read_video(path)
-    return frames[sampling.indices(info.n_frames, info.fps)], info
+    n = count_frames(path)
+    fps = probe_video(path).fps
+    for _ in range(2):
+        indices = sampling.indices(max(n, 1), fps)
+        kept, info = _decode(path, set(indices.ravel().tolist()))
+        if info.n_frames == n:
+            break
+        n = info.n_frames
+    return np.stack([kept[i] for i in indices.ravel()]).reshape(
+        *indices.shape, info.height, info.width, 3
+    ), info

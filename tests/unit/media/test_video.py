@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from dnnmap.errors import InputError
-from dnnmap.media.video import ClipSampling, probe_video, read_clips, read_video, write_video
+from dnnmap.media.video import (
+    ClipSampling,
+    check_video,
+    count_frames,
+    probe_video,
+    read_clips,
+    read_video,
+    write_video,
+)
 
 
 def _noise_frames(n=12, h=32, w=48, seed=0):
@@ -111,3 +119,15 @@ def test_a_truncated_video_does_not_decode(tmp_path):
     path.write_bytes(data[: len(data) // 3])
     with pytest.raises(InputError, match=r"cut\.mp4: (does not open|does not decode|no frame)"):
         read_video(path)
+
+
+@pytest.mark.parametrize("name", ["clip.webm", "clip.avi"])
+def test_clips_keep_only_their_frames_and_equal_a_full_decode(tmp_path, name):
+    path = tmp_path / name
+    write_video(path, _gray_frames(15), 15)
+    assert count_frames(path) == 15 and check_video(path).n_frames == 15
+    sampling = ClipSampling(frames=4, stride=3, clips=2, crop="uniform")
+    clips, info = read_clips(path, sampling)
+    full, _ = read_video(path)
+    np.testing.assert_array_equal(clips, full[sampling.indices(15, 15.0)])
+    assert info.n_frames == 15 and clips.shape == (2, 4, 32, 32, 3)
