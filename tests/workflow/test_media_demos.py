@@ -26,6 +26,8 @@ def media_config(kind: str, table) -> dict:
     return config
 
 
+# About a minute each (11 jobs, most of it process start-up): slow, like the demo end to end.
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["video", "audio"])
 def test_media_mini_demo_recovers_the_driving_layer(tmp_path, kind):
     table = WRITERS[kind](tmp_path / "stimuli", n=40)
