@@ -46,7 +46,7 @@ SIZES = {
     "r3d_18": [(8, 32), (16, 112)],
     "mc3_18": [(5, 40), (16, 112)],
     "r2plus1d_18": [(7, 48), (16, 112)],
-    "s3d": [(13, 224), (16, 256)],
+    "s3d": [(13, 209), (16, 256)],  # 13 frames, 209 px: the smallest clip it takes
     "mvit_v2_s": [(16, 224)],
 }
 
@@ -233,3 +233,13 @@ def test_blocks_that_return_a_tuple_record_their_tensor():
     tokens = torch.randn(2, 5, 3)
     _capture(store, "block0")(None, (), (tokens, [1, 2, 2]))
     assert torch.equal(store["block0"], tokens)
+
+
+def test_smallest_s3d_clip_is_refused_by_torch_too():
+    with torch.device("meta"):
+        model = get_family("s3d").build(seed=0).eval()
+    for frames, resize in ((12, 224), (16, 208)):
+        with pytest.raises(InputError, match="too small for s3d"):
+            video_unit_shapes("s3d", resize, frames)
+        with pytest.raises(RuntimeError, match="smaller than kernel size"):
+            model(torch.empty(1, 3, frames, resize, resize, device="meta"))

@@ -10,7 +10,7 @@ token), and (400,) for the class logits.
   after, so time is never down-sampled) and ``r2plus1d_18`` ((2+1)D convolutions): a stem,
   four stages, average pool and logits; any clip size.
 - ``s3d`` (separable 3D Inception): its convolutions, pools and Mixed blocks as named in the
-  paper; at least 224 x 224 pixels and 13 frames (its final pool is 2 x 7 x 7).
+  paper; at least 209 x 209 pixels and 13 frames (its final pool is 2 x 7 x 7).
 - ``mvit_v2_s`` (multiscale vision transformer v2, small): the patch embedding, its 16
   blocks, the final norm and the logits; exactly 16 frames of 224 x 224 (its relative
   positional embeddings are built for that size).
