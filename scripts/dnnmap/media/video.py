@@ -253,19 +253,22 @@ class ClipSampling:
         Resample the video's timeline to this frame rate first (None: the native rate).
     clips : int
         Clips per video; their activations are averaged.
-    crop : {"center", "start", "uniform"}
+    crop : {"center", "start", "uniform"} or None
         Where one clip is taken (``uniform`` spreads several evenly over the video; it is
-        the only crop for ``clips > 1``, and means ``center`` for one clip).
+        the only crop for ``clips > 1``, and means ``center`` for one clip). None:
+        ``center`` for one clip, ``uniform`` for several.
     """
 
     frames: int = 16
     stride: int = 1
     fps: float | None = None
     clips: int = 1
-    crop: str = "center"
+    crop: str | None = None
 
     def __post_init__(self):
         where = "clip"
+        if self.crop is None:
+            object.__setattr__(self, "crop", "center" if self.clips == 1 else "uniform")
         for name in ("frames", "stride", "clips"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -67,6 +67,7 @@ def test_clip_indices_closed_form():
     assert ClipSampling(frames=4, fps=15, crop="start").indices(20, 30).tolist() == [[0, 2, 4, 6]]
     assert ClipSampling(frames=4, fps=60, crop="start").indices(20, 30).tolist() == [[0, 0, 1, 1]]
     # 3 clips spread from the first to the last possible start (0, 6, 12)
+    assert ClipSampling(clips=3).crop == "uniform" and ClipSampling().crop == "center"
     uniform = ClipSampling(frames=8, clips=3, crop="uniform").indices(20, 30)
     assert uniform.tolist() == [list(range(s, s + 8)) for s in (0, 6, 12)]
     # too short: the last frame fills the clip
@@ -95,7 +96,7 @@ def test_clips_of_a_written_video_are_the_sampled_frames(tmp_path):
         ({"stride": 1.5}, r"clip\.stride: 1\.5; expected an integer >= 1"),
         ({"fps": -2}, r"clip\.fps: -2; expected a positive number or null"),
         ({"crop": "end"}, r"clip\.crop: 'end'; expected one of center, start, uniform"),
-        ({"clips": 3}, r"clips is 3 with crop 'center'; .* expected crop: uniform"),
+        ({"clips": 3, "crop": "center"}, r"clips is 3 with crop 'center'; .* crop: uniform"),
     ],
 )
 def test_clip_options_are_checked(kwargs, message):
