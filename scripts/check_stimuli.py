@@ -5,8 +5,9 @@ Output: ``results/stimuli.tsv`` with ``stim_id``, absolute ``path``, ``modality`
 attribute columns, in the table's order.
 Params: ``background`` (config ``stimuli.background``, the colour transparency is
 composited on).
-Checks: required columns, unique ids, every file exists and every image decodes as the
-network will read it. The log lists the images' modes with their size ranges, and warns
+Checks: required columns, unique ids, every file exists and every image, video and
+sound decodes as the network will read it (the log gives the videos' and sounds' durations,
+rates and sizes). The log lists the images' modes with their size ranges, and warns
 once per kind of conversion (bit depth, float range, transparency, orientation, frames).
 """
 
@@ -15,7 +16,15 @@ from pathlib import Path
 
 from dnnmap.images import conversion_report, mode_report
 from dnnmap.logs import rule_log
-from dnnmap.stimuli import IMAGES_ATTR, LINES_ATTR, check_stimuli, read_table, write_stimuli
+from dnnmap.media.checks import media_report
+from dnnmap.stimuli import (
+    IMAGES_ATTR,
+    LINES_ATTR,
+    MEDIA_ATTR,
+    check_stimuli,
+    read_table,
+    write_stimuli,
+)
 
 LOG = logging.getLogger("dnnmap")
 
@@ -25,6 +34,8 @@ def main(table_path: str, out_path: str, background: list[int]) -> None:
     write_stimuli(table, out_path)
     counts = table["modality"].value_counts().to_dict()
     LOG.info("%d stimuli checked (%s); wrote %s", len(table), counts, out_path)
+    for line in media_report(table.attrs[MEDIA_ATTR]):
+        LOG.info("%s", line)
     infos = table.attrs[IMAGES_ATTR]
     for line in mode_report(list(infos.values())):
         LOG.info("image mode %s", line)

@@ -5,8 +5,8 @@ Output: ``results/activations/{model}.h5`` (see dnnmap.models.extraction for the
 Its ``inputs`` provenance records the stimulus table, the weights file and one digest over
 the stimulus files' bytes in stimulus order (with their count), each with its sha256.
 Config: ``models.{model}`` (architecture, weights, seed, layers, preprocessing,
-checkpoint_key, strip_prefix), ``stimuli.background`` and ``compute`` (device, dtype,
-compression, batch_size).
+checkpoint_key, strip_prefix; ``clip`` for video and ``audio`` for audio networks),
+``stimuli.background`` and ``compute`` (device, dtype, compression, batch_size).
 """
 
 import json
@@ -16,6 +16,7 @@ import torch
 
 from dnnmap.config import weights_kind
 from dnnmap.logs import rule_log
+from dnnmap.media.options import media_options
 from dnnmap.models.build import ModelSpec, torch_device
 from dnnmap.models.extraction import extract_activations
 from dnnmap.models.registry import get_family
@@ -33,6 +34,7 @@ def main(
     table = read_stimuli(stimuli_path)
     family = get_family(spec.architecture, f"models.{name}.architecture")
     family.check_modality(table["stim_id"], table["modality"], f"{stimuli_path}: {name}")
+    media = media_options(name, model_config, family)
     device = torch_device(compute["device"])
     LOG.info("%s: %s layers %s on %s", name, spec.architecture, spec.layers, device)
     config = {"model": model_config, "compute": compute, "background": list(background)}
@@ -55,6 +57,7 @@ def main(
         attrs=attrs,
         progress=progress,
         background=background,
+        media=media,
     )
 
 

@@ -42,6 +42,11 @@ IMAGES_ATTR = "dnnmap_images"
 """Key in ``DataFrame.attrs`` of a checked table: row index -> :class:`ImageInfo` of each
 decoded image (see :func:`check_stimuli`)."""
 
+MEDIA_ATTR = "dnnmap_media"
+"""Key in ``DataFrame.attrs`` of a checked table: row index -> ``VideoInfo`` or ``AudioInfo``
+(:mod:`dnnmap.media`) of each video and audio stimulus (from the header without ``decode``,
+from the decoded file with it)."""
+
 _EXT_MODALITY = {ext: mod for mod, exts in MODALITIES.items() for ext in exts}
 
 
@@ -210,7 +215,8 @@ def check_stimuli(
         The file it came from: named in messages; relative paths are taken from its folder.
     decode : bool
         Read every image fully as the network will (:func:`dnnmap.images.read_image`):
-        slower, catches broken files and records what each image needed.
+        slower, catches broken files and records what each image needed. Video and audio
+        files are decoded fully with it, and have their headers read without it.
     background : sequence of 3 int
         RGB colour transparent pixels are composited on (``stimuli.background``).
 
@@ -219,14 +225,18 @@ def check_stimuli(
     pandas.DataFrame
         Columns ``stim_id``, ``path`` (absolute), ``modality``, then the other columns.
         With ``decode``, ``attrs[IMAGES_ATTR]`` maps each image row's index to its
-        :class:`~dnnmap.images.ImageInfo` (mode, size, conversions).
+        :class:`~dnnmap.images.ImageInfo` (mode, size, conversions). ``attrs[MEDIA_ATTR]``
+        maps each video and audio row's index to its header info (frames, rate, duration;
+        rate, samples, channels), from the fully decoded file with ``decode``.
 
     Raises
     ------
     InputError
         One line naming ``table_path`` and the row (its line number in the file) if a
         required column is missing, a stim_id is empty, unsafe or repeated, a file is
-        missing or does not decode, or a modality is empty, unknown or cannot be inferred.
+        missing or does not decode (a video or audio file whose header does not read, even
+        without ``decode``, or that holds no frame or sample), or a modality is empty,
+        unknown or cannot be inferred.
     """
     table_path = Path(table_path)
     background = check_background(background)
@@ -237,7 +247,7 @@ def check_stimuli(
         lines = [i + 2 for i in range(len(table))]
     given = table["modality"] if "modality" in table.columns else [None] * len(table)
     seen: dict[str, int] = {}
-    paths, modalities, infos = [], [], {}
+    paths, modalities, infos, media = [], [], {}, {}
     for row, (line, stim_id, value, mod) in enumerate(
         zip(lines, table["stim_id"], table["path"], given, strict=True)
     ):
@@ -247,6 +257,8 @@ def check_stimuli(
         modality = _modality(None if mod is None else _text(mod), path, where)
         if decode and modality == "image":
             infos[row] = _decode(path, where, background)
+        elif modality in ("video", "audio"):
+            media[row] = _media_info(path, modality, where, decode)
         paths.append(str(path))
         modalities.append(modality)
     out = pd.DataFrame(
@@ -258,7 +270,21 @@ def check_stimuli(
     out.attrs[LINES_ATTR] = list(lines)
     if decode:
         out.attrs[IMAGES_ATTR] = infos
+    out.attrs[MEDIA_ATTR] = media
     return out
+
+
+def _media_info(path: Path, modality: str, where: str, decode: bool):
+    """The header (or, with ``decode``, the decoded) info of a video or audio file."""
+    from dnnmap.media import audio, video
+
+    try:
+        if modality == "video":
+            return video.check_video(path) if decode else video.probe_video(path)
+        return audio.read_audio(path)[1] if decode else audio.probe_audio(path)
+    except InputError as exc:
+        reason = str(exc).replace(str(path), path.name)
+        raise InputError(f"{where}: {reason}") from exc
 
 
 def _text(value: object) -> str:

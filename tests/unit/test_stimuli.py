@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile
 from PIL import Image
 
 from dnnmap.errors import InputError
+from dnnmap.media.video import write_video
 from dnnmap.stimuli import (
     IMAGES_ATTR,
     check_stimuli,
@@ -79,8 +81,10 @@ def test_relative_paths_resolve_from_table_folder(tmp_path, monkeypatch):
 
 def test_csv_extension_and_modalities(tmp_path):
     make_png(tmp_path / "a.png")
-    (tmp_path / "s.wav").write_bytes(b"RIFF")
-    (tmp_path / "clip.bin").write_bytes(b"\0")
+    # Real (tiny) sound and video files: their headers are read at every check.
+    soundfile.write(tmp_path / "s.wav", np.zeros(160), 16000)
+    write_video(tmp_path / "clip.mp4", np.zeros((2, 16, 16, 3), np.uint8), 10)
+    (tmp_path / "clip.mp4").rename(tmp_path / "clip.bin")
     Image.new("P", (4, 4)).save(tmp_path / "g.gif")
     inferred = write_text(tmp_path / "stim.csv", ["stim_id,path", "a,a.png", "s,s.wav", "g,g.gif"])
     assert load(inferred)["modality"].tolist() == ["image", "audio", "image"]

@@ -20,6 +20,7 @@ from dnnmap.config import (
     weights_kind,
 )
 from dnnmap.errors import InputError
+from dnnmap.media.checks import check_models_take_stimuli
 from dnnmap.models.registry import get_family
 from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table
 
@@ -48,6 +49,8 @@ def _startup_checks():
     check_semantics(
         config, list(checked["stim_id"]), ".", str(CONFIG_SOURCE), table=checked
     )
+    # video and audio: every model takes every stimulus (modality, clip, durations, rate)
+    check_models_take_stimuli(config, checked, table_path, str(CONFIG_SOURCE))
     return checked
 
 

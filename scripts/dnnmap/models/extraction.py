@@ -14,7 +14,9 @@ number of stimuli. The file layout is::
 
 Images are read by :func:`dnnmap.images.read_image` (bit depth, float range, transparency
 on ``background``, EXIF orientation, first frame); the kinds of conversion it applied are
-logged once each at the end.
+logged once each at the end. Video and audio networks read their stimuli through
+:func:`dnnmap.media.loaders.media_batches` (clips or 0.96 s log-mel examples, reduced to one
+row per stimulus), and record their clip or audio options in the ``media`` attribute.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from dnnmap.images import (
 )
 from dnnmap.models.activation_layout import chunk_shape
 from dnnmap.models.build import ModelSpec, build_model, weights_digest
-from dnnmap.models.registry import layer_modules
+from dnnmap.models.registry import get_family, layer_modules
 from dnnmap.store import h5_writer, write_strings
 
 LOG = logging.getLogger("dnnmap")
@@ -80,6 +82,7 @@ def extract_activations(
     weights_file: str | None = None,
     compression: str = "lzf",
     background: Sequence[int] = DEFAULT_BACKGROUND,
+    media=None,
 ) -> None:
     """Run the network over all stimuli once and stream every layer to ``out_path``.
 
@@ -110,6 +113,10 @@ def extract_activations(
         slower. ReLU layers are about half zeros, so either roughly halves the file.
     background : sequence of 3 int
         RGB colour (0-255) transparent pixels are composited on (``stimuli.background``).
+    media : dnnmap.media.video.ClipSampling or dnnmap.media.options.AudioOptions, optional
+        A video network's clip sampling or an audio network's options (the defaults when
+        None); stimuli are then read by :func:`dnnmap.media.loaders.media_batches` and
+        recorded in the ``media`` attribute (JSON).
     """
     if len(stim_ids) != len(paths):
         raise InputError(f"{len(stim_ids)} stim_ids but {len(paths)} paths; expected one each")
@@ -119,6 +126,11 @@ def extract_activations(
         raise InputError(f"compute.compression: {compression!r}; expected none, lzf or gzip")
     background = check_background(background)
     modules = layer_modules(spec.architecture, spec.layers, f"models.{spec.name}.layers")
+    modality = get_family(spec.architecture).modality
+    if modality != "image" and media is None:
+        from dnnmap.media.options import media_options
+
+        media = media_options(spec.name, {}, get_family(spec.architecture))
     model, weights_id = build_model(spec, weights_file)
     digest = weights_digest(model)
     device = torch.device(device)
@@ -140,23 +152,32 @@ def extract_activations(
         "torchvision_version": torchvision.__version__,
         "layers": json.dumps(modules),
         "device": str(device),
+        **({"media": json.dumps(media.as_dict())} if modality != "image" else {}),
         **(attrs or {}),
     }
     n_stim = len(stim_ids)
     itemsize = np.dtype(dtype).itemsize
     transform = spec.preprocessing.transform()
     infos: list[ImageInfo] = []
+    if modality == "image":
+        batches = ((b, None) for b in iter_batches(paths, transform, batch_size, background, infos))
+    else:
+        from dnnmap.media.loaders import MediaNotes, media_batches
+
+        notes = MediaNotes()
+        batches = media_batches(modality, paths, media, spec.preprocessing, batch_size, notes)
     try:
         with h5_writer(out_path, root_attrs) as f, torch.inference_mode():
             write_strings(f, "stim_id", list(stim_ids))
             group = f.create_group("layers")
             bar = tqdm(total=n_stim, desc=f"{spec.name} activations", unit="stim", file=progress)
             start = 0
-            for batch in iter_batches(paths, transform, batch_size, background, infos):
+            for batch, reduce in batches:
                 model(batch.to(device))
-                stop = start + len(batch)
                 for layer in modules:
                     values = captured.pop(layer).to("cpu", torch.float32).numpy()
+                    values = values if reduce is None else reduce(values)
+                    stop = start + len(values)
                     if layer not in group:
                         shape = (n_stim, *values.shape[1:])
                         chunks = chunk_shape(n_stim, shape[1:], batch_size, itemsize)
@@ -164,18 +185,21 @@ def extract_activations(
                             group, layer, modules[layer], shape, chunks, dtype, compression
                         )
                     group[layer][start:stop] = values.astype(dtype, copy=False)
+                bar.update(stop - start)
                 start = stop
-                bar.update(len(batch))
             bar.close()
     finally:
         for handle in handles:
             handle.remove()
-    for line in conversion_report(infos, list(stim_ids)):
+    report = conversion_report(infos, list(stim_ids)) if modality == "image" else notes.report()
+    for line in report:
         LOG.warning("%s: %s", spec.name, line)
 
 
 def _capture(store: dict, layer: str):
     def hook(_module, _inputs, output):
+        # Some blocks (MViT's) return (tensor, size); the tensor is the activation.
+        output = output[0] if isinstance(output, tuple) else output
         store[layer] = output.detach().clone()
 
     return hook

@@ -28,7 +28,7 @@ LAYERS = {name: dict(family.layers) for name, family in families().items()}
 def _skeleton(architecture: str) -> torch.nn.Module:
     """The torchvision model with weights=None, on the meta device (no memory, no init cost)."""
     with torch.device("meta"):
-        return getattr(torchvision.models, architecture)(weights=None)
+        return families()[architecture].build(seed=0)
 
 
 @pytest.mark.parametrize("architecture", sorted(LAYERS))

@@ -17,6 +17,6 @@ Recipe: adding an architecture
    shapes. Document its layers in ``config/README.md``.
 """
 
-from dnnmap.models.families import alexnet, resnet
+from dnnmap.models.families import alexnet, resnet, vggish, video
 
-__all__ = ["alexnet", "resnet"]
+__all__ = ["alexnet", "resnet", "vggish", "video"]
