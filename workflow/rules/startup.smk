@@ -21,6 +21,7 @@ from dnnmap.config import (
 )
 from dnnmap.errors import InputError
 from dnnmap.models.registry import get_family
+from dnnmap.models.registry import input_side as registry_input_side
 from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table
 
 # HDF5's file locks fail on many shared cluster filesystems (NFS, Lustre); dnnmap never
