@@ -198,7 +198,7 @@ def load_callable(spec: str, key: str) -> Callable[..., Any]:
     ----------
     spec : str
         ``FILE.py:NAME`` (a file, relative to the working directory) or ``MODULE:NAME``
-        (an importable module).
+        (an importable module, or a package in the working directory).
     key : str
         Config location (``models.<model>``), for messages.
 
@@ -233,12 +233,19 @@ def load_callable(spec: str, key: str) -> Callable[..., Any]:
                 ) from None
             sys.modules[name] = module
     else:
+        cwd = str(Path.cwd())
+        added = cwd not in sys.path
+        if added:  # a package in the working directory, as ``python -m`` would find it
+            sys.path.insert(0, cwd)
         try:
             module = importlib.import_module(target)
         except Exception as err:  # ModuleNotFoundError, or an error inside the module
             raise InputError(
                 f"{where}: cannot import {target} ({type(err).__name__}: {err})"
             ) from None
+        finally:
+            if added:
+                sys.path.remove(cwd)
     obj = getattr(module, attr, None)
     if obj is None or not callable(obj):
         defined = [
