@@ -213,7 +213,8 @@ def test_taskonomy_style_encoder_with_kwargs_and_lenient_loading(nets, caplog):
     lenient = {**entry, "weights": "partial.pth"}
     with pytest.raises(
         InputError,
-        match=r"2 keys missing \(first: compress\.weight, compress\.bias\), 1 unexpected \(first: decoder\.weight\)",
+        match=r"2 keys missing \(first: compress\.weight, compress\.bias\), "
+        r"1 unexpected \(first: decoder\.weight\)",
     ):
         build_model(ModelSpec.from_config("edge", lenient))
     model, _ = build_model(ModelSpec.from_config("edge", {**lenient, "strict": False}))
@@ -225,18 +226,22 @@ def test_taskonomy_style_encoder_with_kwargs_and_lenient_loading(nets, caplog):
     assert monkey.build(seed=0).normalize_outputs is False
 
 
-@pytest.mark.parametrize(
-    ("module", "kwargs", "expected"),
-    [
-        ("nets.py", {}, r"models\.net\.module: 'nets\.py': expected path/to/net\.py:ClassName"),
-        ("missing.py:Net", {}, r"models\.net\.module: 'missing\.py:Net': file missing\.py does not exist"),
-        ("nets.py:Alexnet", {}, r"nets\.py defines no class or function 'Alexnet' \(it has AlexNet"),
-        ("nets.py:NOT_A_NETWORK", {}, r"defines no class or function 'NOT_A_NETWORK'"),
-        ("no_such_package.nets:Net", {}, r"cannot import no_such_package\.nets \(ModuleNotFoundError"),
-        ("nets.py:AlexNet", {"depth": 3}, r"calling it with kwargs \{'depth': 3\} failed: TypeError.*set models\.net\.kwargs"),
-        ("torch:zeros", {"size": [2]}, r"returned a Tensor, not a torch\.nn\.Module"),
-    ],
-)  # fmt: skip
+BAD_MODULES = [
+    ("nets.py", {}, r"models\.net\.module: 'nets\.py': expected path/to/net\.py:ClassName"),
+    ("missing.py:Net", {}, r"'missing\.py:Net': file missing\.py does not exist"),
+    ("nets.py:Alexnet", {}, r"nets\.py defines no class or function 'Alexnet' \(it has AlexNet"),
+    ("nets.py:NOT_A_NETWORK", {}, r"defines no class or function 'NOT_A_NETWORK'"),
+    ("no_such_package.nets:Net", {}, r"cannot import no_such_package\.nets \(ModuleNotFound"),
+    (
+        "nets.py:AlexNet",
+        {"depth": 3},
+        r"kwargs \{'depth': 3\} failed: TypeError.*models\.net\.kwargs",
+    ),
+    ("torch:zeros", {"size": [2]}, r"returned a Tensor, not a torch\.nn\.Module"),
+]
+
+
+@pytest.mark.parametrize(("module", "kwargs", "expected"), BAD_MODULES)
 def test_bad_module_entries_are_one_clear_line(nets, module, kwargs, expected):
     entry = {"source": "module", "architecture": "net", "module": module, "kwargs": kwargs}
     with pytest.raises(InputError, match=expected) as err:
