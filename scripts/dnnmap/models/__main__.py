@@ -26,6 +26,8 @@ def format_table(family, rows, side: int, pre: dict) -> str:
     """The listing as text: a header line, then one row per layer."""
     crop = f", crop {pre['crop']}" if pre.get("crop") else ""
     how = f"resize {pre['resize']}{crop}, {pre.get('interpolation', 'bilinear')}"
+    if side != int(pre.get("crop") or pre["resize"]):
+        how = f"--size {side}; its preprocessing: {how}"
     lines = [
         f"{family.name} (source {family.source}): {family.n_parameters:,} parameters; input "
         f"3 x {side} x {side} ({how})",
