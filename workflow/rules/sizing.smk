@@ -43,7 +43,8 @@ def features_mem_mb(wildcards, attempt):
 def feature_width(model, layer):
     """Columns of a layer's features file that encoding and decoding jobs read."""
     feats = config["features"]
-    units = sizing.layer_units(config["models"][model], [layer], input_side(model))[layer]
+    entry = config["models"][model]
+    units = sizing.layer_units(entry, [layer], input_side(model))[layer]
     return sizing.feature_width(
         feats["method"], feats["fit"], feats["n_components"], N_STIM, units
     )
@@ -54,7 +55,9 @@ def encoding_columns(wildcards):
     activations), else the feature count."""
     if config["encoding"]["estimator"] == "per_unit":
         model = config["models"][wildcards.model]
-        units = sizing.layer_units(model, [wildcards.layer], input_side(wildcards.model))
+        units = sizing.layer_units(
+            model, [wildcards.layer], input_side(wildcards.model)
+        )
         return units[wildcards.layer]
     return feature_width(wildcards.model, wildcards.layer)
 
