@@ -146,7 +146,9 @@ class ModelFamily:
         """
         from dnnmap.models import layers as recordable
 
-        if name in self._cache.setdefault("modules", recordable.module_paths(self)):
+        if "modules" not in self._cache:
+            self._cache["modules"] = recordable.module_paths(self)
+        if name in self._cache["modules"]:
             return True
         if "nodes" not in self._cache:
             self._cache["nodes"] = recordable.graph_nodes(self)
@@ -312,6 +314,9 @@ def get_family(name: str | Mapping, where: str = "architecture") -> ModelFamily:
         raise InputError(
             f"{_source_key(where)}: unknown source {source!r}; expected one of {', '.join(SOURCES)}"
         )
+    if source != "module" and entry.get("module"):
+        key = _source_key(where).removesuffix(".source")
+        raise InputError(f"{key}.module: applies to source: module only, but source is {source!r}")
     if source == "torchvision" and not kwargs and architecture in _FAMILIES:
         return _FAMILIES[architecture]
     if source == "module" and not entry.get("module"):

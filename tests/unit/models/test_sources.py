@@ -273,5 +273,7 @@ def test_unknown_names_suggest_close_matches():
         get_family({"source": "timm", "architecture": "resnet_18"}, "models.n.architecture")
     with pytest.raises(InputError, match=r"^models\.n\.source: unknown source 'keras'"):
         get_family({"source": "keras", "architecture": "x"}, "models.n.architecture")
+    with pytest.raises(InputError, match=r"^models\.n\.module: applies to source: module only"):
+        get_family({"architecture": "alexnet", "module": "x.py:A"}, "models.n.architecture")
     with pytest.raises(InputError, match=r"has no layer 'layer1.0.relu_9' \(did you mean"):
         get_family("resnet18").layer_modules(["layer1.0.relu_9"], "models.n.layers")
