@@ -59,13 +59,17 @@ class ModelFamily:
         Friendly layer name (as written in ``config.yaml``) -> path of the module whose
         output is recorded, in network order.
     build : callable
-        ``build(seed=0, state=None)`` returns the ``torch.nn.Module`` (on the CPU, in train
-        mode): with ``state`` (a state dict) its weights are loaded from it, otherwise the
-        global torch RNG is seeded with ``seed`` and the weights are random. It imports
-        torch when called; a state dict of another architecture raises ``RuntimeError``.
-    unit_shapes : callable
-        ``unit_shapes(resize)`` returns layer name -> unit shape (one stimulus' output) for
-        a square input of side ``resize``, e.g. ``{"conv1": (64, 55, 55), "fc8": (1000,)}``.
+        ``build(seed=0, state=None, strict=True, weights=None)`` returns the
+        ``torch.nn.Module`` (on the CPU, in train mode): the global torch RNG is seeded with
+        ``seed`` and the weights are random, then, with ``state`` (a state dict), loaded from
+        it (``strict`` as in ``load_state_dict``); ``weights`` names pretrained weights whose
+        architecture variant to build (a ViT's input size). It imports torch when called; a
+        state dict of another architecture raises ``RuntimeError``.
+    unit_shapes : callable or None
+        ``unit_shapes(resize)`` returns friendly layer name -> unit shape (one stimulus'
+        output) for a square input of side ``resize``, e.g. ``{"conv1": (64, 55, 55), "fc8":
+        (1000,)}``; None for a family made from a source, whose shapes are measured
+        (:meth:`layer_shapes`).
     n_parameters : int
         Number of parameters of the network.
     weights : tuple of str
@@ -99,7 +103,7 @@ class ModelFamily:
     modality: str
     layers: Mapping[str, str]
     build: Callable[..., Any]
-    unit_shapes: Callable[[int], dict[str, tuple[int, ...]]]
+    unit_shapes: Callable[[int], dict[str, tuple[int, ...]]] | None
     n_parameters: int
     weights: tuple[str, ...] = ()
     preprocessing: Mapping[str, Any] = field(default_factory=lambda: IMAGENET_PREPROCESSING)
