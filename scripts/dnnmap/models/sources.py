@@ -37,6 +37,7 @@ import torch
 
 from dnnmap.errors import InputError
 from dnnmap.models.aliases import friendly_layers
+from dnnmap.models.meta import meta_build
 from dnnmap.models.registry import IMAGENET_PREPROCESSING, ModelFamily
 
 LOG = logging.getLogger("dnnmap")
@@ -108,8 +109,7 @@ def _torchvision_family(name: str, kwargs: dict, where: str, known: list[str]) -
         return model
 
     def build_meta():
-        with torch.device("meta"):
-            return _quiet(builder, weights=None, **kwargs)
+        return meta_build(lambda: _quiet(builder, weights=None, **kwargs))
 
     def weights_preprocessing(weights: str) -> dict:
         return _transforms_preprocessing(enum[weights].transforms())
@@ -169,8 +169,7 @@ def _timm_family(name: str, kwargs: dict, where: str) -> ModelFamily:
         return model
 
     def build_meta():
-        with torch.device("meta"):
-            return timm.create_model(name, pretrained=False, **kwargs)
+        return meta_build(lambda: timm.create_model(name, pretrained=False, **kwargs))
 
     try:
         model = build_meta()
@@ -285,8 +284,7 @@ def _module_family(label: str, spec: str, kwargs: dict, key: str) -> ModelFamily
         return model
 
     def build_meta():
-        with torch.device("meta"):
-            return construct()
+        return meta_build(construct)
 
     return _family(label, "module", build, build_meta, dict(IMAGENET_PREPROCESSING), (), None)
 
