@@ -277,3 +277,34 @@ def test_unknown_names_suggest_close_matches():
         get_family({"architecture": "alexnet", "module": "x.py:A"}, "models.n.architecture")
     with pytest.raises(InputError, match=r"has no layer 'layer1.0.relu_9' \(did you mean"):
         get_family("resnet18").layer_modules(["layer1.0.relu_9"], "models.n.layers")
+
+
+def test_timm_local_weights_load_through_config(one_image, tmp_path):
+    """A timm model's own state dict, saved to a file, loads through ``weights`` (with the
+    checkpoint options) and gives the network's own output; a weights name is refused."""
+    import timm
+
+    torch.manual_seed(7)
+    net = timm.create_model("resnet18", pretrained=False, num_classes=10).eval()
+    path = tmp_path / "timm_resnet18.pth"
+    torch.save({"model": {f"module.{k}": v for k, v in net.state_dict().items()}}, path)
+    entry = {
+        "source": "timm",
+        "architecture": "resnet18",
+        "kwargs": {"num_classes": 10},
+        "weights": str(path),
+        "checkpoint_key": "model",
+        "strip_prefix": "module.",
+        "layers": ["fc"],
+        "preprocessing": {"resize": 64, "crop": None},
+    }
+    spec = ModelSpec.from_config("t", entry)
+    out = tmp_path / "t.h5"
+    extract_activations(spec, *one_image, str(out), batch_size=1)
+    image = spec.preprocessing.transform()(Image.open(one_image[1][0]).convert("RGB"))
+    with torch.no_grad():
+        want = net(image[None]).numpy()
+    with h5py.File(out) as f:
+        np.testing.assert_allclose(f["layers"]["fc"][:], want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match=r"a timm model takes none \(seeded random\) or a local"):
+        build_model(ModelSpec.from_config("t", {**entry, "weights": "IMAGENET1K_V1"}))
