@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         kwargs = json.loads(args.kwargs)
         if kwargs:
             entry["kwargs"] = kwargs
-        family = get_family(entry, "architecture")
+        family = get_family(entry, f"models.{args.architecture}.architecture")
         pre = family.preprocessing_for(args.weights)
         side = args.size or int(pre.get("crop") or pre["resize"])
         rows = list_layers(family, side, nodes=args.nodes)
