@@ -4,9 +4,11 @@ Inputs: ``stimuli`` (results/stimuli.tsv), ``weights`` (a local weights file, if
 Output: ``results/activations/{model}.h5`` (see dnnmap.models.extraction for the layout).
 Its ``inputs`` provenance records the stimulus table, the weights file and one digest over
 the stimulus files' bytes in stimulus order (with their count), each with its sha256.
-Config: ``models.{model}`` (architecture, weights, seed, layers, preprocessing,
-checkpoint_key, strip_prefix; ``clip`` for video and ``audio`` for audio networks),
-``stimuli.background`` and ``compute`` (device, dtype, compression, batch_size).
+Config: ``models.{model}`` (source, architecture, module, kwargs, weights, seed, layers,
+preprocessing, checkpoint_key, strip_prefix, strict, units, dmask; ``clip`` for video and
+``audio`` for audio networks), ``stimuli.background`` and ``compute`` (device, dtype,
+compression, batch_size). A ``module`` file and a ``dmask`` file are recorded with their
+digests in the ``inputs`` provenance.
 """
 
 import json
@@ -14,12 +16,11 @@ import logging
 
 import torch
 
-from dnnmap.config import weights_kind
 from dnnmap.logs import rule_log
 from dnnmap.media.options import media_options
 from dnnmap.models.build import ModelSpec, torch_device
 from dnnmap.models.extraction import extract_activations
-from dnnmap.models.registry import get_family
+from dnnmap.models.registry import weights_kind
 from dnnmap.stimuli import read_stimuli, stimulus_files_digest
 from dnnmap.store import provenance
 
@@ -32,13 +33,17 @@ def main(
     torch.set_num_threads(threads)
     spec = ModelSpec.from_config(name, model_config)
     table = read_stimuli(stimuli_path)
-    family = get_family(spec.architecture, f"models.{name}.architecture")
+    family = spec.family()
     family.check_modality(table["stim_id"], table["modality"], f"{stimuli_path}: {name}")
     media = media_options(name, model_config, family)
     device = torch_device(compute["device"])
     LOG.info("%s: %s layers %s on %s", name, spec.architecture, spec.layers, device)
     config = {"model": model_config, "compute": compute, "background": list(background)}
-    attrs = provenance(config, [stimuli_path, *weights])
+    extra = [model_config[k] for k in ("dmask",) if model_config.get(k)]
+    module = str(model_config.get("module") or "")
+    if module.split(":")[0].endswith(".py"):
+        extra.append(module.split(":")[0])
+    attrs = provenance(config, [stimuli_path, *weights, *extra])
     inputs = json.loads(attrs["inputs"])
     inputs[f"{len(table)} stimulus files listed in {stimuli_path}"] = stimulus_files_digest(
         table["path"]

@@ -21,7 +21,7 @@ import jsonschema
 import yaml
 
 from dnnmap.errors import InputError
-from dnnmap.models.registry import get_family
+from dnnmap.models.registry import get_family, weights_kind
 from dnnmap.spaces import check_space_set
 
 if TYPE_CHECKING:
@@ -29,21 +29,6 @@ if TYPE_CHECKING:
     from nibabel.cifti2 import BrainModelAxis
 
 SIMULATE = "simulate"
-WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".bin")
-
-
-def weights_kind(weights: str) -> str:
-    """What a model's ``weights`` entry names: ``random``, ``file`` or ``torchvision``.
-
-    ``none``/``random`` mean seeded random weights, a name ending in .pt/.pth/.bin (in any
-    case, e.g. ``.PTH``) a local state dict, anything else a torchvision weights name (e.g.
-    ``IMAGENET1K_V1``).
-    """
-    if str(weights).lower() in ("none", "random"):
-        return "random"
-    if Path(str(weights)).suffix.lower() in WEIGHT_FILE_SUFFIXES:
-        return "file"
-    return "torchvision"
 
 
 def check_model_weights(name: str, model: Mapping, source: str) -> None:
@@ -57,9 +42,14 @@ def check_model_weights(name: str, model: Mapping, source: str) -> None:
     InputError
         One line starting with ``source`` and naming the key.
     """
-    family = get_family(model["architecture"], f"{source}: models.{name}.architecture")
+    family = get_family(model, f"{source}: models.{name}.architecture")
     weights = str(model.get("weights", "none"))
     kind = weights_kind(weights)
+    if kind == "torchvision" and family.source != "torchvision":
+        raise InputError(
+            f"{source}: models.{name}.weights: {weights!r}; a {family.source} model takes "
+            "none (seeded random) or a local weights file (.pt, .pth, .bin, .tar)"
+        )
     if kind == "torchvision":
         family.check_weights(weights, f"{source}: models.{name}.weights")
     for option in ("checkpoint_key", "strip_prefix"):
@@ -68,6 +58,27 @@ def check_model_weights(name: str, model: Mapping, source: str) -> None:
                 f"{source}: models.{name}.{option}: applies to a local weights file "
                 f"(.pt, .pth, .bin) only, but weights is {weights!r}"
             )
+
+
+def check_model_units(name: str, model: Mapping, family, source: str) -> None:
+    """Check a model's unit masks (``units``, ``dmask``) against its layers' shapes.
+
+    Raises
+    ------
+    InputError
+        One line starting with ``source``: a mask for a layer the model does not record, an
+        unreadable ``.dmask.csv``, or channels (rows, columns) the layer does not have.
+    """
+    from dnnmap.models.masks import check_masks, model_masks
+    from dnnmap.models.registry import input_side
+
+    try:
+        masks = model_masks(name, model)
+    except InputError as err:
+        raise InputError(f"{source}: {err}") from None
+    if masks:
+        shapes = family.layer_shapes(list(masks), input_side(model))
+        check_masks(name, masks, shapes, source)
 
 
 def _extend_with_defaults(validator_class):
@@ -267,9 +278,10 @@ def check_semantics(
     from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 
     for name, model in config["models"].items():
-        family = get_family(model["architecture"], f"{source}: models.{name}.architecture")
+        family = get_family(model, f"{source}: models.{name}.architecture")
         family.layer_modules(model["layers"], f"{source}: models.{name}.layers")
         check_model_weights(name, model, source)
+        check_model_units(name, model, family, source)
     atlas = mmp_atlas()
     for roi, labels in config["brain"]["rois"].items():
         try:
@@ -399,7 +411,7 @@ def _check_joint(config, source):
     models = config["models"]
 
     def modality(model):
-        return get_family(models[model]["architecture"], "").modality
+        return get_family(models[model], "").modality
 
     for name, space_set in (joint.get("sets") or {}).items():
         check_space_set(

@@ -11,8 +11,9 @@ resubmitted with more.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from dnnmap.models.masks import masked_units, model_masks
 from dnnmap.models.registry import get_family
 
 #: Resident memory of a Python process with torch imported, MB.
@@ -22,7 +23,7 @@ PYTHON_BASE_MB = 400
 MB = 1e6
 
 
-def layer_shapes(architecture: str, resize: int) -> dict[str, tuple[int, ...]]:
+def layer_shapes(architecture: str | Mapping, resize: int) -> dict[str, tuple[int, ...]]:
     """Output shape of every friendly layer for a square input of side ``resize``.
 
     Returns
@@ -38,14 +39,35 @@ def layer_shapes(architecture: str, resize: int) -> dict[str, tuple[int, ...]]:
     return get_family(architecture).unit_shapes(resize)
 
 
-def layer_units(architecture: str, layers: Sequence[str], resize: int) -> dict[str, int]:
-    """Number of units of each requested layer."""
-    shapes = layer_shapes(architecture, resize)
-    return {layer: math.prod(shapes[layer]) for layer in layers}
+def layer_units(architecture: str | Mapping, layers: Sequence[str], resize: int) -> dict[str, int]:
+    """Number of units of each requested layer (as written: after the model's unit masks).
+
+    Parameters
+    ----------
+    architecture : str or mapping
+        An architecture name, or a config model entry (then its ``source``, ``module``,
+        ``kwargs``, ``units`` and ``dmask`` count too).
+    layers : sequence of str
+        Friendly names, module paths or graph nodes (the latter two measured by a forward
+        pass on the meta device, see :meth:`~dnnmap.models.registry.ModelFamily.layer_shapes`).
+    resize : int
+        Side of the square network input.
+    """
+    shapes = get_family(architecture).layer_shapes(list(layers), resize)
+    masks = {}
+    if isinstance(architecture, Mapping) and (
+        architecture.get("units") or architecture.get("dmask")
+    ):
+        masks = model_masks("model", architecture)
+    return {layer: masked_units(shapes[layer], masks.get(layer)) for layer in layers}
 
 
 def extraction_mem_mb(
-    architecture: str, layers: Sequence[str], resize: int, batch_size: int, attempt: int = 1
+    architecture: str | Mapping,
+    layers: Sequence[str],
+    resize: int,
+    batch_size: int,
+    attempt: int = 1,
 ) -> int:
     """Memory of an activation-extraction job, MB.
 
@@ -83,7 +105,7 @@ def encoding_mem_mb(
     return math.ceil((PYTHON_BASE_MB + (whole + batch + svd) / MB) * 1.2) * attempt
 
 
-def extraction_runtime_min(n_stim: int, architecture: str, gpu: bool) -> int:
+def extraction_runtime_min(n_stim: int, architecture: str | Mapping, gpu: bool) -> int:
     """Runtime hint of an extraction job, minutes: three times the family's CPU time per
     stimulus (generous), a twentieth of it on a GPU."""
     per_image_s = get_family(architecture).cpu_seconds_per_image / (20 if gpu else 1)

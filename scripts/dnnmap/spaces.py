@@ -73,7 +73,7 @@ def check_space_set(
         if len(set(layers)) != len(layers):
             twice = next(layer for layer in layers if list(layers).count(layer) > 1)
             raise InputError(f"{key}.{model}: {twice!r} is named twice; expected each space once")
-        modalities[model] = get_family(models[model]["architecture"]).modality
+        modalities[model] = get_family(models[model]).modality
     if len(set(modalities.values())) > 1:
         shown = ", ".join(f"{m} ({mod})" for m, mod in modalities.items())
         raise InputError(

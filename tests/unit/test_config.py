@@ -200,7 +200,8 @@ def test_unknown_layer_lists_valid_layers(valid, tmp_path):
         check_semantics(valid, IDS, tmp_path, "config.yaml")
     msg = str(err.value)
     assert msg.startswith("config.yaml: models.alexnet.layers: alexnet has no layer 'conv9'")
-    assert msg.endswith("valid layers: " + ", ".join(get_family("alexnet").layers))
+    assert "valid layers: " + ", ".join(get_family("alexnet").layers) + ", or any module" in msg
+    assert "python -m dnnmap.models alexnet lists them" in msg
 
 
 @pytest.mark.parametrize(
@@ -225,12 +226,13 @@ def test_builtin_estimator_with_its_params_passes(valid, tmp_path):
 
 
 def test_unknown_architecture_lists_the_families(valid, tmp_path):
-    valid["models"]["alexnet"]["architecture"] = "vgg16"
+    valid["models"]["alexnet"]["architecture"] = "vgg99"  # vgg16 is torchvision's
     with pytest.raises(InputError) as err:
         check_semantics(valid, IDS, tmp_path, "config.yaml")
     msg = str(err.value)
-    assert msg.startswith("config.yaml: models.alexnet.architecture: unknown architecture 'vgg16'")
+    assert msg.startswith("config.yaml: models.alexnet.architecture: unknown architecture 'vgg99'")
     assert all(name in msg for name in ("alexnet", "resnet18", "resnet34", "resnet50"))
+    assert msg.endswith("closest: vgg19, vgg19_bn, vgg16")
 
 
 def test_pretrained_weights_name_of_the_family(valid, tmp_path):
@@ -595,7 +597,8 @@ def test_joint_spaces_need_one_stimulus_set(valid, tmp_path, monkeypatch):
 
     def fake(architecture, key=""):
         family = real(architecture, key)
-        return Audio(family) if architecture == "resnet18" else family
+        name = architecture["architecture"] if isinstance(architecture, dict) else architecture
+        return Audio(family) if name == "resnet18" else family
 
     monkeypatch.setattr(dnnmap.config, "get_family", fake)
     monkeypatch.setattr(dnnmap.spaces, "get_family", fake)

@@ -3,16 +3,15 @@
 
 
 def input_side(model):
-    """Side of the square input of a model, pixels (preprocessing.resize or its family's)."""
-    entry = config["models"][model]
-    family = get_family(entry["architecture"]).preprocessing
-    return entry.get("preprocessing", {}).get("resize", family["resize"])
+    """Side of the square input of a model, pixels (its crop, else its resize, from the
+    config or its family's defaults for its weights)."""
+    return registry_input_side(config["models"][model])
 
 
 def extraction_mem_mb(wildcards, attempt):
     model = config["models"][wildcards.model]
     return sizing.extraction_mem_mb(
-        model["architecture"],
+        model,
         model["layers"],
         input_side(wildcards.model),
         config["compute"]["batch_size"],
@@ -22,7 +21,7 @@ def extraction_mem_mb(wildcards, attempt):
 
 def extraction_runtime(wildcards):
     """Minutes for an extraction job: the CPU estimate unless compute.device names CUDA."""
-    architecture = config["models"][wildcards.model]["architecture"]
+    architecture = config["models"][wildcards.model]
     gpu = config["compute"]["device"].startswith("cuda")
     return sizing.extraction_runtime_min(N_STIM, architecture, gpu=gpu)
 
@@ -31,7 +30,7 @@ def features_mem_mb(wildcards, attempt):
     feats = config["features"]
     return sizing.features_mem_mb(
         N_STIM,
-        config["models"][wildcards.model]["architecture"],
+        config["models"][wildcards.model],
         wildcards.layer,
         input_side(wildcards.model),
         attempt,
@@ -62,9 +61,8 @@ def features_runtime_min(wildcards):
 def feature_width(model, layer):
     """Columns of a layer's features file that encoding and decoding jobs read."""
     feats = config["features"]
-    units = sizing.layer_units(
-        config["models"][model]["architecture"], [layer], input_side(model)
-    )[layer]
+    entry = config["models"][model]
+    units = sizing.layer_units(entry, [layer], input_side(model))[layer]
     return sizing.feature_width(
         feats["method"], feats["fit"], feats["n_components"], N_STIM, units
     )
@@ -76,7 +74,7 @@ def encoding_columns(wildcards):
     if config["encoding"]["estimator"] == "per_unit":
         model = config["models"][wildcards.model]
         units = sizing.layer_units(
-            model["architecture"], [wildcards.layer], input_side(wildcards.model)
+            model, [wildcards.layer], input_side(wildcards.model)
         )
         return units[wildcards.layer]
     return feature_width(wildcards.model, wildcards.layer)

@@ -22,6 +22,7 @@ from dnnmap.config import (
 from dnnmap.errors import InputError
 from dnnmap.media.checks import check_models_take_stimuli
 from dnnmap.models.registry import get_family
+from dnnmap.models.registry import input_side as registry_input_side
 from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table
 
 # HDF5's file locks fail on many shared cluster filesystems (NFS, Lustre); dnnmap never

@@ -12,6 +12,7 @@ if the network allows (see :mod:`dnnmap.models.weights`).
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +20,18 @@ import torch
 from torchvision.transforms import v2 as transforms
 
 from dnnmap.backend import resolve_device
-from dnnmap.config import weights_kind
 from dnnmap.errors import InputError
 from dnnmap.models.checkpoint import describe_mismatch, load_state_dict
-from dnnmap.models.registry import IMAGENET_MEAN, IMAGENET_STD, ModelFamily, get_family
+from dnnmap.models.masks import UnitMask, model_masks
+from dnnmap.models.registry import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ModelFamily,
+    get_family,
+    weights_kind,
+)
+
+LOG = logging.getLogger("dnnmap")
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -35,28 +44,66 @@ __all__ = [
 ]
 
 
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
+
+
 @dataclass
 class Preprocessing:
-    """Image preprocessing: resize to a square, scale to [0, 1], normalise per channel."""
+    """Image preprocessing: resize (and centre-crop), scale to [0, 1], normalise per channel.
+
+    Without ``crop``, the image is resized to ``resize`` x ``resize`` (its aspect ratio is
+    not kept). With ``crop``, its shorter side is resized to ``resize`` (aspect kept) and the
+    centre ``crop`` x ``crop`` is cut out, as torchvision's and timm's evaluation
+    transforms do.
+    """
 
     resize: int = 224
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+    crop: int | None = None
+    interpolation: str = "bilinear"
+
+    def __post_init__(self):
+        if self.interpolation not in INTERPOLATIONS:
+            raise InputError(
+                f"preprocessing.interpolation: {self.interpolation!r}; expected one of "
+                f"{', '.join(INTERPOLATIONS)}"
+            )
+        self.mean, self.std = tuple(self.mean), tuple(self.std)
+
+    @property
+    def side(self) -> int:
+        """Side of the square network input, pixels."""
+        return self.crop or self.resize
 
     def transform(self) -> transforms.Compose:
-        """Return the torchvision transform from a PIL RGB image to a (3, resize, resize) tensor."""
+        """Return the torchvision transform from a PIL RGB image to a (3, side, side) tensor."""
+        mode = transforms.InterpolationMode(self.interpolation)
+        if self.crop is None:
+            sizing = [transforms.Resize((self.resize, self.resize), mode, antialias=True)]
+        else:
+            sizing = [
+                transforms.Resize(self.resize, mode, antialias=True),
+                transforms.CenterCrop(self.crop),
+            ]
         return transforms.Compose(
             [
                 transforms.PILToTensor(),
-                transforms.Resize((self.resize, self.resize), antialias=True),
+                *sizing,
                 transforms.ToDtype(torch.float32, scale=True),
                 transforms.Normalize(mean=list(self.mean), std=list(self.std)),
             ]
         )
 
     def as_dict(self) -> dict:
-        """Return the settings as a JSON-ready dict."""
-        return {"resize": self.resize, "mean": list(self.mean), "std": list(self.std)}
+        """Return the settings as a JSON-ready dict (``crop`` and ``interpolation`` only when
+        they differ from a plain bilinear square resize)."""
+        out = {"resize": self.resize, "mean": list(self.mean), "std": list(self.std)}
+        if self.crop is not None:
+            out["crop"] = self.crop
+        if self.interpolation != "bilinear":
+            out["interpolation"] = self.interpolation
+        return out
 
 
 @dataclass
@@ -71,24 +118,54 @@ class ModelSpec:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     checkpoint_key: str | None = None
     strip_prefix: str | None = None
+    source: str = "torchvision"
+    module: str | None = None
+    kwargs: dict = field(default_factory=dict)
+    strict: bool = True
+    masks: dict[str, UnitMask] = field(default_factory=dict)
+
+    @property
+    def entry(self) -> dict:
+        """The config entry that names the family (source, architecture, module, kwargs)."""
+        entry = {"source": self.source, "architecture": self.architecture}
+        if self.module is not None:
+            entry["module"] = self.module
+        if self.kwargs:
+            entry["kwargs"] = dict(self.kwargs)
+        return entry
+
+    def family(self) -> ModelFamily:
+        """The registry family of this model."""
+        return get_family(self.entry, f"models.{self.name}.architecture")
 
     @classmethod
     def from_config(cls, name: str, entry: dict) -> ModelSpec:
         """Build a spec from ``config["models"][name]``.
 
-        Preprocessing keys the entry leaves out take the family's defaults.
+        Preprocessing keys the entry leaves out take the defaults of the family for the
+        entry's weights (a pretrained weights name's own metadata where there is one, see
+        :meth:`~dnnmap.models.registry.ModelFamily.preprocessing_for`). Unit masks come from
+        ``units`` and ``dmask`` (:func:`dnnmap.models.masks.model_masks`).
         """
-        family = get_family(entry["architecture"], f"models.{name}.architecture")
-        pre = Preprocessing(**{**family.preprocessing, **entry.get("preprocessing", {})})
+        family = get_family(entry, f"models.{name}.architecture")
+        weights = str(entry.get("weights", "none"))
+        pre = Preprocessing(
+            **{**family.preprocessing_for(weights), **entry.get("preprocessing", {})}
+        )
         return cls(
             name=name,
             architecture=entry["architecture"],
-            weights=str(entry.get("weights", "none")),
+            weights=weights,
             seed=int(entry.get("seed", 0)),
             layers=list(entry["layers"]),
             preprocessing=pre,
             checkpoint_key=entry.get("checkpoint_key"),
             strip_prefix=entry.get("strip_prefix"),
+            source=entry.get("source", "torchvision"),
+            module=entry.get("module"),
+            kwargs=dict(entry.get("kwargs") or {}),
+            strict=bool(entry.get("strict", True)),
+            masks=model_masks(name, entry),
         )
 
 
@@ -114,7 +191,7 @@ def build_model(spec: ModelSpec, weights_file: str | None = None) -> tuple[torch
         first missing and unexpected keys, and the ``strip_prefix`` that would fix them).
     """
     key = f"models.{spec.name}"
-    family = get_family(spec.architecture, f"{key}.architecture")
+    family = spec.family()
     weights = spec.weights
     kind = weights_kind(weights)
     if kind == "random":
@@ -124,28 +201,63 @@ def build_model(spec: ModelSpec, weights_file: str | None = None) -> tuple[torch
         if not Path(weights).is_file():
             raise InputError(f"{key}.weights: file {weights} does not exist")
         state = load_state_dict(weights, key, spec.checkpoint_key, spec.strip_prefix)
-        model = _load(family, state, weights, key)
+        model = _load(family, state, weights, key, spec.strict)
         weights_id = str(weights)
     else:
+        if family.source != "torchvision":
+            raise InputError(
+                f"{key}.weights: {weights!r}; a {family.source} model takes none (seeded "
+                "random) or a local weights file"
+            )
         family.check_weights(weights, f"{key}.weights")
         if weights_file is None:
             weights_file = _hub_weights_file(family, spec)
-        model = _load(family, load_state_dict(weights_file, key), weights_file, key)
+        model = _load(family, load_state_dict(weights_file, key), weights_file, key, True, weights)
         weights_id = f"torchvision:{spec.architecture}.{weights}"
     return model.eval(), weights_id
 
 
-def _load(family: ModelFamily, state: dict, path, key: str) -> torch.nn.Module:
-    """The family's network with ``state`` loaded; a mismatch is one line naming the keys."""
+def _load(
+    family: ModelFamily, state: dict, path, key: str, strict: bool = True, weights=None
+) -> torch.nn.Module:
+    """The family's network with ``state`` loaded; a mismatch is one line naming the keys.
+
+    With ``strict`` false, keys of the network that the file lacks keep their seeded random
+    values and keys of the file the network lacks are ignored; both are logged (the first
+    few of each), but a tensor of another shape still stops the load.
+    """
+    kwargs = {"weights": weights} if weights is not None else {}
+    reference = _reference_shapes(family)
+    if not strict:
+        missing = [k for k in reference if k not in state]
+        unexpected = [k for k in state if k not in reference]
+        if missing or unexpected:
+            LOG.warning(
+                "%s.weights: %s: strict: false: %s",
+                key,
+                path,
+                describe_mismatch(reference, state, key),
+            )
     try:
-        return family.build(state=state)
+        return family.build(state=state, strict=strict, **kwargs)
     except RuntimeError as err:
-        reference = family.build(seed=0).state_dict()
-        shapes = {name: tuple(tensor.shape) for name, tensor in reference.items()}
-        detail = describe_mismatch(shapes, state, key)
+        detail = describe_mismatch(reference, state, key)
         raise InputError(
             f"{key}.weights: {path}: not a {family.name} state dict ({detail})"
         ) from err
+
+
+def _reference_shapes(family: ModelFamily) -> dict[str, tuple[int, ...]]:
+    """Parameter and buffer names of the family's network -> shapes (meta build if it can)."""
+    model = None
+    if family.build_meta is not None:
+        try:
+            model = family.build_meta()
+        except Exception:
+            model = None
+    if model is None:
+        model = family.build(seed=0)
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
 
 
 def _hub_weights_file(family: ModelFamily, spec: ModelSpec) -> Path:

@@ -7,10 +7,15 @@ number of stimuli. The file layout is::
 
     stim_id                     (n_stim,) str
     layers/{layer}              (n_stim, *unit_shape) float32 or float16
-    layers/{layer}.attrs        module, unit_shape
-    attrs                       model, architecture, weights_id, weights_sha256,
+    layers/{layer}.attrs        module, unit_shape, mask (JSON, when the layer has one)
+    attrs                       model, source, architecture, weights_id, weights_sha256,
                                 preprocessing (JSON), background (JSON), torch_version,
-                                torchvision_version, layers
+                                torchvision_version, layers, masks (JSON)
+
+A layer is a friendly name, a module path (recorded by a forward hook) or a torch.fx graph
+node (see :class:`dnnmap.models.layers.Recorder`). A layer's unit mask
+(:mod:`dnnmap.models.masks`: channels, rows, columns, pooling, down-sampling) is applied to
+each batch before it is written, so the file holds only the selected units.
 
 Images are read by :func:`dnnmap.images.read_image` (bit depth, float range, transparency
 on ``background``, EXIF orientation, first frame); the kinds of conversion it applied are
@@ -40,7 +45,8 @@ from dnnmap.images import (
 )
 from dnnmap.models.activation_layout import chunk_shape
 from dnnmap.models.build import ModelSpec, build_model, weights_digest
-from dnnmap.models.registry import get_family, layer_modules
+from dnnmap.models.layers import Recorder
+from dnnmap.models.masks import check_masks
 from dnnmap.store import h5_writer, write_strings
 
 LOG = logging.getLogger("dnnmap")
@@ -125,24 +131,25 @@ def extract_activations(
     if compression not in ("none", "lzf", "gzip"):
         raise InputError(f"compute.compression: {compression!r}; expected none, lzf or gzip")
     background = check_background(background)
-    modules = layer_modules(spec.architecture, spec.layers, f"models.{spec.name}.layers")
-    modality = get_family(spec.architecture).modality
+    family = spec.family()
+    modules = family.layer_modules(spec.layers, f"models.{spec.name}.layers")
+    modality = family.modality
     if modality != "image" and media is None:
         from dnnmap.media.options import media_options
 
-        media = media_options(spec.name, {}, get_family(spec.architecture))
+        media = media_options(spec.name, {}, family)
+    masks = spec.masks
+    if masks:
+        shapes = family.layer_shapes(list(masks), spec.preprocessing.side)
+        check_masks(spec.name, masks, shapes)
     model, weights_id = build_model(spec, weights_file)
     digest = weights_digest(model)
     device = torch.device(device)
     model = model.to(device)
-    captured: dict[str, torch.Tensor] = {}
-    named = dict(model.named_modules())
-    handles = [
-        named[path].register_forward_hook(_capture(captured, layer))
-        for layer, path in modules.items()
-    ]
+    recorder = Recorder(model, modules)
     root_attrs = {
         "model": spec.name,
+        "source": spec.source,
         "architecture": spec.architecture,
         "weights_id": weights_id,
         "weights_sha256": digest,
@@ -151,6 +158,7 @@ def extract_activations(
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,
         "layers": json.dumps(modules),
+        "masks": json.dumps({layer: mask.as_dict() for layer, mask in masks.items()}),
         "device": str(device),
         **({"media": json.dumps(media.as_dict())} if modality != "image" else {}),
         **(attrs or {}),
@@ -173,36 +181,31 @@ def extract_activations(
             bar = tqdm(total=n_stim, desc=f"{spec.name} activations", unit="stim", file=progress)
             start = 0
             for batch, reduce in batches:
-                model(batch.to(device))
+                outputs = recorder(batch.to(device))
                 for layer in modules:
-                    values = captured.pop(layer).to("cpu", torch.float32).numpy()
+                    values = outputs.pop(layer)
+                    if layer in masks:
+                        values = masks[layer].apply(values)
+                    values = values.to("cpu", torch.float32).numpy()
                     values = values if reduce is None else reduce(values)
                     stop = start + len(values)
                     if layer not in group:
                         shape = (n_stim, *values.shape[1:])
                         chunks = chunk_shape(n_stim, shape[1:], batch_size, itemsize)
-                        _create_layer(
+                        dset = _create_layer(
                             group, layer, modules[layer], shape, chunks, dtype, compression
                         )
+                        if layer in masks:
+                            dset.attrs["mask"] = json.dumps(masks[layer].as_dict())
                     group[layer][start:stop] = values.astype(dtype, copy=False)
                 bar.update(stop - start)
                 start = stop
             bar.close()
     finally:
-        for handle in handles:
-            handle.remove()
+        recorder.close()
     report = conversion_report(infos, list(stim_ids)) if modality == "image" else notes.report()
     for line in report:
         LOG.warning("%s: %s", spec.name, line)
-
-
-def _capture(store: dict, layer: str):
-    def hook(_module, _inputs, output):
-        # Some blocks (MViT's) return (tensor, size); the tensor is the activation.
-        output = output[0] if isinstance(output, tuple) else output
-        store[layer] = output.detach().clone()
-
-    return hook
 
 
 def _create_layer(group, layer, module, shape, chunks, dtype, compression):

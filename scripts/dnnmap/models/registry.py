@@ -13,7 +13,9 @@ workflow's start-up checks and job sizing can use it in a process that never loa
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -23,6 +25,10 @@ from dnnmap.errors import InputError
 
 #: Stimulus modalities a family can take (the ``modality`` column of the stimulus table).
 MODALITIES = ("image", "video", "audio")
+#: Where a network comes from (``models.<model>.source``): torchvision's catalogue (the
+#: hand-written families below first, then any classification model torchvision builds),
+#: timm's catalogue, or the user's own ``nn.Module`` class or factory.
+SOURCES = ("torchvision", "timm", "module")
 #: Per-channel (RGB) mean and standard deviation of ImageNet, for images scaled to [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -31,8 +37,12 @@ IMAGENET_PREPROCESSING = MappingProxyType(
     {"resize": 224, "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
 )
 
+WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".bin", ".tar")
+
 _FAMILIES: dict[str, ModelFamily] = {}
 _LOADED = False
+#: Families made on demand from a source (torchvision, timm, module), by their cache key.
+_GENERIC: dict[str, ModelFamily] = {}
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,13 +59,17 @@ class ModelFamily:
         Friendly layer name (as written in ``config.yaml``) -> path of the module whose
         output is recorded, in network order.
     build : callable
-        ``build(seed=0, state=None)`` returns the ``torch.nn.Module`` (on the CPU, in train
-        mode): with ``state`` (a state dict) its weights are loaded from it, otherwise the
-        global torch RNG is seeded with ``seed`` and the weights are random. It imports
-        torch when called; a state dict of another architecture raises ``RuntimeError``.
-    unit_shapes : callable
-        ``unit_shapes(resize)`` returns layer name -> unit shape (one stimulus' output) for
-        a square input of side ``resize``, e.g. ``{"conv1": (64, 55, 55), "fc8": (1000,)}``.
+        ``build(seed=0, state=None, strict=True, weights=None)`` returns the
+        ``torch.nn.Module`` (on the CPU, in train mode): the global torch RNG is seeded with
+        ``seed`` and the weights are random, then, with ``state`` (a state dict), loaded from
+        it (``strict`` as in ``load_state_dict``); ``weights`` names pretrained weights whose
+        architecture variant to build (a ViT's input size). It imports torch when called; a
+        state dict of another architecture raises ``RuntimeError``.
+    unit_shapes : callable or None
+        ``unit_shapes(resize)`` returns friendly layer name -> unit shape (one stimulus'
+        output) for a square input of side ``resize``, e.g. ``{"conv1": (64, 55, 55), "fc8":
+        (1000,)}``; None for a family made from a source, whose shapes are measured
+        (:meth:`layer_shapes`).
     n_parameters : int
         Number of parameters of the network.
     weights : tuple of str
@@ -65,17 +79,39 @@ class ModelFamily:
         config's ``models.<model>.preprocessing``.
     cpu_seconds_per_image : float
         Forward-pass time of one stimulus on a CPU, in seconds, for runtime hints.
+    source : {"torchvision", "timm", "module"}
+        Where the network comes from.
+    build_meta : callable, optional
+        ``build_meta()`` returns the network with its parameters on torch's ``meta`` device
+        (no memory, no initialisation), to find module paths and output shapes quickly;
+        without it, ``build(seed=0)`` serves (slower, exact).
+    weights_preprocessing : callable, optional
+        ``weights_preprocessing(name)`` returns the preprocessing of a pretrained weights
+        name from its metadata (``resize``, ``crop``, ``mean``, ``std``, ``interpolation``);
+        it may import torch.
+
+    Notes
+    -----
+    Besides its friendly names (``layers``), a family records any module path of the
+    network (``features.3``) and any node of its torch.fx graph
+    (:func:`torchvision.models.feature_extraction.get_graph_node_names`, e.g.
+    ``layer1.0.add``); checking such a name builds the network on the meta device, so it
+    imports torch, which a config of friendly names alone never does.
     """
 
     name: str
     modality: str
     layers: Mapping[str, str]
     build: Callable[..., Any]
-    unit_shapes: Callable[[int], dict[str, tuple[int, ...]]]
+    unit_shapes: Callable[[int], dict[str, tuple[int, ...]]] | None
     n_parameters: int
     weights: tuple[str, ...] = ()
     preprocessing: Mapping[str, Any] = field(default_factory=lambda: IMAGENET_PREPROCESSING)
     cpu_seconds_per_image: float = 0.1
+    source: str = "torchvision"
+    build_meta: Callable[[], Any] | None = None
+    weights_preprocessing: Callable[[str], Mapping[str, Any]] | None = None
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         if self.modality not in MODALITIES:
@@ -87,18 +123,91 @@ class ModelFamily:
         object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))
         object.__setattr__(self, "preprocessing", MappingProxyType(dict(self.preprocessing)))
         object.__setattr__(self, "weights", tuple(self.weights))
+        for name in ("build_meta", "weights_preprocessing"):
+            if getattr(self, name) is None and hasattr(self.build, name):
+                object.__setattr__(self, name, getattr(self.build, name))
 
     def layer_modules(self, layers: list[str], where: str = "models") -> dict[str, str]:
-        """Map friendly layer names to module paths (see :func:`layer_modules`)."""
+        """Map layer names to what is recorded: a friendly name to its module path; a module
+        path or graph node of the network to itself (see :func:`layer_modules`)."""
+        targets = {}
         for name in layers:
-            if name not in self.layers:
-                raise InputError(
-                    f"{where}: {self.name} has no layer {name!r}; "
-                    f"valid layers: {', '.join(self.layers)}"
-                )
+            if name in self.layers:
+                targets[name] = self.layers[name]
+            elif self.is_recordable(name):
+                targets[name] = name
+            else:
+                raise InputError(self._unknown_layer(name, where))
         if len(set(layers)) != len(layers):
             raise InputError(f"{where}: layer names repeat in {layers}")
-        return {name: self.layers[name] for name in layers}
+        return targets
+
+    def is_recordable(self, name: str) -> bool:
+        """True if ``name`` is a module path or torch.fx graph node of the network.
+
+        Builds the network on the meta device the first time (imports torch); the graph is
+        traced only for a name that is not a module path.
+        """
+        from dnnmap.models import layers as recordable
+
+        if "modules" not in self._cache:
+            self._cache["modules"] = recordable.module_paths(self)
+        if name in self._cache["modules"]:
+            return True
+        if "nodes" not in self._cache:
+            self._cache["nodes"] = recordable.graph_nodes(self)
+        return name in self._cache["nodes"]
+
+    def _unknown_layer(self, name: str, where: str) -> str:
+        """The message for a layer name that is neither friendly, a module nor a node."""
+        known = list(self.layers) + list(self._cache.get("modules", ()))
+        known += list(self._cache.get("nodes", ()))
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        listing = f"python -m dnnmap.models {self.name}"
+        if self.source != "torchvision":
+            listing += f" --source {self.source}"
+        friendly = f"{', '.join(self.layers)}, or " if self.layers else ""
+        return (
+            f"{where}: {self.name} has no layer {name!r}{hint}; valid layers: {friendly}any "
+            f"module path or graph node ({listing} lists them)"
+        )
+
+    def layer_shapes(self, layers: list[str], side: int) -> dict[str, tuple[int, ...]]:
+        """Unit shape of each layer for a square input of side ``side``.
+
+        Friendly names of a family with closed-form shapes need no torch; any other name
+        (or a family without formulas) is measured by one forward pass on the meta device.
+
+        Returns
+        -------
+        dict
+            Layer name -> unit shape (one stimulus' output), in the order of ``layers``.
+        """
+        shapes = {}
+        closed = self.unit_shapes(side) if self.unit_shapes is not None else {}
+        others = [name for name in layers if name not in closed]
+        if others:
+            from dnnmap.models import layers as recordable
+
+            targets = self.layer_modules(others)
+            measured = recordable.probe_shapes(self, list(targets.values()), side)
+            closed = {**closed, **{n: measured[targets[n]] for n in others}}
+        for name in layers:
+            shapes[name] = tuple(closed[name])
+        return shapes
+
+    def preprocessing_for(self, weights: str = "none") -> dict[str, Any]:
+        """Default preprocessing for ``weights``: a pretrained weights name's metadata when
+        the family knows it, else the family's own defaults."""
+        base = {"crop": None, "interpolation": "bilinear", **self.preprocessing}
+        if (
+            weights_kind(weights) == "torchvision"
+            and self.weights_preprocessing is not None
+            and weights in self.weights
+        ):
+            return {**base, **self.weights_preprocessing(weights)}
+        return base
 
     def check_weights(self, weights: str, where: str = "weights") -> None:
         """Stop unless ``weights`` is a pretrained weights name of this family."""
@@ -127,6 +236,20 @@ class ModelFamily:
                 f"{where}: {self.name} takes {self.modality} stimuli, but stimuli "
                 f"{others[:3]} have another modality"
             )
+
+
+def weights_kind(weights: str) -> str:
+    """What a model's ``weights`` entry names: ``random``, ``file`` or ``torchvision``.
+
+    ``none``/``random`` mean seeded random weights, a name ending in .pt/.pth/.bin/.tar (in
+    any case, e.g. ``.PTH``; ``.pth.tar`` as Places365 ships them) a local state dict,
+    anything else a torchvision weights name (e.g. ``IMAGENET1K_V1``).
+    """
+    if str(weights).lower() in ("none", "random"):
+        return "random"
+    if str(weights).lower().endswith(WEIGHT_FILE_SUFFIXES):
+        return "file"
+    return "torchvision"
 
 
 def register(family: ModelFamily) -> ModelFamily:
@@ -162,28 +285,77 @@ def families() -> dict[str, ModelFamily]:
     return dict(sorted(_FAMILIES.items()))
 
 
-def get_family(name: str, where: str = "architecture") -> ModelFamily:
-    """The family of architecture ``name``.
+def get_family(name: str | Mapping, where: str = "architecture") -> ModelFamily:
+    """The family of an architecture name or of a config's model entry.
 
     Parameters
     ----------
-    name : str
-        An architecture, e.g. ``"resnet50"``.
+    name : str or mapping
+        An architecture, e.g. ``"resnet50"`` (source torchvision), or a ``models.<model>``
+        entry of the config (``source``, ``architecture``, ``module``, ``kwargs``).
     where : str
         Config location used in the error message, e.g. ``"models.net.architecture"``.
+
+    Returns
+    -------
+    ModelFamily
+        A hand-written family (:mod:`dnnmap.models.families`) when one has the name and
+        the source is torchvision without ``kwargs``; otherwise a family made from the
+        source (:mod:`dnnmap.models.sources`, which imports torch), cached per entry.
 
     Raises
     ------
     InputError
-        For an unknown name; the message lists the known ones.
+        For an unknown source, architecture, module or class; the message lists the known
+        names and the closest matches.
     """
     _load()
-    family = _FAMILIES.get(name)
-    if family is None:
+    entry = dict(name) if isinstance(name, Mapping) else {"architecture": name}
+    source = entry.get("source", "torchvision")
+    architecture = entry.get("architecture")
+    kwargs = entry.get("kwargs") or {}
+    if source not in SOURCES:
         raise InputError(
-            f"{where}: unknown architecture {name!r}; expected one of {sorted(_FAMILIES)}"
+            f"{_source_key(where)}: unknown source {source!r}; expected one of {', '.join(SOURCES)}"
         )
-    return family
+    if source != "module" and entry.get("module"):
+        key = _source_key(where).removesuffix(".source")
+        raise InputError(f"{key}.module: applies to source: module only, but source is {source!r}")
+    if source == "torchvision" and not kwargs and architecture in _FAMILIES:
+        return _FAMILIES[architecture]
+    if source == "module" and not entry.get("module"):
+        raise InputError(
+            f"{_source_key(where)}: source 'module' needs a module entry "
+            "(path/to/net.py:ClassName or package.module:factory)"
+        )
+    key = json.dumps(
+        [source, architecture, entry.get("module"), kwargs], sort_keys=True, default=str
+    )
+    if key not in _GENERIC:
+        from dnnmap.models import sources
+
+        _GENERIC[key] = sources.make_family(source, entry, where, known=sorted(_FAMILIES))
+    return _GENERIC[key]
+
+
+def _source_key(where: str) -> str:
+    """``models.net.architecture`` -> ``models.net.source`` (other locations unchanged)."""
+    return where[: -len(".architecture")] + ".source" if where.endswith(".architecture") else where
+
+
+def input_side(entry: Mapping, where: str = "architecture") -> int:
+    """Side of the square network input of a config model entry, pixels.
+
+    The entry's ``preprocessing`` over its family's defaults for its weights: ``crop``
+    when there is one, else ``resize``. Imports torch only for a pretrained weights name
+    of a family that reads its metadata.
+    """
+    family = get_family(entry, where)
+    pre = {
+        **family.preprocessing_for(str(entry.get("weights", "none"))),
+        **(entry.get("preprocessing") or {}),
+    }
+    return int(pre.get("crop") or pre["resize"])
 
 
 def check_architecture(architecture: str, where: str = "architecture") -> None:
@@ -225,23 +397,47 @@ def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
 def torchvision_builder(architecture: str) -> Callable[..., Any]:
     """A family ``build`` function for torchvision's ``architecture`` (e.g. ``"resnet50"``).
 
-    The returned ``build(seed=0, state=None)`` seeds the global torch RNG with ``seed`` and
-    calls ``torchvision.models.<architecture>(weights=None)``; given a state dict, it loads
-    that instead (without seeding: the random weights are overwritten).
+    The returned ``build(seed=0, state=None, strict=True, weights=None)`` seeds the global
+    torch RNG with ``seed`` and calls ``torchvision.models.<architecture>(weights=None)``;
+    given a state dict, it loads that into the network (``strict`` as in
+    ``load_state_dict``: keys the file lacks keep their seeded random values when false).
+    It carries ``build.build_meta`` (the network on the meta device) and
+    ``build.weights_preprocessing`` (a weights name's metadata preprocessing), which a
+    :class:`ModelFamily` built with it takes over.
     """
 
-    def build(seed: int = 0, state: Mapping | None = None):
+    def build(seed: int = 0, state: Mapping | None = None, strict: bool = True, weights=None):
         import torch
         import torchvision
 
         constructor = getattr(torchvision.models, architecture)
-        if state is not None:
-            model = constructor(weights=None)
-            model.load_state_dict(state)
-            return model
         torch.manual_seed(seed)
-        return constructor(weights=None)
+        model = constructor(weights=None)
+        if state is not None:
+            model.load_state_dict(state, strict=strict)
+        return model
+
+    def build_meta():
+        import torch
+        import torchvision
+
+        with torch.device("meta"):
+            return getattr(torchvision.models, architecture)(weights=None)
+
+    def weights_preprocessing(name: str) -> dict[str, Any]:
+        import torchvision
+
+        transform = torchvision.models.get_model_weights(architecture)[name].transforms()
+        return {
+            "resize": int(transform.resize_size[0]),
+            "crop": int(transform.crop_size[0]),
+            "mean": tuple(float(v) for v in transform.mean),
+            "std": tuple(float(v) for v in transform.std),
+            "interpolation": transform.interpolation.value,
+        }
 
     build.__name__ = f"build_{architecture}"
     build.__qualname__ = build.__name__
+    build.build_meta = build_meta
+    build.weights_preprocessing = weights_preprocessing
     return build

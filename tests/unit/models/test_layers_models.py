@@ -153,8 +153,11 @@ def test_unknown_weights_and_architecture():
         build_model(_spec(weights="BOGUS_V9"), weights_file="unused.pth")
     with pytest.raises(InputError, match=r"models\.net\.architecture.*'no_such_net'"):
         build_model(_spec(architecture="no_such_net"))
-    with pytest.raises(InputError, match=r"unknown architecture 'squeezenet1_1'.*alexnet"):
-        build_model(_spec(architecture="squeezenet1_1"))  # torchvision has it, dnnmap does not
+    # a torchvision model of another task (detection) is not a classification model
+    with pytest.raises(
+        InputError, match=r"unknown architecture 'fasterrcnn_resnet50_fpn' \(a torchvision model"
+    ):
+        build_model(_spec(architecture="fasterrcnn_resnet50_fpn"))
 
 
 def test_model_spec_from_config():

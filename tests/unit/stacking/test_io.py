@@ -90,7 +90,9 @@ def test_models_of_other_stimuli_stop(valid, monkeypatch):
     import dnnmap.spaces as sets
 
     modality = {"alexnet": "image", "wav2vec": "audio"}
-    monkeypatch.setattr(sets, "get_family", lambda name: SimpleNamespace(modality=modality[name]))
+    monkeypatch.setattr(
+        sets, "get_family", lambda entry: SimpleNamespace(modality=modality[entry["architecture"]])
+    )
     models = {
         "alexnet": valid["models"]["alexnet"],
         "sound": {"architecture": "wav2vec", "layers": ["enc1"]},

@@ -1,5 +1,11 @@
 """The shipped model families; importing this package registers them.
 
+These hand-written families give their shapes in closed form, so that a config using only
+them never imports torch before the jobs run. Every other torchvision classification model,
+timm model and user module gets a family on demand (:mod:`dnnmap.models.sources`), so a
+family is written here only where a closed form (or a layer table that differs from the
+derived friendly names of :mod:`dnnmap.models.aliases`) is worth it.
+
 Recipe: adding an architecture
 ------------------------------
 1. Add a module here (or an entry to a related one, as ResNet-34/50 in ``resnet.py``) that

@@ -1,0 +1,105 @@
+"""Benchmark: dnnmap's extraction against a bare forward pass of the same network and batch.
+
+AlexNet (its eight friendly layers), ResNet-50 (the seed study's six) and ViT-B/16 (four of
+its twelve blocks), seeded random weights, CPU, ``N`` synthetic 224 x 224 PNG images, batches
+of ``BATCH``. The peer is ``model(batch)`` over the same images already decoded and
+preprocessed, under ``torch.inference_mode``, no layer recorded. dnnmap's time is the whole
+``extract_activations`` call: decoding and preprocessing every image in the main process,
+hooks, copies, HDF5 writes (lzf, the config default); ``dnnmap_loop_s`` leaves out building the
+network and hashing its weights (timed separately in the same process), which happen once per
+job. ``ratio`` is the throughput ratio peer_s / dnnmap_loop_s (the issue's target: >= 0.9).
+Agreement: the largest difference of any recorded layer from torchvision's
+``create_feature_extractor`` on the same images, relative to that layer's largest magnitude.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from bench_helpers import write_result
+from PIL import Image
+from torchvision.models.feature_extraction import create_feature_extractor
+
+from dnnmap.models.build import ModelSpec, build_model, weights_digest
+from dnnmap.models.extraction import extract_activations
+
+N, BATCH, THREADS = 32, 16, 2
+MODELS = {
+    "alexnet": ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"],
+    "resnet50": ["conv1", "layer1", "layer2", "layer3", "layer4", "avgpool"],
+    "vit_b_16": ["block3", "block6", "block9", "block12"],
+}
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(N):
+        path = folder / f"im{i:03d}.png"
+        Image.fromarray(rng.integers(0, 256, (256, 320, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    return [f"s{i:03d}" for i in range(N)], paths
+
+
+@pytest.mark.parametrize("architecture", list(MODELS))
+def test_extraction_throughput(architecture, images, tmp_path):
+    torch.set_num_threads(THREADS)
+    ids, paths = images
+    layers = MODELS[architecture]
+    spec = ModelSpec.from_config(
+        "net",
+        {"architecture": architecture, "layers": layers, "preprocessing": {"resize": 224}},
+    )
+    transform = spec.preprocessing.transform()
+    batches = [
+        torch.stack([transform(Image.open(p).convert("RGB")) for p in paths[i : i + BATCH]])
+        for i in range(0, N, BATCH)
+    ]
+    start = time.perf_counter()
+    model, _ = build_model(spec)
+    weights_digest(model)
+    setup_s = time.perf_counter() - start
+    with torch.inference_mode():
+        model(batches[0][:2])  # warm-up of both runs
+        start = time.perf_counter()
+        for batch in batches:
+            model(batch)
+        peer_s = time.perf_counter() - start
+    out = tmp_path / "act.h5"
+    start = time.perf_counter()
+    extract_activations(spec, ids, paths, str(out), batch_size=BATCH)
+    dnnmap_s = time.perf_counter() - start
+    loop_s = max(dnnmap_s - setup_s, 1e-9)
+    nodes = spec.family().layer_modules(layers)
+    extractor = create_feature_extractor(model, return_nodes={v: v for v in nodes.values()})
+    with torch.inference_mode():
+        reference = extractor(batches[0])
+    worst = 0.0
+    with h5py.File(out) as f:
+        for layer, node in nodes.items():
+            want = reference[node].numpy()
+            got = f["layers"][layer][: len(want)]
+            worst = max(worst, float(np.abs(got - want).max() / np.abs(want).max()))
+    write_result(
+        f"extraction_{architecture}",
+        {
+            "peer": "bare forward pass (torch.inference_mode), same model and batches",
+            "params": {"n_stim": N, "batch_size": BATCH, "threads": THREADS, "layers": layers},
+            "dnnmap_s": round(dnnmap_s, 3),
+            "dnnmap_loop_s": round(loop_s, 3),
+            "setup_s": round(setup_s, 3),
+            "peer_s": round(peer_s, 3),
+            "ratio": round(peer_s / loop_s, 3),
+            "target": ">= 0.9 (throughput ratio)",
+            "agreement": worst,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        },
+    )
+    assert worst <= 1e-5
