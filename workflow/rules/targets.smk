@@ -279,4 +279,63 @@ def all_outputs():
     outputs += joint_outputs()
     if searchlight_jobs():
         outputs += expand(SEARCHLIGHT_MAP, subject=SUBJECTS, model=MODELS)
+    outputs += interpret_outputs()
     return outputs + SIMULATED_TRUTH
+
+
+def interpret_section():
+    """The interpret section when it runs, else None."""
+    section = config.get("interpret") or {}
+    return section if section.get("enabled") else None
+
+
+def interpret_unit_jobs():
+    """Model and layer of every interpret job on a layer's units (interpret.units)."""
+    section = interpret_section()
+    if section is None:
+        return []
+    return [
+        {"model": m, "layer": layer}
+        for m, layers in section["units"].items()
+        for layer in layers
+        if layers[layer] or section["n_components"]
+    ]
+
+
+def interpret_brain_jobs():
+    """Model, layer, subject and ROI of every interpret job through an encoding model."""
+    section = interpret_section()
+    if section is None:
+        return []
+    brain = section["brain"]
+    return [
+        {"model": m, "layer": layer, "subject": s, "roi": r}
+        for m, layers in brain["layers"].items()
+        for layer in layers
+        for s in brain["subjects"]
+        for r in brain["rois"]
+    ]
+
+
+def interpret_kinds():
+    """The outputs of each interpret job: top stimuli, and saliency and synthesis if enabled."""
+    section = interpret_section()
+    kinds = ["top_stimuli"]
+    for kind in ("saliency", "synthesis"):
+        if section is not None and section[kind]["enabled"]:
+            kinds.append(kind)
+    return kinds
+
+
+def interpret_outputs():
+    """Every interpret output (HDF5 and figure) that runs."""
+    out = []
+    for pattern, jobs in (
+        (INTERPRET_UNITS, interpret_unit_jobs()),
+        (INTERPRET_BRAIN, interpret_brain_jobs()),
+    ):
+        for job in jobs:
+            for kind in interpret_kinds():
+                folder = pattern.format(**job)
+                out += [f"{folder}/{kind}.{ext}" for ext in ("h5", "png")]
+    return out

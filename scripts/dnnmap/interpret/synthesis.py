@@ -38,7 +38,7 @@ class SynthesisSettings:
 
     steps: int = 256
     size: int = 224
-    lr: float = 0.2
+    lr: float = 0.05
     seed: int = 0
     decay: float = 1.0
     jitter: int = 8
@@ -73,9 +73,10 @@ class FourierImage(torch.nn.Module):
         fy = torch.fft.fftfreq(size)[:, None]
         fx = torch.fft.rfftfreq(size)[None, :]
         freq = torch.sqrt(fy**2 + fx**2)
-        scale = 1.0 / torch.clamp(freq, min=1.0 / size) ** decay
-        # normalise so the mean scale is 1 (the step size means the same at any image size)
-        self.register_buffer("scale", (scale / scale.mean())[None, :, :])
+        # lucid's scaling: 1 / f ** decay times the side, with the inverse FFT's 1 / size**2,
+        # and the image divided by 4 (so a unit step of the DC coefficient moves pixels 1/4)
+        scale = size / torch.clamp(freq, min=1.0 / size) ** decay
+        self.register_buffer("scale", scale[None, :, :])
         shape = (3, size, size // 2 + 1, 2)
         self.spectrum = torch.nn.Parameter(0.01 * torch.randn(shape, generator=generator))
         color = COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(COLOR_CORRELATION_SVD_SQRT, axis=0))
@@ -85,7 +86,7 @@ class FourierImage(torch.nn.Module):
     def forward(self) -> torch.Tensor:
         """The image, shape (1, 3, size, size), values in (0, 1)."""
         coeffs = torch.view_as_complex(self.spectrum) * self.scale
-        decorrelated = torch.fft.irfft2(coeffs, s=(self.size, self.size), norm="ortho")
+        decorrelated = torch.fft.irfft2(coeffs, s=(self.size, self.size)) / 4.0
         rgb = torch.einsum("ij,jhw->ihw", self.color, decorrelated)
         return torch.sigmoid(rgb)[None]
 

@@ -1,0 +1,217 @@
+# Looking inside the network and the voxel (config interpret): per model and layer, the top
+# stimuli, saliency maps and synthesized images of chosen channels (or units) and principal
+# components; per model, layer, subject and ROI the same for the ROI's mean and best voxels
+# through their encoding model, refitted on all stimuli as a read-out of the layer's units.
+# Which jobs run: interpret_unit_jobs and interpret_brain_jobs in targets.smk. Synthesis is
+# the heavy one: the SLURM profile sends it to the GPU partition, like extraction.
+
+
+def interpret_settings(*keys):
+    """Params function: the interpret settings of ``keys`` plus the brain ones of the job."""
+
+    def settings(wildcards):
+        section = config["interpret"]
+        out = {
+            "top_k": section["top_k"],
+            "n_components": section["n_components"],
+            "background": list(config["stimuli"]["background"]),
+        }
+        if "units" in keys:
+            units = section["units"].get(wildcards.model, {})
+            out["units"] = list(units.get(wildcards.layer, []))
+        if "brain" in keys:
+            brain = section["brain"]
+            out["n_voxels"] = brain["n_voxels"]
+            out["voxels"] = list(brain["voxels"].get(wildcards.roi, []))
+        return out
+
+    return settings
+
+
+rule interpret_top_units:
+    input:
+        stimuli=STIMULI,
+        activations=ACTIVATIONS,
+    output:
+        h5=f"{INTERPRET_UNITS}/top_stimuli.h5",
+        figure=report(
+            f"{INTERPRET_UNITS}/top_stimuli.png",
+            caption="../report/interpret_top_stimuli.rst",
+            category="Interpretation",
+            subcategory="{model} {layer}",
+            labels={"model": "{model}", "layer": "{layer}", "figure": "top stimuli"},
+        ),
+    log:
+        "logs/interpret_top_units/{model}/{layer}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=features_mem_mb,
+        runtime=10,
+    params:
+        settings=interpret_settings("units"),
+    script:
+        "../../scripts/interpret_top_units.py"
+
+
+rule interpret_top_brain:
+    input:
+        stimuli=STIMULI,
+        encoding=ENCODING,
+    output:
+        h5=f"{INTERPRET_BRAIN}/top_stimuli.h5",
+        figure=report(
+            f"{INTERPRET_BRAIN}/top_stimuli.png",
+            caption="../report/interpret_top_stimuli.rst",
+            category="Interpretation",
+            subcategory="{subject} {roi}",
+            labels={
+                "model": "{model}",
+                "layer": "{layer}",
+                "figure": "top stimuli",
+            },
+        ),
+    log:
+        "logs/interpret_top_brain/{subject}/{model}/{layer}/{roi}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        settings=interpret_settings("brain"),
+    script:
+        "../../scripts/interpret_top_brain.py"
+
+
+rule interpret_readout:
+    input:
+        stimuli=STIMULI,
+        activations=ACTIVATIONS,
+        features=FEATURES,
+        brain=ROI,
+        encoding=ENCODING,
+    output:
+        f"{INTERPRET_BRAIN}/readout.h5",
+    log:
+        "logs/interpret_readout/{subject}/{model}/{layer}/{roi}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=features_mem_mb,
+        runtime=30,
+    params:
+        encoding=config["encoding"],
+        settings=interpret_settings("brain"),
+    script:
+        "../../scripts/interpret_readout.py"
+
+
+def interpret_saliency_settings(wildcards):
+    return dict(config["interpret"]["saliency"])
+
+
+def interpret_synthesis_settings(wildcards):
+    return dict(config["interpret"]["synthesis"])
+
+
+rule interpret_saliency_units:
+    input:
+        stimuli=STIMULI,
+        top=f"{INTERPRET_UNITS}/top_stimuli.h5",
+        targets=f"{INTERPRET_UNITS}/top_stimuli.h5",
+        weights=weights_input,
+    output:
+        h5=f"{INTERPRET_UNITS}/saliency.h5",
+        figure=report(
+            f"{INTERPRET_UNITS}/saliency.png",
+            caption="../report/interpret_saliency.rst",
+            category="Interpretation",
+            subcategory="{model} {layer}",
+            labels={"model": "{model}", "layer": "{layer}", "figure": "saliency"},
+        ),
+    log:
+        "logs/interpret_saliency_units/{model}/{layer}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        model=lambda wildcards: config["models"][wildcards.model],
+        settings=interpret_saliency_settings,
+        device=config["compute"]["device"],
+        background=config["stimuli"]["background"],
+    script:
+        "../../scripts/interpret_saliency.py"
+
+
+use rule interpret_saliency_units as interpret_saliency_brain with:
+    input:
+        stimuli=STIMULI,
+        top=f"{INTERPRET_BRAIN}/top_stimuli.h5",
+        targets=f"{INTERPRET_BRAIN}/readout.h5",
+        weights=weights_input,
+    output:
+        h5=f"{INTERPRET_BRAIN}/saliency.h5",
+        figure=report(
+            f"{INTERPRET_BRAIN}/saliency.png",
+            caption="../report/interpret_saliency.rst",
+            category="Interpretation",
+            subcategory="{subject} {roi}",
+            labels={"model": "{model}", "layer": "{layer}", "figure": "saliency"},
+        ),
+    log:
+        "logs/interpret_saliency_brain/{subject}/{model}/{layer}/{roi}.log",
+
+
+rule interpret_synthesis_units:
+    input:
+        top=f"{INTERPRET_UNITS}/top_stimuli.h5",
+        targets=f"{INTERPRET_UNITS}/top_stimuli.h5",
+        weights=weights_input,
+    output:
+        h5=f"{INTERPRET_UNITS}/synthesis.h5",
+        figure=report(
+            f"{INTERPRET_UNITS}/synthesis.png",
+            caption="../report/interpret_synthesis.rst",
+            category="Interpretation",
+            subcategory="{model} {layer}",
+            labels={"model": "{model}", "layer": "{layer}", "figure": "synthesis"},
+        ),
+    log:
+        "logs/interpret_synthesis_units/{model}/{layer}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        model=lambda wildcards: config["models"][wildcards.model],
+        settings=interpret_synthesis_settings,
+        device=config["compute"]["device"],
+    script:
+        "../../scripts/interpret_synthesis.py"
+
+
+use rule interpret_synthesis_units as interpret_synthesis_brain with:
+    input:
+        top=f"{INTERPRET_BRAIN}/top_stimuli.h5",
+        targets=f"{INTERPRET_BRAIN}/readout.h5",
+        weights=weights_input,
+    output:
+        h5=f"{INTERPRET_BRAIN}/synthesis.h5",
+        figure=report(
+            f"{INTERPRET_BRAIN}/synthesis.png",
+            caption="../report/interpret_synthesis.rst",
+            category="Interpretation",
+            subcategory="{subject} {roi}",
+            labels={"model": "{model}", "layer": "{layer}", "figure": "synthesis"},
+        ),
+    log:
+        "logs/interpret_synthesis_brain/{subject}/{model}/{layer}/{roi}.log",
