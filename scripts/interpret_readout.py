@@ -111,7 +111,10 @@ if __name__ == "__main__":
         )
     with rule_log(snakemake.log[0]):
         main(
-            {k: snakemake.input[k] for k in ("stimuli", "activations", "features", "brain", "encoding")},
+            {
+                k: snakemake.input[k]
+                for k in ("stimuli", "activations", "features", "brain", "encoding")
+            },
             dict(snakemake.wildcards),
             dict(snakemake.params.encoding),
             dict(snakemake.params.settings),

@@ -41,7 +41,9 @@ def main(paths, wildcards, model_entry, settings, device, background, out_h5, ou
     if top.names != spec.names:
         raise ValueError(f"{paths['top']} and {paths['targets']} list other targets")
     weights = paths.get("weights") or None
-    head, model_spec = network_head(wildcards["model"], model_entry, wildcards["layer"], spec, weights)
+    head, model_spec = network_head(
+        wildcards["model"], model_entry, wildcards["layer"], spec, weights
+    )
     device = torch_device(device)
     head = head.to(device)
     method_settings = SaliencySettings(

@@ -36,9 +36,15 @@ def main(paths, wildcards, model_entry, settings, device, out_h5, out_fig, progr
     spec = read_targets(paths["targets"])
     top = read_top_stimuli(paths["top"])
     weights = paths.get("weights") or None
-    head, model_spec = network_head(wildcards["model"], model_entry, wildcards["layer"], spec, weights)
+    head, model_spec = network_head(
+        wildcards["model"], model_entry, wildcards["layer"], spec, weights
+    )
     size = int(settings["size"])
-    if spec.weights is not None and len(spec.unit_shape) > 1 and size != model_spec.preprocessing.resize:
+    if (
+        spec.weights is not None
+        and len(spec.unit_shape) > 1
+        and size != model_spec.preprocessing.resize
+    ):
         # a read-out of a convolutional layer's units needs the input size it was fitted at
         LOG.info("read-out of a convolutional layer: synthesis at the model's %d px", size)
         size = model_spec.preprocessing.resize
@@ -89,7 +95,11 @@ if __name__ == "__main__":
     with rule_log(snakemake.log[0]) as log:
         torch.set_num_threads(snakemake.threads)
         main(
-            {"top": snakemake.input.top, "targets": snakemake.input.targets, "weights": weights or None},
+            {
+                "top": snakemake.input.top,
+                "targets": snakemake.input.targets,
+                "weights": weights or None,
+            },
             dict(snakemake.wildcards),
             snakemake.params.model,
             dict(snakemake.params.settings),

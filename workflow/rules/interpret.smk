@@ -6,28 +6,6 @@
 # the heavy one: the SLURM profile sends it to the GPU partition, like extraction.
 
 
-def interpret_settings(*keys):
-    """Params function: the interpret settings of ``keys`` plus the brain ones of the job."""
-
-    def settings(wildcards):
-        section = config["interpret"]
-        out = {
-            "top_k": section["top_k"],
-            "n_components": section["n_components"],
-            "background": list(config["stimuli"]["background"]),
-        }
-        if "units" in keys:
-            units = section["units"].get(wildcards.model, {})
-            out["units"] = list(units.get(wildcards.layer, []))
-        if "brain" in keys:
-            brain = section["brain"]
-            out["n_voxels"] = brain["n_voxels"]
-            out["voxels"] = list(brain["voxels"].get(wildcards.roi, []))
-        return out
-
-    return settings
-
-
 rule interpret_top_units:
     input:
         stimuli=STIMULI,
@@ -110,14 +88,6 @@ rule interpret_readout:
         "../../scripts/interpret_readout.py"
 
 
-def interpret_saliency_settings(wildcards):
-    return dict(config["interpret"]["saliency"])
-
-
-def interpret_synthesis_settings(wildcards):
-    return dict(config["interpret"]["synthesis"])
-
-
 rule interpret_saliency_units:
     input:
         stimuli=STIMULI,
@@ -143,7 +113,7 @@ rule interpret_saliency_units:
         runtime=30,
     params:
         model=lambda wildcards: config["models"][wildcards.model],
-        settings=interpret_saliency_settings,
+        settings=lambda wildcards: dict(config["interpret"]["saliency"]),
         device=config["compute"]["device"],
         background=config["stimuli"]["background"],
     script:
@@ -193,7 +163,7 @@ rule interpret_synthesis_units:
         runtime=60,
     params:
         model=lambda wildcards: config["models"][wildcards.model],
-        settings=interpret_synthesis_settings,
+        settings=lambda wildcards: dict(config["interpret"]["synthesis"]),
         device=config["compute"]["device"],
     script:
         "../../scripts/interpret_synthesis.py"

@@ -11,7 +11,9 @@ from dnnmap.models.registry import get_family
 
 def _recorded(config: Mapping, model: str, layer: str, where: str) -> None:
     if model not in config["models"]:
-        raise InputError(f"{where}: model {model!r} is not in models ({', '.join(config['models'])})")
+        raise InputError(
+            f"{where}: model {model!r} is not in models ({', '.join(config['models'])})"
+        )
     layers = config["models"][model]["layers"]
     if layer not in layers:
         raise InputError(

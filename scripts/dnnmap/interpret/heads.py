@@ -20,7 +20,7 @@ from dnnmap.errors import InputError
 from dnnmap.interpret.targets import TargetSpec
 
 
-class _Stop(Exception):
+class _StopForwardError(Exception):
     """Raised by the layer hook to end the forward pass at the recorded layer."""
 
 
@@ -52,7 +52,7 @@ class LayerHead(nn.Module):
 
     def _hook(self, _module, _inputs, output):
         self._out = output
-        raise _Stop
+        raise _StopForwardError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The layer's output for inputs ``x`` of shape (b, 3, H, W): (b, *unit_shape)."""
@@ -62,7 +62,7 @@ class LayerHead(nn.Module):
         handle = self._module.register_forward_hook(self._hook)
         try:
             self.model(x)
-        except _Stop:
+        except _StopForwardError:
             pass
         finally:
             handle.remove()

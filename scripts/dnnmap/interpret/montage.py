@@ -14,7 +14,7 @@ from dnnmap.images import read_image
 
 
 def thumbnails(paths: Sequence[str], size: int, background=(0, 0, 0)) -> np.ndarray:
-    """Images read as dnnmap reads stimuli, resized to ``size`` x ``size``: (n, size, size, 3) uint8."""
+    """Images read as dnnmap reads stimuli, resized to a square: (n, size, size, 3) uint8."""
     out = []
     for path in paths:
         image, _ = read_image(path, background)

@@ -104,7 +104,10 @@ def refit_all_stimuli(
     scheme = "group" if cv.get("scheme") == "group" else "kfold"
     rows = np.arange(F.shape[0])
     inner = inner_splits(
-        rows, scheme, n_folds=int(settings["inner_folds"]), seed=int(cv.get("seed", 0)),
+        rows,
+        scheme,
+        n_folds=int(settings["inner_folds"]),
+        seed=int(cv.get("seed", 0)),
         groups=groups,
     )
     X = compact_features(F)

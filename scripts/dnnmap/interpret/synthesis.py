@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torch.nn import functional
 from tqdm import tqdm
 
 from dnnmap.errors import InputError
@@ -79,7 +79,9 @@ class FourierImage(torch.nn.Module):
         self.register_buffer("scale", scale[None, :, :])
         shape = (3, size, size // 2 + 1, 2)
         self.spectrum = torch.nn.Parameter(0.01 * torch.randn(shape, generator=generator))
-        color = COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(COLOR_CORRELATION_SVD_SQRT, axis=0))
+        color = COLOR_CORRELATION_SVD_SQRT / np.max(
+            np.linalg.norm(COLOR_CORRELATION_SVD_SQRT, axis=0)
+        )
         self.register_buffer("color", torch.as_tensor(color))
         self.size = size
 
@@ -113,8 +115,10 @@ def random_transform(
     theta = torch.tensor(
         [[cos, -sin, float(shift[0])], [sin, cos, float(shift[1])]], dtype=image.dtype
     )[None]
-    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    grid = functional.affine_grid(theta, list(image.shape), align_corners=False)
+    return functional.grid_sample(
+        image, grid, mode="bilinear", padding_mode="reflection", align_corners=False
+    )
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

@@ -193,7 +193,7 @@ def write_top_stimuli(path, top: TopStimuli, attrs: dict) -> None:
 
 
 def read_top_stimuli(path) -> TopStimuli:
-    """Read a top-stimuli file (without its spec; see :func:`~dnnmap.interpret.targets.read_targets`)."""
+    """Read a top-stimuli file (the targets: :func:`dnnmap.interpret.targets.read_targets`)."""
     with h5py.File(path, "r") as f:
         return TopStimuli(
             read_strings(f["stim_id"]),

@@ -37,7 +37,7 @@ def test_refit_matches_sklearn_ridge_at_the_chosen_alpha():
 
 def test_refit_needs_ridge():
     A, Y = _data()
-    with pytest.raises(InputError, match="encoding.estimator: ridge"):
+    with pytest.raises(InputError, match=r"encoding\.estimator: ridge"):
         refit_all_stimuli(A, Y, {**SETTINGS, "estimator": "pls"})
 
 

@@ -17,8 +17,12 @@ from dnnmap.interpret.targets import TargetSpec
 def _conv_net():
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(4, 5, 3), nn.ReLU(),
-        nn.Flatten(), nn.Linear(5 * 6 * 6, 3),
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(4, 5, 3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(5 * 6 * 6, 3),
     )
 
 
@@ -47,8 +51,9 @@ def test_guided_backprop_closed_form():
     net = nn.Sequential(nn.Flatten(), nn.Linear(48, 20), nn.ReLU(), nn.Linear(20, 10), nn.ReLU())
     rng = np.random.default_rng(1)
     c = rng.normal(size=(10, 1)).astype(np.float32)
-    spec = TargetSpec("h2", (10,), ["r"], np.zeros(0, np.int64), c, np.zeros(10, np.float32),
-                      np.zeros(1))
+    spec = TargetSpec(
+        "h2", (10,), ["r"], np.zeros(0, np.int64), c, np.zeros(10, np.float32), np.zeros(1)
+    )
     head = target_head(net, "4", spec)
     x = torch.randn(1, 3, 4, 4)
     maps, _ = saliency_maps(head, x, 0, SaliencySettings(methods=("guided_backprop",)))
@@ -123,8 +128,9 @@ def test_alexnet_head_matches_recorded_activations(tmp_path, layer):
     extract_activations(spec, ids, paths, str(tmp_path / "acts.h5"), batch_size=3)
     A, shape = read_layer_units(tmp_path / "acts.h5", layer, ids, "t")
     w = rng.normal(size=(A.shape[1], 2)).astype(np.float32)
-    targets = TargetSpec(layer, shape, ["ch0", "v0", "v1"], np.array([0]), w,
-                         A.mean(0), np.array([0.5, -1.0]))
+    targets = TargetSpec(
+        layer, shape, ["ch0", "v0", "v1"], np.array([0]), w, A.mean(0), np.array([0.5, -1.0])
+    )
     model, _ = build_model(spec)
     head = target_head(model, get_family("alexnet").layers[layer], targets)
     from dnnmap.images import read_image

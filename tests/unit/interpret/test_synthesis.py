@@ -42,7 +42,8 @@ def test_identity_transform_and_total_variation():
 
 def test_synthesis_beats_natural_stimuli_on_a_random_alexnet():
     """A conv2 channel of a seeded random AlexNet at 64 px (small jitter and rotation, as a
-    64-px image needs): 30 steps raise it above its value for every demo stimulus tried, and the objective rises on average; seeded runs repeat."""
+    64-px image needs): 30 steps raise it above its value for every demo stimulus tried, the
+    objective rises on average, and seeded runs repeat."""
     from dnnmap.images import read_image
     from dnnmap.models.build import ModelSpec, Preprocessing, build_model
     from dnnmap.models.registry import get_family
@@ -64,5 +65,7 @@ def test_synthesis_beats_natural_stimuli_on_a_random_alexnet():
     assert out.value > natural.max()
     assert out.objective[-5:].mean() > out.objective[:5].mean()
     assert np.all((out.image >= 0) & (out.image <= 1))
-    again = synthesize(head, 0, norm, SynthesisSettings(steps=3, size=64, seed=1, lr=0.1, jitter=1, rotation=2))
+    again = synthesize(
+        head, 0, norm, SynthesisSettings(steps=3, size=64, seed=1, lr=0.1, jitter=1, rotation=2)
+    )
     np.testing.assert_allclose(again.objective, out.objective[:3], rtol=1e-5)

@@ -113,10 +113,11 @@ def test_brain_top_stimuli_from_predictions(tmp_path):
     path = tmp_path / "enc.h5"
     index = np.array([5, 6, 7, 8])
     write_h5(
-        path, {"predictions": P, "index": index, "score": np.array([0.2, 0.9, 0.1, 0.4])},
+        path,
+        {"predictions": P, "index": index, "score": np.array([0.2, 0.9, 0.1, 0.4])},
         stim_id=IDS,
     )
-    top, T, _ = brain_top_stimuli(path, "FFC", 1, [], 9, IDS, "table.tsv")
+    top, _, _ = brain_top_stimuli(path, "FFC", 1, [], 9, IDS, "table.tsv")
     assert top.names == ["FFC_mean", "FFC_v6"]
     np.testing.assert_allclose(top.values[:, 0], P.mean(axis=1))
     np.testing.assert_array_equal(top.top[1], np.argsort(-P[:, 1])[:9])
@@ -130,8 +131,13 @@ def test_voxel_reading_one_channel_has_its_top_stimuli():
     A = rng.gamma(2.0, size=(n, 8, 4, 4))
     channels = unit_values(A.reshape(n, -1), (8, 4, 4), np.arange(8))
     y = channels[:, 2] + 0.05 * rng.normal(size=n)
-    settings = {"estimator": "ridge", "alphas": [0.01, 0.1, 1, 10, 100], "inner_folds": 5,
-                "alpha_scale": "relative", "cv": {"seed": 0}}
+    settings = {
+        "estimator": "ridge",
+        "alphas": [0.01, 0.1, 1, 10, 100],
+        "inner_folds": 5,
+        "alpha_scale": "relative",
+        "cv": {"seed": 0},
+    }
     P, _ = refit_all_stimuli(A.reshape(n, -1), y[:, None], settings)
     ours = set(top_indices(P, 9)[0])
     truth = set(top_indices(channels[:, 2:3], 9)[0])
