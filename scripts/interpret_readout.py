@@ -9,7 +9,8 @@ Inputs: ``stimuli`` (results/stimuli.tsv), ``activations`` (results/activations/
 ``encoding`` (results/encoding/{subject}/{model}/{layer}/{roi}.h5: scores and masked voxels).
 Output: results/interpret/{model}/{layer}/brain/{subject}/{roi}/readout.h5 with the targets
 group (weights, mean, intercept; dnnmap.interpret.targets), ``predictions (n_stim, t)`` of the
-refitted model, ``alpha`` and ``voxel`` (grayordinate) of each fitted voxel; attrs
+refitted model, ``alpha``, ``voxel`` (grayordinate) and ``voxel_column`` (column in the ROI
+file) of each fitted voxel, ``target_weights (v_fit, t)`` (each target's weights on them); attrs
 ``reconstruction_error``, ``features_method``.
 Params: ``encoding`` (config ``encoding``), ``settings`` (config ``interpret.brain``:
 n_voxels, voxels). Wildcards: ``model``, ``layer``, ``subject``, ``roi``.
@@ -100,6 +101,8 @@ def main(paths, wildcards, encoding, settings, out_path):
         f.create_dataset("predictions", data=out.predictions)
         f.create_dataset("alpha", data=out.alpha)
         f.create_dataset("voxel", data=np.asarray(index)[out.voxels])
+        f.create_dataset("voxel_column", data=out.voxels)
+        f.create_dataset("target_weights", data=T[out.voxels])
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def test_interpret_jobs_per_layer_subject_and_roi(tmp_path):
     assert counts["interpret_top_units"] == counts["interpret_synthesis_units"] == 2
     brain = 2 * 2 * 2
     assert counts["interpret_top_brain"] == counts["interpret_readout"] == brain
-    assert counts["interpret_synthesis_brain"] == brain
+    assert counts["interpret_synthesis_brain"] == counts["interpret_ablation"] == brain
     assert "interpret_saliency_units" not in counts and "interpret_saliency_brain" not in counts
     assert "results/interpret/alexnet/conv1/brain/sub-02/V1/readout.h5" in proc.stdout
 

@@ -107,7 +107,7 @@ rule interpret_saliency_units:
         "logs/interpret_saliency_units/{model}/{layer}.log",
     conda:
         "../../envs/torch.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
@@ -185,3 +185,33 @@ use rule interpret_synthesis_units as interpret_synthesis_brain with:
         ),
     log:
         "logs/interpret_synthesis_brain/{subject}/{model}/{layer}/{roi}.log",
+
+
+rule interpret_ablation:
+    input:
+        stimuli=STIMULI,
+        activations=ACTIVATIONS,
+        brain=ROI,
+        readout=f"{INTERPRET_BRAIN}/readout.h5",
+    output:
+        table=f"{INTERPRET_BRAIN}/ablation.tsv",
+        figure=report(
+            f"{INTERPRET_BRAIN}/ablation.png",
+            caption="../report/interpret_ablation.rst",
+            category="Interpretation",
+            subcategory="{subject} {roi}",
+            labels={"model": "{model}", "layer": "{layer}", "figure": "ablation"},
+        ),
+    log:
+        "logs/interpret_ablation/{subject}/{model}/{layer}/{roi}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=features_mem_mb,
+        runtime=10,
+    params:
+        mode=lambda wildcards: config["interpret"]["ablation"]["mode"],
+        n_show=20,
+    script:
+        "../../scripts/interpret_ablation.py"

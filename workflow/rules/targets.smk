@@ -338,4 +338,8 @@ def interpret_outputs():
             for kind in interpret_kinds():
                 folder = pattern.format(**job)
                 out += [f"{folder}/{kind}.{ext}" for ext in ("h5", "png")]
+    if interpret_brain_jobs() and interpret_section()["ablation"]["enabled"]:
+        for job in interpret_brain_jobs():
+            folder = INTERPRET_BRAIN.format(**job)
+            out += [f"{folder}/ablation.{ext}" for ext in ("tsv", "png")]
     return out
