@@ -24,6 +24,7 @@ def test_interpret_jobs_per_layer_subject_and_roi(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout)
     assert counts["interpret_top_units"] == counts["interpret_synthesis_units"] == 2
+    assert counts["interpret_receptive_fields"] == 2
     brain = 2 * 2 * 2
     assert counts["interpret_top_brain"] == counts["interpret_readout"] == brain
     assert counts["interpret_synthesis_brain"] == counts["interpret_ablation"] == brain

@@ -215,3 +215,38 @@ rule interpret_ablation:
         n_show=20,
     script:
         "../../scripts/interpret_ablation.py"
+
+
+rule interpret_receptive_fields:
+    input:
+        stimuli=STIMULI,
+        top=f"{INTERPRET_UNITS}/top_stimuli.h5",
+        weights=weights_input,
+    output:
+        table=f"{INTERPRET_UNITS}/receptive_fields.tsv",
+        figure=report(
+            f"{INTERPRET_UNITS}/receptive_fields.png",
+            caption="../report/interpret_receptive_fields.rst",
+            category="Interpretation",
+            subcategory="{model} {layer}",
+            labels={
+                "model": "{model}",
+                "layer": "{layer}",
+                "figure": "receptive fields",
+            },
+        ),
+    log:
+        "logs/interpret_receptive_fields/{model}/{layer}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        model=lambda wildcards: config["models"][wildcards.model],
+        settings=lambda wildcards: dict(config["interpret"]["receptive_field"]),
+        device=config["compute"]["device"],
+        background=config["stimuli"]["background"],
+    script:
+        "../../scripts/interpret_receptive_fields.py"

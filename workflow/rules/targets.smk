@@ -338,6 +338,10 @@ def interpret_outputs():
             for kind in interpret_kinds():
                 folder = pattern.format(**job)
                 out += [f"{folder}/{kind}.{ext}" for ext in ("h5", "png")]
+    if interpret_unit_jobs() and interpret_section()["receptive_field"]["enabled"]:
+        for job in interpret_unit_jobs():
+            folder = INTERPRET_UNITS.format(**job)
+            out += [f"{folder}/receptive_fields.{ext}" for ext in ("tsv", "png")]
     if interpret_brain_jobs() and interpret_section()["ablation"]["enabled"]:
         for job in interpret_brain_jobs():
             folder = INTERPRET_BRAIN.format(**job)
