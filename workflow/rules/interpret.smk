@@ -250,3 +250,35 @@ rule interpret_receptive_fields:
         background=config["stimuli"]["background"],
     script:
         "../../scripts/interpret_receptive_fields.py"
+
+
+rule interpret_decoding_ablation:
+    input:
+        stimuli=STIMULI,
+        activations=ACTIVATIONS,
+    output:
+        report(
+            f"{INTERPRET_UNITS}/decoding_ablation.tsv",
+            caption="../report/interpret_decoding_ablation.rst",
+            category="Interpretation",
+            subcategory="{model} {layer}",
+            labels={
+                "model": "{model}",
+                "layer": "{layer}",
+                "figure": "decoding ablation",
+            },
+        ),
+    log:
+        "logs/interpret_decoding_ablation/{model}/{layer}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=features_mem_mb,
+        runtime=30,
+    params:
+        attributes=lambda wildcards: config["interpret"]["ablation"]["attributes"],
+        n_folds=config["decoding"]["n_folds"],
+        seed=config["decoding"]["seed"],
+    script:
+        "../../scripts/interpret_decoding_ablation.py"

@@ -56,7 +56,7 @@ try:
     STIMULUS_TABLE = _startup_checks()
     # features.fit: external: the images the PCA is fitted on (None otherwise)
     EXTERNAL_TABLE = check_external_stimuli(config, STIMULUS_TABLE, str(CONFIG_SOURCE))
-    check_interpret(config, len(STIMULUS_TABLE), str(CONFIG_SOURCE))
+    check_interpret(config, STIMULUS_TABLE, str(CONFIG_SOURCE))
 except InputError as err:
     raise WorkflowError(f"dnnmap: {err}") from None
 

@@ -342,6 +342,11 @@ def interpret_outputs():
         for job in interpret_unit_jobs():
             folder = INTERPRET_UNITS.format(**job)
             out += [f"{folder}/receptive_fields.{ext}" for ext in ("tsv", "png")]
+    if interpret_unit_jobs() and interpret_section()["ablation"]["attributes"]:
+        out += [
+            f"{INTERPRET_UNITS.format(**job)}/decoding_ablation.tsv"
+            for job in interpret_unit_jobs()
+        ]
     if interpret_brain_jobs() and interpret_section()["ablation"]["enabled"]:
         for job in interpret_brain_jobs():
             folder = INTERPRET_BRAIN.format(**job)

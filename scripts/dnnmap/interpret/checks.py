@@ -22,14 +22,23 @@ def _recorded(config: Mapping, model: str, layer: str, where: str) -> None:
         )
 
 
-def check_interpret(config: Mapping, n_stim: int, source: str) -> None:
+def check_interpret(config: Mapping, table, source: str) -> None:
     """Stop on an ``interpret`` section the data cannot serve, naming the key.
 
     Checks that every model and layer named is recorded (``models.<m>.layers``), that unit
     indices lie inside their layer (unit shapes from the model family at the model's input
     size), that ``n_components`` is below the number of stimuli, and that brain targets name
     known subjects and ROIs and an encoding model that is linear (``encoding.estimator:
-    ridge``).
+    ridge``), and that ``ablation.attributes`` are columns of the stimulus table.
+
+    Parameters
+    ----------
+    config : mapping
+        The validated config.
+    table : pandas.DataFrame
+        The checked stimulus table (its length and columns).
+    source : str
+        The config file, named in messages.
     """
     section = config.get("interpret") or {}
     if not section.get("enabled"):
@@ -46,6 +55,13 @@ def check_interpret(config: Mapping, n_stim: int, source: str) -> None:
             )
             shape = family.unit_shapes(int(resize))[layer]
             check_units(indices, shape, where)
+    n_stim = len(table)
+    for column in (section.get("ablation") or {}).get("attributes") or []:
+        if column not in table.columns:
+            raise InputError(
+                f"{key}.ablation.attributes: {column!r} is not a column of the stimulus table "
+                f"({', '.join(map(str, table.columns))})"
+            )
     k = int(section.get("n_components", 0))
     if k and k > n_stim - 1:
         raise InputError(f"{key}.n_components is {k}; expected at most {n_stim - 1} (stimuli - 1)")

@@ -6,12 +6,15 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from dnnmap.errors import InputError
 from dnnmap.interpret.checks import check_interpret
 from dnnmap.interpret.network import network_head
 from dnnmap.interpret.targets import TargetSpec
+
+TABLE = pd.DataFrame({"stim_id": [f"s{i}" for i in range(50)], "category": ["a", "b"] * 25})
 
 BASE = {
     "models": {
@@ -44,8 +47,8 @@ def _with(**changes):
 
 
 def test_good_section_passes_and_disabled_is_not_checked():
-    check_interpret(BASE, 50, "c.yaml")
-    check_interpret(_with(interpret__enabled=False, interpret__units={"x": {}}), 50, "c.yaml")
+    check_interpret(BASE, TABLE, "c.yaml")
+    check_interpret(_with(interpret__enabled=False, interpret__units={"x": {}}), TABLE, "c.yaml")
 
 
 @pytest.mark.parametrize(
@@ -66,11 +69,15 @@ def test_good_section_passes_and_disabled_is_not_checked():
         ({"interpret__brain__rois": ["V4"]}, "ROI 'V4' is not in brain.rois"),
         ({"interpret__brain__subjects": ["sub-09"]}, "'sub-09' is not in brain.subjects"),
         ({"encoding__estimator": "pls"}, "needs encoding.estimator: ridge"),
+        (
+            {"interpret__ablation": {"attributes": ["animacy"]}},
+            "'animacy' is not a column of the stimulus table (stim_id, category)",
+        ),
     ],
 )
 def test_bad_sections_name_the_key(changes, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        check_interpret(_with(**changes), 50, "c.yaml")
+        check_interpret(_with(**changes), TABLE, "c.yaml")
 
 
 def test_head_of_a_layer_not_recorded():
