@@ -20,6 +20,7 @@ def test_interpret_jobs_per_layer_subject_and_roi(tmp_path):
         subjects=["sub-01", "sub-02"], rois=["V1", "VTC"], layers={"alexnet": ["conv1", "fc6"]}
     )
     config["interpret"]["saliency"]["enabled"] = False
+    config["interpret"]["finetune"] = {"cat": {"model": "alexnet", "attribute": "category"}}
     proc = run_workflow(tmp_path, config, "-n")
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout)
@@ -30,6 +31,7 @@ def test_interpret_jobs_per_layer_subject_and_roi(tmp_path):
     assert counts["interpret_synthesis_brain"] == counts["interpret_ablation"] == brain
     assert "interpret_saliency_units" not in counts and "interpret_saliency_brain" not in counts
     assert "results/interpret/alexnet/conv1/brain/sub-02/V1/readout.h5" in proc.stdout
+    assert counts["interpret_finetune"] == 1 and "results/finetune/cat.pth" in proc.stdout
 
 
 def test_bad_interpret_targets_stop_before_any_job(tmp_path):

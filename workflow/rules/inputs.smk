@@ -157,3 +157,11 @@ def interpret_settings(*keys):
         return out
 
     return settings
+
+
+def finetune_weights(wildcards):
+    """The base weights file of a fine-tuning job (interpret.finetune.<name>.model), if any."""
+    from types import SimpleNamespace
+
+    model = config["interpret"]["finetune"][wildcards.name]["model"]
+    return weights_input(SimpleNamespace(model=model))

@@ -282,3 +282,35 @@ rule interpret_decoding_ablation:
         seed=config["decoding"]["seed"],
     script:
         "../../scripts/interpret_decoding_ablation.py"
+
+
+rule interpret_finetune:
+    input:
+        stimuli=STIMULI,
+        weights=finetune_weights,
+    output:
+        weights=FINETUNE_WEIGHTS,
+        history=report(
+            FINETUNE_HISTORY,
+            caption="../report/interpret_finetune.rst",
+            category="Interpretation",
+            subcategory="fine-tuning",
+            labels={"name": "{name}", "figure": "fine-tuning history"},
+        ),
+    log:
+        "logs/interpret_finetune/{name}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        entry=lambda wildcards: config["interpret"]["finetune"][wildcards.name],
+        model=lambda wildcards: config["models"][
+            config["interpret"]["finetune"][wildcards.name]["model"]
+        ],
+        device=config["compute"]["device"],
+        background=config["stimuli"]["background"],
+    script:
+        "../../scripts/interpret_finetune.py"

@@ -89,3 +89,6 @@ BENCHMARKS_FIGURE = "results/summary/benchmarks.png"
 # Each folder holds top_stimuli, saliency and synthesis (.h5 and .png); brain folders readout.h5.
 INTERPRET_UNITS = "results/interpret/{model}/{layer}/units"
 INTERPRET_BRAIN = "results/interpret/{model}/{layer}/brain/{subject}/{roi}"
+# Fine-tuned weights (interpret.finetune.<name>) and their training history.
+FINETUNE_WEIGHTS = "results/finetune/{name}.pth"
+FINETUNE_HISTORY = "results/finetune/{name}.tsv"

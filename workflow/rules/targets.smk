@@ -342,6 +342,12 @@ def interpret_outputs():
         for job in interpret_unit_jobs():
             folder = INTERPRET_UNITS.format(**job)
             out += [f"{folder}/receptive_fields.{ext}" for ext in ("tsv", "png")]
+    if interpret_section() is not None:
+        for name in interpret_section()["finetune"]:
+            out += [
+                FINETUNE_WEIGHTS.format(name=name),
+                FINETUNE_HISTORY.format(name=name),
+            ]
     if interpret_unit_jobs() and interpret_section()["ablation"]["attributes"]:
         out += [
             f"{INTERPRET_UNITS.format(**job)}/decoding_ablation.tsv"

@@ -62,6 +62,14 @@ def check_interpret(config: Mapping, table, source: str) -> None:
                 f"{key}.ablation.attributes: {column!r} is not a column of the stimulus table "
                 f"({', '.join(map(str, table.columns))})"
             )
+    for name, entry in (section.get("finetune") or {}).items():
+        where = f"{key}.finetune.{name}"
+        if entry["model"] not in config["models"]:
+            raise InputError(f"{where}.model: {entry['model']!r} is not in models")
+        if entry["attribute"] not in table.columns:
+            raise InputError(
+                f"{where}.attribute: {entry['attribute']!r} is not a column of the stimulus table"
+            )
     k = int(section.get("n_components", 0))
     if k and k > n_stim - 1:
         raise InputError(f"{key}.n_components is {k}; expected at most {n_stim - 1} (stimuli - 1)")

@@ -70,6 +70,14 @@ def test_good_section_passes_and_disabled_is_not_checked():
         ({"interpret__brain__subjects": ["sub-09"]}, "'sub-09' is not in brain.subjects"),
         ({"encoding__estimator": "pls"}, "needs encoding.estimator: ridge"),
         (
+            {"interpret__finetune": {"t": {"model": "net", "attribute": "size"}}},
+            "finetune.t.attribute: 'size' is not a column of the stimulus table",
+        ),
+        (
+            {"interpret__finetune": {"t": {"model": "vgg", "attribute": "category"}}},
+            "finetune.t.model: 'vgg' is not in models",
+        ),
+        (
             {"interpret__ablation": {"attributes": ["animacy"]}},
             "'animacy' is not a column of the stimulus table (stim_id, category)",
         ),
