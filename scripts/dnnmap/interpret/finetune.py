@@ -175,7 +175,7 @@ def finetune(
             loss = loss_fn(model(x[batch])[:, :k], y[batch])
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(batch)
+            total += float(loss.detach()) * len(batch)
         acc, val_loss = _accuracy_and_loss(model, x[val], y[val], k, settings.batch_size)
         history["train_loss"].append(total / len(train))
         history["val_loss"].append(val_loss)

@@ -17,6 +17,7 @@ Methods (:data:`METHODS`), all on the preprocessed (normalised) input ``x`` of a
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,7 +80,9 @@ def saliency_maps(
         if method == "gradient":
             attr = Saliency(head).attribute(x, target=target, abs=False)
         elif method == "guided_backprop":
-            attr = GuidedBackprop(head).attribute(x, target=target)
+            with warnings.catch_warnings():  # captum announces its (temporary) ReLU hooks
+                warnings.filterwarnings("ignore", "Setting backward hooks on ReLU")
+                attr = GuidedBackprop(head).attribute(x, target=target)
         elif method == "smoothgrad":
             torch.manual_seed(settings.seed)
             stdev = float(settings.smoothgrad_noise) * float((x.max() - x.min()).detach())

@@ -24,11 +24,13 @@ def test_finetuning_learns_a_separable_attribute_and_loads_back(tmp_path):
     model, _ = build_model(spec)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rng = np.random.default_rng(0)
-    n = 40
+    n = 32
     labels = np.array(["dark", "light"] * (n // 2))
     x = torch.as_tensor(rng.normal(size=(n, 3, 64, 64)).astype(np.float32)) * 0.3
     x[labels == "light"] += 1.0  # brightness separates the classes
-    settings = FinetuneSettings(train_layers=1, epochs=5, lr=0.01, batch_size=20, seed=1)
+    settings = FinetuneSettings(
+        train_layers=1, epochs=4, lr=0.01, batch_size=24, seed=1, val_fraction=0.25
+    )
     result = finetune(model, x, labels, settings)
     assert result.val_accuracy > result.chance + 0.2
     assert result.trained == ["classifier.6.weight", "classifier.6.bias"]
