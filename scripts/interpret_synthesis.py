@@ -65,6 +65,12 @@ def main(paths, wildcards, model_entry, settings, device, out_h5, out_fig, progr
             out.value,
             natural[j],
         )
+        if not np.any(out.objective):
+            LOG.warning(
+                "%s stayed at zero: the target is silent (a ReLU at zero) for the starting "
+                "image, so it has no gradient to follow",
+                name,
+            )
         results.append(out)
     images = np.stack([r.image for r in results])
     objective = np.stack([r.objective for r in results])

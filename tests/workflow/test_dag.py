@@ -82,8 +82,8 @@ def test_demo_dag(tmp_path):
     for rule in ("top", "saliency", "synthesis"):
         assert counts[f"interpret_{rule}_units"] == 1 and counts[f"interpret_{rule}_brain"] == 1
     assert counts["interpret_readout"] == counts["interpret_ablation"] == 1
-    assert counts["interpret_receptive_fields"] == counts["interpret_decoding_ablation"] == 1
-    total += 10
+    assert counts["interpret_receptive_fields"] == 1
+    total += 9
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {

@@ -21,11 +21,12 @@ def test_interpret_jobs_per_layer_subject_and_roi(tmp_path):
     )
     config["interpret"]["saliency"]["enabled"] = False
     config["interpret"]["finetune"] = {"cat": {"model": "alexnet", "attribute": "category"}}
+    config["interpret"]["ablation"] = {"attributes": ["category"]}
     proc = run_workflow(tmp_path, config, "-n")
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout)
     assert counts["interpret_top_units"] == counts["interpret_synthesis_units"] == 2
-    assert counts["interpret_receptive_fields"] == 2
+    assert counts["interpret_receptive_fields"] == counts["interpret_decoding_ablation"] == 2
     brain = 2 * 2 * 2
     assert counts["interpret_top_brain"] == counts["interpret_readout"] == brain
     assert counts["interpret_synthesis_brain"] == counts["interpret_ablation"] == brain
