@@ -77,6 +77,13 @@ def test_demo_dag(tmp_path):
     # summaries: brain, encoding table and figure, benchmarks; and `all`
     total = 1 + 1 + layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
     total += stacking_steps + joint_steps
+    # interpret: top stimuli, saliency and synthesis of one layer's units, and of one subject's
+    # ROI through one layer's encoding model (its read-out refit and channel ablation besides)
+    for rule in ("top", "saliency", "synthesis"):
+        assert counts[f"interpret_{rule}_units"] == 1 and counts[f"interpret_{rule}_brain"] == 1
+    assert counts["interpret_readout"] == counts["interpret_ablation"] == 1
+    assert counts["interpret_receptive_fields"] == 1
+    total += 9
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {

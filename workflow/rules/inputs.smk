@@ -135,3 +135,33 @@ def features_inputs(wildcards):
     if EXTERNAL_TABLE is not None:
         inputs["external"] = EXTERNAL_ACTIVATIONS.format(model=wildcards.model)
     return inputs
+
+
+def interpret_settings(*keys):
+    """Params function: the interpret settings of ``keys`` plus the brain ones of the job."""
+
+    def settings(wildcards):
+        section = config["interpret"]
+        out = {
+            "top_k": section["top_k"],
+            "n_components": section["n_components"],
+            "background": list(config["stimuli"]["background"]),
+        }
+        if "units" in keys:
+            units = section["units"].get(wildcards.model, {})
+            out["units"] = list(units.get(wildcards.layer, []))
+        if "brain" in keys:
+            brain = section["brain"]
+            out["n_voxels"] = brain["n_voxels"]
+            out["voxels"] = list(brain["voxels"].get(wildcards.roi, []))
+        return out
+
+    return settings
+
+
+def finetune_weights(wildcards):
+    """The base weights file of a fine-tuning job (interpret.finetune.<name>.model), if any."""
+    from types import SimpleNamespace
+
+    model = config["interpret"]["finetune"][wildcards.name]["model"]
+    return weights_input(SimpleNamespace(model=model))

@@ -82,3 +82,13 @@ BRAIN_PROBING = {
 # Compute: wall time and memory of every job of the rules that have a benchmark directive.
 BENCHMARKS_TABLE = "results/summary/benchmarks.tsv"
 BENCHMARKS_FIGURE = "results/summary/benchmarks.png"
+
+# Interpretation (interpret): per model and layer, its units' top stimuli, saliency maps and
+# synthesized images; per model, layer, subject and ROI the same through the ROI's encoding
+# model, refitted on all stimuli as a read-out of the layer's units.
+# Each folder holds top_stimuli, saliency and synthesis (.h5 and .png); brain folders readout.h5.
+INTERPRET_UNITS = "results/interpret/{model}/{layer}/units"
+INTERPRET_BRAIN = "results/interpret/{model}/{layer}/brain/{subject}/{roi}"
+# Fine-tuned weights (interpret.finetune.<name>) and their training history.
+FINETUNE_WEIGHTS = "results/finetune/{name}.pth"
+FINETUNE_HISTORY = "results/finetune/{name}.tsv"

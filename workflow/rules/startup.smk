@@ -20,6 +20,7 @@ from dnnmap.config import (
     weights_kind,
 )
 from dnnmap.errors import InputError
+from dnnmap.interpret.checks import check_interpret
 from dnnmap.media.checks import check_models_take_stimuli
 from dnnmap.models.registry import get_family
 from dnnmap.models.registry import input_side as registry_input_side
@@ -59,6 +60,7 @@ try:
     STIMULUS_TABLE = _startup_checks()
     # features.fit: external: the images the PCA is fitted on (None otherwise)
     EXTERNAL_TABLE = check_external_stimuli(config, STIMULUS_TABLE, str(CONFIG_SOURCE))
+    check_interpret(config, STIMULUS_TABLE, str(CONFIG_SOURCE))
 except InputError as err:
     raise WorkflowError(f"dnnmap: {err}") from None
 

@@ -279,4 +279,82 @@ def all_outputs():
     outputs += joint_outputs()
     if searchlight_jobs():
         outputs += expand(SEARCHLIGHT_MAP, subject=SUBJECTS, model=MODELS)
+    outputs += interpret_outputs()
     return outputs + SIMULATED_TRUTH
+
+
+def interpret_section():
+    """The interpret section when it runs, else None."""
+    section = config.get("interpret") or {}
+    return section if section.get("enabled") else None
+
+
+def interpret_unit_jobs():
+    """Model and layer of every interpret job on a layer's units (interpret.units)."""
+    section = interpret_section()
+    if section is None:
+        return []
+    return [
+        {"model": m, "layer": layer}
+        for m, layers in section["units"].items()
+        for layer in layers
+        if layers[layer] or section["n_components"]
+    ]
+
+
+def interpret_brain_jobs():
+    """Model, layer, subject and ROI of every interpret job through an encoding model."""
+    section = interpret_section()
+    if section is None:
+        return []
+    brain = section["brain"]
+    return [
+        {"model": m, "layer": layer, "subject": s, "roi": r}
+        for m, layers in brain["layers"].items()
+        for layer in layers
+        for s in brain["subjects"]
+        for r in brain["rois"]
+    ]
+
+
+def interpret_kinds():
+    """The outputs of each interpret job: top stimuli, and saliency and synthesis if enabled."""
+    section = interpret_section()
+    kinds = ["top_stimuli"]
+    for kind in ("saliency", "synthesis"):
+        if section is not None and section[kind]["enabled"]:
+            kinds.append(kind)
+    return kinds
+
+
+def interpret_outputs():
+    """Every interpret output (HDF5 and figure) that runs."""
+    out = []
+    for pattern, jobs in (
+        (INTERPRET_UNITS, interpret_unit_jobs()),
+        (INTERPRET_BRAIN, interpret_brain_jobs()),
+    ):
+        for job in jobs:
+            for kind in interpret_kinds():
+                folder = pattern.format(**job)
+                out += [f"{folder}/{kind}.{ext}" for ext in ("h5", "png")]
+    if interpret_unit_jobs() and interpret_section()["receptive_field"]["enabled"]:
+        for job in interpret_unit_jobs():
+            folder = INTERPRET_UNITS.format(**job)
+            out += [f"{folder}/receptive_fields.{ext}" for ext in ("tsv", "png")]
+    if interpret_section() is not None:
+        for name in interpret_section()["finetune"]:
+            out += [
+                FINETUNE_WEIGHTS.format(name=name),
+                FINETUNE_HISTORY.format(name=name),
+            ]
+    if interpret_unit_jobs() and interpret_section()["ablation"]["attributes"]:
+        out += [
+            f"{INTERPRET_UNITS.format(**job)}/decoding_ablation.tsv"
+            for job in interpret_unit_jobs()
+        ]
+    if interpret_brain_jobs() and interpret_section()["ablation"]["enabled"]:
+        for job in interpret_brain_jobs():
+            folder = INTERPRET_BRAIN.format(**job)
+            out += [f"{folder}/ablation.{ext}" for ext in ("tsv", "png")]
+    return out
