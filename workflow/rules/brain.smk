@@ -35,6 +35,7 @@ rule extract_roi:
         stimuli=STIMULI,
         responses=responses_file,
         repeats=repeat_files,
+        side_files=subject_side_files,
     output:
         ROI,
     log:
@@ -49,6 +50,8 @@ rule extract_roi:
         runtime=10,
     params:
         labels=lambda wildcards: config["brain"]["rois"][wildcards.roi],
+        entry=subject_entry,
+        simulated=lambda wildcards: SIM_RESPONSES.format(subject=wildcards.subject),
         zscore_sessions=config["brain"]["zscore_sessions"],
     script:
         "../../scripts/extract_roi.py"

@@ -87,7 +87,7 @@ rule encoding_maps:
     output:
         **encoding_maps(),
     log:
-        "logs/encoding_maps/{subject}/{model}.log",
+        "logs/encoding_maps/{subject}/{model}{mapsuffix}.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -95,6 +95,7 @@ rule encoding_maps:
         mem_mb=2000,
         runtime=10,
     params:
+        space=space_of_subject,
         layers=lambda wildcards: layers_of(wildcards.model),
         rois=ROIS,
         best_layer_fwe=config["encoding"]["best_layer_fwe"],
