@@ -4,8 +4,8 @@ Inputs: ``responses`` (the subject's responses; maps are written in their space 
 ``partitions`` (results/joint/{subject}/{set}/{roi}.h5 of every ROI).
 Params: ``space`` (the subject's ``responses``/``mask``/``ids``, dnnmap.brain.spaces.space_of).
 Output: ``results/maps/{subject}/joint_{set}{mapsuffix}`` (``.dscalar.nii`` for CIFTI):
-one map per region (``unique:A``, ``shared:A+B``, ...), then ``total_r2``; 0 outside the ROIs and at masked
-grayordinates, negative parts kept.
+one map per region (``unique:A``, ``shared:A+B``, ...), then ``total_r2``; 0 outside the ROIs
+and at masked grayordinates, negative parts kept.
 """
 
 import logging

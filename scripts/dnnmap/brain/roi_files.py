@@ -252,8 +252,9 @@ def _surface_labels(entry, space, out):
             )
         values = np.asarray(img.dataobj)[:, 0, 0].reshape(img.shape[0], -1)[:, 0]
         _check_vertices(path, len(values), space, hemi)
-        _named_values(values, entry.get("lut"), entry.get("name"), path, out,
-                      space.hemi_columns(hemi).start)
+        _named_values(
+            values, entry.get("lut"), entry.get("name"), path, out, space.hemi_columns(hemi).start
+        )
         return
     raise InputError(f"{path}: is a {type(img).__name__}; expected surface labels")
 
@@ -359,9 +360,13 @@ def resolve_labels(
                 parts.append(columns[(columns >= cols.start) & (columns < cols.stop)])
                 continue
         close = difflib.get_close_matches(label, list(named), n=3, cutoff=0.5)
-        hint = ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close else (
-            f"expected one of {', '.join(sorted(named)[:10])}"
-            + (" ..." if len(named) > 10 else "")
+        hint = (
+            ("did you mean " + " or ".join(repr(c) for c in close) + "?")
+            if close
+            else (
+                f"expected one of {', '.join(sorted(named)[:10])}"
+                + (" ..." if len(named) > 10 else "")
+            )
         )
         raise InputError(f"ROI {roi!r}: label {label!r} is in none of the ROI files; {hint}")
     columns = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)

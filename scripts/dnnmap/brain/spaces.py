@@ -246,8 +246,10 @@ class SubjectData:
             )
         kind = kinds.pop()
         if self.mask is not None and kind != "nifti":
-            raise InputError(f"{self.at}mask {self.mask} given for {kind.upper()} data; "
-                             "masks apply to NIfTI volumes only")
+            raise InputError(
+                f"{self.at}mask {self.mask} given for {kind.upper()} data; "
+                "masks apply to NIfTI volumes only"
+            )
         return kind
 
 
@@ -454,8 +456,9 @@ def _hemi_of_path(path: str, space: BrainSpace) -> str | None:
     for hemi, suffix in MAP_SUFFIXES[space.format].items():
         if name.endswith(suffix):
             return hemi
-    expected = " or ".join(repr(s) for h, s in MAP_SUFFIXES[space.format].items()
-                           if h is None or h in space.hemis)
+    expected = " or ".join(
+        repr(s) for h, s in MAP_SUFFIXES[space.format].items() if h is None or h in space.hemis
+    )
     raise InputError(
         f"{path}: maps of {space.format.upper()} data are written as {space.format.upper()}; "
         f"expected a file name ending in {expected}"

@@ -185,12 +185,12 @@ def subject_space(entry: Mapping, simulated: str, simulate: str = "simulate") ->
 
 
 __all__ = [
-    "subject_map_suffixes",
-    "subject_space",
     "check_subject",
     "roi_index",
     "subject_data",
+    "subject_map_suffixes",
     "subject_roi_responses",
+    "subject_space",
     "surface_atlas",
     "uses_atlas",
 ]

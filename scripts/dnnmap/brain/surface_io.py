@@ -156,9 +156,7 @@ def surface_shape(path: str | os.PathLike) -> tuple[int, int, list[str] | None, 
     return data.shape[0], data.shape[1], names, hemi
 
 
-def write_gifti(
-    path: str | os.PathLike, maps: np.ndarray, names: Sequence[str], hemi: str
-) -> None:
+def write_gifti(path: str | os.PathLike, maps: np.ndarray, names: Sequence[str], hemi: str) -> None:
     """Write one hemisphere's maps as a GIFTI ``.func.gii``, one named data array per map.
 
     Parameters
@@ -174,7 +172,9 @@ def write_gifti(
     maps = np.asarray(maps, dtype=np.float32)
     names = [str(n) for n in names]
     if maps.ndim != 2 or maps.shape[0] != len(names):
-        raise InputError(f"{path}: maps have shape {maps.shape}; expected ({len(names)}, n_vertices)")
+        raise InputError(
+            f"{path}: maps have shape {maps.shape}; expected ({len(names)}, n_vertices)"
+        )
     meta = nib.gifti.GiftiMetaData({"AnatomicalStructurePrimary": _STRUCTURE[hemi]})
     img = nib.gifti.GiftiImage(meta=meta)
     for row, name in zip(maps, names, strict=True):

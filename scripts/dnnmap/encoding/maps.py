@@ -3,9 +3,10 @@
 :func:`encoding_maps` and :func:`significance_maps` stack the per-ROI scores of every layer
 into whole-brain arrays; :func:`write_encoding_maps` writes them in the responses' own format
 (CIFTI-2 dscalar with their brain model axis, NIfTI, GIFTI or MGH per hemisphere; see
-:mod:`dnnmap.brain.spaces`). "Grayordinates" below are the columns of that space. Masked voxels (NaN scores: constant or
-non-finite responses, :func:`dnnmap.brain.summary.masked_voxels`) carry 0 in every map, as
-grayordinates outside the ROIs do, and ``best_layer`` 0 (no label).
+:mod:`dnnmap.brain.spaces`). "Grayordinates" below are the columns of that space. Masked
+voxels (NaN scores: constant or non-finite responses,
+:func:`dnnmap.brain.summary.masked_voxels`) carry 0 in every map, as grayordinates outside
+the ROIs do, and ``best_layer`` 0 (no label).
 """
 
 from __future__ import annotations

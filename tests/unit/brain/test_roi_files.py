@@ -51,7 +51,8 @@ def test_label_volume_with_freesurfer_and_tsv_luts_and_a_mask(tmp_path, volume_s
     labels[0, 0, 0] = 11  # outside the data's mask: not a column
     nib.save(nib.Nifti1Image(labels, AFFINE), tmp_path / "aseg.nii.gz")
     nib.save(nib.MGHImage(labels.astype(np.int32), AFFINE), tmp_path / "aseg.mgz")
-    (tmp_path / "lut.txt").write_text("# FreeSurfer\n0 Unknown 0 0 0 0\n11 FFA 1 2 3 0\n12 PPA 4 5 6 0\n")
+    lut = "# FreeSurfer\n0 Unknown 0 0 0 0\n11 FFA 1 2 3 0\n12 PPA 4 5 6 0\n"
+    (tmp_path / "lut.txt").write_text(lut)
     (tmp_path / "dseg.tsv").write_text("index\tname\n11\tFFA\n12\tPPA\n")
     mask = np.zeros((10, 10, 10), np.uint8)
     mask[6:8, 1:3, 1:3] = 1
@@ -70,8 +71,11 @@ def test_label_volume_with_freesurfer_and_tsv_luts_and_a_mask(tmp_path, volume_s
     np.testing.assert_array_equal(named["sub-01_EBA"], _columns_of(space, mask == 1))
     both = resolve_labels("faces", ["FFA", "PPA"], named, space)
     np.testing.assert_array_equal(both, _columns_of(space, labels > 10))
-    with pytest.raises(InputError, match=r"ROI 'x': label 'FFa' is in none of the ROI files; "
-                       r"did you mean 'FFA'"):
+    with pytest.raises(
+        InputError,
+        match=r"ROI 'x': label 'FFa' is in none of the ROI files; "
+        r"did you mean 'FFA'",
+    ):
         resolve_labels("x", ["FFa"], named, space)
 
 
@@ -83,8 +87,11 @@ def test_label_volume_in_another_space_or_without_lut(tmp_path, volume_space):
     nib.save(nib.Nifti1Image(np.ones((9, 10, 10), np.uint8), AFFINE), tmp_path / "small.nii")
     nib.save(nib.Nifti1Image(np.full((10, 10, 10), 3, np.uint8), AFFINE), tmp_path / "lab.nii")
     for name in ("shift.nii", "small.nii"):
-        with pytest.raises(InputError, match=r"^sub-01.roi_files.0: .*ROI file is in another "
-                           r"space than the data"):
+        with pytest.raises(
+            InputError,
+            match=r"^sub-01.roi_files.0: .*ROI file is in another "
+            r"space than the data",
+        ):
             label_columns([name], space, "sub-01", base=tmp_path)
     with pytest.raises(InputError, match=r"needs a lookup table \('lut'\)"):
         label_columns(["lab.nii"], space, "sub-01", base=tmp_path)
@@ -131,8 +138,10 @@ def test_surface_label_files_of_every_kind(tmp_path, surface_space):
     )
     np.testing.assert_array_equal(
         roi_index(space, "V", ["V1", "V2"], entries, "sub-02", tmp_path),
-        np.union1d(expected_v1, np.concatenate([np.flatnonzero(left == 2),
-                                                FS5 + np.flatnonzero(right == 2)])),
+        np.union1d(
+            expected_v1,
+            np.concatenate([np.flatnonzero(left == 2), FS5 + np.flatnonzero(right == 2)]),
+        ),
     )
 
 
@@ -167,6 +176,9 @@ def test_dlabel_on_the_data_grayordinates(tmp_path):
     np.testing.assert_array_equal(named["FFA"], np.arange(10, 20))
     np.testing.assert_array_equal(named["OFA"], np.arange(50, 55))
     other = BrainSpace("cifti", brain_models=fslr32k_brain_models()[:90])
-    with pytest.raises(InputError, match=r"ROI file is in another space than the data: 100 "
-                       r"grayordinates"):
+    with pytest.raises(
+        InputError,
+        match=r"ROI file is in another space than the data: 100 "
+        r"grayordinates",
+    ):
         label_columns(["rois.dlabel.nii"], other, "s", tmp_path)

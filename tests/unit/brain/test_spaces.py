@@ -79,13 +79,17 @@ def test_nifti_volume_in_a_mask_round_trip(volume_files):
     np.testing.assert_allclose(got[keep].T, maps, rtol=1e-6)
     assert (got[~keep] == 0).all()
     assert read_volume_map_names(out) == ["a", "b"]
-    assert space_of({"responses": "betas.nii.gz", "mask": "mask.nii.gz", "ids": "ids.txt",
-                     "base": folder}).mismatch(space) is None
+    assert (
+        space_of(
+            {"responses": "betas.nii.gz", "mask": "mask.nii.gz", "ids": "ids.txt", "base": folder}
+        ).mismatch(space)
+        is None
+    )
     assert map_suffixes(space) == [".nii.gz"]
 
 
 def test_mask_of_another_grid_is_refused(volume_files):
-    folder, values, mask, affine, _ = volume_files
+    folder, _, mask, affine, _ = volume_files
     shifted = affine.copy()
     shifted[0, 3] += 1
     nib.save(nib.Nifti1Image(mask, shifted), folder / "shifted.nii.gz")
@@ -100,8 +104,11 @@ def test_ids_sidecar_checks(volume_files):
     folder = volume_files[0]
     (folder / "short.txt").write_text("s0\ns1\n")
     data = SubjectData.from_config("betas.nii.gz", "mask.nii.gz", "short.txt", "sub.x", folder)
-    with pytest.raises(InputError, match=r"^sub.x: ids file .*short.txt names 2 maps but the "
-                       r"data has 5"):
+    with pytest.raises(
+        InputError,
+        match=r"^sub.x: ids file .*short.txt names 2 maps but the "
+        r"data has 5",
+    ):
         read_data(data, IDS)
     (folder / "other.tsv").write_text("stim_id\ts0\ns1\ns2\ns3\nzz\n".replace("\ts0", "\ns0"))
     assert read_ids(folder / "other.tsv") == ["s0", "s1", "s2", "s3", "zz"]
@@ -150,12 +157,18 @@ def test_surface_meshes_are_checked(tmp_path):
     _gifti(tmp_path / "fs5.func.gii", np.zeros((5, FS5)))
     _gifti(tmp_path / "fs6.func.gii", np.zeros((5, MESHES["fsaverage6"])))
     _gifti(tmp_path / "right.func.gii", np.zeros((5, FS5)), hemi="CortexRight")
-    with pytest.raises(InputError, match=r"5000 vertices fit no known surface mesh; expected one "
-                       r"hemisphere of fsLR-32k 32492"):
+    with pytest.raises(
+        InputError,
+        match=r"5000 vertices fit no known surface mesh; expected one "
+        r"hemisphere of fsLR-32k 32492",
+    ):
         read_data_header(SubjectData.from_config({"left": str(tmp_path / "odd.func.gii")}))
     with pytest.raises(InputError) as err:
-        read_data_header(SubjectData.from_config(
-            {"left": "fs5.func.gii", "right": "fs6.func.gii"}, where="sub.y", base=tmp_path))
+        read_data_header(
+            SubjectData.from_config(
+                {"left": "fs5.func.gii", "right": "fs6.func.gii"}, where="sub.y", base=tmp_path
+            )
+        )
     assert str(err.value) == (
         "sub.y: the hemispheres are on different meshes (left fsaverage5 (10242 vertices), "
         "right fsaverage6 (40962 vertices)); expected one mesh"
@@ -202,8 +215,9 @@ def test_cifti_through_the_seam_and_fslr32k_gifti_with_the_atlas(tmp_path):
     vertex = np.concatenate([bm.vertex[:29696], bm.vertex[29696:] + n])
     np.testing.assert_array_equal(index, np.sort(vertex[expected]))
     with pytest.raises(InputError, match=r"give the subject's roi_files"):
-        roi_index(BrainSpace("gifti", mesh="fsaverage5", hemis=("left",), n_vertices=FS5),
-                  "V1", ["V1"])
+        roi_index(
+            BrainSpace("gifti", mesh="fsaverage5", hemis=("left",), n_vertices=FS5), "V1", ["V1"]
+        )
 
 
 def test_check_subject_repeats_in_another_space(volume_files):
@@ -217,8 +231,11 @@ def test_check_subject_repeats_in_another_space(volume_files):
         "repeats": ["betas.nii.gz", "rep.nii.gz"],
         "roi_files": [{"file": "roi.nii.gz", "name": "block"}],
     }
-    with pytest.raises(InputError, match=r"^sub-1.repeats.1: .*mask has shape \(10, 10, 10\); "
-                       r"expected \(8, 10, 10\)"):
+    with pytest.raises(
+        InputError,
+        match=r"^sub-1.repeats.1: .*mask has shape \(10, 10, 10\); "
+        r"expected \(8, 10, 10\)",
+    ):
         check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder)
     entry["repeats"] = ["betas.nii.gz", "betas.nii.gz"]
     assert check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder) == {"B": 60}
