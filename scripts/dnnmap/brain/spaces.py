@@ -345,7 +345,8 @@ def read_data_header(data: SubjectData) -> Header:
     kind = data.format()
     for path in data.paths:
         if not Path(path).is_file():
-            raise InputError(f"{data.at}file {path} does not exist")
+            missing = f"file {path} does not exist" if data.where else f"{path}: no such file"
+            raise InputError(f"{data.at}{missing}")
     if kind == "cifti":
         (path,) = data.files.values()
         try:
