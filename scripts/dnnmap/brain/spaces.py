@@ -167,12 +167,16 @@ class SubjectData:
         ``stim_id`` column).
     where : str
         Config key, for messages.
+    betas : str or None
+        HDF5 file of betas estimated from time series (``betas (n_stim, n_columns)``,
+        ``stim_id``); ``files`` are then a run's data, read for the space only.
     """
 
     files: dict
     mask: str | None = None
     ids: str | None = None
     where: str = ""
+    betas: str | None = None
 
     @property
     def at(self) -> str:
@@ -389,18 +393,14 @@ def _volume_header(path, mask) -> tuple[Volume, int]:
     return volume, int(img.shape[3])
 
 
-def read_data(
-    data: SubjectData, stim_ids: Sequence[str], table: str = "the stimulus table"
-) -> tuple[np.ndarray, BrainSpace]:
-    """Read a subject's responses, rows in stimulus-table order, and their space.
-
-    Maps are matched to stimuli by name (CIFTI dscalar names, GIFTI ``Name`` metadata, or
-    the ``ids`` sidecar); maps without names are taken in table order, one per stimulus.
+def read_series(data: SubjectData) -> tuple[np.ndarray, Header]:
+    """Read every map (or time point) of a subject's files, in file order, with the header.
 
     Returns
     -------
-    responses : ndarray of float32, shape (n_stim, n_columns)
-    space : BrainSpace
+    values : ndarray of float32, shape (n_maps, n_columns)
+    header : Header
+        Its ``space`` (the NIfTI space from the mask, or the data when there is none).
     """
     header = read_data_header(data)
     space = header.space
@@ -410,7 +410,7 @@ def read_data(
     elif space.format == "nifti":
         (path,) = data.files.values()
         values, volume = read_volume(path, data.mask)
-        space = BrainSpace("nifti", volume=volume)
+        header = Header(BrainSpace("nifti", volume=volume), header.n_maps, header.names)
     else:
         read = read_gifti if space.format == "gifti" else read_mgh
         parts = []
@@ -418,12 +418,46 @@ def read_data(
             part = read(data.files[hemi])
             parts.append(part[0] if isinstance(part, tuple) else part)
         values = np.concatenate(parts, axis=1)
+    return np.asarray(values, dtype=np.float32), header
+
+
+def read_data(
+    data: SubjectData, stim_ids: Sequence[str], table: str = "the stimulus table"
+) -> tuple[np.ndarray, BrainSpace]:
+    """Read a subject's responses, rows in stimulus-table order, and their space.
+
+    Maps are matched to stimuli by name (CIFTI dscalar names, GIFTI ``Name`` metadata, or
+    the ``ids`` sidecar); maps without names are taken in table order, one per stimulus.
+    With ``data.betas`` (betas estimated from time series, :mod:`dnnmap.brain.timeseries`)
+    the values are that HDF5 file's ``betas``, matched by its ``stim_id``, and ``data.files``
+    give the space only.
+
+    Returns
+    -------
+    responses : ndarray of float32, shape (n_stim, n_columns)
+    space : BrainSpace
+    """
+    if data.betas is not None:
+        import h5py
+
+        space = read_data_header(data).space
+        with h5py.File(data.betas, "r") as f:
+            values = f["betas"][()]
+            names = [s.decode() if isinstance(s, bytes) else str(s) for s in f["stim_id"][()]]
+        if values.shape[1] != space.n_columns:
+            raise InputError(
+                f"{data.at}{data.betas}: betas have {values.shape[1]} columns; expected the "
+                f"{space.n_columns} of the {space.describe()}"
+            )
+        order = align_maps(names, stim_ids, data.betas, table)
+        return np.ascontiguousarray(values[order], dtype=np.float32), space
+    values, header = read_series(data)
     path = " + ".join(str(p) for p in data.files.values())
     try:
         order = align_maps(header.names, stim_ids, path, table, n_maps=header.n_maps)
     except InputError as err:
         raise InputError(f"{data.at}{err}") from None
-    return np.ascontiguousarray(values[order], dtype=np.float32), space
+    return np.ascontiguousarray(values[order]), header.space
 
 
 def check_stim_ids(data: SubjectData, stim_ids: Sequence[str], table: str) -> BrainSpace:
