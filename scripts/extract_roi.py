@@ -109,7 +109,10 @@ if __name__ == "__main__":
     with rule_log(snakemake.log[0]):
         entry = dict(snakemake.params.entry)
         where = f"brain.subjects.{snakemake.wildcards.subject}"
-        if entry["responses"] == "simulate":
+        if entry["responses"] == "timeseries":
+            data = subject_data(entry, where, betas=snakemake.input.responses)
+            repeats = []
+        elif entry["responses"] == "simulate":
             data = SubjectData.from_config(snakemake.params.simulated, where=where)
             repeats = [SubjectData.from_config(p, where=where) for p in snakemake.input.repeats]
         else:

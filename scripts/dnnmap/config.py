@@ -744,10 +744,13 @@ def check_brain_files(
             continue
         key = f"{source}: brain.subjects.{subject}"
         searchlight = (config.get("rsa") or {}).get("searchlight") or {}
-        if searchlight.get("enabled") and isinstance(entry["responses"], Mapping):
+        if searchlight.get("enabled") and (
+            isinstance(entry["responses"], Mapping) or entry["responses"] == "timeseries"
+        ):
             raise InputError(
-                f"{key}.responses: rsa.searchlight runs on CIFTI or NIfTI data; this subject's "
-                "data is per hemisphere (GIFTI/MGH): set rsa.searchlight.enabled: false"
+                f"{key}.responses: rsa.searchlight runs on CIFTI or NIfTI response files; this "
+                "subject's data is per hemisphere (GIFTI/MGH) or time series: set "
+                "rsa.searchlight.enabled: false"
             )
         found = check_subject(entry, config["brain"]["rois"], stim_ids, key, base, table)
         for roi, n in found.items():

@@ -1,7 +1,8 @@
 """Real labs' brain data end to end: a NIfTI volume in a mask (ids from a sidecar, ROIs from a
-label volume with a lookup table), GIFTI on fsaverage5 (named maps, ROIs from .annot files) and
-FreeSurfer MGH on fsaverage5 (ids from a TSV, ROIs from .label files) run through the workflow
-in one config; each subject's encoding maps come back in its own format, and the layer that
+label volume with a lookup table), GIFTI on fsaverage5 (named maps, ROIs from .annot files),
+FreeSurfer MGH on fsaverage5 (ids from a TSV, ROIs from .label files) and two NIfTI runs of
+time series with events (betas by nilearn's GLM) run through the workflow in one config;
+each subject's encoding maps come back in its own format, and the layer that
 drives each region in the simulation is recovered from them.
 
 The simulated responses read the raw activations the workflow extracted (never its features):
@@ -98,6 +99,36 @@ def _write_volume_subject(folder, ids, acts, rng):
         "ids": str(folder / "betas_ids.txt"),
         "roi_files": [{"file": str(folder / "rois.nii.gz"), "lut": str(folder / "rois_lut.txt")}],
     }
+    return entry, which, ijk
+
+
+def _write_timeseries_subject(folder, ids, acts, rng):
+    """Two 4-D NIfTI runs (TR 1 s) of the volume subject's grid, 30 stimuli each every 5 s;
+    the time series are nilearn's glover-HRF design times the simulated betas, plus noise."""
+    from dnnmap.brain.timeseries import design_matrix
+
+    entry, which, ijk = _write_volume_subject(folder, ids, acts, rng)
+    betas = _readouts(acts, which, rng)  # (n_stim, n_vox): what the GLM should find
+    entry = {k: entry[k] for k in ("mask", "roi_files")}
+    runs, n_scans, tr = [], 160, 1.0
+    for r, half in enumerate((slice(0, N_STIM // 2), slice(N_STIM // 2, N_STIM))):
+        stims = list(np.array(ids)[half][rng.permutation(N_STIM // 2)])
+        events = pd.DataFrame(
+            {"onset": 4.0 + 5.0 * np.arange(len(stims)), "duration": 1.0, "stim_id": stims}
+        )
+        X = design_matrix(
+            events.assign(trial_type=events["stim_id"]), n_scans, tr, trial_types=stims
+        )
+        Y = X[stims].to_numpy() @ betas[[ids.index(s) for s in stims]]
+        Y = 100.0 + Y + 0.05 * rng.standard_normal(Y.shape)
+        image = np.zeros((10, 10, 10, n_scans), np.float32)
+        image[tuple(ijk.T)] = Y.T
+        nib.save(nib.Nifti1Image(image, np.diag([2.0, 2.0, 2.0, 1.0])), folder / f"run-{r}.nii.gz")
+        events.to_csv(folder / f"run-{r}_events.tsv", sep="\t", index=False)
+        runs.append(
+            {"data": str(folder / f"run-{r}.nii.gz"), "events": str(folder / f"run-{r}_events.tsv")}
+        )
+    entry.update(responses="timeseries", timeseries={"tr": tr, "method": "lsa", "runs": runs})
     return entry, which, ijk
 
 
@@ -205,13 +236,21 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
     vol_entry, vol_which, ijk = _write_volume_subject(data, ids, acts, rng)
     gii_entry, gii_truth = _write_gifti_subject(data, ids, acts, rng)
     mgh_entry, mgh_truth = _write_mgh_subject(data, ids, acts, rng)
-    config["brain"]["subjects"] = {"sub-vol": vol_entry, "sub-gii": gii_entry, "sub-mgh": mgh_entry}
+    (data / "ts").mkdir()
+    ts_entry, ts_which, _ = _write_timeseries_subject(data / "ts", ids, acts, rng)
+    config["brain"]["subjects"] = {
+        "sub-vol": vol_entry,
+        "sub-gii": gii_entry,
+        "sub-mgh": mgh_entry,
+        "sub-ts": ts_entry,
+    }
     targets = [
         "results/maps/sub-vol/alexnet/encoding_r.nii.gz",
         "results/maps/sub-gii/alexnet/encoding_r.L.func.gii",
         "results/maps/sub-gii/alexnet/encoding_r.R.func.gii",
         "results/maps/sub-mgh/alexnet/encoding_r.lh.mgz",
         "results/maps/sub-mgh/alexnet/encoding_r.rh.mgz",
+        "results/maps/sub-ts/alexnet/encoding_r.nii.gz",
     ]
     proc = run_workflow(run, config, "--cores", "2", *targets)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
@@ -251,10 +290,16 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
         v, which = mgh_truth[side]
         assert got.shape == (3, FS5) and _recovered(got[2, v], which) >= RECOVERED
 
+    # Time series: betas by the GLM (LSA) over two runs, then the same maps as a volume
+    maps = np.asarray(nib.load(run / targets[5]).dataobj)
+    assert _recovered(maps[tuple(ijk.T)][:, 2], ts_which) >= RECOVERED
+    with h5py.File(run / "results" / "brain" / "sub-ts" / "betas.h5", "r") as f:
+        assert f["betas"].shape == (N_STIM, len(ijk))
+
 
 def test_bad_brain_files_stop_before_any_job(tmp_path):
-    """A mask on another grid, hemispheres on two meshes, an ROI file on another mesh: one
-    dnnmap line each at start-up, no results."""
+    """A mask on another grid, hemispheres on two meshes, an ROI file on another mesh, events
+    naming an unknown stimulus: one dnnmap line each at start-up, no results."""
     config = _config(tmp_path)
     ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
     affine = np.eye(4)
@@ -294,5 +339,22 @@ def test_bad_brain_files_stop_before_any_job(tmp_path):
     line = dnnmap_error(run_workflow(tmp_path / "run", config, "-n"))
     assert "brain.subjects.sub-x.roi_files.0:" in line
     assert "ROI file is in another space than the data: 2562 vertices (fsaverage4)" in line
+
+    run_file = tmp_path / "run.nii"
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 4, 100), np.float32), affine), run_file)
+    (tmp_path / "events.tsv").write_text("onset\tduration\tstim_id\n2\t1\tzebra\n")
+    config["brain"]["subjects"] = {
+        "sub-x": {
+            "responses": "timeseries",
+            "timeseries": {
+                "tr": 2.0,
+                "runs": [{"data": str(run_file), "events": str(tmp_path / "events.tsv")}],
+            },
+            "roi_files": [str(tmp_path / "early.nii")],
+        }
+    }
+    line = dnnmap_error(run_workflow(tmp_path / "run", config, "-n"))
+    assert "brain.subjects.sub-x.timeseries.runs.0.events:" in line
+    assert "row 2: stim_id 'zebra' is not in the stimulus table" in line
     results = tmp_path / "run" / "results"
     assert not results.exists() or not any(p.is_file() for p in results.rglob("*"))

@@ -30,6 +30,26 @@ rule simulate_brain:
         "../../scripts/simulate_brain.py"
 
 
+rule estimate_betas:
+    input:
+        stimuli=STIMULI,
+        runs=timeseries_files,
+    output:
+        BETAS,
+    log:
+        "logs/estimate_betas/{subject}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=brain_mem_mb,
+        runtime=30,
+    params:
+        entry=subject_entry,
+    script:
+        "../../scripts/estimate_betas.py"
+
+
 rule extract_roi:
     input:
         stimuli=STIMULI,

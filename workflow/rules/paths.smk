@@ -17,6 +17,8 @@ SIM_RESPONSES = "results/simulation/{subject}/responses.dscalar.nii"
 SIM_REPEAT = "results/simulation/{subject}/repeat-{repeat}.dscalar.nii"
 SIM_TRUTH = "results/simulation/{subject}/ground_truth.tsv"
 ROI = "results/brain/{subject}/{roi}.h5"
+# Per-stimulus betas of a subject whose responses are time series (responses: timeseries).
+BETAS = "results/brain/{subject}/betas.h5"
 BRAIN_SUMMARY = "results/summary/brain.tsv"
 
 # Encoding: one file per job, the summary table and figure, the maps per statistic. Maps are

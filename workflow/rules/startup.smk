@@ -11,7 +11,12 @@ from snakemake.exceptions import WorkflowError
 from dnnmap import sizing as sizing
 from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 from dnnmap.brain.cifti import FSLR32K_GRAYORDINATES
-from dnnmap.brain.subjects import subject_map_suffixes, subject_space, uses_atlas
+from dnnmap.brain.subjects import (
+    TIMESERIES,
+    subject_map_suffixes,
+    subject_space,
+    uses_atlas,
+)
 from dnnmap.config import (
     SIMULATE,
     check_external_stimuli,

@@ -11,6 +11,7 @@ where the format allows.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 
@@ -31,10 +32,33 @@ from dnnmap.errors import InputError
 _STRUCTURES = {"left": CORTEX_LEFT, "right": CORTEX_RIGHT}
 
 
+TIMESERIES = "timeseries"
+"""The ``responses`` of a subject whose betas are estimated from its ``timeseries`` runs."""
+
+
+def _responses(entry: Mapping):
+    """The files that give a subject's space: its responses, or its first run's data."""
+    if entry["responses"] == TIMESERIES:
+        if not entry.get("timeseries"):
+            raise InputError("responses: timeseries needs a timeseries section (tr, runs)")
+        return entry["timeseries"]["runs"][0]["data"]
+    return entry["responses"]
+
+
 def subject_data(
-    entry: Mapping, where: str, base: str | os.PathLike = ".", repeat: int | None = None
+    entry: Mapping,
+    where: str,
+    base: str | os.PathLike = ".",
+    repeat: int | None = None,
+    betas: str | None = None,
 ) -> SubjectData:
-    """The :class:`SubjectData` of a subject's responses (or of its repeat ``repeat``)."""
+    """The :class:`SubjectData` of a subject's responses (or of its repeat ``repeat``); for
+    a time-series subject its first run (the space) with ``betas``, the estimated betas."""
+    if entry["responses"] == TIMESERIES:
+        data = SubjectData.from_config(
+            _responses(entry), entry.get("mask"), None, f"{where}.timeseries.runs.0.data", base
+        )
+        return dataclasses.replace(data, betas=betas)
     if repeat is None:
         return SubjectData.from_config(
             entry["responses"], entry.get("mask"), entry.get("ids"), f"{where}.responses", base
@@ -135,8 +159,20 @@ def check_subject(
         Naming the config key and file: see :func:`dnnmap.brain.spaces.read_data_header`,
         :func:`dnnmap.brain.roi_files.label_columns` and :func:`roi_index`.
     """
-    data = subject_data(entry, where, base)
-    space = check_stim_ids(data, stim_ids, table)
+    if entry.get("timeseries") and entry["responses"] != TIMESERIES:
+        raise InputError(f"{where}.timeseries: given, but responses is not 'timeseries'")
+    if entry["responses"] == TIMESERIES:
+        from dnnmap.brain.timeseries import check_runs
+
+        if not entry.get("timeseries"):
+            raise InputError(f"{where}: responses: timeseries needs a timeseries section")
+        if entry.get("repeats"):
+            raise InputError(f"{where}.repeats: not supported with responses: timeseries")
+        data = subject_data(entry, where, base)
+        space = check_runs(entry, stim_ids, where, base)
+    else:
+        data = subject_data(entry, where, base)
+        space = check_stim_ids(data, stim_ids, table)
     for i in range(len(entry.get("repeats") or [])):
         rep = subject_data(entry, where, base, repeat=i)
         other = check_stim_ids(rep, stim_ids, table)
@@ -171,7 +207,7 @@ def subject_map_suffixes(entry: Mapping, simulate: str = "simulate") -> list[str
     ``.R.func.gii`` (GIFTI) or ``.lh.mgz`` / ``.rh.mgz`` (MGH), one per hemisphere given."""
     if entry["responses"] == simulate:
         return [MAP_SUFFIXES["cifti"][None]]
-    data = SubjectData.from_config(entry["responses"], entry.get("mask"), entry.get("ids"))
+    data = SubjectData.from_config(_responses(entry), entry.get("mask"), entry.get("ids"))
     kind = data.format()
     return [MAP_SUFFIXES[kind][hemi] for hemi in data.files]
 
@@ -181,6 +217,11 @@ def subject_space(entry: Mapping, simulated: str, simulate: str = "simulate") ->
     ``ids``); ``simulated`` is the simulated responses file of a simulated subject."""
     if entry["responses"] == simulate:
         return {"responses": simulated}
+    if entry["responses"] == TIMESERIES:
+        return {
+            "responses": _responses(entry),
+            **({"mask": entry["mask"]} if entry.get("mask") else {}),
+        }
     return {k: entry[k] for k in ("responses", "mask", "ids") if entry.get(k) is not None}
 
 
