@@ -77,7 +77,7 @@ def _mock_call(block: ast.If) -> ast.Call:
 
 
 def test_every_rule_script_is_listed():
-    assert len(RULE_SCRIPTS) == 38  # stacking 4, joint 5, estimate_betas
+    assert len(RULE_SCRIPTS) == 39  # stacking 4, joint 5, estimate_betas, plot_brain_maps
     names = {p.stem for p in RULE_SCRIPTS}
     assert {"summarize_encoding", "encoding_maps"} <= names
     assert not names & {"summary", "maps"}

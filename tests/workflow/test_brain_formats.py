@@ -251,6 +251,8 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
         "results/maps/sub-mgh/alexnet/encoding_r.lh.mgz",
         "results/maps/sub-mgh/alexnet/encoding_r.rh.mgz",
         "results/maps/sub-ts/alexnet/encoding_r.nii.gz",
+        "results/maps/sub-vol/alexnet/encoding_brain.png",
+        "results/maps/sub-gii/alexnet/encoding_brain.png",
     ]
     proc = run_workflow(run, config, "--cores", "2", *targets)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
@@ -295,6 +297,13 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
     assert _recovered(maps[tuple(ijk.T)][:, 2], ts_which) >= RECOVERED
     with h5py.File(run / "results" / "brain" / "sub-ts" / "betas.h5", "r") as f:
         assert f["betas"].shape == (N_STIM, len(ijk))
+
+    # Brain pictures: a glass brain of the volume, the fsaverage5 mesh nilearn ships
+    from PIL import Image
+
+    for path in targets[6:]:
+        with Image.open(run / path) as picture:
+            assert picture.format == "PNG" and min(picture.size) > 300
 
 
 def test_bad_brain_files_stop_before_any_job(tmp_path):

@@ -77,6 +77,8 @@ def test_demo_dag(tmp_path):
     # summaries: brain, encoding table and figure, benchmarks; and `all`
     total = 1 + 1 + layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
     total += stacking_steps + joint_steps
+    assert counts["plot_brain_maps"] == subjects  # one brain picture per subject x model
+    total += subjects
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {

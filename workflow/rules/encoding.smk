@@ -4,6 +4,7 @@
 localrules:
     summarize_encoding,
     plot_encoding,
+    plot_brain_maps,
 
 
 rule encode:
@@ -78,6 +79,32 @@ rule plot_encoding:
         layer_order={m: layers_of(m) for m in MODELS},
     script:
         "../../scripts/plot_encoding.py"
+
+
+rule plot_brain_maps:
+    input:
+        maps=lambda wildcards: subject_maps(
+            ENCODING_MAPS["r"], [wildcards.subject], model=wildcards.model
+        ),
+    output:
+        report(
+            ENCODING_BRAIN_FIGURE,
+            caption="../report/brain_maps.rst",
+            category="Brain maps",
+            labels={"subject": "{subject}", "model": "{model}"},
+        ),
+    log:
+        "logs/plot_brain_maps/{subject}/{model}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        space=space_of_subject,
+    script:
+        "../../scripts/plot_brain_maps.py"
 
 
 rule encoding_maps:

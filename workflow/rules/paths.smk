@@ -32,6 +32,8 @@ ENCODING_MAPS = {
     "logp": "results/maps/{subject}/{model}/encoding_logp{mapsuffix}",
     "r_fwe": "results/maps/{subject}/{model}/encoding_r_fwe{mapsuffix}",
 }
+# Pictures of a subject x model's encoding maps (best layer, best r) on the brain.
+ENCODING_BRAIN_FIGURE = "results/maps/{subject}/{model}/encoding_brain.png"
 
 # Joint models: variance partitioning per set, its maps, table and figure; paired comparisons.
 JOINT = "results/joint/{subject}/{set}/{roi}.h5"

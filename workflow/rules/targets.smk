@@ -279,6 +279,7 @@ def all_outputs():
     """Everything `rule all` asks for."""
     outputs = [BRAIN_SUMMARY, ENCODING_SUMMARY, ENCODING_FIGURE, BENCHMARKS_TABLE]
     outputs += subject_maps(list(encoding_maps().values()), model=MODELS)
+    outputs += expand(ENCODING_BRAIN_FIGURE, subject=SUBJECTS, model=MODELS)
     if rsa_jobs():
         outputs += [RSA_SUMMARY, RSA_FIGURE]
         outputs += expand([RDM_FIGURE, MDS_FIGURE], model=MODELS)

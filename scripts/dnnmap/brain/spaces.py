@@ -544,3 +544,45 @@ def write_maps(
             write_gifti(path, part, names, hemi)
         else:
             write_mgh(path, part)
+
+
+def read_maps(paths: Sequence[str | os.PathLike], space: BrainSpace) -> tuple[np.ndarray, list]:
+    """Read back maps that :func:`write_maps` wrote (one file, or one per hemisphere).
+
+    Parameters
+    ----------
+    paths : sequence of path
+        The map files, in the order of :meth:`BrainSpace.map_paths`.
+    space : BrainSpace
+        The space they were written in.
+
+    Returns
+    -------
+    maps : ndarray of float32, shape (n_maps, space.n_columns)
+    names : list of str or None
+        Map names (None for MGH, which keeps none).
+    """
+    from dnnmap.brain.responses_io import read_volume_map_names
+
+    paths = [str(p) for p in paths]
+    if space.format == "cifti":
+        data = read_dscalar(paths[0])
+        return data.data, data.names
+    if space.format == "nifti":
+        img = _load_nifti(paths[0], "map file")
+        values = np.asarray(img.dataobj, dtype=np.float32)
+        values = values.reshape(*values.shape[:3], -1)
+        maps = values[tuple(space.volume.ijk.T)].T
+        return np.ascontiguousarray(maps), read_volume_map_names(paths[0])
+    maps = np.zeros((0, space.n_columns), np.float32)
+    names = None
+    for hemi in space.hemis:
+        path = next(p for p in paths if p.endswith(MAP_SUFFIXES[space.format][hemi]))
+        if space.format == "gifti":
+            part, names, _ = read_gifti(path)
+        else:
+            part = read_mgh(path)
+        if maps.shape[0] == 0:
+            maps = np.zeros((part.shape[0], space.n_columns), np.float32)
+        maps[:, space.hemi_columns(hemi)] = part
+    return maps, names

@@ -239,3 +239,26 @@ def test_check_subject_repeats_in_another_space(volume_files):
         check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder)
     entry["repeats"] = ["betas.nii.gz", "betas.nii.gz"]
     assert check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder) == {"B": 60}
+
+
+def test_pictures_use_meshes_on_disk_and_put_grayordinates_on_vertices(tmp_path):
+    from dnnmap.brain.pictures import plot_encoding_brain, shipped_mesh, surface_values
+
+    for mesh in ("fsLR-32k", "fsaverage5"):
+        for hemi in ("left", "right"):
+            path = shipped_mesh(mesh, hemi)
+            assert path is not None and path.is_file()
+            assert nib.load(path).darrays[0].data.shape[0] == MESHES[mesh]
+    assert shipped_mesh("fsaverage6", "left") is None
+    bm = fslr32k_brain_models()
+    values = np.arange(len(bm), dtype=float)
+    per_hemi = surface_values(values, BrainSpace("cifti", brain_models=bm))
+    mesh, left = per_hemi["left"]
+    assert mesh == "fsLR-32k" and left.shape == (32492,)
+    np.testing.assert_array_equal(left[bm.vertex[:29696]], values[:29696])
+    assert np.isnan(left).sum() == 32492 - 29696  # the medial wall
+    # a mesh no package ships: the figure says so instead of downloading one
+    space = BrainSpace("gifti", mesh="fsaverage6", hemis=("left",), n_vertices=40962)
+    maps = np.zeros((3, 40962))
+    plot_encoding_brain(maps, ["a", "b", "best_layer"], space, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0
