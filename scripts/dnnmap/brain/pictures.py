@@ -161,7 +161,9 @@ def plot_encoding_brain(
                         transform=ax.transAxes,
                     )
                     continue
-                shown = np.where(per_vertex > 0, per_vertex, np.nan)
+                # a face takes its largest vertex value, so single labelled vertices show;
+                # values at or below 0 (outside the ROIs, the medial wall) stay grey
+                shown = np.nan_to_num(per_vertex, nan=0.0)
                 plotting.plot_surf_stat_map(
                     str(mesh),
                     shown,
@@ -175,6 +177,9 @@ def plot_encoding_brain(
                     colorbar=col == len(views) - 1,
                     engine="matplotlib",
                     title=f"{hemi} {view}" if row == 0 else None,
+                    avg_method="max",
+                    threshold=1e-6,
+                    symmetric_cbar=False,
                 )
             fig.text(0.01, 0.97 - 0.5 * row, label, fontsize=11, va="top")
     if title:
