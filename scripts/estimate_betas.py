@@ -5,7 +5,9 @@ Inputs: ``stimuli`` (results/stimuli.tsv), ``runs`` (every run's data, events an
 files, and the mask).
 Output: ``results/brain/{subject}/betas.h5``: ``betas (n_stim, n_columns)`` float32 on the
 columns of the runs' space (dnnmap.brain.spaces: grayordinates, mask voxels or vertices) and
-``stim_id (n_stim)`` in table order; extract_roi reads it as the subject's responses.
+``stim_id (n_stim)`` in table order, and where stimuli are shown in several runs
+``repeats (n_rep, n_stim, n_columns)`` (their per-run betas, NaN where a stimulus has fewer
+runs); extract_roi reads it as the subject's responses (and repeats: the noise ceiling).
 Config: ``brain.subjects.{subject}.timeseries`` (``tr``, ``method`` lsa/lss, ``hrf_model``,
 ``high_pass``, ``noise_model``, ``runs`` of ``data``, ``events``, ``confounds``),
 ``brain.subjects.{subject}.mask``. See dnnmap.brain.timeseries.
@@ -23,7 +25,11 @@ LOG = logging.getLogger("dnnmap")
 
 def main(stimuli_path: str, entry: dict, subject: str, inputs: list[str], out_path: str) -> None:
     stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
-    betas, space = subject_betas(entry, stim_ids, f"brain.subjects.{subject}")
+    betas, space, repeats = subject_betas(entry, stim_ids, f"brain.subjects.{subject}")
+    arrays = {"betas": betas}
+    if repeats is not None:
+        arrays["repeats"] = repeats
+        LOG.info("%d repeats across runs (stimuli shown in several runs)", len(repeats))
     LOG.info(
         "betas of %d stimuli on the %s (method %s)",
         len(stim_ids),
@@ -32,7 +38,7 @@ def main(stimuli_path: str, entry: dict, subject: str, inputs: list[str], out_pa
     )
     write_h5(
         out_path,
-        {"betas": betas},
+        arrays,
         attrs=provenance({"timeseries": entry["timeseries"]}, inputs),
         stim_id=stim_ids,
     )

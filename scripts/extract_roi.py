@@ -13,7 +13,9 @@ ceiling of the correlation between a model's prediction and the mean response; s
 dnnmap.brain.noise_ceiling).
 Config: ``brain.rois.{roi}`` (HCP-MMP 1.0 area names, or labels of the subject's
 ``roi_files``), ``brain.subjects.{subject}`` (``responses``, ``mask``, ``ids``, ``repeats``,
-``roi_files``), ``brain.zscore_sessions``.
+``roi_files``), ``brain.zscore_sessions``. For a time-series subject the repeats are the
+per-run betas of stimuli shown in several runs (``repeats`` of
+results/brain/{subject}/betas.h5).
 Masked grayordinates (dnnmap.brain.summary.masked_voxels) are kept in the file and counted in
 the log; every analysis leaves them out. Errors name the subject, ROI and file.
 """
@@ -26,6 +28,7 @@ from dnnmap.brain.noise_ceiling import response_noise_ceiling, zscore_sessions
 from dnnmap.brain.spaces import SubjectData
 from dnnmap.brain.subjects import subject_data, subject_roi_responses
 from dnnmap.brain.summary import masked_voxels
+from dnnmap.brain.timeseries import read_run_repeats
 from dnnmap.errors import InputError
 from dnnmap.logs import rule_log
 from dnnmap.stimuli import read_stimuli
@@ -77,8 +80,13 @@ def main(
             roi,
         )
     arrays = {"responses": responses, "index": index}
+    n_repeats = len(repeats)
     if repeats:
         repeats = np.stack([read(rep, "repeats")[0] for rep in repeats])
+    elif data.betas is not None:  # time series: betas of stimuli shown in several runs
+        repeats = read_run_repeats(data.betas, stim_ids, index)
+        n_repeats = 0 if repeats is None else len(repeats)
+    if n_repeats:
         if zscore:
             repeats = zscore_sessions(repeats).astype(np.float32)
         ceiling = response_noise_ceiling(repeats)
@@ -86,7 +94,7 @@ def main(
         finite = ceiling[np.isfinite(ceiling)]
         LOG.info(
             "%d repeats%s: median noise ceiling r %s",
-            len(repeat_paths),
+            n_repeats,
             " (z-scored per session)" if zscore else "",
             f"{np.median(finite):.3f}" if finite.size else "NaN (no finite voxel)",
         )

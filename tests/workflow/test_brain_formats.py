@@ -103,16 +103,23 @@ def _write_volume_subject(folder, ids, acts, rng):
 
 
 def _write_timeseries_subject(folder, ids, acts, rng):
-    """Two 4-D NIfTI runs (TR 1 s) of the volume subject's grid, 30 stimuli each every 5 s;
-    the time series are nilearn's glover-HRF design times the simulated betas, plus noise."""
+    """Two 4-D NIfTI runs (TR 1 s) of the volume subject's grid, 40 stimuli each every 5 s
+    (half the stimuli in run 0, the other half in run 1, and 10 of each half in both runs:
+    repeats); the time series are nilearn's glover-HRF design times the simulated betas, plus
+    noise."""
     from dnnmap.brain.timeseries import design_matrix
 
     entry, which, ijk = _write_volume_subject(folder, ids, acts, rng)
     betas = _readouts(acts, which, rng)  # (n_stim, n_vox): what the GLM should find
     entry = {k: entry[k] for k in ("mask", "roi_files")}
-    runs, n_scans, tr = [], 160, 1.0
-    for r, half in enumerate((slice(0, N_STIM // 2), slice(N_STIM // 2, N_STIM))):
-        stims = list(np.array(ids)[half][rng.permutation(N_STIM // 2)])
+    runs, n_scans, tr = [], 210, 1.0
+    half = N_STIM // 2
+    shown = (
+        list(range(half)) + list(range(half, half + 10)),
+        list(range(half, N_STIM)) + list(range(10)),
+    )
+    for r, picks in enumerate(shown):
+        stims = [ids[i] for i in rng.permutation(picks)]
         events = pd.DataFrame(
             {"onset": 4.0 + 5.0 * np.arange(len(stims)), "duration": 1.0, "stim_id": stims}
         )
@@ -297,6 +304,10 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
     assert _recovered(maps[tuple(ijk.T)][:, 2], ts_which) >= RECOVERED
     with h5py.File(run / "results" / "brain" / "sub-ts" / "betas.h5", "r") as f:
         assert f["betas"].shape == (N_STIM, len(ijk))
+        assert f["repeats"].shape == (2, N_STIM, len(ijk))  # 20 stimuli in both runs
+    with h5py.File(run / "results" / "brain" / "sub-ts" / "visual.h5", "r") as f:
+        assert f["repeats"].shape == (2, N_STIM, len(ijk))
+        assert np.median(f["noise_ceiling"][()]) > 0.9  # noise sd 0.05: near-perfect repeats
 
     # Brain pictures: a glass brain of the volume, the fsaverage5 mesh nilearn ships
     from PIL import Image

@@ -266,6 +266,37 @@ def betas_over_runs(
     return total / count[:, None]
 
 
+def repeats_over_runs(
+    runs: Sequence[tuple[list[str], np.ndarray]], stim_ids: Sequence[str]
+) -> np.ndarray | None:
+    """Each stimulus' betas from each run that shows it, as repeated measurements.
+
+    Repeat ``r`` of a stimulus is its beta in the ``r``-th run (in run order) that shows it
+    (a stimulus shown twice in one run has one beta there). Stimuli in fewer runs get NaN
+    maps, as :func:`dnnmap.brain.noise_ceiling.response_noise_ceiling` expects.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_rep, n_stim, n_columns), or None
+        None when no stimulus is in two runs.
+    """
+    row = {s: i for i, s in enumerate(stim_ids)}
+    count = np.zeros(len(stim_ids), dtype=int)
+    for stims, _ in runs:
+        count[[row[s] for s in stims]] += 1
+    n_rep = int(count.max()) if count.size else 0
+    if n_rep < 2:
+        return None
+    out = np.full((n_rep, len(stim_ids), runs[0][1].shape[1]), np.nan, dtype=np.float32)
+    seen = np.zeros(len(stim_ids), dtype=int)
+    for stims, betas in runs:
+        for stim, beta in zip(stims, betas, strict=True):
+            i = row[stim]
+            out[seen[i], i] = beta
+            seen[i] += 1
+    return out
+
+
 def _runs(entry, where, base):
     from dnnmap.brain.spaces import SubjectData
 
@@ -324,6 +355,8 @@ def subject_betas(entry, stim_ids: Sequence[str], where: str, base: str | os.Pat
     -------
     betas : ndarray of float32, shape (n_stim, n_columns)
     space : BrainSpace
+    repeats : ndarray of float32, shape (n_rep, n_stim, n_columns), or None
+        Per-run betas of the stimuli shown in several runs (:func:`repeats_over_runs`).
     """
     from tqdm import tqdm
 
@@ -356,4 +389,28 @@ def subject_betas(entry, stim_ids: Sequence[str], where: str, base: str | os.Pat
         )
         LOG.info("%s: %d volumes, %d events, %d stimuli", key, n_scans, len(events), len(stims))
         fitted.append((stims, betas))
-    return betas_over_runs(fitted, stim_ids, f"{where}.timeseries").astype(np.float32), space
+    betas = betas_over_runs(fitted, stim_ids, f"{where}.timeseries").astype(np.float32)
+    return betas, space, repeats_over_runs(fitted, stim_ids)
+
+
+def read_run_repeats(
+    betas_path: str | os.PathLike, stim_ids: Sequence[str], index: np.ndarray
+) -> np.ndarray | None:
+    """The ``repeats`` of a betas file (:func:`repeats_over_runs`) at columns ``index``,
+    stimuli in table order; None when the file has none.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_rep, n_stim, n_vox), or None
+    """
+    import h5py
+
+    from dnnmap.brain.roi import align_maps
+
+    with h5py.File(betas_path, "r") as f:
+        if "repeats" not in f:
+            return None
+        names = [s.decode() if isinstance(s, bytes) else str(s) for s in f["stim_id"][()]]
+        repeats = f["repeats"][()]
+    order = align_maps(names, stim_ids, betas_path, "the stimulus table")
+    return np.ascontiguousarray(repeats[:, order][:, :, index], dtype=np.float32)

@@ -14,6 +14,7 @@ from dnnmap.brain.timeseries import (
     check_runs,
     design_matrix,
     read_events,
+    repeats_over_runs,
     run_betas,
     subject_betas,
 )
@@ -110,6 +111,11 @@ def test_events_checks(tmp_path):
         read_events(tmp_path / "cols.tsv", STIMS, N_SCANS, TR)
     with pytest.raises(InputError, match=r"stim_id 'c' is in no run's events"):
         betas_over_runs([(["a", "b"], np.zeros((2, 3)))], ["a", "b", "c"])
+    runs = [(["a", "b"], np.ones((2, 3))), (["b"], np.full((1, 3), 2.0))]
+    repeats = repeats_over_runs(runs, ["a", "b"])
+    np.testing.assert_array_equal(repeats[:, 1, 0], [1.0, 2.0])  # b: run 1, then run 2
+    assert repeats[0, 0, 0] == 1.0 and np.isnan(repeats[1, 0]).all()  # a: one run only
+    assert repeats_over_runs(runs[:1], ["a", "b"]) is None
 
 
 def test_subject_betas_over_two_nifti_runs_with_confounds(tmp_path):
@@ -142,9 +148,12 @@ def test_subject_betas_over_two_nifti_runs_with_confounds(tmp_path):
     }
     space = check_runs(entry, STIMS, "sub-1", tmp_path)
     assert space.format == "nifti" and space.n_columns == 12
-    betas, space = subject_betas(entry, STIMS, "sub-1", tmp_path)
+    betas, space, repeats = subject_betas(entry, STIMS, "sub-1", tmp_path)
     assert betas.shape == (len(STIMS), 12)
     np.testing.assert_allclose(betas, truth[:, keep], atol=0.05)
+    # every stimulus in both runs: two repeats whose mean is the betas
+    assert repeats.shape == (2, len(STIMS), 12)
+    np.testing.assert_allclose(repeats.mean(axis=0), betas, rtol=1e-5, atol=1e-6)
     entry["timeseries"]["runs"][1]["events"] = "r0_events.tsv"
     entry["timeseries"]["runs"][0]["events"] = "late.tsv"
     (tmp_path / "late.tsv").write_text("onset\tduration\tstim_id\n250\t1\ta\n")
