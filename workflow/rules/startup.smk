@@ -81,7 +81,7 @@ ROI_SIZES = {
     for roi, labels in config["brain"]["rois"].items()
 }
 # The format of each subject's data: its map files' endings (one per hemisphere on surfaces).
-MAP_SUFFIXES = {
+SUBJECT_MAP_SUFFIXES = {
     s: subject_map_suffixes(config["brain"]["subjects"][s]) for s in SUBJECTS
 }
 
