@@ -211,8 +211,8 @@ class SubjectData:
 
     @property
     def paths(self) -> list[str]:
-        """Every file this data reads (responses, mask, ids)."""
-        return [p for p in [*self.files.values(), self.mask, self.ids] if p]
+        """Every file this data reads (responses, mask, ids, betas)."""
+        return [p for p in [*self.files.values(), self.mask, self.ids, self.betas] if p]
 
     def format(self) -> str:
         """'cifti', 'nifti', 'gifti' or 'mgh', from the file names."""

@@ -262,3 +262,30 @@ def test_pictures_use_meshes_on_disk_and_put_grayordinates_on_vertices(tmp_path)
     maps = np.zeros((3, 40962))
     plot_encoding_brain(maps, ["a", "b", "best_layer"], space, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_surface_repeats_and_roi_files_through_check_subject(tmp_path):
+    """GIFTI responses and repeats per hemisphere, ROIs from .annot files: sizes come back;
+    a repeat on another mesh is refused."""
+    rng = np.random.default_rng(4)
+    for name, n in (("a", FS5), ("b", FS5), ("c", MESHES["fsaverage6"])):
+        for side in ("L", "R"):
+            _gifti(tmp_path / f"{name}.{side}.func.gii", rng.standard_normal((5, n)), IDS)
+    ctab = np.array([[0, 0, 0, 0, 0], [255, 0, 0, 0, 1]])
+    for hemi in ("lh", "rh"):
+        labels = np.zeros(FS5, int)
+        labels[:25] = 1
+        nib.freesurfer.write_annot(tmp_path / f"{hemi}.x.annot", labels, ctab, [b"u", b"FFA"])
+    entry = {
+        "responses": {"left": "a.L.func.gii", "right": "a.R.func.gii"},
+        "repeats": [
+            {"left": "a.L.func.gii", "right": "a.R.func.gii"},
+            {"left": "b.L.func.gii", "right": "b.R.func.gii"},
+        ],
+        "roi_files": ["lh.x.annot", "rh.x.annot"],
+    }
+    rois = {"FFA": ["FFA"], "lFFA": ["L_FFA"]}
+    assert check_subject(entry, rois, IDS, "sub-s", tmp_path) == {"FFA": 50, "lFFA": 25}
+    entry["repeats"][1] = {"left": "c.L.func.gii", "right": "c.R.func.gii"}
+    with pytest.raises(InputError, match=r"^sub-s.repeats.1: fsaverage6 surface .* differs from"):
+        check_subject(entry, rois, IDS, "sub-s", tmp_path)
