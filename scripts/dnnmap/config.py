@@ -726,19 +726,20 @@ def check_brain_files(
 
     Returns
     -------
-    dict of str -> int
-        The largest number of columns of each ROI over the subjects with files (for job
-        sizes); empty when every subject is simulated.
+    RoiSizes
+        The largest number of columns of each ROI over the subjects with files, and in
+        ``columns`` each such subject's number of columns (for job sizes); empty when every
+        subject is simulated.
 
     Raises
     ------
     InputError
         ``<source>: brain.subjects.<subject>.<key>: <file>: <reason>``.
     """
-    from dnnmap.brain.subjects import check_subject
+    from dnnmap.brain.subjects import RoiSizes, check_subject
 
     table = config["stimuli"]["table"]
-    sizes: dict[str, int] = {}
+    sizes = RoiSizes()
     for subject, entry in config["brain"]["subjects"].items():
         if entry["responses"] == SIMULATE:
             continue
@@ -755,6 +756,7 @@ def check_brain_files(
         found = check_subject(entry, config["brain"]["rois"], stim_ids, key, base, table)
         for roi, n in found.items():
             sizes[roi] = max(sizes.get(roi, 0), n)
+        sizes.columns[subject] = found.columns[key]
     return sizes
 
 

@@ -13,7 +13,9 @@ def subject_maps(pattern, subjects=None, **wildcards):
     per map (CIFTI, NIfTI) or per hemisphere (GIFTI, MGH); other wildcards expanded."""
     out = []
     for s in subjects or SUBJECTS:
-        out += expand(pattern, subject=s, mapsuffix=SUBJECT_MAP_SUFFIXES[s], **wildcards)
+        out += expand(
+            pattern, subject=s, mapsuffix=SUBJECT_MAP_SUFFIXES[s], **wildcards
+        )
     return out
 
 

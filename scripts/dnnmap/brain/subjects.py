@@ -32,6 +32,15 @@ from dnnmap.errors import InputError
 _STRUCTURES = {"left": CORTEX_LEFT, "right": CORTEX_RIGHT}
 
 
+class RoiSizes(dict):
+    """``{roi: number of columns}``, with ``columns``: ``{subject: columns of its data}``
+    (what the jobs that read a subject's whole data are sized by)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.columns: dict[str, int] = {}
+
+
 TIMESERIES = "timeseries"
 """The ``responses`` of a subject whose betas are estimated from its ``timeseries`` runs."""
 
@@ -151,7 +160,8 @@ def check_subject(
     table: str = "the stimulus table",
 ) -> dict[str, int]:
     """Start-up checks of one subject: every file's maps cover the stimuli, repeats are in
-    the responses' space, every ROI resolves. Returns ``{roi: number of columns}``.
+    the responses' space, every ROI resolves. Returns ``{roi: number of columns}`` (a
+    :class:`RoiSizes`, whose ``columns[where]`` is the number of columns of the data).
 
     Raises
     ------
@@ -193,7 +203,9 @@ def check_subject(
             key = f"{where}.roi_files" if named is not None else f"{data.where}: {files}"
             raise InputError(f"{key}: {err}") from None
         sizes[roi] = int(index.size)
-    return sizes
+    out = RoiSizes(sizes)
+    out.columns[where] = space.n_columns
+    return out
 
 
 def uses_atlas(entry: Mapping, simulate: str = "simulate") -> bool:

@@ -285,7 +285,8 @@ def test_surface_repeats_and_roi_files_through_check_subject(tmp_path):
         "roi_files": ["lh.x.annot", "rh.x.annot"],
     }
     rois = {"FFA": ["FFA"], "lFFA": ["L_FFA"]}
-    assert check_subject(entry, rois, IDS, "sub-s", tmp_path) == {"FFA": 50, "lFFA": 25}
+    sizes = check_subject(entry, rois, IDS, "sub-s", tmp_path)
+    assert sizes == {"FFA": 50, "lFFA": 25} and sizes.columns == {"sub-s": 2 * FS5}
     entry["repeats"][1] = {"left": "c.L.func.gii", "right": "c.R.func.gii"}
     with pytest.raises(InputError, match=r"^sub-s.repeats.1: fsaverage6 surface .* differs from"):
         check_subject(entry, rois, IDS, "sub-s", tmp_path)
