@@ -163,3 +163,42 @@ def test_subject_betas_over_two_nifti_runs_with_confounds(tmp_path):
         r"past the run's end",
     ):
         check_runs(entry, STIMS, "sub-1", tmp_path)
+
+
+def test_subject_betas_from_gifti_and_dtseries_runs(tmp_path):
+    """The same GLM on GIFTI runs (fsaverage5, one data array per volume) and on a CIFTI
+    dtseries run: noise-free LSA betas equal the truth."""
+    from nibabel.cifti2 import SeriesAxis
+
+    from dnnmap.brain.cifti import fslr32k_brain_models
+
+    rng = np.random.default_rng(3)
+    events = _events(rng, repeats=1)
+    events.to_csv(tmp_path / "events.tsv", sep="\t", index=False)
+    n_vertices = 10242
+    truth = rng.standard_normal((len(STIMS), 2 * n_vertices)) * (rng.random(2 * n_vertices) < 0.01)
+    Y = _simulate(events, truth, rng, 2 * n_vertices, drift=False) + 10.0
+    for side, cols in (("L", slice(0, n_vertices)), ("R", slice(n_vertices, None))):
+        img = nib.gifti.GiftiImage()
+        for row in Y[:, cols].astype(np.float32):
+            img.add_gifti_data_array(nib.gifti.GiftiDataArray(row))
+        nib.save(img, tmp_path / f"run.{side}.func.gii")
+    data = {"left": "run.L.func.gii", "right": "run.R.func.gii"}
+    entry = {
+        "responses": "timeseries",
+        "timeseries": {"tr": TR, "runs": [{"data": data, "events": "events.tsv"}]},
+    }
+    assert check_runs(entry, STIMS, "s", tmp_path).mesh == "fsaverage5"
+    betas, space, repeats = subject_betas(entry, STIMS, "s", tmp_path)
+    assert space.format == "gifti" and repeats is None
+    np.testing.assert_allclose(betas, truth, atol=1e-4)
+
+    bm = fslr32k_brain_models()[:50]
+    truth = rng.standard_normal((len(STIMS), 50))
+    Y = _simulate(events, truth, rng, 50, drift=False)
+    header = nib.cifti2.Cifti2Header.from_axes((SeriesAxis(0, TR, N_SCANS), bm))
+    nib.save(nib.Cifti2Image(Y.astype(np.float32), header), tmp_path / "run.dtseries.nii")
+    entry["timeseries"]["runs"][0]["data"] = "run.dtseries.nii"
+    betas, space, _ = subject_betas(entry, STIMS, "s", tmp_path)
+    assert space.format == "cifti" and space.brain_models == bm
+    np.testing.assert_allclose(betas, truth, atol=1e-4)
