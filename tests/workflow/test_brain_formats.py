@@ -24,6 +24,7 @@ from workflow_helpers import ROOT, demo_config, dnnmap_error, run_workflow
 
 from dnnmap.brain.responses_io import read_volume_map_names
 from dnnmap.brain.surface_io import read_gifti, read_mgh
+from dnnmap.errors import InputError
 
 N_STIM = 60
 FS5 = 10242
@@ -317,9 +318,22 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
             assert picture.format == "PNG" and min(picture.size) > 300
 
 
+def _startup_error(config) -> str:
+    """The one-line error of the start-up checks the Snakefile runs (dnnmap.config), without
+    starting Snakemake (the first case of the test below goes through it)."""
+    from dnnmap.config import check_semantics
+
+    ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
+    with pytest.raises(InputError) as err:
+        check_semantics(config, ids, ".", "config.yaml")
+    assert "\n" not in str(err.value)
+    return str(err.value)
+
+
 def test_bad_brain_files_stop_before_any_job(tmp_path):
-    """A mask on another grid, hemispheres on two meshes, an ROI file on another mesh, events
-    naming an unknown stimulus: one dnnmap line each at start-up, no results."""
+    """A mask on another grid (through Snakemake: one dnnmap line, no results), hemispheres
+    on two meshes, an ROI file on another mesh, events naming an unknown stimulus (the same
+    start-up checks, called directly)."""
     config = _config(tmp_path)
     ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
     affine = np.eye(4)
@@ -348,7 +362,7 @@ def test_bad_brain_files_stop_before_any_job(tmp_path):
         "roi_files": [str(tmp_path / "lh.early.label")],
     }
     config["brain"]["subjects"] = {"sub-x": entry}
-    line = dnnmap_error(run_workflow(tmp_path / "run", config, "-n"))
+    line = _startup_error(config)
     assert "the hemispheres are on different meshes (left fsaverage5 (10242 vertices)" in line
 
     entry["responses"]["right"] = str(tmp_path / "lh.b.mgz")
@@ -356,7 +370,7 @@ def test_bad_brain_files_stop_before_any_job(tmp_path):
     ctab = np.array([[0, 0, 0, 0, 0], [255, 0, 0, 0, 1]])
     nib.freesurfer.write_annot(annot, np.ones(2562, int), ctab, [b"unknown", b"early"])
     entry["roi_files"] = [str(annot)]
-    line = dnnmap_error(run_workflow(tmp_path / "run", config, "-n"))
+    line = _startup_error(config)
     assert "brain.subjects.sub-x.roi_files.0:" in line
     assert "ROI file is in another space than the data: 2562 vertices (fsaverage4)" in line
 
@@ -373,7 +387,7 @@ def test_bad_brain_files_stop_before_any_job(tmp_path):
             "roi_files": [str(tmp_path / "early.nii")],
         }
     }
-    line = dnnmap_error(run_workflow(tmp_path / "run", config, "-n"))
+    line = _startup_error(config)
     assert "brain.subjects.sub-x.timeseries.runs.0.events:" in line
     assert "row 2: stim_id 'zebra' is not in the stimulus table" in line
     results = tmp_path / "run" / "results"
