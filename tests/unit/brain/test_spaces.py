@@ -290,3 +290,38 @@ def test_surface_repeats_and_roi_files_through_check_subject(tmp_path):
     entry["repeats"][1] = {"left": "c.L.func.gii", "right": "c.R.func.gii"}
     with pytest.raises(InputError, match=r"^sub-s.repeats.1: fsaverage6 surface .* differs from"):
         check_subject(entry, rois, IDS, "sub-s", tmp_path)
+
+
+def test_read_maps_reads_back_every_format(tmp_path, volume_files):
+    """write_maps then read_maps gives the same maps (and names where the format keeps
+    them); the plot_brain_maps rule script draws them."""
+    import importlib.util
+    from pathlib import Path
+
+    from dnnmap.brain.spaces import read_maps
+
+    folder = volume_files[0]
+    rng = np.random.default_rng(5)
+    bm = fslr32k_brain_models()[:60]
+    spaces = {
+        "cifti": BrainSpace("cifti", brain_models=bm),
+        "nifti": space_of({"responses": "betas.nii.gz", "mask": "mask.nii.gz", "base": folder}),
+        "gifti": BrainSpace("gifti", mesh="fsaverage5", hemis=("left", "right"), n_vertices=FS5),
+        "mgh": BrainSpace("mgh", mesh="fsaverage5", hemis=("right",), n_vertices=FS5),
+    }
+    for kind, space in spaces.items():
+        maps = rng.standard_normal((3, space.n_columns)).astype(np.float32)
+        maps[2] = rng.integers(0, 3, space.n_columns)
+        paths = space.map_paths(tmp_path / kind)
+        for path in paths:
+            write_maps(path, maps, ["conv1", "fc6", "best_layer"], space)
+        got, names = read_maps(paths, space)
+        np.testing.assert_array_equal(got, maps)
+        assert names == (None if kind == "mgh" else ["conv1", "fc6", "best_layer"])
+    script = Path(__file__).resolve().parents[3] / "scripts" / "plot_brain_maps.py"
+    spec = importlib.util.spec_from_file_location("plot_brain_maps", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    space = spaces["nifti"]
+    module.main(space, space.map_paths(tmp_path / "nifti"), str(tmp_path / "b.png"), "sub")
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
