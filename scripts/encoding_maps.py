@@ -1,7 +1,11 @@
-"""Write one subject x model's encoding accuracy as CIFTI-2 dscalars, one map per layer.
+"""Write one subject x model's encoding accuracy as maps, one per layer, in the data's format.
 
 Rule ``encoding_maps``.
-Inputs: ``responses`` (the subject's CIFTI file; its brain model axis is copied),
+Maps are written in the space and format of the subject's data (dnnmap.brain.spaces):
+``{mapsuffix}`` is ``.dscalar.nii`` for CIFTI (as named below), ``.nii.gz`` for NIfTI, and
+one job per hemisphere writes ``.L.func.gii``/``.R.func.gii`` (GIFTI) or ``.lh.mgz``/
+``.rh.mgz`` (MGH).
+Inputs: ``responses`` (the subject's data; params ``space`` names its files),
 ``encoding`` (results of every layer x ROI of this subject and model, layer-major).
 Outputs: ``r`` (``results/maps/{subject}/{model}/encoding_r.dscalar.nii``: one map per layer
 of cross-validated r, 0 outside the ROIs, and a map ``best_layer``, the 1-based number of the
@@ -46,7 +50,7 @@ if __name__ == "__main__":
         snakemake = mock_snakemake("encoding_maps", subject="sub-01", model="alexnet")
     with rule_log(snakemake.log[0]):
         main(
-            snakemake.input.responses,
+            snakemake.params.space,
             list(snakemake.input.encoding),
             list(snakemake.params.layers),
             list(snakemake.params.rois),

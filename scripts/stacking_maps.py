@@ -1,12 +1,15 @@
-"""Write one subject x stack set's stacking results as a CIFTI-2 dscalar.
+"""Write one subject x stack set's stacking results as maps in the responses' format.
 
 Rule ``stacking_maps``.
-Inputs: ``responses`` (the subject's CIFTI file; its brain model axis is copied),
-``stacking`` (results/stacking/{subject}/{stack}/{roi}.h5 of every ROI).
-Output: ``results/maps/{subject}/stacking_{stack}.dscalar.nii``: maps ``r`` and
+Inputs: ``responses`` (the subject's data), ``stacking``
+(results/stacking/{subject}/{stack}/{roi}.h5 of every ROI).
+Output: ``results/maps/{subject}/stacking_{stack}{mapsuffix}`` (``.dscalar.nii`` for CIFTI,
+``.nii.gz`` for NIfTI, one ``.L.func.gii``/``.R.func.gii`` or ``.lh.mgz``/``.rh.mgz`` per
+hemisphere job for GIFTI/MGH): maps ``r`` and
 ``signed_sqrt_r2`` (stacked scores), ``weight_<model>/<layer>`` per space and ``best_space``
 (1-based space of the largest weight); 0 outside the ROIs and at masked voxels.
-Params: ``spaces`` (``model/layer`` of the set, in order).
+Params: ``spaces`` (``model/layer`` of the set, in order), ``space`` (the subject's
+``responses``/``mask``/``ids``, read by dnnmap.brain.spaces.space_of).
 """
 
 from dnnmap.logs import rule_log
@@ -24,7 +27,7 @@ if __name__ == "__main__":
         snakemake = mock_snakemake("stacking_maps", subject="sub-01", stack="alexnet_all")
     with rule_log(snakemake.log[0]):
         main(
-            snakemake.input.responses,
+            snakemake.params.space,
             list(snakemake.input.stacking),
             list(snakemake.params.spaces),
             snakemake.output[0],

@@ -264,6 +264,11 @@ def check_semantics(
         ``attrs[LINES_ATTR]`` for row numbers; when given, the settings that depend on its
         columns and size are checked too (:func:`check_table_settings`).
 
+    Returns
+    -------
+    dict of str -> int
+        Columns of each ROI in the subjects' own data (:func:`check_brain_files`).
+
     Raises
     ------
     InputError
@@ -276,6 +281,7 @@ def check_semantics(
         settings that the table cannot serve.
     """
     from dnnmap.brain.atlas import mmp_atlas, resolve_roi
+    from dnnmap.brain.subjects import uses_atlas
 
     for name, model in config["models"].items():
         family = get_family(model, f"{source}: models.{name}.architecture")
@@ -283,11 +289,14 @@ def check_semantics(
         check_model_weights(name, model, source)
         check_model_units(name, model, family, source)
     atlas = mmp_atlas()
-    for roi, labels in config["brain"]["rois"].items():
-        try:
-            resolve_roi(roi, labels, atlas)
-        except InputError as err:
-            raise InputError(f"{source}: brain.rois.{roi}: {err}") from None
+    # ROIs are names of HCP-MMP 1.0 areas unless every subject brings its own ROI files
+    # (then check_brain_files resolves them in each subject's files).
+    if any(uses_atlas(entry, SIMULATE) for entry in config["brain"]["subjects"].values()):
+        for roi, labels in config["brain"]["rois"].items():
+            try:
+                resolve_roi(roi, labels, atlas)
+            except InputError as err:
+                raise InputError(f"{source}: brain.rois.{roi}: {err}") from None
     simulated = [s for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE]
     if simulated:
         _check_simulation(config, source, atlas)
@@ -300,7 +309,7 @@ def check_semantics(
     _check_encoding(config, source)
     if table is not None:
         check_table_settings(config, table, config["stimuli"]["table"], source)
-    check_brain_files(config, stim_ids, base, source)
+    return check_brain_files(config, stim_ids, base, source)
 
 
 def _check_estimator(config, source):
@@ -717,34 +726,49 @@ def check_brain_stim_ids(
 
 def check_brain_files(
     config: Mapping, stim_ids: list[str], base: str | os.PathLike, source: str
-) -> None:
-    """Every subject's responses and repeats files: map names and ROI coverage (headers only).
+) -> dict[str, int]:
+    """Every subject's responses, repeats and ROI files (headers only where the format allows).
+
+    Each file's maps must cover the stimuli (by name, ``ids`` sidecar or table order), a
+    NIfTI mask must share the data's shape and affine, surface files must be on a known mesh
+    (the same for both hemispheres), repeats in the responses' space, and every ROI of
+    ``brain.rois`` must resolve in the subject's ROI files (on the data's space) or the
+    HCP-MMP 1.0 atlas (:func:`dnnmap.brain.subjects.check_subject`).
+
+    Returns
+    -------
+    RoiSizes
+        The largest number of columns of each ROI over the subjects with files, and in
+        ``columns`` each such subject's number of columns (for job sizes); empty when every
+        subject is simulated.
 
     Raises
     ------
     InputError
-        Naming ``brain.subjects.<subject>.responses`` (or ``.repeats.<i>``): a file that
-        :func:`check_brain_stim_ids` rejects, or an ROI with an area that has no
-        grayordinate in the file's brain model axis.
+        ``<source>: brain.subjects.<subject>.<key>: <file>: <reason>``.
     """
-    from dnnmap.brain.atlas import atlas_for, resolve_roi
+    from dnnmap.brain.subjects import RoiSizes, check_subject
 
     table = config["stimuli"]["table"]
+    sizes = RoiSizes()
     for subject, entry in config["brain"]["subjects"].items():
         if entry["responses"] == SIMULATE:
             continue
         key = f"{source}: brain.subjects.{subject}"
-        files = [("responses", entry["responses"])]
-        files += [(f"repeats.{i}", p) for i, p in enumerate(entry.get("repeats") or [])]
-        for name, file in files:
-            path = Path(base, file)
-            brain_models = check_brain_stim_ids(path, stim_ids, f"{key}.{name}", table)
-            try:
-                atlas = atlas_for(brain_models)
-                for roi, labels in config["brain"]["rois"].items():
-                    resolve_roi(roi, labels, atlas)
-            except InputError as err:
-                raise InputError(f"{key}.{name}: {path}: {err}") from None
+        searchlight = (config.get("rsa") or {}).get("searchlight") or {}
+        if searchlight.get("enabled") and (
+            isinstance(entry["responses"], Mapping) or entry["responses"] == "timeseries"
+        ):
+            raise InputError(
+                f"{key}.responses: rsa.searchlight runs on CIFTI or NIfTI response files; this "
+                "subject's data is per hemisphere (GIFTI/MGH) or time series: set "
+                "rsa.searchlight.enabled: false"
+            )
+        found = check_subject(entry, config["brain"]["rois"], stim_ids, key, base, table)
+        for roi, n in found.items():
+            sizes[roi] = max(sizes.get(roi, 0), n)
+        sizes.columns[subject] = found.columns[key]
+    return sizes
 
 
 def check_table_settings(config: Mapping, table, table_path: str, source: str) -> None:

@@ -191,7 +191,7 @@ def valid(config, schema, tmp_path):
 
 
 def test_demo_config_semantics(valid, tmp_path):
-    assert check_semantics(valid, IDS, tmp_path, "config.yaml") is None
+    assert check_semantics(valid, IDS, tmp_path, "config.yaml") == {}  # no brain files
 
 
 def test_unknown_layer_lists_valid_layers(valid, tmp_path):
@@ -222,7 +222,7 @@ def test_encoding_estimator_checked_at_startup(valid, tmp_path, estimator, param
 def test_builtin_estimator_with_its_params_passes(valid, tmp_path):
     valid["encoding"].update(estimator="ridge_fixed", estimator_params={"alpha": 10.0})
     valid["encoding"]["permutation"]["n_perm"] = 0  # refit permutations need RidgeCV
-    assert check_semantics(valid, IDS, tmp_path, "config.yaml") is None
+    assert check_semantics(valid, IDS, tmp_path, "config.yaml") == {}  # no brain files
 
 
 def test_unknown_architecture_lists_the_families(valid, tmp_path):
@@ -237,7 +237,7 @@ def test_unknown_architecture_lists_the_families(valid, tmp_path):
 
 def test_pretrained_weights_name_of_the_family(valid, tmp_path):
     valid["models"]["alexnet"]["weights"] = "IMAGENET1K_V1"
-    assert check_semantics(valid, IDS, tmp_path, "config.yaml") is None
+    assert check_semantics(valid, IDS, tmp_path, "config.yaml") == {}  # no brain files
     valid["models"]["alexnet"]["weights"] = "IMAGENET1K_V2"  # a ResNet-50 name, not AlexNet's
     with pytest.raises(InputError) as err:
         check_semantics(valid, IDS, tmp_path, "config.yaml")
@@ -245,7 +245,7 @@ def test_pretrained_weights_name_of_the_family(valid, tmp_path):
     assert msg.startswith("config.yaml: models.alexnet.weights: 'IMAGENET1K_V2' is not 'none'")
     assert msg.endswith("of alexnet (IMAGENET1K_V1, DEFAULT)")
     valid["models"]["alexnet"]["weights"] = "weights/alexnet.pth"  # a file: checked by the rule
-    assert check_semantics(valid, IDS, tmp_path, "config.yaml") is None
+    assert check_semantics(valid, IDS, tmp_path, "config.yaml") == {}  # no brain files
 
 
 def test_roi_label_not_in_atlas(valid, tmp_path):
@@ -307,13 +307,15 @@ def _dscalar(folder, names, axis, name="sub01.dscalar.nii"):
 def test_user_responses_matching(valid, tmp_path, cortex_axis):
     _dscalar(tmp_path, ["c", "a", "d", "b"], cortex_axis)  # any order: maps are matched by name
     config = _user_config(valid, "data/sub01.dscalar.nii")
-    assert check_semantics(config, IDS, tmp_path, "config.yaml") is None
+    sizes = check_semantics(config, IDS, tmp_path, "config.yaml")
+    assert sizes["V1"] == len(resolve_roi("V1", ["V1"], mmp_atlas()))
 
 
 def test_user_responses_extra_named_maps_are_a_subset(valid, tmp_path, cortex_axis):
     _dscalar(tmp_path, ["x", "c", "a", "d", "b", "y"], cortex_axis)
     config = _user_config(valid, "data/sub01.dscalar.nii")
-    assert check_semantics(config, IDS, tmp_path, "config.yaml") is None
+    sizes = check_semantics(config, IDS, tmp_path, "config.yaml")
+    assert sizes["V1"] == len(resolve_roi("V1", ["V1"], mmp_atlas()))
 
 
 def test_user_responses_wrong_number_of_maps(valid, tmp_path, small_axis):
@@ -349,8 +351,9 @@ def test_user_responses_missing_or_unreadable(valid, tmp_path):
         check_semantics(config, IDS, tmp_path, "config.yaml")
 
 
-def test_volume_and_gifti_responses_are_not_supported_yet(valid, tmp_path):
-    """Both gave "'Nifti1Header' object has no attribute 'get_axis'"."""
+def test_volume_and_gifti_responses_are_checked(valid, tmp_path):
+    """NIfTI and GIFTI responses are read (issue 13); bad ones give one clear line (they gave
+    "'Nifti1Header' object has no attribute 'get_axis'")."""
     (tmp_path / "data").mkdir()
     volume = tmp_path / "data" / "sub01.nii.gz"
     nib.save(nib.Nifti1Image(np.zeros((2, 2, 2, 4), np.float32), np.eye(4)), volume)
@@ -361,16 +364,16 @@ def test_volume_and_gifti_responses_are_not_supported_yet(valid, tmp_path):
     with pytest.raises(InputError) as err:
         check_semantics(config, IDS, tmp_path, "config.yaml")
     msg = str(err.value)
-    assert (
-        "sub01.nii.gz: is a NIfTI volume (Nifti1Image); volume responses are not supported" in msg
-    )
+    assert "sub01.nii.gz: no voxel has finite, non-zero data" in msg
     assert "get_axis" not in msg and "\n" not in msg
     config["brain"]["subjects"]["sub-01"]["responses"] = "data/sub01.L.func.gii"
     with pytest.raises(InputError) as err:
         check_semantics(config, IDS, tmp_path, "config.yaml")
-    assert "sub01.L.func.gii: is a GIFTI surface file (GiftiImage); GIFTI responses are not " in (
-        str(err.value)
-    )
+    assert "surface files come per hemisphere" in str(err.value)
+    config["brain"]["subjects"]["sub-01"]["responses"] = {"left": "data/sub01.L.func.gii"}
+    with pytest.raises(InputError) as err:
+        check_semantics(config, IDS, tmp_path, "config.yaml")
+    assert "5 vertices fit no known surface mesh" in str(err.value)
 
 
 def test_repeats_map_names_are_checked(valid, tmp_path, cortex_axis):

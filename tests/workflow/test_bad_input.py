@@ -341,21 +341,30 @@ def test_roi_outside_the_file_grayordinates_at_startup(tmp_path):
     assert_no_results(tmp_path / "run")
 
 
-def test_volume_and_gifti_responses_not_supported_yet(tmp_path):
+def test_volume_and_gifti_responses_bad_or_without_rois(tmp_path):
+    """NIfTI and GIFTI responses are read (issue 13): empty, single-hemisphere-as-one-path or
+    atlas-less data gives one line (they gave "'Nifti1Header' object has no attribute
+    'get_axis'")."""
     import nibabel as nib
     import numpy as np
 
+    ids = list(pd.read_csv(ROOT / "resources" / "stimuli.tsv", sep="\t")["stim_id"])
+    empty = tmp_path / "empty.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((2, 2, 2, 150), np.float32), np.eye(4)), empty)
     volume = tmp_path / "brain.nii.gz"
-    nib.save(nib.Nifti1Image(np.zeros((2, 2, 2, 150), np.float32), np.eye(4)), volume)
+    nib.save(nib.Nifti1Image(np.ones((2, 2, 2, 150), np.float32), np.eye(4)), volume)
+    (tmp_path / "ids.txt").write_text("\n".join(ids))
     gifti = tmp_path / "lh.func.gii"
     darrays = [nib.gifti.GiftiDataArray(np.zeros(4, np.float32)) for _ in range(3)]
     nib.save(nib.gifti.GiftiImage(darrays=darrays), gifti)
     for name, path, expected in (
-        ("vol", volume, "volume responses are not supported yet"),
-        ("gii", gifti, "GIFTI responses are not supported yet"),
+        ("empty", empty, "no voxel has finite, non-zero data"),
+        ("vol", volume, "the HCP-MMP 1.0 atlas covers CIFTI and fsLR-32k surface data"),
+        ("gii", gifti, "surface files come per hemisphere"),
     ):
         config = _user_brain(tmp_path, ["a"])
         config["brain"]["subjects"]["sub-x"]["responses"] = str(path)
+        config["brain"]["subjects"]["sub-x"]["ids"] = str(tmp_path / "ids.txt")
         line = dnnmap_error(run_workflow(tmp_path / name, config, "-n"))
         assert expected in line and "get_axis" not in line
         assert_no_results(tmp_path / name)

@@ -84,6 +84,8 @@ def test_demo_dag(tmp_path):
     assert counts["interpret_readout"] == counts["interpret_ablation"] == 1
     assert counts["interpret_receptive_fields"] == 1
     total += 9
+    assert counts["plot_brain_maps"] == subjects  # one brain picture per subject x model
+    total += subjects
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {

@@ -285,6 +285,8 @@ def test_decoding_reads_categories_from_layers_and_regions(demo):
 
 def test_maps_are_cifti_dscalars(demo):
     layers = demo_config()["models"]["alexnet"]["layers"]
+    for subject in ("sub-01", "sub-02"):  # the brain pictures of the maps (plot_brain_maps)
+        assert (demo / f"results/maps/{subject}/alexnet/encoding_brain.png").stat().st_size > 10_000
     path = demo / "results/maps/sub-01/alexnet/encoding_r.dscalar.nii"
     img = nib.load(path)
     names = list(img.header.get_axis(0).name)
@@ -358,5 +360,5 @@ def test_report(demo):
     assert "encoding_layers.png" in html and "ground_truth.tsv" in html
     assert "rsa_profiles.png" in html and "alexnet_rdms.png" in html
     assert "alexnet_advanced.png" in html and "rsa_reweighting.tsv" in html
-    assert "category.png" in html
+    assert "category.png" in html and "encoding_brain.png" in html
     assert "sub-01_profiles.png" in html and "stacking.tsv" in html

@@ -30,11 +30,32 @@ rule simulate_brain:
         "../../scripts/simulate_brain.py"
 
 
+rule estimate_betas:
+    input:
+        stimuli=STIMULI,
+        runs=timeseries_files,
+    output:
+        BETAS,
+    log:
+        "logs/estimate_betas/{subject}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=brain_mem_mb,
+        runtime=30,
+    params:
+        entry=subject_entry,
+    script:
+        "../../scripts/estimate_betas.py"
+
+
 rule extract_roi:
     input:
         stimuli=STIMULI,
         responses=responses_file,
         repeats=repeat_files,
+        side_files=subject_side_files,
     output:
         ROI,
     log:
@@ -49,6 +70,8 @@ rule extract_roi:
         runtime=10,
     params:
         labels=lambda wildcards: config["brain"]["rois"][wildcards.roi],
+        entry=subject_entry,
+        simulated=lambda wildcards: SIM_RESPONSES.format(subject=wildcards.subject),
         zscore_sessions=config["brain"]["zscore_sessions"],
     script:
         "../../scripts/extract_roi.py"

@@ -4,6 +4,7 @@
 localrules:
     summarize_encoding,
     plot_encoding,
+    plot_brain_maps,
 
 
 rule encode:
@@ -80,14 +81,20 @@ rule plot_encoding:
         "../../scripts/plot_encoding.py"
 
 
-rule encoding_maps:
+rule plot_brain_maps:
     input:
-        responses=responses_file,
-        encoding=encoding_files,
+        maps=lambda wildcards: subject_maps(
+            ENCODING_MAPS["r"], [wildcards.subject], model=wildcards.model
+        ),
     output:
-        **encoding_maps(),
+        report(
+            ENCODING_BRAIN_FIGURE,
+            caption="../report/brain_maps.rst",
+            category="Brain maps",
+            labels={"subject": "{subject}", "model": "{model}"},
+        ),
     log:
-        "logs/encoding_maps/{subject}/{model}.log",
+        "logs/plot_brain_maps/{subject}/{model}.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -95,6 +102,27 @@ rule encoding_maps:
         mem_mb=2000,
         runtime=10,
     params:
+        space=space_of_subject,
+    script:
+        "../../scripts/plot_brain_maps.py"
+
+
+rule encoding_maps:
+    input:
+        responses=responses_file,
+        encoding=encoding_files,
+    output:
+        **encoding_maps(),
+    log:
+        "logs/encoding_maps/{subject}/{model}{mapsuffix}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        space=space_of_subject,
         layers=lambda wildcards: layers_of(wildcards.model),
         rois=ROIS,
         best_layer_fwe=config["encoding"]["best_layer_fwe"],

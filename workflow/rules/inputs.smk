@@ -47,20 +47,74 @@ def weights_input(wildcards):
     return []
 
 
-def responses_file(wildcards):
-    """The CIFTI brain responses of a subject: the user's file or the simulated one."""
-    source = config["brain"]["subjects"][wildcards.subject]["responses"]
-    if source == SIMULATE:
-        return SIM_RESPONSES.format(subject=wildcards.subject)
+def _files_of(source):
+    """The file(s) of a config ``responses``/``repeats`` entry: a path, or {left, right}."""
+    if isinstance(source, dict):
+        return [source[h] for h in ("left", "right") if h in source]
     return source
 
 
+def _file_list(source):
+    """The file(s) of a config entry, always as a list."""
+    files = _files_of(source)
+    return [files] if isinstance(files, str) else files
+
+
+def responses_file(wildcards):
+    """The brain responses of a subject: the user's file (a list of hemisphere files for
+    GIFTI/MGH) or the simulated CIFTI file."""
+    source = config["brain"]["subjects"][wildcards.subject]["responses"]
+    if source == SIMULATE:
+        return SIM_RESPONSES.format(subject=wildcards.subject)
+    if source == TIMESERIES:
+        return BETAS.format(subject=wildcards.subject)
+    return _files_of(source)
+
+
 def repeat_files(wildcards):
-    """CIFTI files of a subject's single repeated measurements (may be empty)."""
+    """Files of a subject's single repeated measurements (may be empty), hemispheres flat."""
     entry = config["brain"]["subjects"][wildcards.subject]
     if entry["responses"] == SIMULATE:
         return simulated_repeats(wildcards.subject)
-    return entry.get("repeats", [])
+    files = []
+    for source in entry.get("repeats", []):
+        files += _file_list(source)
+    return files
+
+
+def subject_entry(wildcards):
+    """The config entry of the job's subject (responses, mask, ids, repeats, roi_files)."""
+    return config["brain"]["subjects"][wildcards.subject]
+
+
+def subject_side_files(wildcards):
+    """The mask, ids sidecar, ROI files and lookup tables a subject's data reads."""
+    entry = config["brain"]["subjects"][wildcards.subject]
+    files = [entry[k] for k in ("mask", "ids") if entry.get(k)]
+    if entry["responses"] == TIMESERIES:  # the first run's data gives the space
+        files += _file_list(entry["timeseries"]["runs"][0]["data"])
+    for item in entry.get("roi_files") or []:
+        item = {"file": item} if isinstance(item, str) else item
+        files += [item[k] for k in ("file", "lut") if item.get(k)]
+    return files
+
+
+def timeseries_files(wildcards):
+    """Every file of a time-series subject's runs (data, events, confounds) and its mask."""
+    entry = config["brain"]["subjects"][wildcards.subject]
+    files = [entry["mask"]] if entry.get("mask") else []
+    for run in entry["timeseries"]["runs"]:
+        files += _file_list(run["data"])
+        files += [run[k] for k in ("events", "confounds") if run.get(k)]
+    return files
+
+
+def space_of_subject(wildcards):
+    """What the map rules read the subject's space from (dnnmap.brain.spaces.space_of)."""
+    return subject_space(
+        config["brain"]["subjects"][wildcards.subject],
+        SIM_RESPONSES.format(subject=wildcards.subject),
+    )
 
 
 def simulated_repeats(subject):

@@ -47,13 +47,15 @@ rule joint_maps:
     output:
         JOINT_MAPS,
     log:
-        "logs/joint_maps/{subject}/{set}.log",
+        "logs/joint_maps/{subject}/{set}{mapsuffix}.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        space=space_of_subject,
     script:
         "../../scripts/joint_maps.py"
 

@@ -17,21 +17,27 @@ SIM_RESPONSES = "results/simulation/{subject}/responses.dscalar.nii"
 SIM_REPEAT = "results/simulation/{subject}/repeat-{repeat}.dscalar.nii"
 SIM_TRUTH = "results/simulation/{subject}/ground_truth.tsv"
 ROI = "results/brain/{subject}/{roi}.h5"
+# Per-stimulus betas of a subject whose responses are time series (responses: timeseries).
+BETAS = "results/brain/{subject}/betas.h5"
 BRAIN_SUMMARY = "results/summary/brain.tsv"
 
-# Encoding: one file per job, the summary table and figure, the CIFTI maps per statistic.
+# Encoding: one file per job, the summary table and figure, the maps per statistic. Maps are
+# written in the format of the subject's data: {mapsuffix} is .dscalar.nii (CIFTI), .nii.gz
+# (NIfTI), .L.func.gii/.R.func.gii (GIFTI) or .lh.mgz/.rh.mgz (MGH), one file per hemisphere.
 ENCODING = "results/encoding/{subject}/{model}/{layer}/{roi}.h5"
 ENCODING_SUMMARY = "results/summary/encoding.tsv"
 ENCODING_FIGURE = "results/summary/encoding_layers.png"
 ENCODING_MAPS = {
-    "r": "results/maps/{subject}/{model}/encoding_r.dscalar.nii",
-    "logp": "results/maps/{subject}/{model}/encoding_logp.dscalar.nii",
-    "r_fwe": "results/maps/{subject}/{model}/encoding_r_fwe.dscalar.nii",
+    "r": "results/maps/{subject}/{model}/encoding_r{mapsuffix}",
+    "logp": "results/maps/{subject}/{model}/encoding_logp{mapsuffix}",
+    "r_fwe": "results/maps/{subject}/{model}/encoding_r_fwe{mapsuffix}",
 }
+# Pictures of a subject x model's encoding maps (best layer, best r) on the brain.
+ENCODING_BRAIN_FIGURE = "results/maps/{subject}/{model}/encoding_brain.png"
 
 # Joint models: variance partitioning per set, its maps, table and figure; paired comparisons.
 JOINT = "results/joint/{subject}/{set}/{roi}.h5"
-JOINT_MAPS = "results/maps/{subject}/joint_{set}.dscalar.nii"
+JOINT_MAPS = "results/maps/{subject}/joint_{set}{mapsuffix}"
 JOINT_SUMMARY = "results/summary/joint_partition.tsv"
 JOINT_FIGURE = "results/summary/joint_partition.png"
 JOINT_COMPARE = "results/joint/compare/{subject}/{pair}/{roi}.h5"
@@ -62,7 +68,7 @@ RSA_ADVANCED_FIGURE = "results/rsa/figures/{model}_advanced.png"
 # Stacking: one file per subject, stack set and ROI, the CIFTI maps per subject and set, the
 # summary table and the seed study's figure per subject.
 STACKING = "results/stacking/{subject}/{stack}/{roi}.h5"
-STACKING_MAPS = "results/maps/{subject}/stacking_{stack}.dscalar.nii"
+STACKING_MAPS = "results/maps/{subject}/stacking_{stack}{mapsuffix}"
 STACKING_SUMMARY = "results/summary/stacking.tsv"
 STACKING_FIGURE = "results/stacking/figures/{subject}_profiles.png"
 

@@ -111,8 +111,10 @@ def searchlight_runtime(wildcards):
 
 
 def brain_mem_mb(wildcards, attempt):
-    """Sized for the largest responses file, all fsLR-32k grayordinates."""
-    return sizing.brain_mem_mb(N_STIM, FSLR32K_GRAYORDINATES, attempt)
+    """Sized for the subject's data: its columns (checked at start-up), at least all
+    fsLR-32k grayordinates."""
+    columns = FILE_ROI_SIZES.columns.get(getattr(wildcards, "subject", None), 0)
+    return sizing.brain_mem_mb(N_STIM, max(columns, FSLR32K_GRAYORDINATES), attempt)
 
 
 def decoding_mem_mb(wildcards, attempt):

@@ -47,7 +47,7 @@ rule stacking_maps:
     output:
         STACKING_MAPS,
     log:
-        "logs/stacking_maps/{subject}/{stack}.log",
+        "logs/stacking_maps/{subject}/{stack}{mapsuffix}.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -55,6 +55,7 @@ rule stacking_maps:
         mem_mb=2000,
         runtime=10,
     params:
+        space=space_of_subject,
         spaces=lambda wildcards: [
             f"{model}/{layer}"
             for model, layer in set_spaces("stacking", wildcards.stack)

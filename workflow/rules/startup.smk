@@ -11,6 +11,12 @@ from snakemake.exceptions import WorkflowError
 from dnnmap import sizing as sizing
 from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 from dnnmap.brain.cifti import FSLR32K_GRAYORDINATES
+from dnnmap.brain.subjects import (
+    TIMESERIES,
+    subject_map_suffixes,
+    subject_space,
+    uses_atlas,
+)
 from dnnmap.config import (
     SIMULATE,
     check_external_stimuli,
@@ -48,7 +54,8 @@ def _startup_checks():
     ):
         validate(row, row_schema, f"{table_path} row {line}")
     checked.attrs[LINES_ATTR] = table.attrs[LINES_ATTR]
-    check_semantics(
+    global FILE_ROI_SIZES  # {roi: columns} of the subjects' own files (check_brain_files)
+    FILE_ROI_SIZES = check_semantics(
         config, list(checked["stim_id"]), ".", str(CONFIG_SOURCE), table=checked
     )
     # video and audio: every model takes every stimulus (modality, clip, durations, rate)
@@ -69,8 +76,19 @@ SUBJECTS = list(config["brain"]["subjects"])
 ROIS = list(config["brain"]["rois"])
 N_STIM = len(STIMULUS_TABLE)
 ROI_SIZES = {
-    roi: len(resolve_roi(roi, labels, mmp_atlas()))
+    roi: max(
+        (
+            len(resolve_roi(roi, labels, mmp_atlas()))
+            if any(uses_atlas(e) for e in config["brain"]["subjects"].values())
+            else 0
+        ),
+        FILE_ROI_SIZES.get(roi, 0),
+    )
     for roi, labels in config["brain"]["rois"].items()
+}
+# The format of each subject's data: its map files' endings (one per hemisphere on surfaces).
+SUBJECT_MAP_SUFFIXES = {
+    s: subject_map_suffixes(config["brain"]["subjects"][s]) for s in SUBJECTS
 }
 
 
@@ -80,6 +98,7 @@ wildcard_constraints:
     roi="|".join(ROIS),
     layer="[A-Za-z0-9][A-Za-z0-9_.-]*",
     shard="[0-9]+",
+    mapsuffix=r"\.dscalar\.nii|\.nii\.gz|\.[LR]\.func\.gii|\.[lr]h\.mgz",
 
 
 def layers_of(model):

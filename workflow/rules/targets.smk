@@ -8,6 +8,17 @@ SIMULATED_TRUTH = [
 ]
 
 
+def subject_maps(pattern, subjects=None, **wildcards):
+    """A map pattern ({mapsuffix} and {subject}) for each subject in its own format: one file
+    per map (CIFTI, NIfTI) or per hemisphere (GIFTI, MGH); other wildcards expanded."""
+    out = []
+    for s in subjects or SUBJECTS:
+        out += expand(
+            pattern, subject=s, mapsuffix=SUBJECT_MAP_SUFFIXES[s], **wildcards
+        )
+    return out
+
+
 def model_jobs():
     """Model of every extraction job."""
     return [{"model": m} for m in MODELS]
@@ -86,7 +97,7 @@ def joint_outputs():
     out = []
     if joint_jobs():
         out += [JOINT_SUMMARY, JOINT_FIGURE]
-        out += expand(JOINT_MAPS, subject=SUBJECTS, set=list(space_sets("joint")))
+        out += subject_maps(JOINT_MAPS, set=list(space_sets("joint")))
     if compare_jobs():
         out.append(JOINT_COMPARE_SUMMARY)
     return out
@@ -216,7 +227,7 @@ def stacking_outputs():
         return []
     return (
         [STACKING_SUMMARY]
-        + expand(STACKING_MAPS, subject=SUBJECTS, stack=list(space_sets("stacking")))
+        + subject_maps(STACKING_MAPS, stack=list(space_sets("stacking")))
         + expand(STACKING_FIGURE, subject=SUBJECTS)
     )
 
@@ -269,7 +280,8 @@ def benchmark_jobs():
 def all_outputs():
     """Everything `rule all` asks for."""
     outputs = [BRAIN_SUMMARY, ENCODING_SUMMARY, ENCODING_FIGURE, BENCHMARKS_TABLE]
-    outputs += expand(list(encoding_maps().values()), subject=SUBJECTS, model=MODELS)
+    outputs += subject_maps(list(encoding_maps().values()), model=MODELS)
+    outputs += expand(ENCODING_BRAIN_FIGURE, subject=SUBJECTS, model=MODELS)
     if rsa_jobs():
         outputs += [RSA_SUMMARY, RSA_FIGURE]
         outputs += expand([RDM_FIGURE, MDS_FIGURE], model=MODELS)

@@ -120,8 +120,12 @@ def read_volume(
             raise InputError(f"{mask}: affine differs from {path}'s; expected the same grid")
         keep = np.asarray(mask_img.dataobj) != 0
     ijk = np.argwhere(keep).astype(np.int64)
+    if len(ijk) == 0 and mask is None:
+        raise InputError(
+            f"{path}: no voxel has finite, non-zero data; expected data (or give a mask)"
+        )
     if len(ijk) == 0:
-        raise InputError(f"{mask or path}: mask is empty; expected voxels with data")
+        raise InputError(f"{mask}: mask is empty; expected voxels with data")
     data = values[keep].T.copy()
     return data, Volume(ijk, np.asarray(img.affine, dtype=np.float64), tuple(img.shape[:3]))
 

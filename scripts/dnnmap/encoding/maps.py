@@ -1,10 +1,12 @@
-"""Encoding results as brain maps on the grayordinates of the source CIFTI file.
+"""Encoding results as brain maps in the space and format of the subject's responses.
 
 :func:`encoding_maps` and :func:`significance_maps` stack the per-ROI scores of every layer
-into whole-brain arrays; :func:`write_encoding_maps` writes them as CIFTI-2 dscalars with the
-brain model axis of the subject's responses. Masked voxels (NaN scores: constant or
-non-finite responses, :func:`dnnmap.brain.summary.masked_voxels`) carry 0 in every map, as
-grayordinates outside the ROIs do, and ``best_layer`` 0 (no label).
+into whole-brain arrays; :func:`write_encoding_maps` writes them in the responses' own format
+(CIFTI-2 dscalar with their brain model axis, NIfTI, GIFTI or MGH per hemisphere; see
+:mod:`dnnmap.brain.spaces`). "Grayordinates" below are the columns of that space. Masked
+voxels (NaN scores: constant or non-finite responses,
+:func:`dnnmap.brain.summary.masked_voxels`) carry 0 in every map, as grayordinates outside
+the ROIs do, and ``best_layer`` 0 (no label).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dnnmap.brain.cifti import read_brain_models, write_dscalar
+from dnnmap.brain.spaces import space_of, write_maps
 from dnnmap.encoding.io import read_permutation_meta, read_scores
 from dnnmap.errors import InputError
 from dnnmap.stats.inference import family_fwe
@@ -180,12 +182,15 @@ def write_encoding_maps(
     out_r_fwe: str | os.PathLike | None = None,
     best_layer_fwe: float | None = None,
 ) -> list[str]:
-    """Write a subject x model's encoding maps as CIFTI-2 dscalars on its responses' grayordinates.
+    """Write a subject x model's encoding maps in the space and format of its responses.
 
     Parameters
     ----------
-    responses_path : path
-        The subject's CIFTI file; its brain model axis is copied (header only is read).
+    responses_path : path, mapping or BrainSpace
+        The subject's CIFTI file (its brain model axis is copied; header only is read), or
+        anything :func:`dnnmap.brain.spaces.space_of` takes (NIfTI with mask, GIFTI/MGH per
+        hemisphere). The output names' endings must be that format's; for a surface format
+        each output is one hemisphere's file, named by its ending.
     paths, layers, rois
         As in :func:`encoding_maps` (files layer-major).
     out_r : path
@@ -207,16 +212,16 @@ def write_encoding_maps(
             f"out_logp is {out_logp!r} and out_r_fwe is {out_r_fwe!r}; expected both paths "
             "(with permutations) or neither"
         )
-    brain_models = read_brain_models(responses_path)
-    n_gray = len(brain_models)
+    space = space_of(responses_path)
+    n_gray = space.n_columns
     data, names = encoding_maps(paths, layers, rois, n_gray, best_layer_fwe=best_layer_fwe)
-    write_dscalar(out_r, data, names, brain_models)
+    write_maps(out_r, data, names, space)
     LOG.info("wrote %d maps (%s) on %d grayordinates", len(names), ", ".join(names), n_gray)
     written = [str(out_r)]
     if out_logp is not None:
         logp, r_fwe, names = significance_maps(paths, layers, rois, n_gray)
-        write_dscalar(out_logp, logp, names, brain_models)
-        write_dscalar(out_r_fwe, r_fwe, names, brain_models)
+        write_maps(out_logp, logp, names, space)
+        write_maps(out_r_fwe, r_fwe, names, space)
         LOG.info("wrote p-value and FWE-thresholded maps of %d layers", len(names))
         written += [str(out_logp), str(out_r_fwe)]
     return written

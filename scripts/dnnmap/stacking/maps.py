@@ -1,6 +1,7 @@
-"""Stacking results as brain maps on the grayordinates of the source CIFTI file.
+"""Stacking results as brain maps in the space and format of the subject's responses.
 
-One CIFTI-2 dscalar per subject and stack set, with the maps ``r``, ``signed_sqrt_r2``
+One map file per subject and stack set (a CIFTI-2 dscalar for CIFTI data; NIfTI, GIFTI or
+MGH for those inputs, :mod:`dnnmap.brain.spaces`), with the maps ``r``, ``signed_sqrt_r2``
 (the stacked scores), ``weight_<space>`` (one per space, in the set's order) and
 ``best_space``: the 1-based number of the space with the largest weight. Grayordinates
 outside the ROIs and masked voxels (:func:`dnnmap.brain.summary.masked_voxels`) carry 0 in
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dnnmap.brain.cifti import read_brain_models, write_dscalar
+from dnnmap.brain.spaces import space_of, write_maps
 from dnnmap.errors import InputError
 from dnnmap.stacking.io import read_stacking
 
@@ -72,8 +73,9 @@ def write_stacking_maps(
     spaces: Sequence[str],
     out_path: str | os.PathLike,
 ) -> None:
-    """Write :func:`stacking_maps` as a CIFTI-2 dscalar on the responses' grayordinates."""
-    brain_models = read_brain_models(responses_path)
-    data, names = stacking_maps(paths, spaces, len(brain_models))
-    write_dscalar(out_path, data, names, brain_models)
+    """Write :func:`stacking_maps` in the responses' space and format (``responses_path``: a
+    CIFTI file or anything :func:`dnnmap.brain.spaces.space_of` takes)."""
+    space = space_of(responses_path)
+    data, names = stacking_maps(paths, spaces, space.n_columns)
+    write_maps(out_path, data, names, space)
     LOG.info("wrote %d maps (%s) on %d grayordinates", len(names), ", ".join(names), data.shape[1])

