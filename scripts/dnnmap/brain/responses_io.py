@@ -70,7 +70,7 @@ def is_cifti(path: str | os.PathLike) -> bool:
     )
 
 
-def _load_nifti(path: str | os.PathLike, what: str):
+def load_nifti(path: str | os.PathLike, what: str):
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file; expected a NIfTI {what}")
@@ -104,14 +104,14 @@ def read_volume(
         Columns in C order of the voxel indices.
     volume : Volume
     """
-    img = _load_nifti(path, "4-D image (one volume per stimulus)")
+    img = load_nifti(path, "4-D image (one volume per stimulus)")
     if len(img.shape) != 4:
         raise InputError(f"{path}: image has shape {img.shape}; expected 4-D (x, y, z, stimulus)")
     values = np.asarray(img.dataobj, dtype=np.float32)
     if mask is None:
         keep = np.isfinite(values).all(axis=3) & (values != 0).any(axis=3)
     else:
-        mask_img = _load_nifti(mask, "3-D mask")
+        mask_img = load_nifti(mask, "3-D mask")
         if mask_img.shape[:3] != img.shape[:3] or len(mask_img.shape) != 3:
             raise InputError(
                 f"{mask}: mask has shape {mask_img.shape}; expected {img.shape[:3]} like {path}"
@@ -249,7 +249,7 @@ def write_volume_maps(
 
 def read_volume_map_names(path: str | os.PathLike) -> list[str]:
     """The map names of a file written by :func:`write_volume_maps`."""
-    img = _load_nifti(path, "map file")
+    img = load_nifti(path, "map file")
     for ext in img.header.extensions:
         if ext.get_code() == 6:
             try:

@@ -32,7 +32,7 @@ import numpy as np
 
 from dnnmap.brain.cifti import quiet_nibabel
 from dnnmap.brain.spaces import HEMIS, BrainSpace
-from dnnmap.brain.surface_io import MESHES, _gifti_hemi
+from dnnmap.brain.surface_io import MESHES, gifti_hemi
 from dnnmap.errors import InputError
 
 _ENDINGS = (
@@ -172,7 +172,7 @@ def _cifti_labels(entry, space, out):
 def _hemi(entry, path, img=None) -> str:
     hemi = entry.get("hemi")
     if hemi is None and img is not None:
-        hemi = _gifti_hemi(img)
+        hemi = gifti_hemi(img)
     if hemi is None:
         name = Path(path).name
         if re.match(r"^lh\.", name) or re.search(r"(\.L\.|hemi-L[._])", name):

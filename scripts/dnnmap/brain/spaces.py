@@ -38,7 +38,7 @@ from dnnmap.brain.responses_io import (
     CIFTI_SUFFIXES,
     NIFTI_SUFFIXES,
     Volume,
-    _load_nifti,
+    load_nifti,
     read_volume,
     write_volume_maps,
 )
@@ -371,12 +371,12 @@ def read_data_header(data: SubjectData) -> Header:
 
 
 def _volume_header(path, mask) -> tuple[Volume, int]:
-    img = _load_nifti(path, "4-D image (one volume per stimulus)")
+    img = load_nifti(path, "4-D image (one volume per stimulus)")
     if len(img.shape) != 4:
         raise InputError(f"{path}: image has shape {img.shape}; expected 4-D (x, y, z, stimulus)")
     if mask is None:
         return read_volume(path)[1], int(img.shape[3])
-    mask_img = _load_nifti(mask, "3-D mask")
+    mask_img = load_nifti(mask, "3-D mask")
     if len(mask_img.shape) != 3 or mask_img.shape != img.shape[:3]:
         raise InputError(
             f"{mask}: mask has shape {mask_img.shape}; expected {img.shape[:3]} like {path}"
@@ -569,7 +569,7 @@ def read_maps(paths: Sequence[str | os.PathLike], space: BrainSpace) -> tuple[np
         data = read_dscalar(paths[0])
         return data.data, data.names
     if space.format == "nifti":
-        img = _load_nifti(paths[0], "map file")
+        img = load_nifti(paths[0], "map file")
         values = np.asarray(img.dataobj, dtype=np.float32)
         values = values.reshape(*values.shape[:3], -1)
         maps = values[tuple(space.volume.ijk.T)].T

@@ -105,10 +105,10 @@ def read_gifti(path: str | os.PathLike) -> tuple[np.ndarray, list[str] | None, s
     names = [d.meta.get("Name") for d in img.darrays]
     if len(img.darrays) != data.shape[0] or not all(names) or len(set(names)) != len(names):
         names = None
-    return np.asarray(data, dtype=np.float32), names, _gifti_hemi(img)
+    return np.asarray(data, dtype=np.float32), names, gifti_hemi(img)
 
 
-def _gifti_hemi(img) -> str | None:
+def gifti_hemi(img) -> str | None:
     metas = [img.meta] + [d.meta for d in img.darrays]
     for meta in metas:
         structure = str(meta.get("AnatomicalStructurePrimary", "")).lower()

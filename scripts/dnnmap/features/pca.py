@@ -87,7 +87,7 @@ def chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
     return [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
 
 
-def _check_bounds(bounds: Bounds, n: int, what: str) -> list[tuple[int, int]]:
+def check_bounds(bounds: Bounds, n: int, what: str) -> list[tuple[int, int]]:
     """Check that ``bounds`` are consecutive, non-empty and cover ``range(n)`` exactly."""
     out = [(int(a), int(b)) for a, b in bounds]
     stops = [0] + [b for _, b in out]
@@ -98,7 +98,7 @@ def _check_bounds(bounds: Bounds, n: int, what: str) -> list[tuple[int, int]]:
     return out
 
 
-def _read(reader: Callable, a: int, b: int, shape: tuple[int, int], what: str) -> np.ndarray:
+def read_checked(reader: Callable, a: int, b: int, shape: tuple[int, int], what: str) -> np.ndarray:
     """Call ``reader(a, b)``, check its shape and finiteness, return float64."""
     block = np.array(reader(a, b), dtype=np.float64)  # a copy: callers' arrays stay intact
     if block.shape != shape:
@@ -108,7 +108,7 @@ def _read(reader: Callable, a: int, b: int, shape: tuple[int, int], what: str) -
     return block
 
 
-def _top_eigh(M: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_eigh(M: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` eigenpairs of a symmetric PSD matrix, descending, eigenvalues clipped at 0."""
     n = M.shape[0]
     w, V = scipy.linalg.eigh(M, subset_by_index=(n - k, n - 1))
@@ -123,7 +123,7 @@ def _signs(scores: np.ndarray) -> np.ndarray:
     return sign
 
 
-def _result(scores, eigvals, total_ss, n_rows, mean, components, method) -> PCAResult:
+def pca_result(scores, eigvals, total_ss, n_rows, mean, components, method) -> PCAResult:
     sign = _signs(scores)
     ev = eigvals / (n_rows - 1)
     total = total_ss / (n_rows - 1)
@@ -175,19 +175,19 @@ def pca_dual(
         With ``method="dual"``.
     """
     k = clip_components(n_components, n_rows, n_cols)
-    bounds = _check_bounds(
+    bounds = check_bounds(
         chunk_bounds(n_cols, col_chunk) if col_bounds is None else col_bounds, n_cols, "col_bounds"
     )
     K = np.zeros((n_rows, n_rows))
     mean = np.empty(n_cols)
     total_ss = 0.0
     for c0, c1 in bounds:
-        block = _read(read_block, c0, c1, (n_rows, c1 - c0), "read_block")
+        block = read_checked(read_block, c0, c1, (n_rows, c1 - c0), "read_block")
         mean[c0:c1] = block.mean(axis=0)
         block -= mean[c0:c1]
         K += block @ block.T
         total_ss += float(np.einsum("ij,ij->", block, block))
-    eigvals, U = _top_eigh(K, k)
+    eigvals, U = top_eigh(K, k)
     s = np.sqrt(eigvals)
     comps = None
     if components:
@@ -195,9 +195,9 @@ def pca_dual(
         W = (U * inv).T
         comps = np.empty((k, n_cols))
         for c0, c1 in bounds:
-            block = _read(read_block, c0, c1, (n_rows, c1 - c0), "read_block")
+            block = read_checked(read_block, c0, c1, (n_rows, c1 - c0), "read_block")
             comps[:, c0:c1] = W @ (block - mean[c0:c1])
-    return _result(U * s, eigvals, total_ss, n_rows, mean, comps, "dual")
+    return pca_result(U * s, eigvals, total_ss, n_rows, mean, comps, "dual")
 
 
 def pca_primal(
@@ -232,13 +232,13 @@ def pca_primal(
         With ``method="primal"`` and ``components`` set.
     """
     k = clip_components(n_components, n_rows, n_cols)
-    bounds = _check_bounds(
+    bounds = check_bounds(
         chunk_bounds(n_rows, row_chunk) if row_bounds is None else row_bounds, n_rows, "row_bounds"
     )
     # Chan et al. pairwise merge of (count, mean, centered scatter) over row blocks.
     count, mean, M = 0, np.zeros(n_cols), np.zeros((n_cols, n_cols))
     for r0, r1 in bounds:
-        block = _read(read_rows, r0, r1, (r1 - r0, n_cols), "read_rows")
+        block = read_checked(read_rows, r0, r1, (r1 - r0, n_cols), "read_rows")
         m = r1 - r0
         bmean = block.mean(axis=0)
         block -= bmean
@@ -246,12 +246,12 @@ def pca_primal(
         M += block.T @ block + np.outer(delta, delta) * (count * m / (count + m))
         mean += delta * (m / (count + m))
         count += m
-    eigvals, V = _top_eigh(M, k)
+    eigvals, V = top_eigh(M, k)
     scores = np.empty((n_rows, k))
     for r0, r1 in bounds:
-        block = _read(read_rows, r0, r1, (r1 - r0, n_cols), "read_rows")
+        block = read_checked(read_rows, r0, r1, (r1 - r0, n_cols), "read_rows")
         scores[r0:r1] = (block - mean) @ V
-    return _result(scores, eigvals, float(np.trace(M)), n_rows, mean, V.T, "primal")
+    return pca_result(scores, eigvals, float(np.trace(M)), n_rows, mean, V.T, "primal")
 
 
 def fit_pca(

@@ -33,12 +33,12 @@ from dnnmap.errors import InputError
 from dnnmap.features.pca import (
     Bounds,
     PCAResult,
-    _check_bounds,
-    _read,
-    _result,
-    _top_eigh,
+    check_bounds,
     chunk_bounds,
     clip_components,
+    pca_result,
+    read_checked,
+    top_eigh,
 )
 
 #: Oversampling of the range finder (columns beyond ``n_components``).
@@ -108,7 +108,7 @@ def randomized_pca(
     n_oversamples = check_int(n_oversamples, "n_oversamples", 0)
     n_power_iter = check_int(n_power_iter, "n_power_iter", 0)
     l = min(k + n_oversamples, m, n_cols)  # noqa: E741
-    bounds = _check_bounds(
+    bounds = check_bounds(
         chunk_bounds(n_cols, col_chunk) if col_bounds is None else col_bounds, n_cols, "col_bounds"
     )
     subset = m < n_rows
@@ -118,7 +118,7 @@ def randomized_pca(
 
     def centered(b: int) -> np.ndarray:
         c0, c1 = bounds[b]
-        block = _read(read_cols, c0, c1, (n_rows, c1 - c0), "read_cols")
+        block = read_checked(read_cols, c0, c1, (n_rows, c1 - c0), "read_cols")
         bar.update()
         return (block[fit] if subset else block) - mean[c0:c1]
 
@@ -126,7 +126,7 @@ def randomized_pca(
     Y = np.zeros((m, l))
     total_ss = 0.0
     for b, (c0, c1) in enumerate(bounds):
-        block = _read(read_cols, c0, c1, (n_rows, c1 - c0), "read_cols")
+        block = read_checked(read_cols, c0, c1, (n_rows, c1 - c0), "read_cols")
         bar.update()
         block = block[fit] if subset else block
         mean[c0:c1] = block.mean(axis=0)
@@ -148,7 +148,7 @@ def randomized_pca(
     B = np.empty((l, n_cols))
     for b, (c0, c1) in enumerate(bounds):
         B[:, c0:c1] = Q.T @ centered(b)
-    eigvals, U = _top_eigh(B @ B.T, k)
+    eigvals, U = top_eigh(B @ B.T, k)
     s = np.sqrt(eigvals)
     inv = np.divide(1.0, s, out=np.zeros_like(s), where=s > s.max(initial=0.0) * 1e-12)
     components = (U.T @ B) * inv[:, None]
@@ -156,10 +156,10 @@ def randomized_pca(
     if subset:
         scores = np.zeros((n_rows, k))
         for c0, c1 in bounds:
-            block = _read(read_cols, c0, c1, (n_rows, c1 - c0), "read_cols")
+            block = read_checked(read_cols, c0, c1, (n_rows, c1 - c0), "read_cols")
             bar.update()
             scores += (block - mean[c0:c1]) @ components[:, c0:c1].T
     else:
         scores = (Q @ U) * s
     bar.close()
-    return _result(scores, eigvals, total_ss, m, mean, components, "randomized")
+    return pca_result(scores, eigvals, total_ss, m, mean, components, "randomized")

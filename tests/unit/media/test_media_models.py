@@ -228,13 +228,27 @@ def test_media_options_defaults():
 
 
 def test_blocks_that_return_a_tuple_record_their_tensor():
-    # MViT's blocks return (tokens, thw); the hook records the tokens.
-    from dnnmap.models.extraction import _capture
+    # MViT's blocks return (tokens, thw); the recorder keeps the tokens.
+    from dnnmap.models.layers import Recorder
 
-    store = {}
+    class Block(torch.nn.Module):
+        def forward(self, x):
+            return x * 2, [1, 2, 2]
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block0 = Block()
+
+        def forward(self, x):
+            return self.block0(x)[0].sum()
+
     tokens = torch.randn(2, 5, 3)
-    _capture(store, "block0")(None, (), (tokens, [1, 2, 2]))
-    assert torch.equal(store["block0"], tokens)
+    recorder = Recorder(Net(), {"block0": "block0"})
+    try:
+        assert torch.equal(recorder(tokens)["block0"], tokens * 2)
+    finally:
+        recorder.close()
 
 
 def test_smallest_s3d_clip_is_refused_by_torch_too():
