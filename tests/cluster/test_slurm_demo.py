@@ -49,6 +49,7 @@ def cluster_config() -> dict:
     config["joint"]["compare"]["n_perm"] = 100
     config["rsa"]["n_perm"] = 200
     config["rsa"]["n_boot"] = 50
+    config.pop("interpret", None)  # tested end to end by tests/workflow/test_interpret_workflow.py
     return config
 
 

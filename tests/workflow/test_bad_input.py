@@ -117,6 +117,7 @@ def _user_brain(tmp_path, names):
     config = demo_config()
     config["brain"]["subjects"] = {"sub-x": {"responses": str(path)}}
     del config["simulation"]
+    config.pop("interpret", None)  # it names the demo's subjects and layers
     return config
 
 

@@ -47,6 +47,7 @@ def _config(tmp_path) -> dict:
     config["rsa"]["enabled"] = False
     config["rsa"]["advanced"]["partition"] = {}
     config["stacking"] = config["joint"] = {}
+    config.pop("interpret", None)  # it names the demo's subjects, ROIs and layers
     config["decoding"]["n_perm"] = 0
     config["brain"]["rois"] = {"visual": ["early", "late"]}
     return config

@@ -156,6 +156,7 @@ def test_user_cifti_dag_has_no_simulation(tmp_path):
     write_dscalar(brain, [[0.0] * len(axis)] * len(table), list(table["stim_id"]), axis)
     config["brain"]["subjects"] = {"sub-real": {"responses": str(brain)}}
     del config["simulation"]
+    config.pop("interpret", None)  # it names the demo's subjects
     proc = run_workflow(tmp_path / "run", config, "-n")
     assert proc.returncode == 0, proc.stderr
     counts = job_counts(proc.stdout)
