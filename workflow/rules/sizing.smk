@@ -46,8 +46,8 @@ def features_runtime_min(wildcards):
     feats = config["features"]
     if feats["method"] != "pca":
         return 30
-    architecture = config["models"][wildcards.model]["architecture"]
-    units = sizing.layer_units(architecture, [wildcards.layer], input_side(wildcards.model))
+    model = config["models"][wildcards.model]
+    units = sizing.layer_units(model, [wildcards.layer], input_side(wildcards.model))
     n_fit = N_STIM if feats["max_fit_stimuli"] is None else feats["max_fit_stimuli"]
     return sizing.features_runtime_min(
         min(N_STIM, n_fit),
