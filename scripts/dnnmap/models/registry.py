@@ -394,6 +394,18 @@ def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
+def transforms_preprocessing(transform) -> dict[str, Any]:
+    """``resize``, ``crop``, ``mean``, ``std`` and ``interpolation`` of a torchvision
+    ``ImageClassification`` preset (the ``transforms()`` of a weights entry)."""
+    return {
+        "resize": int(transform.resize_size[0]),
+        "crop": int(transform.crop_size[0]),
+        "mean": tuple(float(v) for v in transform.mean),
+        "std": tuple(float(v) for v in transform.std),
+        "interpolation": transform.interpolation.value,
+    }
+
+
 def torchvision_builder(architecture: str) -> Callable[..., Any]:
     """A family ``build`` function for torchvision's ``architecture`` (e.g. ``"resnet50"``).
 
@@ -427,14 +439,9 @@ def torchvision_builder(architecture: str) -> Callable[..., Any]:
     def weights_preprocessing(name: str) -> dict[str, Any]:
         import torchvision
 
-        transform = torchvision.models.get_model_weights(architecture)[name].transforms()
-        return {
-            "resize": int(transform.resize_size[0]),
-            "crop": int(transform.crop_size[0]),
-            "mean": tuple(float(v) for v in transform.mean),
-            "std": tuple(float(v) for v in transform.std),
-            "interpolation": transform.interpolation.value,
-        }
+        return transforms_preprocessing(
+            torchvision.models.get_model_weights(architecture)[name].transforms()
+        )
 
     build.__name__ = f"build_{architecture}"
     build.__qualname__ = build.__name__

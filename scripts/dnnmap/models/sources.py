@@ -38,7 +38,11 @@ import torch
 from dnnmap.errors import InputError
 from dnnmap.models.aliases import friendly_layers
 from dnnmap.models.meta import meta_build
-from dnnmap.models.registry import IMAGENET_PREPROCESSING, ModelFamily
+from dnnmap.models.registry import (
+    IMAGENET_PREPROCESSING,
+    ModelFamily,
+    transforms_preprocessing,
+)
 
 LOG = logging.getLogger("dnnmap")
 
@@ -112,7 +116,7 @@ def _torchvision_family(name: str, kwargs: dict, where: str, known: list[str]) -
         return meta_build(lambda: _quiet(builder, weights=None, **kwargs))
 
     def weights_preprocessing(weights: str) -> dict:
-        return _transforms_preprocessing(enum[weights].transforms())
+        return transforms_preprocessing(enum[weights].transforms())
 
     preprocessing = _default_torchvision_preprocessing(enum, kwargs, vit)
     return _family(
@@ -130,21 +134,9 @@ def _default_torchvision_preprocessing(enum, kwargs: dict, vit: bool) -> dict:
         if fitting:
             chosen = fitting[0]
         else:
-            pre = _transforms_preprocessing(chosen.transforms())
+            pre = transforms_preprocessing(chosen.transforms())
             return {**pre, "resize": size, "crop": size}
-    return _transforms_preprocessing(chosen.transforms())
-
-
-def _transforms_preprocessing(transform) -> dict:
-    """``resize``, ``crop``, ``mean``, ``std``, ``interpolation`` of torchvision's
-    ``ImageClassification`` preset."""
-    return {
-        "resize": int(transform.resize_size[0]),
-        "crop": int(transform.crop_size[0]),
-        "mean": tuple(float(v) for v in transform.mean),
-        "std": tuple(float(v) for v in transform.std),
-        "interpolation": transform.interpolation.value,
-    }
+    return transforms_preprocessing(chosen.transforms())
 
 
 # --- timm -------------------------------------------------------------------------------------
