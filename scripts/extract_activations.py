@@ -7,8 +7,8 @@ the stimulus files' bytes in stimulus order (with their count), each with its sh
 Config: ``models.{model}`` (source, architecture, module, kwargs, weights, seed, layers,
 preprocessing, checkpoint_key, strip_prefix, strict, units, dmask; ``clip`` for video and
 ``audio`` for audio networks), ``stimuli.background`` and ``compute`` (device, dtype,
-compression, batch_size). A ``module`` file and a ``dmask`` file are recorded with their
-digests in the ``inputs`` provenance.
+compression, batch_size, loader_workers, autocast). A ``module`` file and a ``dmask`` file
+are recorded with their digests in the ``inputs`` provenance.
 """
 
 import json
@@ -19,7 +19,7 @@ import torch
 from dnnmap.logs import rule_log
 from dnnmap.media.options import media_options
 from dnnmap.models.build import ModelSpec, torch_device
-from dnnmap.models.extraction import extract_activations
+from dnnmap.models.extraction import extract_activations, loader_workers
 from dnnmap.models.registry import weights_kind
 from dnnmap.stimuli import read_stimuli, stimulus_files_digest
 from dnnmap.store import provenance
@@ -63,6 +63,8 @@ def main(
         progress=progress,
         background=background,
         media=media,
+        workers=loader_workers(compute.get("loader_workers", "auto"), threads, device),
+        autocast=compute.get("autocast", False),
     )
 
 

@@ -103,6 +103,8 @@ def test_validate_fills_defaults(config, schema):
         "dtype": "float32",
         "compression": "lzf",
         "batch_size": 8,
+        "loader_workers": "auto",
+        "autocast": False,
     }
     model = config["models"]["alexnet"]
     assert (model["weights"], model["seed"], model["source"]) == ("none", 0, "torchvision")

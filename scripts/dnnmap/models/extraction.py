@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -52,26 +53,75 @@ from dnnmap.store import h5_writer, write_strings
 LOG = logging.getLogger("dnnmap")
 
 
+class _ImageFiles(torch.utils.data.Dataset):
+    """The stimulus images, read and preprocessed one per item (in a DataLoader worker)."""
+
+    def __init__(self, paths: Sequence[str], transform, background: Sequence[int]):
+        self.paths, self.transform, self.background = list(paths), transform, background
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        image, info = read_image(self.paths[i], self.background)
+        return self.transform(image), info
+
+
+def _stack(items):
+    tensors, infos = zip(*items, strict=True)
+    return torch.stack(tensors), list(infos)
+
+
+def loader_workers(workers: int | str, threads: int, device: str | torch.device) -> int:
+    """Worker processes that decode images: ``auto`` is ``threads - 1`` (at most 8) on CUDA,
+    where decoding runs beside the GPU's forward pass, and 0 on the CPU, where the forward
+    pass already uses every thread."""
+    if workers == "auto":
+        return min(8, max(0, threads - 1)) if torch.device(device).type == "cuda" else 0
+    if int(workers) != workers or int(workers) < 0:
+        raise InputError(f"compute.loader_workers is {workers!r}; expected 'auto' or an int >= 0")
+    return int(workers)
+
+
 def iter_batches(
     paths: Sequence[str],
     transform,
     batch_size: int,
     background: Sequence[int] = DEFAULT_BACKGROUND,
     infos: list[ImageInfo] | None = None,
+    workers: int = 0,
+    pin_memory: bool = False,
 ) -> Iterator[torch.Tensor]:
     """Yield preprocessed image batches, shape (b, 3, H, W), in the order of ``paths``.
 
     Each image is read by :func:`dnnmap.images.read_image` (transparency composited on
     ``background``); its :class:`~dnnmap.images.ImageInfo` is appended to ``infos`` if given.
+    With ``workers > 0`` the images are decoded in that many DataLoader worker processes
+    (batches still in order, the same values), and ``pin_memory`` pins each batch for a fast
+    copy to the GPU.
     """
-    for start in range(0, len(paths), batch_size):
-        images = []
-        for path in paths[start : start + batch_size]:
-            image, info = read_image(path, background)
-            images.append(transform(image))
-            if infos is not None:
-                infos.append(info)
-        yield torch.stack(images)
+    if workers == 0:
+        for start in range(0, len(paths), batch_size):
+            images = []
+            for path in paths[start : start + batch_size]:
+                image, info = read_image(path, background)
+                images.append(transform(image))
+                if infos is not None:
+                    infos.append(info)
+            yield torch.stack(images)
+        return
+    loader = torch.utils.data.DataLoader(
+        _ImageFiles(paths, transform, background),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_stack,
+        pin_memory=pin_memory,
+        prefetch_factor=2,
+    )
+    for batch, batch_infos in loader:
+        if infos is not None:
+            infos.extend(batch_infos)
+        yield batch
 
 
 def extract_activations(
@@ -89,6 +139,8 @@ def extract_activations(
     compression: str = "lzf",
     background: Sequence[int] = DEFAULT_BACKGROUND,
     media=None,
+    workers: int = 0,
+    autocast: bool = False,
 ) -> None:
     """Run the network over all stimuli once and stream every layer to ``out_path``.
 
@@ -123,6 +175,12 @@ def extract_activations(
         A video network's clip sampling or an audio network's options (the defaults when
         None); stimuli are then read by :func:`dnnmap.media.loaders.media_batches` and
         recorded in the ``media`` attribute (JSON).
+    workers : int
+        DataLoader worker processes that decode images (:func:`loader_workers`); 0 decodes
+        in this process. On CUDA the batches are pinned.
+    autocast : bool
+        CUDA only: run the forward pass under ``torch.autocast`` (float16); activations are
+        stored as ``dtype`` says. Ignored on the CPU.
     """
     if len(stim_ids) != len(paths):
         raise InputError(f"{len(stim_ids)} stim_ids but {len(paths)} paths; expected one each")
@@ -147,6 +205,7 @@ def extract_activations(
     device = torch.device(device)
     model = model.to(device)
     recorder = Recorder(model, modules)
+    amp = bool(autocast) and device.type == "cuda"
     root_attrs = {
         "model": spec.name,
         "source": spec.source,
@@ -160,6 +219,8 @@ def extract_activations(
         "layers": json.dumps(modules),
         "masks": json.dumps({layer: mask.as_dict() for layer, mask in masks.items()}),
         "device": str(device),
+        "loader_workers": int(workers),
+        "autocast": amp,
         **({"media": json.dumps(media.as_dict())} if modality != "image" else {}),
         **(attrs or {}),
     }
@@ -168,7 +229,13 @@ def extract_activations(
     transform = spec.preprocessing.transform()
     infos: list[ImageInfo] = []
     if modality == "image":
-        batches = ((b, None) for b in iter_batches(paths, transform, batch_size, background, infos))
+        pin = device.type == "cuda"
+        batches = (
+            (b, None)
+            for b in iter_batches(
+                paths, transform, batch_size, background, infos, workers, pin_memory=pin
+            )
+        )
     else:
         from dnnmap.media.loaders import MediaNotes, media_batches
 
@@ -181,7 +248,9 @@ def extract_activations(
             bar = tqdm(total=n_stim, desc=f"{spec.name} activations", unit="stim", file=progress)
             start = 0
             for batch, reduce in batches:
-                outputs = recorder(batch.to(device))
+                cast = torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()
+                with cast:
+                    outputs = recorder(batch.to(device, non_blocking=True))
                 for layer in modules:
                     values = outputs.pop(layer)
                     if layer in masks:

@@ -326,3 +326,33 @@ def test_provenance_records_weights_file_and_stimulus_files(tmp_path):
         str(weights): file_digest(weights),
         f"3 stimulus files listed in {table}": stimulus_files_digest(paths),
     }
+
+
+def test_dataloader_workers_give_the_same_file(tmp_path, extracted, prebuilt):
+    """Images decoded in 2 DataLoader worker processes: the same activations in the same order,
+    and the same per-image read record (mode, size, conversions) as decoding in the job."""
+    out0, ids, paths = extracted
+    out = tmp_path / "workers.h5"
+    extract_activations(_spec(), ids, paths, str(out), batch_size=BATCH, workers=2)
+    with h5py.File(out, "r") as f, h5py.File(out0, "r") as f0:
+        assert f.attrs["loader_workers"] == 2 and not f.attrs["autocast"]
+        assert read_strings(f["stim_id"]) == ids
+        for layer in LAYERS:
+            np.testing.assert_array_equal(f["layers"][layer][()], f0["layers"][layer][()])
+    transform = Preprocessing(resize=RESIZE).transform()
+    runs = []
+    for workers in (0, 2):
+        infos = []
+        batches = list(activations.iter_batches(paths, transform, 2, infos=infos, workers=workers))
+        runs.append((torch.cat(batches), infos))
+    assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+    assert runs[0][1][1].mode == "L"  # the grayscale image, read as such by the workers too
+
+
+def test_loader_workers_setting():
+    assert activations.loader_workers("auto", 8, "cpu") == 0
+    assert activations.loader_workers("auto", 8, "cuda") == 7
+    assert activations.loader_workers("auto", 32, "cuda") == 8
+    assert activations.loader_workers(3, 1, "cpu") == 3
+    with pytest.raises(InputError, match=r"compute\.loader_workers"):
+        activations.loader_workers(-1, 2, "cpu")
