@@ -5,7 +5,8 @@ its twelve blocks), seeded random weights, CPU, ``N`` synthetic 224 x 224 PNG im
 of ``BATCH``. The peer is ``model(batch)`` over the same images already decoded and
 preprocessed, under ``torch.inference_mode``, no layer recorded. dnnmap's time is the whole
 ``extract_activations`` call: decoding and preprocessing every image in the main process,
-hooks, copies, HDF5 writes (lzf, the config default); ``dnnmap_loop_s`` leaves out building the
+hooks, copies, HDF5 writes (lzf, the config default), and again with one DataLoader worker
+decoding beside the forward pass (``compute.loader_workers: 1``, ``ratio_1_worker``); ``dnnmap_loop_s`` leaves out building the
 network and hashing its weights (timed separately in the same process), which happen once per
 job. ``ratio`` is the throughput ratio peer_s / dnnmap_loop_s (the issue's target: >= 0.9).
 Agreement: the largest difference of any recorded layer from torchvision's
@@ -77,6 +78,9 @@ def test_extraction_throughput(architecture, images, tmp_path):
     extract_activations(spec, ids, paths, str(out), batch_size=BATCH)
     dnnmap_s = time.perf_counter() - start
     loop_s = max(dnnmap_s - setup_s, 1e-9)
+    start = time.perf_counter()  # the same with one DataLoader worker decoding beside it
+    extract_activations(spec, ids, paths, str(tmp_path / "w1.h5"), batch_size=BATCH, workers=1)
+    workers_loop_s = max(time.perf_counter() - start - setup_s, 1e-9)
     nodes = spec.family().layer_modules(layers)
     extractor = create_feature_extractor(model, return_nodes={v: v for v in nodes.values()})
     with torch.inference_mode():
@@ -97,6 +101,8 @@ def test_extraction_throughput(architecture, images, tmp_path):
             "setup_s": round(setup_s, 3),
             "peer_s": round(peer_s, 3),
             "ratio": round(peer_s / loop_s, 3),
+            "dnnmap_loop_s_1_worker": round(workers_loop_s, 3),
+            "ratio_1_worker": round(peer_s / workers_loop_s, 3),
             "target": ">= 0.9 (throughput ratio)",
             "agreement": worst,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
