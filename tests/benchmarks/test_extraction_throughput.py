@@ -8,7 +8,8 @@ preprocessed, under ``torch.inference_mode``, no layer recorded. dnnmap's time i
 hooks, copies, HDF5 writes (lzf, the config default), and again with one DataLoader worker
 decoding beside the forward pass (``compute.loader_workers: 1``, ``ratio_1_worker``);
 ``dnnmap_loop_s`` leaves out building the network and hashing its weights (timed separately in
-the same process), which happen once per job. ``ratio`` is the throughput ratio peer_s / dnnmap_loop_s (the issue's target: >= 0.9).
+the same process), which happen once per job. ``ratio`` is the throughput ratio
+peer_s / dnnmap_loop_s (the issue's target: >= 0.9).
 Agreement: the largest difference of any recorded layer from torchvision's
 ``create_feature_extractor`` on the same images, relative to that layer's largest magnitude.
 """
