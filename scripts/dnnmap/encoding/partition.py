@@ -34,7 +34,7 @@ import numpy as np
 from dnnmap.checks import check_matrix
 from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
 from dnnmap.errors import InputError
-from dnnmap.features.folds import FeatureSpaces, FoldFeatures
+from dnnmap.features.folds import FeatureSpaces, FoldFeatures, compact_features
 from dnnmap.stats.splits import Splits
 
 LOG = logging.getLogger("dnnmap")
@@ -199,6 +199,11 @@ class _Recorder:
         return out
 
 
+def _matrix(space) -> np.ndarray:
+    """The stored matrix of a fixed space (a FoldFeatures or an array)."""
+    return space.matrix if isinstance(space, FoldFeatures) else space
+
+
 def _fixed_sizes(sizes: list[int]) -> Callable:
     """The column counts of fixed spaces, whatever the split."""
     return lambda _train: list(sizes)
@@ -262,17 +267,16 @@ def variance_partition(
     if len(n) != 1:
         raise InputError(f"spaces have {sorted(n)} rows; expected the same stimuli in each")
     folded = any(isinstance(a, FoldFeatures) for a in arrays.values())
+    if folded:  # fixed spaces as their lossless basis once, not once per joint model
+        arrays = {
+            k: a if getattr(a, "per_fold", False) else FoldFeatures(compact_features(_matrix(a)))
+            for k, a in arrays.items()
+        }
     subsets = space_subsets(names)
     r2, alpha, full, recorder = [], [], None, None
     for subset in subsets:
         if folded:
-            X = FeatureSpaces(
-                [
-                    a if isinstance(a, FoldFeatures) else FoldFeatures(a)
-                    for a in (arrays[k] for k in subset)
-                ],
-                source="+".join(subset),
-            )
+            X = FeatureSpaces([arrays[k] for k in subset], source="+".join(subset))
             sizes = X.split_sizes
         else:
             X = np.hstack([arrays[k] for k in subset])
