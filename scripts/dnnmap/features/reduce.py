@@ -145,8 +145,7 @@ def _pca_of(
     for c0, c1 in bounds:
         block = np.asarray(read_cols(c0, c1), dtype=np.float64) - res.mean[c0:c1]
         scores += block @ res.components[:, c0:c1].T
-    sign = np.sign(np.sum(scores[rows] * res.scores, axis=0))  # the fitted rows' signs
-    return replace(res, scores=scores * np.where(sign == 0, 1.0, sign))
+    return replace(res, scores=scores)  # the components carry the fitted rows' signs
 
 
 def reduce_layer(
