@@ -126,6 +126,13 @@ def read_mgh(path: str | os.PathLike) -> np.ndarray:
     -------
     ndarray of float32, shape (n_frames, n_vertices)
     """
+    img = _mgh_surface(path)
+    data = np.asarray(img.dataobj, dtype=np.float32).reshape(img.shape[0], -1)
+    return data.T.copy()
+
+
+def _mgh_surface(path: str | os.PathLike) -> nib.MGHImage:
+    """An MGH/MGZ file, checked to hold surface data ``(n_vertices, 1, 1[, n_frames])``."""
     img = _load(path, "FreeSurfer MGH/MGZ surface data")
     if not isinstance(img, nib.MGHImage):
         raise InputError(f"{path}: is a {type(img).__name__}; expected FreeSurfer MGH/MGZ data")
@@ -135,22 +142,13 @@ def read_mgh(path: str | os.PathLike) -> np.ndarray:
             f"{path}: MGH data has shape {shape}; expected surface data (n_vertices, 1, 1[, "
             "n_frames]), not a volume"
         )
-    data = np.asarray(img.dataobj, dtype=np.float32).reshape(shape[0], -1)
-    return data.T.copy()
+    return img
 
 
 def surface_shape(path: str | os.PathLike) -> tuple[int, int, list[str] | None, str | None]:
     """(n_maps, n_vertices, names, hemi) of a GIFTI or MGH file (MGH: from the header only)."""
     if surface_format(path) == "mgh":
-        img = _load(path, "FreeSurfer MGH/MGZ surface data")
-        if not isinstance(img, nib.MGHImage):
-            raise InputError(f"{path}: is a {type(img).__name__}; expected MGH/MGZ data")
-        shape = img.shape
-        if len(shape) < 3 or shape[1] != 1 or shape[2] != 1:
-            raise InputError(
-                f"{path}: MGH data has shape {shape}; expected surface data (n_vertices, 1, 1"
-                "[, n_frames]), not a volume"
-            )
+        shape = _mgh_surface(path).shape
         return (int(shape[3]) if len(shape) > 3 else 1), int(shape[0]), None, None
     data, names, hemi = read_gifti(path)
     return data.shape[0], data.shape[1], names, hemi
