@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from dnnmap.features.randomized_pca import resolve_solver
 from dnnmap.models.masks import masked_units, model_masks
 from dnnmap.models.registry import get_family
 
@@ -197,14 +198,6 @@ def feature_width(method: str, fit: str, n_components: int, n_stim: int, n_units
     return max(1, min(n_components, n_stim - 1, n_units))
 
 
-def _pca_solver(n_fit: int, units: int, solver: str) -> str:
-    """The route :func:`dnnmap.features.reduce.resolve_solver` takes (kept torch- and
-    h5py-free here, so it is restated: exact up to 20,000 on the smaller side)."""
-    if solver == "auto":
-        return "exact" if min(n_fit, units) <= 20000 else "randomized"
-    return solver
-
-
 def randomized_pca_mem_mb(n_stim: int, n_units: int, n_components: int, attempt: int = 1) -> int:
     """Memory of a randomized PCA job, MB: the range finder's ``(units, l)`` iterate and
     ``(l, units)`` sketch, the components, ``(n, l)`` sketches and one column slab of every
@@ -263,7 +256,7 @@ def features_mem_mb(
         slab = 8 * (n_stim + 2 * n_components) * min(units, 16384) + 8 * n_stim * n_components
         return math.ceil((PYTHON_BASE_MB + slab / MB) * 1.2) * attempt
     n_fit = n_stim if max_fit is None or fit == "train" else min(n_stim, int(max_fit))
-    if _pca_solver(n_fit, units, solver) == "randomized":
+    if resolve_solver(solver, n_fit, units) == "randomized":
         return randomized_pca_mem_mb(n_stim, units, n_components, attempt)
     extra = 2 * 8 * n_components * units if fit == "external" or n_fit < n_stim else 0
     return pca_mem_mb(n_fit, units, attempt=attempt) + math.ceil(1.2 * extra / MB) * attempt
@@ -277,7 +270,7 @@ def features_runtime_min(
     Exact: the Gram (or covariance) matrix, ``2 * n * p * min(n, p)`` flops; randomized:
     ``2 * n * p * l`` per pass over the layer, ``3 + 2 * power_iterations`` passes.
     """
-    if _pca_solver(n_stim, n_units, solver) == "randomized":
+    if resolve_solver(solver, n_stim, n_units) == "randomized":
         flops = 2.0 * n_stim * n_units * (n_components + 10) * (3 + 2 * power_iterations)
     else:
         flops = 2.0 * n_stim * n_units * min(n_stim, n_units)

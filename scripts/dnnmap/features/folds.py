@@ -34,7 +34,7 @@ import h5py
 import numpy as np
 
 from dnnmap.errors import InputError
-from dnnmap.features.pca import pca_array
+from dnnmap.features.pca import clip_components, pca_array
 from dnnmap.store import check_stim_ids, read_strings
 
 CACHE_SPLITS = 64
@@ -244,7 +244,6 @@ class FeatureSpaces(FoldFeatures):
         super().__init__(np.hstack(parts), source=source)
         self.spaces = spaces
         self.per_fold = any(s.per_fold for s in spaces)
-        self._sizes: OrderedDict[bytes, list[int]] = OrderedDict()
 
     def split_design(self, train) -> np.ndarray:
         """Every space's design for the split whose training rows are ``train``, side by side.
@@ -270,21 +269,18 @@ class FeatureSpaces(FoldFeatures):
         ]
         X = np.hstack(blocks)
         self._cache[key] = X
-        self._sizes[key] = [b.shape[1] for b in blocks]
         while len(self._cache) > CACHE_SPLITS:
-            old, _ = self._cache.popitem(last=False)
-            self._sizes.pop(old, None)
+            self._cache.popitem(last=False)
         return X
 
     def split_sizes(self, train) -> list[int]:
-        """Columns of each space in :meth:`split_design` of ``train``, in order."""
-        if not self.per_fold:
-            return [f.shape[1] for f in self._fixed]
-        train = self._rows(train, "training")
-        key = np.sort(train).tobytes()
-        if key not in self._sizes:
-            self.split_design(train)
-        return list(self._sizes[key])
+        """Columns of each space in :meth:`split_design` of ``train``, in order (a per-fold
+        PCA keeps ``min(n_components, n_train - 1, q)``, as :func:`fold_pca` does)."""
+        n_train = self._rows(train, "training").size
+        return [
+            clip_components(s.n_components, n_train, s.shape[1]) if f is None else f.shape[1]
+            for s, f in zip(self.spaces, self._fixed, strict=True)
+        ]
 
 
 def load_features(

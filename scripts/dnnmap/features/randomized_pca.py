@@ -46,6 +46,22 @@ N_OVERSAMPLES = 10
 #: Power iterations (each is two passes over the matrix).
 N_POWER_ITER = 4
 
+SOLVERS = ("auto", "exact", "randomized")
+"""Values of ``features.solver``."""
+
+EXACT_MAX_SIDE = 20000
+"""``solver: auto`` takes the exact route while the smaller side of the fitted matrix is at
+most this (its Gram or covariance matrix, 3 float64 copies: 9.6 GB); randomized above."""
+
+
+def resolve_solver(solver: str, n_fit: int, n_units: int) -> str:
+    """``exact`` or ``randomized`` for ``features.solver`` and a fitted matrix's shape."""
+    if solver not in SOLVERS:
+        raise InputError(f"features.solver is {solver!r}; expected one of {', '.join(SOLVERS)}")
+    if solver == "auto":
+        return "exact" if min(n_fit, n_units) <= EXACT_MAX_SIDE else "randomized"
+    return solver
+
 
 def _orth(M: np.ndarray) -> np.ndarray:
     """An orthonormal basis of the columns of ``M`` (thin QR), shape ``M.shape``."""

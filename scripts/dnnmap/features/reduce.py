@@ -28,7 +28,8 @@ At scale (``fit: all`` or ``external``), ``features.max_fit_stimuli`` fits the P
 subset of the stimuli and projects every stimulus on its components, and
 ``features.solver`` picks the exact route (an ``(m, m)`` or ``(p, p)`` matrix) or the
 randomized range finder (:mod:`dnnmap.features.randomized_pca`, memory ``O(p * l)``); ``auto``
-takes the exact route while ``min(m, p) <= EXACT_MAX_SIDE``.
+takes the exact route while ``min(m, p)`` is at most
+:data:`dnnmap.features.randomized_pca.EXACT_MAX_SIDE`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import numpy as np
 from dnnmap.errors import InputError
 from dnnmap.features.pca import PCAResult, fit_pca
 from dnnmap.features.random_projection import check_density, random_projection
-from dnnmap.features.randomized_pca import N_POWER_ITER, randomized_pca
+from dnnmap.features.randomized_pca import N_POWER_ITER, randomized_pca, resolve_solver
 from dnnmap.models.activation_layout import layer_as_matrix
 from dnnmap.store import read_strings
 
@@ -59,22 +60,6 @@ FITTED = ("pca",)
 
 NOT_FITTED = "none"
 """The ``fit`` attribute of features that nothing was fitted for (none, random projection)."""
-
-SOLVERS = ("auto", "exact", "randomized")
-"""Values of ``features.solver``."""
-
-EXACT_MAX_SIDE = 20000
-"""``solver: auto`` takes the exact route while the smaller side of the fitted matrix is at
-most this (its Gram or covariance matrix, 3 float64 copies: 9.6 GB); randomized above."""
-
-
-def resolve_solver(solver: str, n_fit: int, n_units: int) -> str:
-    """``exact`` or ``randomized`` for ``features.solver`` and a fitted matrix's shape."""
-    if solver not in SOLVERS:
-        raise InputError(f"features.solver is {solver!r}; expected one of {', '.join(SOLVERS)}")
-    if solver == "auto":
-        return "exact" if min(n_fit, n_units) <= EXACT_MAX_SIDE else "randomized"
-    return solver
 
 
 def fit_rows(n_stim: int, max_fit: int | None, seed: int) -> np.ndarray | None:
