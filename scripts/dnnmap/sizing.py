@@ -225,7 +225,9 @@ def features_mem_mb(
     ``pca``: :func:`pca_mem_mb` at the layer's unit count on the rows fitted (with ``fit:
     external``, also the components, twice ``n_components x n_units`` float64), or
     :func:`randomized_pca_mem_mb` when the solver is randomized; ``none``: the whole layer
-    three times in float32 (read, flattened, written); ``random_projection``: the output, a
+    three times in float32 (read, flattened, written), and for a layer with at least as many
+    units as stimuli its float64 copy and the Gram route of its lossless basis
+    (:func:`pca_mem_mb`); ``random_projection``: the output, a
     slab of the layer and of the projection matrix.
 
     Parameters
@@ -251,7 +253,11 @@ def features_mem_mb(
     """
     units = layer_units(architecture, [layer], resize)[layer]
     if method == "none":
-        return math.ceil((PYTHON_BASE_MB + 3 * 4 * n_stim * units / MB) * 1.2) * attempt
+        mem = math.ceil((PYTHON_BASE_MB + 3 * 4 * n_stim * units / MB) * 1.2) * attempt
+        if units >= n_stim:  # and its lossless basis: a float64 copy and the Gram route
+            mem += math.ceil(1.2 * 8 * n_stim * units / MB) * attempt
+            mem += pca_mem_mb(n_stim, units, attempt=attempt) - PYTHON_BASE_MB * attempt
+        return mem
     if method == "random_projection":
         slab = 8 * (n_stim + 2 * n_components) * min(units, 16384) + 8 * n_stim * n_components
         return math.ceil((PYTHON_BASE_MB + slab / MB) * 1.2) * attempt

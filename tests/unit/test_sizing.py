@@ -99,3 +99,15 @@ def test_encoding_runtime_grows_with_refit_permutations():
     assert base == 5 + math.ceil(150 * 1618 / 2e7)
     assert encoding_runtime_min(150, 1618, 100) == 5 + math.ceil(150 * 1618 * 101 / 2e7)
     assert encoding_runtime_min(150, 1618, 100) > base
+
+
+def test_features_mem_mb_of_every_unit_adds_the_lossless_basis_of_a_wide_layer():
+    """``none``: the layer three times in float32; a layer at least as wide as the stimuli
+    also gets its lossless basis (a float64 copy and the Gram route), by hand."""
+    n, units = 150, 64 * 55 * 55  # AlexNet conv1 at 224 pixels
+    layer = math.ceil((400 + 3 * 4 * n * units / 1e6) * 1.2)
+    basis = math.ceil(1.2 * 8 * n * units / 1e6)
+    gram = math.ceil((400 + (3 * 8 * n * n + 4 * 64e6 + 8 * n * 4096 * 3) / 1e6) * 1.2) - 400
+    assert features_mem_mb(n, "alexnet", "conv1", 224, method="none") == layer + basis + gram
+    narrow = math.ceil((400 + 3 * 4 * 5000 * 1000 / 1e6) * 1.2)  # fc8: 1,000 < 5,000 stimuli
+    assert features_mem_mb(5000, "alexnet", "fc8", 224, method="none") == narrow

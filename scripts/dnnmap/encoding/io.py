@@ -71,7 +71,7 @@ from dnnmap.encoding.permutation import (
     refit_permutation_test,
 )
 from dnnmap.errors import InputError
-from dnnmap.features.folds import features_summary, load_features, lossless_basis
+from dnnmap.features.folds import features_summary, load_features
 from dnnmap.stats.splits import Splits, groups_from_table, inner_splits, splits_from_table
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import check_stim_ids, read_strings, write_h5
@@ -271,17 +271,21 @@ def run_encoding(
         X, unit_shape = read_layer_units(features_path, layer, stim_ids, stimuli_path)
         features_meta = features_summary({"method": "units", "fit": "none", "fitted_on": "nothing"})
     else:
-        features = load_features(features_path, stim_ids, stimuli_path)
+        # Ridge with an intercept sees the features only through the inner products of
+        # centered rows: a wide layer's units enter as their lossless basis, the same fit from
+        # n - 1 columns (stored by features.method: none, else computed here).
+        ridge = settings["estimator"] == RIDGE
+        features = load_features(features_path, stim_ids, stimuli_path, compact=ridge)
         features_meta = features_summary(features.attrs)
         # fit: train features are fitted per outer split (the fold seam); others are fixed
         X = features if features.per_fold else features.matrix
-        if X is features.matrix and settings["estimator"] == RIDGE and X.shape[1] >= X.shape[0]:
-            # Ridge with an intercept sees the features only through the inner products of
-            # centered rows: the same fit from n - 1 columns (e.g. every unit of a wide layer).
+        if features.compact:
             LOG.info(
-                "%d feature columns for %d stimuli: ridge on their lossless basis", *X.shape[::-1]
+                "%s feature columns for %d stimuli: ridge on their lossless basis (%d columns)",
+                features.attrs.get("n_components", "all"),
+                X.shape[0],
+                X.shape[1],
             )
-            X = lossless_basis(X)
     roi = read_roi(brain_path, stim_ids, stimuli_path)
     Y = roi["responses"].astype(np.float32)
     cv = _cv_settings(settings)

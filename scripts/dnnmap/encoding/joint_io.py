@@ -96,7 +96,7 @@ def run_partition(
     features = {
         # through the fold seam: a wide layer's units as their lossless basis (the same
         # kernels from n - 1 columns), a PCA with fit: train fitted on each training set
-        name: load_features(path, stim_ids, stimuli_path)
+        name: load_features(path, stim_ids, stimuli_path, compact=True)
         for name, path in zip(spaces, feature_paths, strict=True)
     }
     roi = read_roi(brain_path, stim_ids, stimuli_path)

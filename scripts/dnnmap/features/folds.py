@@ -121,6 +121,9 @@ class FoldFeatures:
         The features file's attributes (method, fit, ...).
     source : str
         Where the features came from, for messages.
+    compact : bool
+        ``matrix`` is the :func:`lossless_basis` of the stored features, not the features
+        themselves (:func:`load_features` with ``compact=True``): for ridge-type models only.
 
     Attributes
     ----------
@@ -137,7 +140,9 @@ class FoldFeatures:
         stim_ids: Sequence[str] | None = None,
         attrs: dict | None = None,
         source: str = "features",
+        compact: bool = False,
     ):
+        self.compact = bool(compact)
         self.matrix = np.asarray(matrix, dtype=np.float64)
         if self.matrix.ndim != 2:
             raise InputError(f"{source}: features have shape {self.matrix.shape}; expected 2-D")
@@ -287,6 +292,7 @@ def load_features(
     path: str | os.PathLike,
     stim_ids: Sequence[str] | None = None,
     table: str | os.PathLike = "results/stimuli.tsv",
+    compact: bool = False,
 ) -> FoldFeatures:
     """Read a features file (``results/features/{model}/{layer}.h5``) for :func:`fold_design`.
 
@@ -297,12 +303,18 @@ def load_features(
         The stimulus table's ids; the file's ``stim_id`` must equal them (same order).
     table : path
         The table's name, for the message when they differ.
+    compact : bool
+        For ridge-type models (with an intercept), which see the features only through the
+        inner products of centered rows: fixed features as their :func:`compact_features`,
+        read from the file's ``lossless`` basis when ``features.method: none`` stored one
+        (the same numbers, without reading every unit), else computed from ``features``.
 
     Returns
     -------
     FoldFeatures
         Per-fold (from ``basis``) when the file says ``fit: train`` and has a ``basis``;
-        else the stored ``features``.
+        else the stored ``features`` (with ``compact``, as their lossless basis when they
+        have at least as many columns as rows).
     """
     with h5py.File(path, "r") as f:
         ids = read_strings(f["stim_id"])
@@ -310,10 +322,20 @@ def load_features(
             check_stim_ids(stim_ids, ids, table, path)
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
         per_fold = attrs.get("fit") == "train" and "basis" in f
-        matrix = f["basis"][()] if per_fold else f["features"][()]
+        is_compact = compact and not per_fold and "lossless" in f
+        name = "basis" if per_fold else "lossless" if is_compact else "features"
+        matrix = f[name][()]
+    if compact and not per_fold and not is_compact and matrix.shape[1] >= matrix.shape[0]:
+        matrix, is_compact = compact_features(matrix), True  # no stored basis: the same one
     k = int(attrs["n_components"]) if per_fold else None
     return FoldFeatures(
-        matrix, per_fold=per_fold, n_components=k, stim_ids=ids, attrs=attrs, source=str(path)
+        matrix,
+        per_fold=per_fold,
+        n_components=k,
+        stim_ids=ids,
+        attrs=attrs,
+        source=str(path),
+        compact=is_compact,
     )
 
 

@@ -4,7 +4,12 @@
 
 * ``none``: the layer's flattened units, unchanged (``(n_stim, n_units)``). Nothing is
   fitted, nothing is lost; ridge works in the dual (an ``n_stim x n_stim`` Gram matrix), so
-  ``n_units >> n_stim`` costs memory for the matrix, not time.
+  ``n_units >> n_stim`` costs memory for the matrix, not time. A layer with at least as many
+  units as stimuli also gets its ``lossless (n_stim, n_stim - 1)`` basis
+  (:func:`dnnmap.features.folds.lossless_basis`: a rotation of the centered units that keeps
+  every inner product), computed once here, from which the ridge-type jobs (encoding,
+  stacking, banded ridge) fit exactly what they would fit on every unit, without reading the
+  layer.
 * ``pca``: the first ``n_components`` principal components (:mod:`dnnmap.features.pca`),
   fitted on the stimuli that ``features.fit`` names:
 
@@ -43,6 +48,7 @@ import h5py
 import numpy as np
 
 from dnnmap.errors import InputError
+from dnnmap.features.folds import lossless_basis
 from dnnmap.features.pca import PCAResult, fit_pca
 from dnnmap.features.random_projection import check_density, random_projection
 from dnnmap.features.randomized_pca import N_POWER_ITER, randomized_pca, resolve_solver
@@ -246,7 +252,8 @@ class LayerFeatures:
         the method's own (explained variance, projection kind and density).
     arrays : dict of str to ndarray
         Further datasets: ``basis (n_stim, r)`` with ``fit: train``,
-        ``explained_variance_ratio (k,)`` for PCA.
+        ``explained_variance_ratio (k,)`` for PCA, ``lossless (n_stim, n_stim - 1)`` for
+        ``none`` when the layer has at least as many units as stimuli.
     """
 
     stim_id: list[str]
@@ -294,7 +301,10 @@ def layer_features(
     if method == "none":
         stim_id, X = raw_layer(activations_path, layer)
         attrs = {**base, "fit": NOT_FITTED, "fitted_on": "nothing (raw units)"}
-        return LayerFeatures(stim_id, X, {**attrs, "n_components": X.shape[1]})
+        arrays = {}
+        if X.shape[1] >= X.shape[0] >= 2:  # the inner products ridge needs, once per layer
+            arrays["lossless"] = lossless_basis(np.asarray(X, dtype=np.float64))
+        return LayerFeatures(stim_id, X, {**attrs, "n_components": X.shape[1]}, arrays)
     if method == "random_projection":
         kind = settings.get("projection", "gaussian")
         with h5py.File(activations_path, "r") as f:

@@ -87,7 +87,8 @@ def read_features(paths: Sequence[str], stim_ids: list[str], table: str) -> Feat
         split's training rows.
     """
     return FeatureSpaces(
-        [load_features(path, stim_ids, table) for path in paths], source=", ".join(paths)
+        [load_features(path, stim_ids, table, compact=True) for path in paths],
+        source=", ".join(paths),
     )
 
 

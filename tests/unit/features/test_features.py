@@ -11,6 +11,7 @@ import pytest
 from sklearn.decomposition import PCA
 
 from dnnmap.errors import InputError
+from dnnmap.features.folds import lossless_basis
 from dnnmap.features.random_projection import projection_matrix
 from dnnmap.features.reduce import (
     feature_attrs,
@@ -150,6 +151,22 @@ def test_method_none_writes_the_raw_units(tmp_path):
     assert arrays["features"].dtype == np.float32
     assert (attrs["method"], attrs["fit"], attrs["n_components"]) == ("none", "none", 36)
     assert attrs["fitted_on"] == "nothing (raw units)" and "basis" not in arrays
+    # 36 units >= 9 stimuli: the lossless basis the ridge-type jobs read instead of the units
+    want = lossless_basis(arrays["features"].astype(np.float64))
+    assert arrays["lossless"].shape == (9, 8)
+    np.testing.assert_array_equal(arrays["lossless"], want)
+    np.testing.assert_allclose(
+        arrays["lossless"] @ arrays["lossless"].T,
+        (c := data["conv"].reshape(9, -1) - data["conv"].reshape(9, -1).mean(0)) @ c.T,
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_method_none_stores_no_lossless_basis_for_a_narrow_layer(tmp_path):
+    _activations(tmp_path / "act.h5", {"conv": (9, 4)})
+    arrays, _ = _main(tmp_path, {"method": "none"})
+    assert arrays["features"].shape == (9, 4) and "lossless" not in arrays
 
 
 def test_random_projection_attrs_and_features(tmp_path):

@@ -227,6 +227,46 @@ def test_encoding_job_with_every_unit_matches_ridge_on_the_raw_units(tmp_path):
     assert read_features_meta(tmp_path / "e.h5") == out.features
 
 
+def test_stored_lossless_basis_gives_the_encoding_of_every_unit(tmp_path):
+    """features.method none stores a wide layer's lossless basis once; run_encoding reads it
+    (compact) instead of every unit, with the same results as computing it in the job."""
+    rng = np.random.default_rng(16)
+    n, p, v = 30, 200, 4
+    ids = [f"s{i:02d}" for i in range(n)]
+    table = pd.DataFrame({"stim_id": ids, "path": [f"/x/{s}.png" for s in ids]})
+    table["modality"] = "image"
+    write_stimuli(table, tmp_path / "stimuli.tsv")
+    X = rng.standard_normal((n, p)).astype(np.float32)
+    Y = (X[:, :10] @ rng.standard_normal((10, v)) + rng.standard_normal((n, v))).astype(np.float32)
+    attrs = {"method": "none", "fit": "none", "n_components": p}
+    basis = lossless_basis(X.astype(np.float64))
+    write_h5(tmp_path / "units.h5", {"features": X}, attrs=attrs, stim_id=ids)
+    write_h5(tmp_path / "both.h5", {"features": X, "lossless": basis}, attrs=attrs, stim_id=ids)
+    write_h5(tmp_path / "b.h5", {"responses": Y, "index": np.arange(v)}, stim_id=ids)
+    stored = load_features(tmp_path / "both.h5", ids, compact=True)
+    computed = load_features(tmp_path / "units.h5", ids, compact=True)
+    assert stored.compact and computed.compact and stored.shape == (n, n - 1)
+    np.testing.assert_array_equal(stored.matrix, computed.matrix)
+    assert not load_features(tmp_path / "both.h5", ids).compact  # units unless asked
+    narrow = tmp_path / "narrow.h5"
+    write_h5(narrow, {"features": X[:, :8]}, attrs=attrs, stim_id=ids)
+    assert not load_features(narrow, ids, compact=True).compact
+    settings = {
+        "estimator": "ridge",
+        "alphas": [0.1, 1.0, 10.0],
+        "cv": {"scheme": "kfold", "n_folds": 3, "seed": 0},
+        "inner_folds": 3,
+        "voxel_batch": 10,
+        "permutation": {"n_perm": 0},
+    }
+    run = [
+        run_encoding(tmp_path / "stimuli.tsv", tmp_path / f, tmp_path / "b.h5", settings)
+        for f in ("units.h5", "both.h5")
+    ]
+    np.testing.assert_array_equal(run[0].result.score, run[1].result.score)
+    np.testing.assert_array_equal(run[0].result.predictions, run[1].result.predictions)
+
+
 def test_decoding_fits_each_split_on_its_own_features():
     """Continuous decoding with fit: train features: per split, a PCA of the training rows,
     standardized on them, then nested ridge (as a manual loop with scikit-learn's PCA)."""
