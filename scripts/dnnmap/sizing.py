@@ -181,16 +181,19 @@ DEFAULT_RESIZE = 224
 DECODING_FIT_S = 0.05
 
 
-def feature_width(method: str, fit: str, n_components: int, n_stim: int, n_units: int) -> int:
+def feature_width(
+    method: str, fit: str, n_components: int, n_stim: int, n_units: int, compact: bool = False
+) -> int:
     """Columns of the matrix a cross-validated job reads from a features file.
 
-    ``none``: every unit of the layer (the encoding then works in the dual, on an
-    ``n_stim x n_stim`` Gram matrix, but holds the whole layer); ``random_projection``:
-    ``n_components``; ``pca``: ``min(n_components, n_stim - 1, n_units)``, or with ``fit:
-    train`` the lossless basis each fold's PCA is fitted on, ``min(n_stim - 1, n_units)``.
+    ``none``: every unit of the layer, or with ``compact`` (ridge-type jobs: encoding with
+    ridge, stacking, banded ridge) a wide layer's lossless basis, ``n_stim - 1``;
+    ``random_projection``: ``n_components``; ``pca``: ``min(n_components, n_stim - 1,
+    n_units)``, or with ``fit: train`` the lossless basis each fold's PCA is fitted on,
+    ``min(n_stim - 1, n_units)``.
     """
     if method == "none":
-        return n_units
+        return max(1, n_stim - 1) if compact and n_units >= n_stim else n_units
     if method == "random_projection":
         return n_components
     if fit == "train":

@@ -17,6 +17,7 @@ from dnnmap.sizing import (
     decoding_runtime_min,
     encoding_runtime_min,
     features_mem_mb,
+    feature_width,
     features_runtime_min,
     layer_units,
     pca_mem_mb,
@@ -111,3 +112,14 @@ def test_features_mem_mb_of_every_unit_adds_the_lossless_basis_of_a_wide_layer()
     assert features_mem_mb(n, "alexnet", "conv1", 224, method="none") == layer + basis + gram
     narrow = math.ceil((400 + 3 * 4 * 5000 * 1000 / 1e6) * 1.2)  # fc8: 1,000 < 5,000 stimuli
     assert features_mem_mb(5000, "alexnet", "fc8", 224, method="none") == narrow
+
+
+def test_feature_width_of_ridge_type_jobs_is_the_lossless_basis_of_a_wide_layer():
+    """Ridge-type jobs (compact) read n - 1 columns of a layer of every unit wider than the
+    stimuli; other jobs read every unit; PCA widths do not depend on compact."""
+    assert feature_width("none", "none", 100, 1000, 193_600) == 193_600
+    assert feature_width("none", "none", 100, 1000, 193_600, compact=True) == 999
+    assert feature_width("none", "none", 100, 5000, 1000, compact=True) == 1000
+    for compact in (False, True):
+        assert feature_width("pca", "all", 100, 1000, 193_600, compact) == 100
+        assert feature_width("pca", "train", 100, 1000, 193_600, compact) == 999

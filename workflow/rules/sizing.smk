@@ -58,14 +58,20 @@ def features_runtime_min(wildcards):
     )
 
 
-def feature_width(model, layer):
-    """Columns of a layer's features file that encoding and decoding jobs read."""
+def feature_width(model, layer, compact=False):
+    """Columns of a layer's features file that encoding and decoding jobs read (ridge-type
+    jobs, ``compact``, read a wide layer's lossless basis)."""
     feats = config["features"]
     entry = config["models"][model]
     units = sizing.layer_units(entry, [layer], input_side(model))[layer]
     return sizing.feature_width(
-        feats["method"], feats["fit"], feats["n_components"], N_STIM, units
+        feats["method"], feats["fit"], feats["n_components"], N_STIM, units, compact
     )
+
+
+def set_widths(section, name):
+    """Columns of each space of a stacking or joint set, as those jobs read them."""
+    return [feature_width(m, layer, True) for m, layer in set_spaces(section, name)]
 
 
 def encoding_columns(wildcards):
@@ -77,7 +83,8 @@ def encoding_columns(wildcards):
             model, [wildcards.layer], input_side(wildcards.model)
         )
         return units[wildcards.layer]
-    return feature_width(wildcards.model, wildcards.layer)
+    ridge = config["encoding"]["estimator"] == "ridge"
+    return feature_width(wildcards.model, wildcards.layer, compact=ridge)
 
 
 def encoding_mem_mb(wildcards, attempt):
@@ -137,7 +144,7 @@ def decoding_runtime(wildcards):
 def stacking_mem_mb(wildcards, attempt):
     return sizing.stacking_mem_mb(
         N_STIM,
-        config["features"].get("n_components", 100),
+        max(set_widths("stacking", wildcards.stack)),
         ROI_SIZES[wildcards.roi],
         len(set_spaces("stacking", wildcards.stack)),
         attempt,
@@ -159,7 +166,7 @@ def joint_mem_mb(wildcards, attempt):
     n_spaces = len(set_spaces("joint", wildcards.set))
     base = sizing.encoding_mem_mb(
         N_STIM,
-        config["features"]["n_components"] * n_spaces,
+        sum(set_widths("joint", wildcards.set)),
         ROI_SIZES[wildcards.roi],
         config["encoding"]["voxel_batch"],
         attempt,
