@@ -113,6 +113,33 @@ def extraction_runtime_min(n_stim: int, architecture: str | Mapping, gpu: bool) 
     return 10 + math.ceil(3 * n_stim * per_image_s / 60)
 
 
+def merge_shards_mem_mb(max_units: int, batch_size: int, attempt: int = 1) -> int:
+    """Memory of a merge of extraction shards, MB.
+
+    The merge copies one block of ``batch_size`` stimuli of one layer at a time
+    (:func:`dnnmap.models.shards.merge_shards`): the block read from the shards, their
+    concatenation and the compression buffer, three float32 copies of the largest layer's
+    ``batch_size`` rows, plus HDF5's chunk caches (1 MB per open dataset, taken as 64 MB).
+
+    Parameters
+    ----------
+    max_units : int
+        Units per stimulus of the largest recorded layer.
+    batch_size : int
+        ``compute.batch_size`` (rows per chunk of the merged file).
+    attempt : int
+        Retry number; memory grows linearly with it.
+    """
+    block = 3 * 4 * batch_size * max_units + 64 * MB
+    return math.ceil((PYTHON_BASE_MB + block / MB) * 1.2) * attempt
+
+
+def merge_shards_runtime_min(n_stim: int, n_units: int) -> int:
+    """Runtime hint of a merge of extraction shards, minutes: every float32 value read,
+    decompressed, compressed and written once, at 20 MB/s (generous), plus 5 minutes."""
+    return 5 + math.ceil(4 * n_stim * n_units / 20e6 / 60)
+
+
 def encoding_runtime_min(n_stim: int, n_vox: int, n_refits: int = 0) -> int:
     """Runtime hint of an encoding job, minutes.
 

@@ -173,3 +173,30 @@ def joint_runtime(wildcards):
     subsets = 2 ** len(set_spaces("joint", wildcards.set)) - 1
     work = subsets * max(1, config["joint"]["n_iter"] // 4)
     return sizing.encoding_runtime_min(N_STIM, ROI_SIZES[wildcards.roi], work - 1)
+
+
+def shard_runtime(wildcards):
+    """Minutes for an extraction shard: extraction_runtime for the largest shard's stimuli."""
+    architecture = config["models"][wildcards.model]
+    gpu = config["compute"]["device"].startswith("cuda")
+    bounds = shard_bounds(N_STIM, N_SHARDS, config["compute"]["batch_size"])
+    n_stim = max(stop - start for start, stop in bounds)
+    return sizing.extraction_runtime_min(n_stim, architecture, gpu=gpu)
+
+
+def merge_units(model):
+    """Units per stimulus of every recorded layer of a model (as written)."""
+    entry = config["models"][model]
+    return sizing.layer_units(entry, entry["layers"], input_side(model))
+
+
+def merge_mem_mb(wildcards, attempt):
+    units = merge_units(wildcards.model)
+    return sizing.merge_shards_mem_mb(
+        max(units.values()), config["compute"]["batch_size"], attempt
+    )
+
+
+def merge_runtime(wildcards):
+    units = merge_units(wildcards.model)
+    return sizing.merge_shards_runtime_min(N_STIM, sum(units.values()))
