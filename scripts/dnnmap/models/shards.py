@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from dnnmap.errors import InputError
 from dnnmap.models.activation_layout import chunk_shape
-from dnnmap.store import check_stim_ids, h5_writer, read_strings, write_strings
+from dnnmap.store import h5_writer, read_strings, write_strings
 
 LOG = logging.getLogger("dnnmap")
 
@@ -148,13 +148,7 @@ def merge_shards(
     stim_ids = list(stim_ids)
     files = [h5py.File(p, "r") for p in shard_paths]
     try:
-        ids, ranges, start = [], [], 0
-        for f in files:
-            shard_ids = read_strings(f["stim_id"])
-            ids += shard_ids
-            ranges.append((start, start + len(shard_ids)))
-            start += len(shard_ids)
-        check_stim_ids(stim_ids, ids, where, f"the {len(files)} shards joined")
+        ranges = _check_ids(shard_paths, files, stim_ids, where)
         root = _common_attrs(shard_paths, files)
         inputs = {}
         for f in files:
@@ -175,6 +169,27 @@ def merge_shards(
     finally:
         for f in files:
             f.close()
+
+
+def _check_ids(paths, files, stim_ids, where) -> list[tuple[int, int]]:
+    """The shards' row ranges, after checking that their ids join to ``stim_ids``."""
+    ranges, start = [], 0
+    for path, f in zip(paths, files, strict=True):
+        shard_ids = read_strings(f["stim_id"])
+        for k, (got, want) in enumerate(zip(shard_ids, stim_ids[start:], strict=False)):
+            if got != want:
+                raise InputError(
+                    f"{path} has stim_id {got!r} at its row {k + 1} where {where} has "
+                    f"{want!r} (row {start + k + 1}); expected the shards of this table, in order"
+                )
+        ranges.append((start, start + len(shard_ids)))
+        start += len(shard_ids)
+    if start != len(stim_ids):
+        raise InputError(
+            f"the {len(files)} shards ({paths[0]}, ...) hold {start} stimuli but {where} has "
+            f"{len(stim_ids)}; expected the shards of this table, in order"
+        )
+    return ranges
 
 
 def _common_attrs(paths, files) -> dict:
