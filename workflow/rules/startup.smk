@@ -31,7 +31,7 @@ from dnnmap.media.checks import check_models_take_stimuli
 from dnnmap.models.registry import get_family
 from dnnmap.models.registry import input_side as registry_input_side
 from dnnmap.models.shards import check_n_shards, shard_bounds
-from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table
+from dnnmap.stimuli import LINES_ATTR, MEDIA_ATTR, check_stimuli, read_table
 
 # HDF5's file locks fail on many shared cluster filesystems (NFS, Lustre); dnnmap never
 # writes one file from two processes (each output is written under a temporary name).
