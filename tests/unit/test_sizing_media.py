@@ -41,9 +41,7 @@ def test_video_clip_frames_and_clips():
     # averaged row and its storage copy
     total = sum(units.values())
     per_stim = 3 * (3 * 8 * 112 * 112 + 2 * total) * 4 + 2 * total * 4
-    assert sizing.extraction_mem_mb(entry, entry["layers"], 112, 4) == _mb(
-        R3D_PARAMS, 4 * per_stim
-    )
+    assert sizing.extraction_mem_mb(entry, entry["layers"], 112, 4) == _mb(R3D_PARAMS, 4 * per_stim)
     assert sizing.extraction_mem_mb(entry, entry["layers"], 112, 4, attempt=2) == 2 * _mb(
         R3D_PARAMS, 4 * per_stim
     )
@@ -70,9 +68,7 @@ def test_audio_examples_kept_and_averaged():
     assert load == sizing.MediaLoad(3, 96 * 64, 3, 3.0)
     per_example = 64 * 96 * 64 + 128
     per_stim = 3 * (96 * 64 + 2 * per_example) * 4 + 2 * 3 * per_example * 4
-    assert sizing.extraction_mem_mb(keep, keep["layers"], 96, 8) == _mb(
-        VGGISH_PARAMS, 8 * per_stim
-    )
+    assert sizing.extraction_mem_mb(keep, keep["layers"], 96, 8) == _mb(VGGISH_PARAMS, 8 * per_stim)
 
     mean = {"architecture": "vggish", "layers": ["conv1", "fc2"]}
     assert sizing.layer_units(mean, mean["layers"], 96) == {"conv1": 64 * 96 * 64, "fc2": 128}
