@@ -50,7 +50,7 @@ if __name__ == "__main__":
     if "snakemake" not in globals():
         from dnnmap_harness import mock_snakemake
 
-        snakemake = mock_snakemake("extract_shard", model="alexnet", shard="0", n_shards="2")
+        snakemake = mock_snakemake("extract_shard", model="alexnet", shard="0", n_shards="1")
     weights = snakemake.input.weights
     with rule_log(snakemake.log[0]) as log:
         main(

@@ -54,7 +54,7 @@ def test_killed_shard_reruns_alone_and_merge_equals_unsharded(tmp_path, monkeypa
     config = _config(tmp_path, 3)
     # two shard jobs side by side, one thread each
     targets = (SHARD.format(0), SHARD.format(2))
-    proc = run_workflow(work, config, *targets, "--cores", "2", "--set-threads", "extract_shard=1")
+    proc = run_workflow(work, config, "--cores", "2", *targets, "--set-threads", "extract_shard=1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not (work / SHARD.format(1)).exists()
 

@@ -201,3 +201,20 @@ def test_audio_shards_merge_to_the_unsharded_extraction(tmp_path, monkeypatch):
         assert b.attrs["media"] == a.attrs["media"]
         for layer in ("conv1", "fc2"):
             np.testing.assert_array_equal(b["layers"][layer][()], a["layers"][layer][()])
+
+
+def test_config_schema_default_and_bad_values():
+    import yaml
+
+    from dnnmap.config import load_schema, validate
+
+    root = Path(__file__).resolve().parents[3]
+    schema = load_schema(root / "workflow/schemas/config.schema.yaml")
+    config = yaml.safe_load((root / "config/config.yaml").read_text())
+    assert "extraction" not in config  # the demo runs one extraction job per model
+    validate(config, schema, "config.yaml")
+    assert config["extraction"] == {"n_shards": 1}
+    for bad in (0, "two", 1.5):
+        config["extraction"] = {"n_shards": bad}
+        with pytest.raises(InputError, match=r"^config.yaml: extraction.n_shards: "):
+            validate(config, schema, "config.yaml")
