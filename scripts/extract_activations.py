@@ -9,6 +9,10 @@ preprocessing, checkpoint_key, strip_prefix, strict, units, dmask; ``clip`` for 
 ``audio`` for audio networks), ``stimuli.background`` and ``compute`` (device, dtype,
 compression, batch_size, loader_workers, autocast). A ``module`` file and a ``dmask`` file
 are recorded with their digests in the ``inputs`` provenance.
+
+``main`` also serves the ``extract_shard`` rule (scripts/extract_shard.py): with ``shard``
+it extracts one contiguous slice of the table's rows (:func:`dnnmap.models.shards.shard_bounds`)
+and records the slice in the ``shard`` attribute.
 """
 
 import json
@@ -21,6 +25,7 @@ from dnnmap.media.options import media_options
 from dnnmap.models.build import ModelSpec, torch_device
 from dnnmap.models.extraction import extract_activations, loader_workers
 from dnnmap.models.registry import weights_kind
+from dnnmap.models.shards import shard_attr, shard_bounds
 from dnnmap.stimuli import read_stimuli, stimulus_files_digest
 from dnnmap.store import provenance
 
@@ -28,11 +33,30 @@ LOG = logging.getLogger("dnnmap")
 
 
 def main(
-    name, model_config, compute, stimuli_path, weights, out_path, threads, progress, background
+    name,
+    model_config,
+    compute,
+    stimuli_path,
+    weights,
+    out_path,
+    threads,
+    progress,
+    background,
+    shard=None,
 ):
+    """Extract every stimulus of ``stimuli_path``, or with ``shard = (index, n_shards)``
+    the rows of that shard only."""
     torch.set_num_threads(threads)
     spec = ModelSpec.from_config(name, model_config)
     table = read_stimuli(stimuli_path)
+    listed = f"{len(table)} stimulus files listed in {stimuli_path}"
+    if shard is not None:
+        index, n_shards = shard
+        bounds = shard_bounds(len(table), n_shards, compute["batch_size"])[index]
+        table = table.iloc[bounds[0] : bounds[1]].reset_index(drop=True)
+        listed = f"{len(table)} stimulus files (rows {bounds[0] + 1}-{bounds[1]}) listed in "
+        listed += str(stimuli_path)
+        LOG.info("%s: shard %d of %d, stimuli %d-%d", name, index + 1, n_shards, *bounds)
     family = spec.family()
     family.check_modality(table["stim_id"], table["modality"], f"{stimuli_path}: {name}")
     media = media_options(name, model_config, family)
@@ -45,10 +69,10 @@ def main(
         extra.append(module.split(":")[0])
     attrs = provenance(config, [stimuli_path, *weights, *extra])
     inputs = json.loads(attrs["inputs"])
-    inputs[f"{len(table)} stimulus files listed in {stimuli_path}"] = stimulus_files_digest(
-        table["path"]
-    )
+    inputs[listed] = stimulus_files_digest(table["path"])
     attrs["inputs"] = json.dumps(inputs)
+    if shard is not None:
+        attrs["shard"] = shard_attr(index, n_shards, bounds)
     extract_activations(
         spec,
         list(table["stim_id"]),

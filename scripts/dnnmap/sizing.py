@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from dnnmap.features.randomized_pca import resolve_solver
 from dnnmap.models.masks import masked_units, model_masks
@@ -47,20 +48,128 @@ def layer_units(architecture: str | Mapping, layers: Sequence[str], resize: int)
     ----------
     architecture : str or mapping
         An architecture name, or a config model entry (then its ``source``, ``module``,
-        ``kwargs``, ``units`` and ``dmask`` count too).
+        ``kwargs``, ``units`` and ``dmask`` count too, and for a video network the frames of
+        its ``clip``, for an audio network the examples its ``audio`` keeps).
     layers : sequence of str
         Friendly names, module paths or graph nodes (the latter two measured by a forward
         pass on the meta device, see :meth:`~dnnmap.models.registry.ModelFamily.layer_shapes`).
     resize : int
         Side of the square network input.
     """
-    shapes = get_family(architecture).layer_shapes(list(layers), resize)
+    family = get_family(architecture)
+    shapes = family.layer_shapes(list(layers), resize)
     masks = {}
-    if isinstance(architecture, Mapping) and (
-        architecture.get("units") or architecture.get("dmask")
-    ):
-        masks = model_masks("model", architecture)
-    return {layer: masked_units(shapes[layer], masks.get(layer)) for layer in layers}
+    stored = 1
+    if isinstance(architecture, Mapping):
+        if architecture.get("units") or architecture.get("dmask"):
+            masks = model_masks("model", architecture)
+        if family.modality == "video":
+            # friendly layers at the clip's frames (module paths keep the default frames')
+            shapes = {**shapes, **_clip_shapes(architecture, family, resize, layers)}
+        stored = media_load(architecture, resize).stored
+    return {layer: stored * masked_units(shapes[layer], masks.get(layer)) for layer in layers}
+
+
+def _clip_shapes(entry: Mapping, family, resize: int, layers: Sequence[str]) -> dict:
+    """Unit shapes of a video network's friendly layers for clips of its ``clip.frames``."""
+    from dnnmap.media.options import media_options
+    from dnnmap.models.families.video import video_unit_shapes
+
+    frames = media_options("model", entry, family).frames
+    closed = video_unit_shapes(family.name, resize, frames)
+    return {layer: closed[layer] for layer in layers if layer in closed}
+
+
+@dataclass(frozen=True)
+class MediaLoad:
+    """What one stimulus costs an extraction job, by the network's modality.
+
+    Attributes
+    ----------
+    inputs : int
+        Network inputs per stimulus in a forward pass: 1 for an image, ``clip.clips`` for a
+        video, the 0.96 s examples of the longest sound for audio (``audio.n_examples``
+        with ``examples: keep``).
+    input_values : int
+        Values of one input: 3 x side x side (image), 3 x frames x side x side (clip),
+        96 x 64 (log-mel example).
+    stored : int
+        Rows of a layer's per-input units written per stimulus: ``audio.n_examples`` with
+        ``examples: keep``, else 1 (clips and examples averaged).
+    compute : float
+        Forward-pass work per stimulus in units of the family's ``cpu_seconds_per_image``
+        (one image, one clip of the family's default frames, one example): ``clips x
+        frames / default frames`` for video, the mean examples per sound for audio.
+    """
+
+    inputs: int
+    input_values: int
+    stored: int
+    compute: float
+
+
+def media_load(
+    architecture: str | Mapping, resize: int, examples: tuple[int, float] | None = None
+) -> MediaLoad:
+    """The per-stimulus load of a model entry's stimuli (see :class:`MediaLoad`).
+
+    Parameters
+    ----------
+    architecture : str or mapping
+        An architecture name (then its family's default clip or audio options) or a
+        config model entry (its ``clip`` or ``audio``).
+    resize : int
+        Side of the square network input (frames of a clip).
+    examples : (int, float), optional
+        The most and the mean 0.96 s examples per sound of the stimulus table (audio with
+        ``examples: mean``); one each when not given.
+    """
+    family = get_family(architecture)
+    if family.modality == "image":
+        return MediaLoad(1, 3 * resize * resize, 1, 1.0)
+    from dnnmap.media.options import media_options
+
+    entry = architecture if isinstance(architecture, Mapping) else {}
+    options = media_options("model", entry, family)
+    if family.modality == "video":
+        from dnnmap.models.families.video import DEFAULT_FRAMES, FIXED_INPUT
+
+        default = FIXED_INPUT.get(family.name, (DEFAULT_FRAMES,))[0]
+        work = options.clips * options.frames / default
+        return MediaLoad(options.clips, 3 * options.frames * resize * resize, 1, work)
+    from dnnmap.models.families.vggish import EXAMPLE_SHAPE
+
+    values = math.prod(EXAMPLE_SHAPE)
+    if options.examples == "keep":
+        n = options.n_examples
+        return MediaLoad(n, values, n, float(n))
+    most, mean = examples or (1, 1.0)
+    return MediaLoad(max(1, int(most)), values, 1, max(1.0, float(mean)))
+
+
+def sound_examples(infos: Mapping) -> tuple[int, float] | None:
+    """The most and the mean 0.96 s VGGish examples per sound, from the files' headers.
+
+    Parameters
+    ----------
+    infos : mapping
+        Row -> media header (:class:`~dnnmap.media.audio.AudioInfo` for a sound), as the
+        checked stimulus table holds them (``attrs[dnnmap.stimuli.MEDIA_ATTR]``).
+
+    Returns
+    -------
+    (int, float) or None
+        None when there is no sound.
+    """
+    from dnnmap.media.audio import AudioInfo
+    from dnnmap.media.vggish_frontend import n_examples
+
+    counts = [
+        n_examples(info.n_samples, info.samplerate)
+        for info in infos.values()
+        if isinstance(info, AudioInfo)
+    ]
+    return (max(counts), sum(counts) / len(counts)) if counts else None
 
 
 def extraction_mem_mb(
@@ -69,16 +178,32 @@ def extraction_mem_mb(
     resize: int,
     batch_size: int,
     attempt: int = 1,
+    examples: tuple[int, float] | None = None,
 ) -> int:
     """Memory of an activation-extraction job, MB.
 
     The torch process, the weights (twice: model and digest), one batch of inputs, and per
     recorded unit three copies per stimulus of the batch (hook copy, float32 host copy,
     storage-typed copy); the stimulus count does not matter, since batches are streamed.
+    Video and audio networks (:func:`media_load`) see ``inputs`` clips or examples per
+    stimulus: their inputs, and the hook and float32 host copies of the per-input units,
+    count ``inputs`` times per stimulus; the reduced rows and their storage-typed copy
+    count the written units (``stored`` examples with ``audio.examples: keep``).
+
+    Parameters
+    ----------
+    examples : (int, float), optional
+        The most and the mean 0.96 s examples per sound (audio, ``examples: mean``).
     """
     units = sum(layer_units(architecture, layers, resize).values())
     weights = 2 * 4 * get_family(architecture).n_parameters
-    batch = batch_size * (3 * resize * resize * 4 + 3 * units * 4)
+    load = media_load(architecture, resize, examples)
+    if get_family(architecture).modality == "image":
+        per_stim = load.input_values * 4 + 3 * units * 4
+    else:
+        per_input = units / load.stored
+        per_stim = load.inputs * (load.input_values + 2 * per_input) * 4 + 2 * units * 4
+    batch = batch_size * per_stim
     return math.ceil((TORCH_BASE_MB + (weights + batch) / MB) * 1.2) * attempt
 
 
@@ -106,11 +231,42 @@ def encoding_mem_mb(
     return math.ceil((PYTHON_BASE_MB + (whole + batch + svd) / MB) * 1.2) * attempt
 
 
-def extraction_runtime_min(n_stim: int, architecture: str | Mapping, gpu: bool) -> int:
+def extraction_runtime_min(
+    n_stim: int, architecture: str | Mapping, gpu: bool, per_stimulus: float = 1.0
+) -> int:
     """Runtime hint of an extraction job, minutes: three times the family's CPU time per
-    stimulus (generous), a twentieth of it on a GPU."""
+    stimulus (generous), a twentieth of it on a GPU. ``per_stimulus`` scales the family's
+    time per image (or default clip, or example) to one stimulus: :attr:`MediaLoad.compute`
+    (clips x frames of a video, examples of a sound)."""
     per_image_s = get_family(architecture).cpu_seconds_per_image / (20 if gpu else 1)
-    return 10 + math.ceil(3 * n_stim * per_image_s / 60)
+    return 10 + math.ceil(3 * n_stim * per_image_s * per_stimulus / 60)
+
+
+def merge_shards_mem_mb(max_units: int, batch_size: int, attempt: int = 1) -> int:
+    """Memory of a merge of extraction shards, MB.
+
+    The merge copies one block of ``batch_size`` stimuli of one layer at a time
+    (:func:`dnnmap.models.shards.merge_shards`): the block read from the shards, their
+    concatenation and the compression buffer, three float32 copies of the largest layer's
+    ``batch_size`` rows, plus HDF5's chunk caches (1 MB per open dataset, taken as 64 MB).
+
+    Parameters
+    ----------
+    max_units : int
+        Units per stimulus of the largest recorded layer.
+    batch_size : int
+        ``compute.batch_size`` (rows per chunk of the merged file).
+    attempt : int
+        Retry number; memory grows linearly with it.
+    """
+    block = 3 * 4 * batch_size * max_units + 64 * MB
+    return math.ceil((PYTHON_BASE_MB + block / MB) * 1.2) * attempt
+
+
+def merge_shards_runtime_min(n_stim: int, n_units: int) -> int:
+    """Runtime hint of a merge of extraction shards, minutes: every float32 value read,
+    decompressed, compressed and written once, at 20 MB/s (generous), plus 5 minutes."""
+    return 5 + math.ceil(4 * n_stim * n_units / 20e6 / 60)
 
 
 def encoding_runtime_min(n_stim: int, n_vox: int, n_refits: int = 0) -> int:

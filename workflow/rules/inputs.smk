@@ -219,3 +219,13 @@ def finetune_weights(wildcards):
 
     model = config["interpret"]["finetune"][wildcards.name]["model"]
     return weights_input(SimpleNamespace(model=model))
+
+
+def activation_shards(wildcards):
+    """The extraction shards of the job's model, in shard order (extraction.n_shards)."""
+    return expand(
+        ACTIVATION_SHARD,
+        model=wildcards.model,
+        shard=range(N_SHARDS),
+        n_shards=N_SHARDS,
+    )

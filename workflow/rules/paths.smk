@@ -6,6 +6,8 @@
 STIMULI = "results/stimuli.tsv"
 WEIGHTS = "results/weights/{model}.pth"
 ACTIVATIONS = "results/activations/{model}.h5"
+# extraction.n_shards > 1: one shard of a model's stimuli (merged into ACTIVATIONS, then removed).
+ACTIVATION_SHARD = "results/activations/{model}/shard-{shard}-of-{n_shards}.h5"
 FEATURES = "results/features/{model}/{layer}.h5"
 # The external stimulus set that features.fit: external fits the PCA on (never shown to the
 # brain): its checked table and activations, made by the same rules as the experiment's.

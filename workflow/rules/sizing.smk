@@ -2,6 +2,10 @@
 # the formulas. Memory grows with each retry attempt.
 
 
+# The most and the mean 0.96 s examples per sound of the stimulus table (None without sounds).
+SOUND_EXAMPLES = sizing.sound_examples(STIMULUS_TABLE.attrs.get(MEDIA_ATTR, {}))
+
+
 def input_side(model):
     """Side of the square input of a model, pixels (its crop, else its resize, from the
     config or its family's defaults for its weights)."""
@@ -16,14 +20,22 @@ def extraction_mem_mb(wildcards, attempt):
         input_side(wildcards.model),
         config["compute"]["batch_size"],
         attempt,
+        SOUND_EXAMPLES,
     )
 
 
 def extraction_runtime(wildcards):
-    """Minutes for an extraction job: the CPU estimate unless compute.device names CUDA."""
-    architecture = config["models"][wildcards.model]
+    """Minutes for an extraction job: the CPU estimate unless compute.device names CUDA,
+    scaled by each stimulus' clips x frames (video) or examples (audio)."""
+    return extraction_minutes(wildcards.model, N_STIM)
+
+
+def extraction_minutes(model, n_stim):
+    """Minutes to extract ``n_stim`` stimuli of the table with ``model``."""
+    architecture = config["models"][model]
     gpu = config["compute"]["device"].startswith("cuda")
-    return sizing.extraction_runtime_min(N_STIM, architecture, gpu=gpu)
+    load = sizing.media_load(architecture, input_side(model), SOUND_EXAMPLES)
+    return sizing.extraction_runtime_min(n_stim, architecture, gpu, load.compute)
 
 
 def features_mem_mb(wildcards, attempt):
@@ -180,3 +192,27 @@ def joint_runtime(wildcards):
     subsets = 2 ** len(set_spaces("joint", wildcards.set)) - 1
     work = subsets * max(1, config["joint"]["n_iter"] // 4)
     return sizing.encoding_runtime_min(N_STIM, ROI_SIZES[wildcards.roi], work - 1)
+
+
+def shard_runtime(wildcards):
+    """Minutes for an extraction shard: extraction_runtime for the largest shard's stimuli."""
+    bounds = shard_bounds(N_STIM, N_SHARDS, config["compute"]["batch_size"])
+    return extraction_minutes(wildcards.model, max(b - a for a, b in bounds))
+
+
+def merge_units(model):
+    """Units per stimulus of every recorded layer of a model (as written)."""
+    entry = config["models"][model]
+    return sizing.layer_units(entry, entry["layers"], input_side(model))
+
+
+def merge_mem_mb(wildcards, attempt):
+    units = merge_units(wildcards.model)
+    return sizing.merge_shards_mem_mb(
+        max(units.values()), config["compute"]["batch_size"], attempt
+    )
+
+
+def merge_runtime(wildcards):
+    units = merge_units(wildcards.model)
+    return sizing.merge_shards_runtime_min(N_STIM, sum(units.values()))

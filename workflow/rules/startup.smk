@@ -30,7 +30,8 @@ from dnnmap.interpret.checks import check_interpret
 from dnnmap.media.checks import check_models_take_stimuli
 from dnnmap.models.registry import get_family
 from dnnmap.models.registry import input_side as registry_input_side
-from dnnmap.stimuli import LINES_ATTR, check_stimuli, read_table
+from dnnmap.models.shards import check_n_shards, shard_bounds
+from dnnmap.stimuli import LINES_ATTR, MEDIA_ATTR, check_stimuli, read_table
 
 # HDF5's file locks fail on many shared cluster filesystems (NFS, Lustre); dnnmap never
 # writes one file from two processes (each output is written under a temporary name).
@@ -75,6 +76,15 @@ MODELS = list(config["models"])
 SUBJECTS = list(config["brain"]["subjects"])
 ROIS = list(config["brain"]["rois"])
 N_STIM = len(STIMULUS_TABLE)
+# extraction.n_shards: extraction jobs per model (1: one job writes the activations file).
+try:
+    N_SHARDS = check_n_shards(
+        config["extraction"]["n_shards"],
+        N_STIM,
+        f"{CONFIG_SOURCE}: extraction.n_shards",
+    )
+except InputError as err:
+    raise WorkflowError(f"dnnmap: {err}") from None
 ROI_SIZES = {
     roi: max(
         (

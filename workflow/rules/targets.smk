@@ -24,6 +24,22 @@ def model_jobs():
     return [{"model": m} for m in MODELS]
 
 
+def unsharded_model_jobs():
+    """Model of every extraction job of extract_activations (none with extraction shards)."""
+    return model_jobs() if N_SHARDS == 1 else []
+
+
+def shard_jobs():
+    """Model and shard of every extraction shard job (none unless extraction.n_shards > 1)."""
+    if N_SHARDS == 1:
+        return []
+    return [
+        {"model": m, "shard": str(i), "n_shards": str(N_SHARDS)}
+        for m in MODELS
+        for i in range(N_SHARDS)
+    ]
+
+
 def layer_jobs():
     """Model and layer of every features job."""
     return [{"model": m, "layer": layer} for m in MODELS for layer in layers_of(m)]
@@ -235,7 +251,8 @@ def stacking_outputs():
 # The jobs of every rule that has a benchmark directive, by rule; benchmark_jobs() expands each
 # rule's own benchmark pattern over them.
 BENCHMARKED_JOBS = {
-    "extract_activations": model_jobs,
+    "extract_activations": unsharded_model_jobs,
+    "extract_shard": shard_jobs,
     "extract_external_activations": model_jobs,  # features.fit: external only
     "reduce_features": layer_jobs,
     "encode": encoding_jobs,
