@@ -22,7 +22,7 @@ LOG = logging.getLogger("dnnmap")
 def main(space_source, map_paths: list[str], out_path: str, title: str) -> None:
     space = space_of(space_source)
     maps, names = read_maps(map_paths, space)
-    if names is None:  # MGH keeps no names: the layers in order, then best_layer
+    if names is None:  # MGH maps without a names sidecar: the layers in order, then best_layer
         names = [f"layer {k + 1}" for k in range(maps.shape[0] - 1)] + ["best_layer"]
     plot_encoding_brain(maps, list(names), space, out_path, title)
     LOG.info("drew %s on the %s", out_path, space.describe())

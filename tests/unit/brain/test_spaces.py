@@ -317,7 +317,7 @@ def test_read_maps_reads_back_every_format(tmp_path, volume_files):
             write_maps(path, maps, ["conv1", "fc6", "best_layer"], space)
         got, names = read_maps(paths, space)
         np.testing.assert_array_equal(got, maps)
-        assert names == (None if kind == "mgh" else ["conv1", "fc6", "best_layer"])
+        assert names == ["conv1", "fc6", "best_layer"]
     script = Path(__file__).resolve().parents[3] / "scripts" / "plot_brain_maps.py"
     spec = importlib.util.spec_from_file_location("plot_brain_maps", script)
     module = importlib.util.module_from_spec(spec)
@@ -325,3 +325,39 @@ def test_read_maps_reads_back_every_format(tmp_path, volume_files):
     space = spaces["nifti"]
     module.main(space, space.map_paths(tmp_path / "nifti"), str(tmp_path / "b.png"), "sub")
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_mgh_map_names_sidecar(tmp_path):
+    """MGH keeps no names: write_maps puts them in <stem>.names.tsv beside each hemisphere's
+    file, read_maps reads them back (None without a sidecar) and refuses a sidecar that
+    names another number of maps or is malformed."""
+    from dnnmap.brain.spaces import read_maps
+    from dnnmap.brain.surface_io import mgh_names_path
+
+    space = BrainSpace("mgh", mesh="fsaverage5", hemis=("left", "right"), n_vertices=FS5)
+    maps = np.random.default_rng(2).standard_normal((2, 2 * FS5)).astype(np.float32)
+    paths = space.map_paths(tmp_path / "encoding_r")
+    for path in paths:
+        write_maps(path, maps, ["conv1", "best layer"], space)
+    sidecars = [mgh_names_path(p) for p in paths]
+    assert [s.name for s in sidecars] == ["encoding_r.lh.names.tsv", "encoding_r.rh.names.tsv"]
+    assert sidecars[0].read_text() == "frame\tname\n0\tconv1\n1\tbest layer\n"
+    got, names = read_maps(paths, space)
+    np.testing.assert_array_equal(got, maps)
+    assert names == ["conv1", "best layer"]
+    # the MGH files themselves are plain FreeSurfer data (nibabel reads the frames)
+    frames = np.asarray(nib.load(paths[1]).dataobj).reshape(FS5, -1).T
+    np.testing.assert_array_equal(frames, maps[:, FS5:])
+
+    sidecars[1].write_text("frame\tname\n0\tconv1\n")
+    with pytest.raises(InputError, match=r"names 1 maps but .*rh.mgz has 2 frames"):
+        read_maps(paths, space)
+    sidecars[1].write_text("frame\tname\n0\tconv1\n1\tfc6\n")
+    with pytest.raises(InputError, match=r"differ from the other hemisphere's"):
+        read_maps(paths, space)
+    sidecars[1].write_text("index,name\n")
+    with pytest.raises(InputError, match=r"expected 'frame<TAB>name'"):
+        read_maps(paths, space)
+    for s in sidecars:
+        s.unlink()
+    assert read_maps(paths, space)[1] is None
