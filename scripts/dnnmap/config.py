@@ -666,7 +666,17 @@ def _check_simulation(config, source, atlas):
             f"({', '.join(config['models'])})"
         )
     from dnnmap.brain.simulate import region_layers
+    from dnnmap.brain.subjects import simulates_volume
 
+    simulated = {s: e for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE}
+    volume_subjects = [s for s, e in simulated.items() if simulates_volume(e, SIMULATE)]
+    if volume_subjects and len(volume_subjects) != len(simulated):
+        cifti = sorted(set(simulated) - set(volume_subjects))
+        raise InputError(
+            f"{source}: brain.subjects: {volume_subjects} are simulated in a volume (a mask) "
+            f"and {cifti} on fsLR-32k (no mask); expected every simulated subject in one kind "
+            "of space"
+        )
     for region, entry in sim["regions"].items():
         key = "layer" if "layer" in entry else "layers"
         try:
@@ -679,10 +689,19 @@ def _check_simulation(config, source, atlas):
                     f"{source}: simulation.regions.{region}.{key}: {layer!r} is not among "
                     f"models.{sim['model']}.layers ({', '.join(model['layers'])})"
                 )
+        if volume_subjects:
+            continue  # labels of the subjects' ROI files, checked below
         try:
             resolve_roi(region, entry["labels"], atlas)
         except InputError as err:
             raise InputError(f"{source}: simulation.regions.{region}.labels: {err}") from None
+    for subject in volume_subjects:
+        from dnnmap.brain.simulate_volume import VolumeSubject
+
+        where = f"{source}: brain.subjects.{subject}"
+        VolumeSubject(config["brain"]["subjects"][subject], where).check_regions(
+            sim["regions"], f"{source}: simulation"
+        )
 
 
 # --- Start-up checks of the data: brain files and the stimulus table's settings ------------
@@ -753,6 +772,14 @@ def check_brain_files(
     sizes = RoiSizes()
     for subject, entry in config["brain"]["subjects"].items():
         if entry["responses"] == SIMULATE:
+            if entry.get("mask"):  # simulated in a volume: the mask and its ROI files
+                from dnnmap.brain.simulate_volume import VolumeSubject
+
+                key = f"{source}: brain.subjects.{subject}"
+                found = VolumeSubject(entry, key, base).roi_sizes(config["brain"]["rois"])
+                for roi, n in found.items():
+                    sizes[roi] = max(sizes.get(roi, 0), n)
+                sizes.columns[subject] = found.columns[key]
             continue
         key = f"{source}: brain.subjects.{subject}"
         searchlight = (config.get("rsa") or {}).get("searchlight") or {}

@@ -16,6 +16,11 @@ EXTERNAL_ACTIVATIONS = "results/external/activations/{model}.h5"
 SIM_RESPONSES = "results/simulation/{subject}/responses.dscalar.nii"
 SIM_REPEAT = "results/simulation/{subject}/repeat-{repeat}.dscalar.nii"
 SIM_TRUTH = "results/simulation/{subject}/ground_truth.tsv"
+# The stim_id of each simulated map, one per line; the NIfTI files of a brain simulated in a
+# volume (subjects with responses: simulate and a mask; startup.smk picks these then).
+SIM_IDS = "results/simulation/{subject}/responses_ids.txt"
+SIM_VOLUME = "results/simulation/{subject}/responses.nii"
+SIM_VOLUME_REPEAT = "results/simulation/{subject}/repeat-{repeat}.nii"
 ROI = "results/brain/{subject}/{roi}.h5"
 # Per-stimulus betas of a subject whose responses are time series (responses: timeseries).
 BETAS = "results/brain/{subject}/betas.h5"
