@@ -289,6 +289,7 @@ def check_semantics(
         check_model_weights(name, model, source)
         check_model_units(name, model, family, source)
     atlas = mmp_atlas()
+    _volume_simulated(config, source)
     # ROIs are names of HCP-MMP 1.0 areas unless every subject brings its own ROI files
     # (then check_brain_files resolves them in each subject's files).
     if any(uses_atlas(entry, SIMULATE) for entry in config["brain"]["subjects"].values()):
@@ -653,6 +654,23 @@ def _check_rsa(config, source):
         )
 
 
+def _volume_simulated(config, source) -> list[str]:
+    """The subjects simulated in a volume; every simulated subject must be, or none (the
+    simulated files of a run are all NIfTI or all CIFTI)."""
+    from dnnmap.brain.subjects import simulates_volume
+
+    simulated = {s: e for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE}
+    volume_subjects = [s for s, e in simulated.items() if simulates_volume(e, SIMULATE)]
+    if volume_subjects and len(volume_subjects) != len(simulated):
+        cifti = sorted(set(simulated) - set(volume_subjects))
+        raise InputError(
+            f"{source}: brain.subjects: {volume_subjects} are simulated in a volume (a mask) "
+            f"and {cifti} on fsLR-32k (no mask); expected every simulated subject in one kind "
+            "of space"
+        )
+    return volume_subjects
+
+
 def _check_simulation(config, source, atlas):
     from dnnmap.brain.atlas import resolve_roi
 
@@ -666,17 +684,8 @@ def _check_simulation(config, source, atlas):
             f"({', '.join(config['models'])})"
         )
     from dnnmap.brain.simulate import region_layers
-    from dnnmap.brain.subjects import simulates_volume
 
-    simulated = {s: e for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE}
-    volume_subjects = [s for s, e in simulated.items() if simulates_volume(e, SIMULATE)]
-    if volume_subjects and len(volume_subjects) != len(simulated):
-        cifti = sorted(set(simulated) - set(volume_subjects))
-        raise InputError(
-            f"{source}: brain.subjects: {volume_subjects} are simulated in a volume (a mask) "
-            f"and {cifti} on fsLR-32k (no mask); expected every simulated subject in one kind "
-            "of space"
-        )
+    volume_subjects = _volume_simulated(config, source)
     for region, entry in sim["regions"].items():
         key = "layer" if "layer" in entry else "layers"
         try:

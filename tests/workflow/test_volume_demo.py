@@ -38,6 +38,7 @@ def _volume_config(tmp_path) -> dict:
     subject["mask"] = str(ROOT / subject["mask"])
     for item in subject["roi_files"]:
         item.update({k: str(ROOT / v) for k, v in item.items()})
+    config["brain"]["rois"] = {"EVC": ["EVC"], "VOT": ["VOT"]}  # M1 stays simulated (null)
     config["encoding"]["permutation"]["n_perm"] = 0
     config["rsa"]["enabled"] = False
     config["compute"]["device"] = "cpu"
@@ -93,7 +94,6 @@ def test_volume_demo_recovers_its_driving_layers(tmp_path):
     assert median_r["EVC"].idxmax() == "conv1", median_r.to_dict()
     assert median_r["VOT"].idxmax() == "fc6", median_r.to_dict()
     assert median_r["EVC"]["conv1"] > 0.4 and median_r["VOT"]["fc6"] > 0.4
-    assert median_r["M1"].max() < 0.2  # a region without signal
 
     # the simulated responses and the maps are NIfTI on the mask's grid
     mask_img = nib.load(config["brain"]["subjects"]["sub-01"]["mask"])
@@ -107,11 +107,40 @@ def test_volume_demo_recovers_its_driving_layers(tmp_path):
     assert maps_img.shape == (*mask_img.shape, len(LAYERS) + 1)
     np.testing.assert_allclose(maps_img.affine, mask_img.affine)
     assert read_volume_map_names(run / targets[1]) == [*LAYERS, "best_layer"]
-    labels = np.asarray(nib.load(config["brain"]["subjects"]["sub-01"]["roi_files"][0]["file"]).dataobj)
+    roi_file = config["brain"]["subjects"]["sub-01"]["roi_files"][0]["file"]
+    labels = np.asarray(nib.load(roi_file).dataobj)
     best = np.asarray(maps_img.dataobj)[..., -1]
     evc, vot = labels == 1, labels == 2
     assert np.mean(best[evc] == 1) > 0.7 and np.mean(best[vot] == 2) > 0.7
-    assert (best[~inside] == 0).all() and (best[inside & (labels == 0)] == 0).all()
+    assert (best[~inside] == 0).all() and (best[inside & ~(evc | vot)] == 0).all()
     truth = pd.read_csv(run / "results" / "simulation" / "sub-01" / "ground_truth.tsv", sep="\t")
     assert truth.set_index("region")["n_vox"].to_dict() == {"EVC": 514, "VOT": 514, "M1": 514}
     assert (run / targets[2]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_volume_simulation_settings_are_checked_at_startup(tmp_path):
+    """Start-up checks (dnnmap.config.check_semantics, as the Snakefile runs them): a
+    simulation region naming no label of the ROI files, a volume and an fsLR-32k simulated
+    subject in one config, a brain.rois label the ROI files lack."""
+    from dnnmap.config import check_semantics
+    from dnnmap.errors import InputError
+
+    config = _volume_config(tmp_path)
+    ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
+    sizes = check_semantics(config, ids, ".", "config.yaml")
+    assert dict(sizes) == {"EVC": 514, "VOT": 514} and sizes.columns == {"sub-01": 99 * 117 * 95}
+
+    def error(change):
+        bad = yaml.safe_load(yaml.safe_dump(config))
+        change(bad)
+        with pytest.raises(InputError) as err:
+            check_semantics(bad, ids, ".", "config.yaml")
+        return str(err.value)
+
+    line = error(lambda c: c["simulation"]["regions"]["VOT"].update(labels=["FFA"]))
+    assert line.startswith("config.yaml: simulation.regions.VOT.labels: ")
+    assert "FFA" in line and "(in config.yaml: brain.subjects.sub-01.roi_files)" in line
+    line = error(lambda c: c["brain"]["subjects"].update({"sub-02": {"responses": "simulate"}}))
+    assert "['sub-01'] are simulated in a volume (a mask) and ['sub-02'] on fsLR-32k" in line
+    line = error(lambda c: c["brain"]["rois"].update(V1=["V1"]))
+    assert line.startswith("config.yaml: brain.subjects.sub-01.roi_files: ") and "V1" in line

@@ -91,14 +91,16 @@ class VolumeSubject:
         return resolve_labels(name, labels, self.named, self.space)
 
     def roi_sizes(self, rois: Mapping[str, Sequence[str]]) -> RoiSizes:
-        """``{roi: columns}`` of ``brain.rois`` in this subject's labels, checked."""
+        """``{roi: columns}`` of ``brain.rois`` in this subject's labels, checked; its
+        ``columns`` give the subject's whole grid (what its NIfTI files hold per stimulus)."""
         sizes = RoiSizes()
         for roi, labels in rois.items():
             try:
                 sizes[roi] = int(self.columns(roi, labels).size)
             except InputError as err:
                 raise InputError(f"{self.where}.roi_files: {err}") from None
-        sizes.columns[self.where] = self.space.n_columns
+        # the jobs that read or write the whole data hold the full grid (the NIfTI image)
+        sizes.columns[self.where] = int(np.prod(self.space.volume.shape))
         return sizes
 
     def check_regions(self, regions: Mapping[str, Mapping], source: str = "simulation") -> None:
