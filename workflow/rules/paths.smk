@@ -76,6 +76,8 @@ STACKING = "results/stacking/{subject}/{stack}/{roi}.h5"
 STACKING_MAPS = "results/maps/{subject}/stacking_{stack}{mapsuffix}"
 STACKING_SUMMARY = "results/summary/stacking.tsv"
 STACKING_FIGURE = "results/stacking/figures/{subject}_profiles.png"
+# Pictures of a subject x stack set's maps (best space, its weight) on the brain.
+STACKING_BRAIN_FIGURE = "results/maps/{subject}/stacking_{stack}_brain.png"
 
 # Decoding: one file per job, probing profiles (table and figure) per model and attribute,
 # and the same across the subjects' regions.
