@@ -792,19 +792,39 @@ def check_brain_files(
             continue
         key = f"{source}: brain.subjects.{subject}"
         searchlight = (config.get("rsa") or {}).get("searchlight") or {}
-        if searchlight.get("enabled") and (
-            isinstance(entry["responses"], Mapping) or entry["responses"] == "timeseries"
-        ):
+        if searchlight.get("enabled") and entry["responses"] == "timeseries":
             raise InputError(
-                f"{key}.responses: rsa.searchlight runs on CIFTI or NIfTI response files; this "
-                "subject's data is per hemisphere (GIFTI/MGH) or time series: set "
+                f"{key}.responses: rsa.searchlight runs on response files (CIFTI, NIfTI, GIFTI, "
+                "MGH) with one map per stimulus; this subject's data is time series: set "
                 "rsa.searchlight.enabled: false"
             )
         found = check_subject(entry, config["brain"]["rois"], stim_ids, key, base, table)
+        if searchlight.get("enabled") and isinstance(entry["responses"], Mapping):
+            _check_searchlight_meshes(entry, searchlight, key, base)
         for roi, n in found.items():
             sizes[roi] = max(sizes.get(roi, 0), n)
         sizes.columns[subject] = found.columns[key]
     return sizes
+
+
+def _check_searchlight_meshes(entry, searchlight, key, base) -> None:
+    """A surface subject's searchlight has a mesh per hemisphere: shipped on disk (fsLR-32k,
+    fsaverage5) or given in rsa.searchlight.surfaces."""
+    from dnnmap.brain.space_neighborhoods import shipped_midthickness
+    from dnnmap.brain.spaces import read_data_header
+    from dnnmap.brain.subjects import subject_data
+
+    space = read_data_header(subject_data(entry, key, base)).space
+    given = searchlight.get("surfaces") or {}
+    for hemi in space.hemis:
+        if hemi in given or space.mesh in ("fsLR-32k", "fsaverage5"):
+            continue
+        if shipped_midthickness(space.mesh, hemi) is None:
+            raise InputError(
+                f"{key}.responses: rsa.searchlight needs a {space.mesh} mesh of the {hemi} "
+                f"hemisphere, which no installed package ships; expected "
+                f"rsa.searchlight.surfaces.{hemi}: a .surf.gii"
+            )
 
 
 def check_table_settings(config: Mapping, table, table_path: str, source: str) -> None:

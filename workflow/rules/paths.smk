@@ -57,7 +57,8 @@ RSA_FIGURE = "results/summary/rsa_profiles.png"
 RDM_FIGURE = "results/rsa/figures/{model}_rdms.png"
 MDS_FIGURE = "results/rsa/figures/{model}_mds.png"
 SEARCHLIGHT_SHARD = "results/searchlight/{subject}/{model}/shard-{shard}.h5"
-SEARCHLIGHT_MAP = "results/maps/{subject}/{model}/searchlight.dscalar.nii"
+# The searchlight maps in the format of the subject's data (one file per hemisphere on surfaces).
+SEARCHLIGHT_MAPS = "results/maps/{subject}/{model}/searchlight{mapsuffix}"
 
 # Second-level RSA (rsa.advanced): tables per kind, their summaries, remixed RDMs, a figure.
 RSA_TABLES = {

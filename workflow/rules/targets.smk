@@ -300,7 +300,7 @@ def all_outputs():
     outputs += stacking_outputs()
     outputs += joint_outputs()
     if searchlight_jobs():
-        outputs += expand(SEARCHLIGHT_MAP, subject=SUBJECTS, model=MODELS)
+        outputs += subject_maps(SEARCHLIGHT_MAPS, model=MODELS)
     outputs += interpret_outputs()
     return outputs + SIMULATED_TRUTH
 
