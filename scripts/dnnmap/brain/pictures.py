@@ -14,7 +14,9 @@ of the largest stacking weight) and that weight. Both draw in the space of the d
   downloaded, and a mesh that neither package ships (fsaverage, fsaverage6) gets a panel
   saying so;
 - volume data: glass brains (``nilearn.plotting.plot_glass_brain``) in the image's own
-  millimetre space.
+  millimetre space, and axial slices (``nilearn.plotting.plot_stat_map``, the mask's outline
+  drawn) for label maps (best layer, best space), which a maximum-intensity projection would
+  distort.
 
 Each row has a colour bar; the caption lives in the report (``workflow/report``).
 """
@@ -115,6 +117,10 @@ class Panel:
         Colour range (the colour bar).
     threshold : float
         Values at or below it stay grey (surfaces) or blank (volumes).
+    categorical : bool
+        Values are labels (a layer number): volumes are then drawn as axial slices, since a
+        glass brain's maximum-intensity projection would show the highest label along each
+        line of sight.
     """
 
     label: str
@@ -123,6 +129,7 @@ class Panel:
     vmin: float
     vmax: float
     threshold: float = 1e-6
+    categorical: bool = False
 
 
 def surface_views(space: BrainSpace) -> list[tuple[str, str]]:
@@ -160,6 +167,28 @@ def plot_brain_panels(
         fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3.25 * len(panels)))
         for ax, panel in zip(np.atleast_1d(axes), panels, strict=True):
             img = _volume_image(np.nan_to_num(panel.values, nan=0.0), space)
+            if panel.categorical:
+                display = plotting.plot_stat_map(
+                    img,
+                    bg_img=None,
+                    black_bg=False,
+                    display_mode="z",
+                    cut_coords=axial_cuts(panel.values, panel.threshold, space),
+                    axes=ax,
+                    cmap=panel.cmap,
+                    vmin=panel.vmin,
+                    vmax=panel.vmax,
+                    colorbar=True,
+                    symmetric_cbar=False,
+                    title=panel.label,
+                    threshold=panel.threshold,
+                    annotate=True,
+                    draw_cross=False,
+                    resampling_interpolation="nearest",
+                )
+                mask = _volume_image(np.ones(space.n_columns, np.float32), space)
+                display.add_contours(mask, levels=[0.5], colors="grey", linewidths=0.8)
+                continue
             plotting.plot_glass_brain(
                 img,
                 axes=ax,
@@ -226,6 +255,18 @@ def plot_brain_panels(
     plt.close(fig)
 
 
+def axial_cuts(values: np.ndarray, threshold: float, space: BrainSpace, n: int = 6) -> list:
+    """Up to ``n`` axial slice positions (mm) through the voxels whose value is above
+    ``threshold``: the distinct slice heights of those voxels, evenly picked."""
+    vox = space.volume.ijk[np.nan_to_num(np.asarray(values, float), nan=-np.inf) > threshold]
+    if len(vox) == 0:
+        vox = space.volume.ijk
+    ks = np.unique(vox[:, 2])
+    ks = ks[np.unique(np.linspace(0, len(ks) - 1, min(n, len(ks))).round().astype(int))]
+    xyz = space.volume.affine @ np.column_stack([np.zeros((len(ks), 2)), ks, np.ones(len(ks))]).T
+    return [float(z) for z in xyz[2]]
+
+
 def _layer_cmap(n: int):
     """One colour per layer (value k: layer k), in network order, on the range
     [0.5, n + 0.5]: each colour repeated over 1/n of 256 entries, because nilearn resamples
@@ -272,7 +313,7 @@ def encoding_panels(
     n = len(layers)
     key = ", ".join(f"{k + 1} {name}" for k, name in enumerate(layers))
     panels = [
-        Panel(f"best layer ({key})", best, _layer_cmap(n), 0.5, n + 0.5),
+        Panel(f"best layer ({key})", best, _layer_cmap(n), 0.5, n + 0.5, categorical=True),
         Panel("best cross-validated r", score, "YlOrRd", 0.0, max(float(np.nanmax(score)), 1e-3)),
     ]
     if logp is not None:
@@ -284,7 +325,7 @@ def encoding_panels(
         top = max(float(np.nanmax(best_logp, initial=0.0)), cut + 0.1)
         panels.append(
             Panel(
-                f"-log10 p of the best layer (permutation test; shown where p < {P_THRESHOLD})",
+                f"-log10 p, best layer (permutations; p < {P_THRESHOLD} shown)",
                 best_logp,
                 "autumn",
                 cut,
@@ -340,7 +381,14 @@ def stacking_panels(maps: np.ndarray, names: list[str]) -> list[Panel]:
     n = len(spaces)
     key = ", ".join(f"{k + 1} {name}" for k, name in enumerate(spaces))
     return [
-        Panel(f"space of the largest stacking weight ({key})", best, _layer_cmap(n), 0.5, n + 0.5),
+        Panel(
+            f"space of the largest stacking weight ({key})",
+            best,
+            _layer_cmap(n),
+            0.5,
+            n + 0.5,
+            categorical=True,
+        ),
         Panel("largest stacking weight (weights sum to 1)", weight, "YlGnBu", 0.0, 1.0),
     ]
 

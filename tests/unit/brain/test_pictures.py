@@ -64,7 +64,7 @@ def test_encoding_and_stacking_rows_against_closed_forms():
     assert [p.label.split(" (")[0] for p in panels] == [
         "best layer",
         "best cross-validated r",
-        "-log10 p of the best layer",
+        "-log10 p, best layer",
     ]
     expected = np.array([logp[int(b) - 1, j] if b else np.nan for j, b in enumerate(best)])
     np.testing.assert_array_equal(panels[2].values, expected)
