@@ -198,3 +198,40 @@ def test_searchlight_scripts_on_nifti_with_ids_and_on_gifti(tmp_path):
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_startup_refuses_a_searchlight_on_a_mesh_no_package_ships(tmp_path):
+    """fsaverage6 MGH data with rsa.searchlight enabled: one line naming the key, unless
+    rsa.searchlight.surfaces gives the meshes; time series stay refused."""
+    from dnnmap.config import check_brain_files
+
+    ids = ["a", "b", "c"]
+    n = MESHES["fsaverage6"]
+    for hemi in ("lh", "rh"):
+        nib.save(
+            nib.MGHImage(np.ones((n, 1, 1, 3), np.float32), np.eye(4)), tmp_path / f"{hemi}.b.mgz"
+        )
+        (tmp_path / f"{hemi}.V1.label").write_text("#!ascii label\n1\n7  0.0  0.0  0.0 0.0\n")
+    (tmp_path / "ids.txt").write_text("\n".join(ids))
+    entry = {
+        "responses": {"left": "lh.b.mgz", "right": "rh.b.mgz"},
+        "ids": "ids.txt",
+        "roi_files": ["lh.V1.label", "rh.V1.label"],
+    }
+    config = {
+        "stimuli": {"table": "stimuli.tsv"},
+        "brain": {"subjects": {"sub-1": entry}, "rois": {"V1": ["V1"]}},
+        "rsa": {"searchlight": {"enabled": True}},
+    }
+    with pytest.raises(InputError) as err:
+        check_brain_files(config, ids, tmp_path, "config.yaml")
+    assert str(err.value) == (
+        "config.yaml: brain.subjects.sub-1.responses: rsa.searchlight needs a fsaverage6 mesh "
+        "of the left hemisphere, which no installed package ships; expected "
+        "rsa.searchlight.surfaces.left: a .surf.gii"
+    )
+    config["rsa"]["searchlight"]["surfaces"] = {"left": "l.surf.gii", "right": "r.surf.gii"}
+    assert dict(check_brain_files(config, ids, tmp_path, "config.yaml")) == {"V1": 2}
+    config["brain"]["subjects"]["sub-1"] = {"responses": "timeseries", "timeseries": {}}
+    with pytest.raises(InputError, match=r"sub-1.responses: rsa.searchlight runs on response"):
+        check_brain_files(config, ids, tmp_path, "config.yaml")
