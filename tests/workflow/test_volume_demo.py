@@ -66,14 +66,15 @@ def test_shipped_mask_and_rois_are_what_the_script_makes(tmp_path):
     labels = np.asarray(nib.load(folder / "rois.nii.gz").dataobj)
     lut = (folder / "rois_lut.txt").read_text().split("\n")
     assert [row.split()[1] for row in lut if row] == list(script.SPHERES)
-    i, j, k = np.meshgrid(*[np.arange(n) for n in mask.shape], indexing="ij")
-    xyz = np.stack([i, j, k, np.ones_like(i)], axis=-1) @ mask.affine.T
     inside = np.asarray(mask.dataobj) > 0
+    assert (labels[~inside] == 0).all()
+    ijk = np.argwhere(inside)
+    xyz = ijk @ mask.affine[:3, :3].T + mask.affine[:3, 3]
     for value, centres in enumerate(script.SPHERES.values(), start=1):
-        near = np.zeros(mask.shape, bool)
+        near = np.zeros(len(ijk), bool)
         for c in centres:
-            near |= ((xyz[..., :3] - np.asarray(c)) ** 2).sum(-1) <= script.RADIUS_MM**2
-        np.testing.assert_array_equal(labels == value, near & inside)
+            near |= ((xyz - np.asarray(c)) ** 2).sum(-1) <= script.RADIUS_MM**2
+        np.testing.assert_array_equal(labels[tuple(ijk.T)] == value, near)
     assert set(np.unique(labels)) == {0, 1, 2, 3}
 
 
