@@ -204,7 +204,9 @@ def check_subject(
             raise InputError(f"{key}: {err}") from None
         sizes[roi] = int(index.size)
     out = RoiSizes(sizes)
-    out.columns[where] = space.n_columns
+    # a NIfTI file is read whole (every voxel of its grid) before the mask picks columns
+    volume = space.volume
+    out.columns[where] = int(np.prod(volume.shape)) if volume is not None else space.n_columns
     return out
 
 

@@ -238,7 +238,9 @@ def test_check_subject_repeats_in_another_space(volume_files):
     ):
         check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder)
     entry["repeats"] = ["betas.nii.gz", "betas.nii.gz"]
-    assert check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder) == {"B": 60}
+    sizes = check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder)
+    # jobs are sized by the whole grid: a NIfTI file is read whole before the mask
+    assert sizes == {"B": 60} and sizes.columns == {"sub-1": 1000}
 
 
 def test_pictures_use_meshes_on_disk_and_put_grayordinates_on_vertices(tmp_path):
