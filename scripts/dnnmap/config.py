@@ -289,6 +289,7 @@ def check_semantics(
         check_model_weights(name, model, source)
         check_model_units(name, model, family, source)
     atlas = mmp_atlas()
+    _volume_simulated(config, source)
     # ROIs are names of HCP-MMP 1.0 areas unless every subject brings its own ROI files
     # (then check_brain_files resolves them in each subject's files).
     if any(uses_atlas(entry, SIMULATE) for entry in config["brain"]["subjects"].values()):
@@ -653,6 +654,23 @@ def _check_rsa(config, source):
         )
 
 
+def _volume_simulated(config, source) -> list[str]:
+    """The subjects simulated in a volume; every simulated subject must be, or none (the
+    simulated files of a run are all NIfTI or all CIFTI)."""
+    from dnnmap.brain.subjects import simulates_volume
+
+    simulated = {s: e for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE}
+    volume_subjects = [s for s, e in simulated.items() if simulates_volume(e, SIMULATE)]
+    if volume_subjects and len(volume_subjects) != len(simulated):
+        cifti = sorted(set(simulated) - set(volume_subjects))
+        raise InputError(
+            f"{source}: brain.subjects: {volume_subjects} are simulated in a volume (a mask) "
+            f"and {cifti} on fsLR-32k (no mask); expected every simulated subject in one kind "
+            "of space"
+        )
+    return volume_subjects
+
+
 def _check_simulation(config, source, atlas):
     from dnnmap.brain.atlas import resolve_roi
 
@@ -667,6 +685,7 @@ def _check_simulation(config, source, atlas):
         )
     from dnnmap.brain.simulate import region_layers
 
+    volume_subjects = _volume_simulated(config, source)
     for region, entry in sim["regions"].items():
         key = "layer" if "layer" in entry else "layers"
         try:
@@ -679,10 +698,19 @@ def _check_simulation(config, source, atlas):
                     f"{source}: simulation.regions.{region}.{key}: {layer!r} is not among "
                     f"models.{sim['model']}.layers ({', '.join(model['layers'])})"
                 )
+        if volume_subjects:
+            continue  # labels of the subjects' ROI files, checked below
         try:
             resolve_roi(region, entry["labels"], atlas)
         except InputError as err:
             raise InputError(f"{source}: simulation.regions.{region}.labels: {err}") from None
+    for subject in volume_subjects:
+        from dnnmap.brain.simulate_volume import VolumeSubject
+
+        where = f"{source}: brain.subjects.{subject}"
+        VolumeSubject(config["brain"]["subjects"][subject], where).check_regions(
+            sim["regions"], f"{source}: simulation"
+        )
 
 
 # --- Start-up checks of the data: brain files and the stimulus table's settings ------------
@@ -753,22 +781,50 @@ def check_brain_files(
     sizes = RoiSizes()
     for subject, entry in config["brain"]["subjects"].items():
         if entry["responses"] == SIMULATE:
+            if entry.get("mask"):  # simulated in a volume: the mask and its ROI files
+                from dnnmap.brain.simulate_volume import VolumeSubject
+
+                key = f"{source}: brain.subjects.{subject}"
+                found = VolumeSubject(entry, key, base).roi_sizes(config["brain"]["rois"])
+                for roi, n in found.items():
+                    sizes[roi] = max(sizes.get(roi, 0), n)
+                sizes.columns[subject] = found.columns[key]
             continue
         key = f"{source}: brain.subjects.{subject}"
         searchlight = (config.get("rsa") or {}).get("searchlight") or {}
-        if searchlight.get("enabled") and (
-            isinstance(entry["responses"], Mapping) or entry["responses"] == "timeseries"
-        ):
+        if searchlight.get("enabled") and entry["responses"] == "timeseries":
             raise InputError(
-                f"{key}.responses: rsa.searchlight runs on CIFTI or NIfTI response files; this "
-                "subject's data is per hemisphere (GIFTI/MGH) or time series: set "
+                f"{key}.responses: rsa.searchlight runs on response files (CIFTI, NIfTI, GIFTI, "
+                "MGH) with one map per stimulus; this subject's data is time series: set "
                 "rsa.searchlight.enabled: false"
             )
         found = check_subject(entry, config["brain"]["rois"], stim_ids, key, base, table)
+        if searchlight.get("enabled") and isinstance(entry["responses"], Mapping):
+            _check_searchlight_meshes(entry, searchlight, key, base)
         for roi, n in found.items():
             sizes[roi] = max(sizes.get(roi, 0), n)
         sizes.columns[subject] = found.columns[key]
     return sizes
+
+
+def _check_searchlight_meshes(entry, searchlight, key, base) -> None:
+    """A surface subject's searchlight has a mesh per hemisphere: shipped on disk (fsLR-32k,
+    fsaverage5) or given in rsa.searchlight.surfaces."""
+    from dnnmap.brain.space_neighborhoods import shipped_midthickness
+    from dnnmap.brain.spaces import read_data_header
+    from dnnmap.brain.subjects import subject_data
+
+    space = read_data_header(subject_data(entry, key, base)).space
+    given = searchlight.get("surfaces") or {}
+    for hemi in space.hemis:
+        if hemi in given or space.mesh in ("fsLR-32k", "fsaverage5"):
+            continue
+        if shipped_midthickness(space.mesh, hemi) is None:
+            raise InputError(
+                f"{key}.responses: rsa.searchlight needs a {space.mesh} mesh of the {hemi} "
+                f"hemisphere, which no installed package ships; expected "
+                f"rsa.searchlight.surfaces.{hemi}: a .surf.gii"
+            )
 
 
 def check_table_settings(config: Mapping, table, table_path: str, source: str) -> None:

@@ -23,7 +23,7 @@ import pytest
 from workflow_helpers import ROOT, demo_config, dnnmap_error, run_workflow
 
 from dnnmap.brain.responses_io import read_volume_map_names
-from dnnmap.brain.surface_io import read_gifti, read_mgh
+from dnnmap.brain.surface_io import read_gifti, read_mgh, read_mgh_names
 from dnnmap.errors import InputError
 
 N_STIM = 60
@@ -300,6 +300,7 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
         got = read_mgh(run / path)
         v, which = mgh_truth[side]
         assert got.shape == (3, FS5) and _recovered(got[2, v], which) >= RECOVERED
+        assert read_mgh_names(run / path, 3) == [*LAYERS, "best_layer"]  # names sidecar
 
     # Time series: betas by the GLM (LSA) over two runs, then the same maps as a volume
     maps = np.asarray(nib.load(run / targets[5]).dataobj)

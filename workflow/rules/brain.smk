@@ -8,6 +8,7 @@ rule simulate_brain:
         activations=simulation_activations,
     output:
         responses=SIM_RESPONSES,
+        ids=SIM_IDS,
         repeats=simulated_repeats("{subject}"),
         truth=report(
             SIM_TRUTH,
@@ -26,6 +27,7 @@ rule simulate_brain:
     params:
         simulation=config.get("simulation"),
         subject_index=lambda wildcards: SUBJECTS.index(wildcards.subject),
+        entry=subject_entry,
     script:
         "../../scripts/simulate_brain.py"
 
@@ -72,6 +74,7 @@ rule extract_roi:
         labels=lambda wildcards: config["brain"]["rois"][wildcards.roi],
         entry=subject_entry,
         simulated=lambda wildcards: SIM_RESPONSES.format(subject=wildcards.subject),
+        simulated_ids=lambda wildcards: SIM_IDS.format(subject=wildcards.subject),
         zscore_sessions=config["brain"]["zscore_sessions"],
     script:
         "../../scripts/extract_roi.py"

@@ -86,6 +86,9 @@ rule plot_brain_maps:
         maps=lambda wildcards: subject_maps(
             ENCODING_MAPS["r"], [wildcards.subject], model=wildcards.model
         ),
+        logp=lambda wildcards: subject_maps(
+            encoding_maps().get("logp", []), [wildcards.subject], model=wildcards.model
+        ),
     output:
         report(
             ENCODING_BRAIN_FIGURE,

@@ -114,6 +114,7 @@ def space_of_subject(wildcards):
     return subject_space(
         config["brain"]["subjects"][wildcards.subject],
         SIM_RESPONSES.format(subject=wildcards.subject),
+        simulated_ids=SIM_IDS.format(subject=wildcards.subject),
     )
 
 

@@ -18,6 +18,11 @@ EXTERNAL_ACTIVATIONS = "results/external/activations/{model}.h5"
 SIM_RESPONSES = "results/simulation/{subject}/responses.dscalar.nii"
 SIM_REPEAT = "results/simulation/{subject}/repeat-{repeat}.dscalar.nii"
 SIM_TRUTH = "results/simulation/{subject}/ground_truth.tsv"
+# The stim_id of each simulated map, one per line; the NIfTI files of a brain simulated in a
+# volume (subjects with responses: simulate and a mask; startup.smk picks these then).
+SIM_IDS = "results/simulation/{subject}/responses_ids.txt"
+SIM_VOLUME = "results/simulation/{subject}/responses.nii"
+SIM_VOLUME_REPEAT = "results/simulation/{subject}/repeat-{repeat}.nii"
 ROI = "results/brain/{subject}/{roi}.h5"
 # Per-stimulus betas of a subject whose responses are time series (responses: timeseries).
 BETAS = "results/brain/{subject}/betas.h5"
@@ -54,7 +59,8 @@ RSA_FIGURE = "results/summary/rsa_profiles.png"
 RDM_FIGURE = "results/rsa/figures/{model}_rdms.png"
 MDS_FIGURE = "results/rsa/figures/{model}_mds.png"
 SEARCHLIGHT_SHARD = "results/searchlight/{subject}/{model}/shard-{shard}.h5"
-SEARCHLIGHT_MAP = "results/maps/{subject}/{model}/searchlight.dscalar.nii"
+# The searchlight maps in the format of the subject's data (one file per hemisphere on surfaces).
+SEARCHLIGHT_MAPS = "results/maps/{subject}/{model}/searchlight{mapsuffix}"
 
 # Second-level RSA (rsa.advanced): tables per kind, their summaries, remixed RDMs, a figure.
 RSA_TABLES = {
@@ -73,6 +79,8 @@ STACKING = "results/stacking/{subject}/{stack}/{roi}.h5"
 STACKING_MAPS = "results/maps/{subject}/stacking_{stack}{mapsuffix}"
 STACKING_SUMMARY = "results/summary/stacking.tsv"
 STACKING_FIGURE = "results/stacking/figures/{subject}_profiles.png"
+# Pictures of a subject x stack set's maps (best space, its weight) on the brain.
+STACKING_BRAIN_FIGURE = "results/maps/{subject}/stacking_{stack}_brain.png"
 
 # Decoding: one file per job, probing profiles (table and figure) per model and attribute,
 # and the same across the subjects' regions.

@@ -182,6 +182,7 @@ rule searchlight:
     params:
         searchlight=config["rsa"]["searchlight"],
         layers=lambda wildcards: layers_of(wildcards.model),
+        space=space_of_subject,
     script:
         "../../scripts/searchlight.py"
 
@@ -191,9 +192,9 @@ rule merge_searchlight:
         responses=responses_file,
         shards=searchlight_shards,
     output:
-        SEARCHLIGHT_MAP,
+        SEARCHLIGHT_MAPS,
     log:
-        "logs/merge_searchlight/{subject}/{model}.log",
+        "logs/merge_searchlight/{subject}/{model}{mapsuffix}.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -202,5 +203,6 @@ rule merge_searchlight:
         runtime=10,
     params:
         searchlight=config["rsa"]["searchlight"],
+        space=space_of_subject,
     script:
         "../../scripts/merge_searchlight.py"

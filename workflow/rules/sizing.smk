@@ -120,13 +120,21 @@ def rdm_mem_mb(wildcards, attempt):
 
 
 def searchlight_mem_mb(wildcards, attempt):
-    """Sized for the largest responses file, all fsLR-32k grayordinates."""
-    return sizing.searchlight_mem_mb(N_STIM, FSLR32K_GRAYORDINATES, attempt)
+    """Sized for the subject's data (its columns, checked at start-up: mask voxels or the
+    grid of a volume, every vertex of a surface), at least all fsLR-32k grayordinates.
+    """
+    columns = FILE_ROI_SIZES.columns.get(wildcards.subject, 0)
+    return sizing.searchlight_mem_mb(
+        N_STIM, max(columns, FSLR32K_GRAYORDINATES), attempt
+    )
 
 
 def searchlight_runtime(wildcards):
     n_shards = config["rsa"]["searchlight"]["n_shards"]
-    return sizing.searchlight_runtime_min(N_STIM, FSLR32K_GRAYORDINATES, n_shards)
+    columns = FILE_ROI_SIZES.columns.get(wildcards.subject, 0)
+    return sizing.searchlight_runtime_min(
+        N_STIM, max(columns, FSLR32K_GRAYORDINATES), n_shards
+    )
 
 
 def brain_mem_mb(wildcards, attempt):

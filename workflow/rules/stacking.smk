@@ -4,6 +4,7 @@
 localrules:
     summarize_stacking,
     plot_stacking,
+    plot_stacking_brain,
 
 
 wildcard_constraints:
@@ -62,6 +63,36 @@ rule stacking_maps:
         ],
     script:
         "../../scripts/stacking_maps.py"
+
+
+rule plot_stacking_brain:
+    input:
+        maps=lambda wildcards: subject_maps(
+            STACKING_MAPS, [wildcards.subject], stack=wildcards.stack
+        ),
+    output:
+        report(
+            STACKING_BRAIN_FIGURE,
+            caption="../report/stacking_brain.rst",
+            category="Brain maps",
+            labels={"subject": "{subject}", "stacking set": "{stack}"},
+        ),
+    log:
+        "logs/plot_stacking_brain/{subject}/{stack}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        space=space_of_subject,
+        spaces=lambda wildcards: [
+            f"{model}/{layer}"
+            for model, layer in set_spaces("stacking", wildcards.stack)
+        ],
+    script:
+        "../../scripts/plot_stacking_brain.py"
 
 
 rule summarize_stacking:

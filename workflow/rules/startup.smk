@@ -13,6 +13,7 @@ from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 from dnnmap.brain.cifti import FSLR32K_GRAYORDINATES
 from dnnmap.brain.subjects import (
     TIMESERIES,
+    simulates_volume,
     subject_map_suffixes,
     subject_space,
     uses_atlas,
@@ -114,3 +115,10 @@ wildcard_constraints:
 def layers_of(model):
     """Friendly layer names of a model, in config order."""
     return config["models"][model]["layers"]
+
+
+# A brain simulated in a volume (dnnmap.brain.simulate_volume) is written as NIfTI; the
+# start-up checks allow no mix of volume and CIFTI simulated subjects.
+if any(simulates_volume(e) for e in config["brain"]["subjects"].values()):
+    SIM_RESPONSES = SIM_VOLUME
+    SIM_REPEAT = SIM_VOLUME_REPEAT

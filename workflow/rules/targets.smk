@@ -245,6 +245,16 @@ def stacking_outputs():
         [STACKING_SUMMARY]
         + subject_maps(STACKING_MAPS, stack=list(space_sets("stacking")))
         + expand(STACKING_FIGURE, subject=SUBJECTS)
+        + stacking_brain_figures()
+    )
+
+
+def stacking_brain_figures():
+    """The pictures of every subject x stack set's maps (stacking.brain_figures)."""
+    if not config["stacking"].get("brain_figures", True):
+        return []
+    return expand(
+        STACKING_BRAIN_FIGURE, subject=SUBJECTS, stack=list(space_sets("stacking"))
     )
 
 
@@ -307,7 +317,7 @@ def all_outputs():
     outputs += stacking_outputs()
     outputs += joint_outputs()
     if searchlight_jobs():
-        outputs += expand(SEARCHLIGHT_MAP, subject=SUBJECTS, model=MODELS)
+        outputs += subject_maps(SEARCHLIGHT_MAPS, model=MODELS)
     outputs += interpret_outputs()
     return outputs + SIMULATED_TRUTH
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -286,6 +286,70 @@ def simulate_responses(
         On an unknown layer or label, mismatched projections, a bad number, an unknown
         region key or nonlinearity, or two regions that overlap.
     """
+    if not isinstance(brain_models, BrainModelAxis):
+        raise InputError(
+            f"brain_models is a {type(brain_models).__name__}; expected a BrainModelAxis"
+        )
+    atlas = atlas_for(brain_models, mmp_atlas() if atlas is None else atlas)
+
+    def columns(region, labels):
+        return resolve_roi(region, labels, atlas)
+
+    return simulate_columns(
+        projections,
+        regions,
+        len(brain_models),
+        columns,
+        snr=snr,
+        seed=seed,
+        n_repeats=n_repeats,
+        nonlinearity=nonlinearity,
+        session_offset_sd=session_offset_sd,
+        session_gain_sd=session_gain_sd,
+        smoother=smoother,
+    )
+
+
+def simulate_columns(
+    projections: Mapping[str, np.ndarray],
+    regions: Mapping[str, Mapping],
+    n_columns: int,
+    region_columns: Callable[[str, list[str]], np.ndarray],
+    snr: float = 1.0,
+    seed: int = 0,
+    n_repeats: int = 1,
+    nonlinearity: str = "sqrt",
+    session_offset_sd: float = 0.0,
+    session_gain_sd: float = 0.0,
+    smoother: sp.csr_array | None = None,
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray | None]:
+    """Simulate responses on any space's columns (CIFTI grayordinates, mask voxels, vertices).
+
+    The same simulation as :func:`simulate_responses` (module docstring), with the regions'
+    columns found by ``region_columns`` instead of an atlas of grayordinates: a volume
+    simulation passes the voxels of a label volume's labels
+    (:func:`dnnmap.brain.subjects.roi_index`).
+
+    Parameters
+    ----------
+    projections, regions, snr, seed, n_repeats, nonlinearity, session_offset_sd, session_gain_sd
+        As in :func:`simulate_responses`; a region's ``labels`` are passed to
+        ``region_columns``.
+    n_columns : int
+        Columns of the output.
+    region_columns : callable
+        ``region_columns(region, labels) -> ndarray of int`` (column indices of the region).
+    smoother : scipy.sparse.csr_array of shape (n_columns, n_columns), optional
+        Noise smoother (:func:`dnnmap.brain.surface_noise.surface_smoother`,
+        :func:`dnnmap.brain.surface_noise.volume_smoother`); white noise if None.
+
+    Returns
+    -------
+    data : ndarray of float32, shape (n_stim, n_columns)
+    truth : pandas.DataFrame
+    repeats : ndarray of float32, shape (n_repeats, n_stim, n_columns), or None
+        As in :func:`simulate_responses`.
+    """
     if not regions:
         raise InputError("regions: none given; expected at least one region")
     check_int(seed, "seed", 0)
@@ -294,21 +358,15 @@ def simulate_responses(
     nonlinearity = check_choice(nonlinearity, "nonlinearity", NONLINEARITIES)
     offset_sd = _check_positive(session_offset_sd, "simulation", "session_offset_sd", True)
     gain_sd = _check_positive(session_gain_sd, "simulation", "session_gain_sd", True)
-    if not isinstance(brain_models, BrainModelAxis):
-        raise InputError(
-            f"brain_models is a {type(brain_models).__name__}; expected a BrainModelAxis"
-        )
-    n_gray = len(brain_models)
+    n_gray = check_int(n_columns, "n_columns", 1)
     if smoother is not None and smoother.shape != (n_gray, n_gray):
         raise InputError(
-            f"smoother has shape {smoother.shape}; expected ({n_gray}, {n_gray}) for the "
-            "grayordinates"
+            f"smoother has shape {smoother.shape}; expected ({n_gray}, {n_gray}) for the columns"
         )
-    atlas = atlas_for(brain_models, mmp_atlas() if atlas is None else atlas)
     arrays = _check_projections(projections)
     n_stim = next(iter(arrays.values())).shape[0]
 
-    plan = _plan_regions(regions, arrays, atlas, snr, n_gray)
+    plan = _plan_regions(regions, arrays, region_columns, snr, n_gray)
     noise_sd = np.full(n_gray, math.sqrt(n_repeats / snr) if math.isfinite(snr) else 0.0)
     signal = np.zeros((n_stim, n_gray), dtype=np.float32)
     rows = []
@@ -384,7 +442,7 @@ def _check_projections(projections: Mapping[str, np.ndarray]) -> dict[str, np.nd
     return arrays
 
 
-def _plan_regions(regions, arrays, atlas, snr, n_gray):
+def _plan_regions(regions, arrays, region_columns, snr, n_gray):
     """Resolve every region first, so that a bad config fails before any work."""
     plan = []
     owner = np.full(n_gray, -1, dtype=np.int64)
@@ -397,7 +455,7 @@ def _plan_regions(regions, arrays, atlas, snr, n_gray):
         if extra:
             raise InputError(f"{where}: unknown keys {extra}; expected {sorted(_REGION_KEYS)}")
         if "labels" not in spec:
-            raise InputError(f"{where}: no 'labels'; expected HCP-MMP area names")
+            raise InputError(f"{where}: no 'labels'; expected HCP-MMP area or ROI-file label names")
         layers, weights = region_layers(spec, where)
         for layer in layers:
             if layer not in arrays:
@@ -406,7 +464,9 @@ def _plan_regions(regions, arrays, atlas, snr, n_gray):
                 )
         region_snr = _check_positive(spec.get("snr", snr), where, "snr")
         labels = [spec["labels"]] if isinstance(spec["labels"], str) else list(spec["labels"])
-        vox = resolve_roi(region, labels, atlas)
+        vox = np.asarray(region_columns(region, labels), dtype=np.int64)
+        if vox.size and (vox.min() < 0 or vox.max() >= n_gray):
+            raise InputError(f"{where}: columns outside the {n_gray} of the space")
         taken = owner[vox]
         if (taken >= 0).any():
             other = names[int(taken[taken >= 0][0])]

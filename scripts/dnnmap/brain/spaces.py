@@ -47,6 +47,7 @@ from dnnmap.brain.surface_io import (
     mesh_of,
     read_gifti,
     read_mgh,
+    read_mgh_names,
     surface_format,
     surface_shape,
     write_gifti,
@@ -514,7 +515,8 @@ def write_maps(
     maps : ndarray, shape (n_maps, space.n_columns)
     names : sequence of str, length n_maps
         Map names (CIFTI scalar names, GIFTI ``Name`` metadata, a NIfTI comment extension;
-        MGH keeps only the frame order).
+        for MGH, which has no field for names, a sidecar ``<stem>.names.tsv`` beside each
+        file, :func:`dnnmap.brain.surface_io.write_mgh_names`).
     space : BrainSpace
 
     Raises
@@ -543,7 +545,7 @@ def write_maps(
         if space.format == "gifti":
             write_gifti(path, part, names, hemi)
         else:
-            write_mgh(path, part)
+            write_mgh(path, part, names)
 
 
 def read_maps(paths: Sequence[str | os.PathLike], space: BrainSpace) -> tuple[np.ndarray, list]:
@@ -560,7 +562,7 @@ def read_maps(paths: Sequence[str | os.PathLike], space: BrainSpace) -> tuple[np
     -------
     maps : ndarray of float32, shape (n_maps, space.n_columns)
     names : list of str or None
-        Map names (None for MGH, which keeps none).
+        Map names (for MGH from the ``.names.tsv`` sidecars, None where there are none).
     """
     from dnnmap.brain.responses_io import read_volume_map_names
 
@@ -582,6 +584,13 @@ def read_maps(paths: Sequence[str | os.PathLike], space: BrainSpace) -> tuple[np
             part, names, _ = read_gifti(path)
         else:
             part = read_mgh(path)
+            hemi_names = read_mgh_names(path, part.shape[0])
+            if names is not None and hemi_names != names:
+                raise InputError(
+                    f"{path}: map names {hemi_names} differ from the other hemisphere's "
+                    f"{names}; expected the same maps"
+                )
+            names = hemi_names
         if maps.shape[0] == 0:
             maps = np.zeros((part.shape[0], space.n_columns), np.float32)
         maps[:, space.hemi_columns(hemi)] = part

@@ -204,19 +204,34 @@ def check_subject(
             raise InputError(f"{key}: {err}") from None
         sizes[roi] = int(index.size)
     out = RoiSizes(sizes)
-    out.columns[where] = space.n_columns
+    # a NIfTI file is read whole (every voxel of its grid) before the mask picks columns
+    volume = space.volume
+    out.columns[where] = int(np.prod(volume.shape)) if volume is not None else space.n_columns
     return out
 
 
 def uses_atlas(entry: Mapping, simulate: str = "simulate") -> bool:
-    """True when a subject's ROIs come from the HCP-MMP 1.0 atlas (no roi_files)."""
+    """True when a subject's ROIs come from the HCP-MMP 1.0 atlas (no roi_files; a
+    simulated subject unless it is simulated in a volume, :func:`simulates_volume`)."""
+    if simulates_volume(entry, simulate):
+        return False
     return entry["responses"] == simulate or not entry.get("roi_files")
+
+
+def simulates_volume(entry: Mapping, simulate: str = "simulate") -> bool:
+    """True for a subject simulated in a volume: ``responses: simulate`` with a ``mask``
+    (the simulated NIfTI's grid and voxels) and ``roi_files`` (label volumes on that grid,
+    naming the simulation's regions and ``brain.rois``); see
+    :mod:`dnnmap.brain.simulate_volume`."""
+    return entry["responses"] == simulate and bool(entry.get("mask"))
 
 
 def subject_map_suffixes(entry: Mapping, simulate: str = "simulate") -> list[str]:
     """File name endings of a subject's map files, from its config entry (no file read):
     ``.dscalar.nii`` (CIFTI, and simulated data), ``.nii.gz`` (NIfTI), ``.L.func.gii`` /
     ``.R.func.gii`` (GIFTI) or ``.lh.mgz`` / ``.rh.mgz`` (MGH), one per hemisphere given."""
+    if simulates_volume(entry, simulate):
+        return [MAP_SUFFIXES["nifti"][None]]
     if entry["responses"] == simulate:
         return [MAP_SUFFIXES["cifti"][None]]
     data = SubjectData.from_config(_responses(entry), entry.get("mask"), entry.get("ids"))
@@ -224,9 +239,15 @@ def subject_map_suffixes(entry: Mapping, simulate: str = "simulate") -> list[str
     return [MAP_SUFFIXES[kind][hemi] for hemi in data.files]
 
 
-def subject_space(entry: Mapping, simulated: str, simulate: str = "simulate") -> dict:
+def subject_space(
+    entry: Mapping, simulated: str, simulate: str = "simulate", simulated_ids: str | None = None
+) -> dict:
     """The :func:`dnnmap.brain.spaces.space_of` mapping of a subject (``responses``, ``mask``,
-    ``ids``); ``simulated`` is the simulated responses file of a simulated subject."""
+    ``ids``); ``simulated`` is the simulated responses file of a simulated subject, and
+    ``simulated_ids`` the ids sidecar of a subject simulated in a volume."""
+    if simulates_volume(entry, simulate):
+        ids = {"ids": simulated_ids} if simulated_ids else {}
+        return {"responses": simulated, "mask": entry["mask"], **ids}
     if entry["responses"] == simulate:
         return {"responses": simulated}
     if entry["responses"] == TIMESERIES:
@@ -240,6 +261,7 @@ def subject_space(entry: Mapping, simulated: str, simulate: str = "simulate") ->
 __all__ = [
     "check_subject",
     "roi_index",
+    "simulates_volume",
     "subject_data",
     "subject_map_suffixes",
     "subject_roi_responses",

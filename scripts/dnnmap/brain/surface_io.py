@@ -3,9 +3,10 @@
 A surface file holds one hemisphere's values on every vertex of a mesh. GIFTI stores one data
 array per map (or one 2-D array of shape (n_vertices, n_maps)), optionally named by its
 ``Name`` metadata (Connectome Workbench's map names); MGH/MGZ stores frames in an array of
-shape (n_vertices, 1, 1, n_frames) and carries no names. :func:`mesh_of` names the standard
-mesh a vertex count belongs to, so data on two hemispheres of different meshes, or on no
-known mesh, is refused on the way in and on the way out.
+shape (n_vertices, 1, 1, n_frames) and carries no names: the names of the MGH maps dnnmap
+writes go to a sidecar ``<stem>.names.tsv`` beside each file (:func:`write_mgh_names`).
+:func:`mesh_of` names the standard mesh a vertex count belongs to, so data on two hemispheres
+of different meshes, or on no known mesh, is refused on the way in and on the way out.
 """
 
 from __future__ import annotations
@@ -189,18 +190,86 @@ def write_gifti(path: str | os.PathLike, maps: np.ndarray, names: Sequence[str],
         tmp.write_bytes(payload)
 
 
-def write_mgh(path: str | os.PathLike, maps: np.ndarray) -> None:
+def mgh_names_path(path: str | os.PathLike) -> Path:
+    """The map-names sidecar of an MGH/MGZ map file: ``x.lh.mgz`` -> ``x.lh.names.tsv``."""
+    path = Path(path)
+    name = path.name
+    for suffix in MGH_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return path.with_name(name + ".names.tsv")
+
+
+def write_mgh_names(path: str | os.PathLike, names: Sequence[str]) -> Path:
+    """Write the map names of an MGH/MGZ file beside it (:func:`mgh_names_path`), atomically.
+
+    The sidecar is a TSV with columns ``frame`` (0-based frame index) and ``name``, one row
+    per frame, because MGH has no field for map names.
+    """
+    names = [str(n) for n in names]
+    if any("\t" in n or "\n" in n for n in names):
+        raise InputError(f"{path}: a map name holds a tab or newline; expected plain names")
+    rows = "".join(f"{k}\t{name}\n" for k, name in enumerate(names))
+    target = mgh_names_path(path)
+    with atomic_path(target) as tmp:
+        tmp.write_text("frame\tname\n" + rows)
+    return target
+
+
+def read_mgh_names(path: str | os.PathLike, n_frames: int | None = None) -> list[str] | None:
+    """The map names of an MGH/MGZ file from its sidecar (None when there is none).
+
+    Raises
+    ------
+    InputError
+        If the sidecar is malformed or names another number of maps than ``n_frames``.
+    """
+    sidecar = mgh_names_path(path)
+    if not sidecar.is_file():
+        return None
+    lines = sidecar.read_text().splitlines()
+    if not lines or lines[0].split("\t") != ["frame", "name"]:
+        raise InputError(f"{sidecar}: header {lines[:1]}; expected 'frame<TAB>name'")
+    names = []
+    for row, line in enumerate(lines[1:], start=2):
+        parts = line.split("\t")
+        if len(parts) != 2 or parts[0] != str(row - 2):
+            raise InputError(
+                f"{sidecar}: row {row} is {line!r}; expected '{row - 2}<TAB><map name>'"
+            )
+        names.append(parts[1])
+    if n_frames is not None and len(names) != n_frames:
+        raise InputError(
+            f"{sidecar}: names {len(names)} maps but {path} has {n_frames} frames; "
+            "expected one name per frame"
+        )
+    return names
+
+
+def write_mgh(
+    path: str | os.PathLike, maps: np.ndarray, names: Sequence[str] | None = None
+) -> None:
     """Write one hemisphere's maps as FreeSurfer MGH (``.mgh``) or gzipped MGZ (``.mgz``).
 
     Parameters
     ----------
     path : path
     maps : ndarray, shape (n_maps, n_vertices)
-        Frame ``i`` is map ``i`` (MGH has no map names).
+        Frame ``i`` is map ``i``.
+    names : sequence of str, length n_maps, optional
+        Map names; MGH has no field for them, so they go to a sidecar TSV beside the file
+        (:func:`write_mgh_names`), written before the MGH file.
     """
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim != 2:
         raise InputError(f"{path}: maps have shape {maps.shape}; expected (n_maps, n_vertices)")
+    if names is not None:
+        if len(names) != maps.shape[0]:
+            raise InputError(
+                f"{path}: {len(names)} names for {maps.shape[0]} maps; expected one per map"
+            )
+        write_mgh_names(path, names)
     img = nib.MGHImage(maps.T.reshape(maps.shape[1], 1, 1, maps.shape[0]), np.eye(4))
     payload = img.to_bytes()
     if str(path).lower().endswith(".mgz"):

@@ -80,9 +80,27 @@ def surface_smoother(brain_models: BrainModelAxis, n_iter: int) -> sp.csr_array:
     scipy.sparse.csr_array of float64, shape (n_grayordinates, n_grayordinates)
         ``M`` with unit-norm rows.
     """
+    return graph_smoother(grayordinate_graph(brain_models), n_iter)
+
+
+def graph_smoother(graph: sp.csr_array, n_iter: int) -> sp.csr_array:
+    """``n_iter`` passes of averaging each column with its neighbours in ``graph``, with
+    rows scaled to unit norm (so smoothed white noise keeps unit variance per column).
+
+    Parameters
+    ----------
+    graph : scipy.sparse.csr_array, shape (n, n)
+        Symmetric adjacency (1 between neighbours, no self-loops).
+    n_iter : int
+        Passes (0: the identity).
+
+    Returns
+    -------
+    scipy.sparse.csr_array of float64, shape (n, n)
+    """
     n_iter = check_int(n_iter, "noise_smoothing", 0)
-    n = len(brain_models)
-    step = grayordinate_graph(brain_models) + sp.identity(n, format="csr")
+    n = graph.shape[0]
+    step = sp.csr_array(graph) + sp.identity(n, format="csr")
     step = sp.csr_array(step.multiply(1.0 / step.sum(axis=1)[:, None]))
     smoother = sp.identity(n, format="csr")
     for _ in range(n_iter):

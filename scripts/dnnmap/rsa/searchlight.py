@@ -47,6 +47,7 @@ from scipy.stats import rankdata
 
 from dnnmap.brain.neighborhoods import Neighborhoods
 from dnnmap.brain.responses_io import Volume, neighborhoods_for, read_geometry, read_responses
+from dnnmap.brain.spaces import SubjectData, read_data, read_data_header
 from dnnmap.checks import check_choice, check_int
 from dnnmap.errors import InputError
 from dnnmap.rsa.io import read_rdm
@@ -507,17 +508,19 @@ def merge_searchlight(
     ----------
     shard_paths : sequence of path
         Every shard of one subject x model (:func:`write_shard`).
-    responses_path : path
-        The subject's responses (CIFTI-2 or 4-D NIfTI) the shards were computed from.
+    responses_path : path or SubjectData
+        The subject's responses (CIFTI-2 or 4-D NIfTI) the shards were computed from, or the
+        subject's data in any format (:class:`dnnmap.brain.spaces.SubjectData`).
     mask : path, optional
-        The NIfTI mask of the searchlight (volume input only).
+        The NIfTI mask of the searchlight (volume input given as a path only).
 
     Returns
     -------
     merged : MergedSearchlight
         ``maps`` of shape (n_maps, n_columns).
-    geometry : BrainModelAxis or Volume
-        The columns' grayordinates or voxels, for :func:`dnnmap.brain.responses_io.write_maps`.
+    geometry : BrainModelAxis, Volume or BrainSpace
+        The columns' grayordinates or voxels, for :func:`dnnmap.brain.responses_io.write_maps`;
+        for a SubjectData its space, for :func:`dnnmap.brain.spaces.write_maps`.
 
     Raises
     ------
@@ -526,8 +529,13 @@ def merge_searchlight(
         responses have columns.
     """
     merged = merge_shards(shard_paths)
-    geometry = read_geometry(responses_path, mask)
-    n_columns = len(geometry) if isinstance(geometry, BrainModelAxis) else len(geometry.ijk)
+    if isinstance(responses_path, SubjectData):
+        geometry = read_data_header(responses_path).space
+        n_columns = geometry.n_columns
+        responses_path = " + ".join(responses_path.files.values())
+    else:
+        geometry = read_geometry(responses_path, mask)
+        n_columns = len(geometry) if isinstance(geometry, BrainModelAxis) else len(geometry.ijk)
     if merged.maps.shape[1] != n_columns:
         raise InputError(
             f"searchlight shards cover {merged.maps.shape[1]} centers but {responses_path} has "
@@ -576,9 +584,13 @@ def run_searchlight_shard(
     ----------
     stimuli_path : path
         The checked stimulus table (``results/stimuli.tsv``); its order is the row order.
-    responses_path : path
+    responses_path : path or SubjectData
         The subject's CIFTI-2 responses, or a 4-D NIfTI with one volume per stimulus in table
-        order (:func:`dnnmap.brain.responses_io.read_responses`).
+        order (:func:`dnnmap.brain.responses_io.read_responses`); or the subject's data in
+        any format, its maps matched to the stimuli by name or ids sidecar
+        (:class:`dnnmap.brain.spaces.SubjectData`, neighborhoods from
+        :func:`dnnmap.brain.space_neighborhoods.space_neighborhoods`: mask voxels in mm,
+        geodesic discs on GIFTI/MGH meshes).
     model_paths : sequence of path, length n_layers
         The RDM file of every layer (``results/rdm/{model}/{layer}.h5``), in ``layers`` order.
     layers : sequence of str, length n_layers
@@ -607,21 +619,38 @@ def run_searchlight_shard(
             f"{len(model_paths)} model RDM files for {len(layers)} layers ({', '.join(layers)}); "
             "expected one RDM file per layer"
         )
-    responses = read_responses(responses_path, stim_ids, stimuli_path, mask=settings.get("mask"))
+    if isinstance(responses_path, SubjectData):
+        data, space = read_data(responses_path, stim_ids, stimuli_path)
+        input_paths = responses_path.paths
+    else:
+        responses = read_responses(
+            responses_path, stim_ids, stimuli_path, mask=settings.get("mask")
+        )
+        data, space, input_paths = responses.data, None, [responses_path]
     models = np.stack([read_rdm(p, stim_ids, stimuli_path) for p in model_paths])
-    data = responses.data
     n_shards = int(settings["n_shards"])
     index = check_shard(shard, n_shards)
     centers = shard_centers(data.shape[1], n_shards)[index]
     diagonals = bool(settings.get("diagonals", False))
     start = time.perf_counter()
-    neighborhoods = neighborhoods_for(
-        responses,
-        settings["radius_mm"],
-        centers,
-        surfaces=settings.get("surfaces"),
-        diagonals=diagonals,
-    )
+    if space is not None:
+        from dnnmap.brain.space_neighborhoods import space_neighborhoods
+
+        neighborhoods = space_neighborhoods(
+            space,
+            settings["radius_mm"],
+            centers,
+            surfaces=settings.get("surfaces"),
+            diagonals=diagonals,
+        )
+    else:
+        neighborhoods = neighborhoods_for(
+            responses,
+            settings["radius_mm"],
+            centers,
+            surfaces=settings.get("surfaces"),
+            diagonals=diagonals,
+        )
     sizes = neighborhoods.sizes
     LOG.info(
         "shard %d of %d: %d centers, radius %g mm, %d-%d members (mean %.1f) in %.1f s",
@@ -655,7 +684,7 @@ def run_searchlight_shard(
         time.perf_counter() - start,
         int(np.isnan(r).any(axis=1).sum()),
     )
-    attrs = provenance(settings, [responses_path, *model_paths])
+    attrs = provenance(settings, [*input_paths, *model_paths])
     attrs.update(
         radius_mm=float(neighborhoods.radius_mm),
         metric=settings["metric"],

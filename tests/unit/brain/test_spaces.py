@@ -238,7 +238,9 @@ def test_check_subject_repeats_in_another_space(volume_files):
     ):
         check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder)
     entry["repeats"] = ["betas.nii.gz", "betas.nii.gz"]
-    assert check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder) == {"B": 60}
+    sizes = check_subject(entry, {"B": ["block"]}, IDS, "sub-1", folder)
+    # jobs are sized by the whole grid: a NIfTI file is read whole before the mask
+    assert sizes == {"B": 60} and sizes.columns == {"sub-1": 1000}
 
 
 def test_pictures_use_meshes_on_disk_and_put_grayordinates_on_vertices(tmp_path):
@@ -317,7 +319,7 @@ def test_read_maps_reads_back_every_format(tmp_path, volume_files):
             write_maps(path, maps, ["conv1", "fc6", "best_layer"], space)
         got, names = read_maps(paths, space)
         np.testing.assert_array_equal(got, maps)
-        assert names == (None if kind == "mgh" else ["conv1", "fc6", "best_layer"])
+        assert names == ["conv1", "fc6", "best_layer"]
     script = Path(__file__).resolve().parents[3] / "scripts" / "plot_brain_maps.py"
     spec = importlib.util.spec_from_file_location("plot_brain_maps", script)
     module = importlib.util.module_from_spec(spec)
@@ -325,3 +327,39 @@ def test_read_maps_reads_back_every_format(tmp_path, volume_files):
     space = spaces["nifti"]
     module.main(space, space.map_paths(tmp_path / "nifti"), str(tmp_path / "b.png"), "sub")
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_mgh_map_names_sidecar(tmp_path):
+    """MGH keeps no names: write_maps puts them in <stem>.names.tsv beside each hemisphere's
+    file, read_maps reads them back (None without a sidecar) and refuses a sidecar that
+    names another number of maps or is malformed."""
+    from dnnmap.brain.spaces import read_maps
+    from dnnmap.brain.surface_io import mgh_names_path
+
+    space = BrainSpace("mgh", mesh="fsaverage5", hemis=("left", "right"), n_vertices=FS5)
+    maps = np.random.default_rng(2).standard_normal((2, 2 * FS5)).astype(np.float32)
+    paths = space.map_paths(tmp_path / "encoding_r")
+    for path in paths:
+        write_maps(path, maps, ["conv1", "best layer"], space)
+    sidecars = [mgh_names_path(p) for p in paths]
+    assert [s.name for s in sidecars] == ["encoding_r.lh.names.tsv", "encoding_r.rh.names.tsv"]
+    assert sidecars[0].read_text() == "frame\tname\n0\tconv1\n1\tbest layer\n"
+    got, names = read_maps(paths, space)
+    np.testing.assert_array_equal(got, maps)
+    assert names == ["conv1", "best layer"]
+    # the MGH files themselves are plain FreeSurfer data (nibabel reads the frames)
+    frames = np.asarray(nib.load(paths[1]).dataobj).reshape(FS5, -1).T
+    np.testing.assert_array_equal(frames, maps[:, FS5:])
+
+    sidecars[1].write_text("frame\tname\n0\tconv1\n")
+    with pytest.raises(InputError, match=r"names 1 maps but .*rh.mgz has 2 frames"):
+        read_maps(paths, space)
+    sidecars[1].write_text("frame\tname\n0\tconv1\n1\tfc6\n")
+    with pytest.raises(InputError, match=r"differ from the other hemisphere's"):
+        read_maps(paths, space)
+    sidecars[1].write_text("index,name\n")
+    with pytest.raises(InputError, match=r"expected 'frame<TAB>name'"):
+        read_maps(paths, space)
+    for s in sidecars:
+        s.unlink()
+    assert read_maps(paths, space)[1] is None
