@@ -191,7 +191,9 @@ rule interpret_ablation:
     input:
         stimuli=STIMULI,
         activations=ACTIVATIONS,
+        features=FEATURES,
         brain=ROI,
+        encoding=ENCODING,
         readout=f"{INTERPRET_BRAIN}/readout.h5",
     output:
         table=f"{INTERPRET_BRAIN}/ablation.tsv",
@@ -278,6 +280,7 @@ rule interpret_decoding_ablation:
         runtime=30,
     params:
         attributes=lambda wildcards: config["interpret"]["ablation"]["attributes"],
+        mode=lambda wildcards: config["interpret"]["ablation"]["mode"],
         n_folds=config["decoding"]["n_folds"],
         seed=config["decoding"]["seed"],
     script:
