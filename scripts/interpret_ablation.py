@@ -26,12 +26,12 @@ import logging
 import h5py
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from dnnmap.encoding.io import read_layer_units, read_roi
 from dnnmap.features.folds import load_features
 from dnnmap.figures import save_figure
 from dnnmap.interpret.ablation import cv_channel_ablation, read_encoding_splits, split_readouts
+from dnnmap.interpret.ablation_figure import ablation_figure
 from dnnmap.interpret.targets import read_targets
 from dnnmap.logs import rule_log
 from dnnmap.stimuli import read_stimuli
@@ -67,25 +67,6 @@ def ablation_table(ab, names, mode) -> pd.DataFrame:
             )
         )
     return pd.concat(frames, ignore_index=True)
-
-
-def ablation_figure(table: pd.DataFrame, n_show: int, title: str) -> Figure:
-    """The ``n_show`` most important channels of each target, as bars."""
-    names = list(dict.fromkeys(table["target"]))
-    fig = Figure(figsize=(6, 1.8 * len(names) + 0.5), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(len(names), 1, squeeze=False)[:, 0])
-    for ax, name in zip(axes, names, strict=True):
-        rows = table[(table["target"] == name) & (table["rank"] > 0)].nsmallest(n_show, "rank")
-        ax.bar(range(len(rows)), rows["importance"], color="tab:blue")
-        ax.set_xticks(range(len(rows)), [str(c) for c in rows["channel"]], fontsize=6)
-        metric = rows["metric"].iloc[0]
-        ax.set_ylabel(f"drop in cv {metric}", fontsize=7)
-        intact = rows[f"{metric}_full"].iloc[0]
-        ax.set_title(f"{name} (cross-validated {metric} {intact:.3f} intact)", fontsize=8)
-        ax.tick_params(labelsize=6)
-    axes[-1].set_xlabel("channel", fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    return fig
 
 
 def main(paths, wildcards, mode, n_show, out_table, out_figure):
