@@ -390,5 +390,7 @@ def interpret_upstream_outputs():
                     folder = INTERPRET_BRAIN.format(
                         model=model, layer=downstream, subject=subject, roi=roi
                     )
-                    out += [f"{folder}/upstream_{upstream}.{ext}" for ext in ("tsv", "png")]
+                    out += [
+                        f"{folder}/upstream_{upstream}.{ext}" for ext in ("tsv", "png")
+                    ]
     return out

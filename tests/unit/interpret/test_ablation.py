@@ -169,8 +169,12 @@ def test_read_encoding_splits_aligns_by_stim_id_and_grayordinate(tmp_path):
         read_encoding_splits(path, ["a", "b", "c", "d"], np.array([99]))
 
 
-def test_bad_mode():
+def test_bad_mode_and_masked_voxel():
     _, A, Y, folds, alpha, T = _data()
+    bad = alpha.copy()
+    bad[1, 2] = np.nan  # a constant (masked) voxel has no alpha
+    with pytest.raises(InputError, match="has no alpha in some outer split"):
+        split_readouts(A, A, Y, T, bad, folds)
     ro = split_readouts(A, A, Y, T, alpha, folds)
     with pytest.raises(InputError, match="ablation mode 'noise'"):
         cv_channel_ablation(ro, A, SHAPE, Y @ T, "noise")
