@@ -93,7 +93,7 @@ def main(paths, wildcards, mode, n_show, out_table, out_figure):
         len(readouts.test),
         readouts.reconstruction_error,
     )
-    ab = cv_channel_ablation(readouts, A, unit_shape, Y @ T, mode, enc.metric)
+    ab = cv_channel_ablation(readouts, A, unit_shape, Y @ T, mode, enc.metric, enc.pooling)
     out = ablation_table(ab, spec.names, mode)
     for j, name in enumerate(spec.names):
         top = ab.ranking()[j, :5]

@@ -114,7 +114,7 @@ def main(paths, wildcards, model_entry, mode, device, background, batch_size, n_
                 wildcards["layer"],
                 float(np.abs(acts - A).max()),
             )
-        rows.append((channel, lesion_scores(readouts, acts, Yt)))
+        rows.append((channel, lesion_scores(readouts, acts, Yt, enc.pooling)))
     out = upstream_table(rows, spec.names, mode)
     every = dict(rows)[ALL]
     for j, name in enumerate(spec.names):

@@ -18,11 +18,13 @@ the channel; it is not what is measured here.
 
 **Why mean- and zero-ablation give the same r here.** The read-out is linear in the units, so
 replacing a channel by *any* constant shifts every held-out prediction of a split by the same
-amount, ``(L_c - m_c) @ w_{s,c}`` more for zero than for mean; Pearson r within a test set
-ignores a constant. The two modes therefore differ only in scores that see the offset: the
-cross-validated R² (reported beside r for every channel, and the ranking score when
-``encoding.score`` is ``r2``) and the squared error. Through a nonlinear network (ablation
-of an upstream layer, :mod:`dnnmap.interpret.upstream`) they also differ in r.
+amount, ``(L_c - m_c) @ w_{s,c}`` more for zero than for mean (``m_c`` the training mean);
+Pearson r within a test set ignores a constant. The two modes therefore differ only in scores
+that see the offset: the cross-validated R² (reported beside r for every channel, and the
+ranking score when ``encoding.score`` is ``r2``), and r pooled over the test sets
+(``encoding.pooling: pooled``), where each split's offset is its own. Through a nonlinear
+network (ablation of an upstream layer, :mod:`dnnmap.interpret.upstream`) they also differ
+in r.
 
 The read-out reproduces each split's model exactly for any input when its directions lie in
 the span of the stimuli's activations: ``features.method: none`` and a PCA fitted on the
@@ -220,8 +222,10 @@ class CVAblation:
         return np.argsort(-imp.T, axis=1, kind="stable")
 
 
-def fold_scores(readouts: SplitReadouts, predictions, Yt) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over outer test sets of Pearson r and R² of stacked predictions.
+def fold_scores(
+    readouts: SplitReadouts, predictions, Yt, pooling: str = "folds"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-validated Pearson r and R² of each split's predictions of its test rows.
 
     Parameters
     ----------
@@ -231,14 +235,23 @@ def fold_scores(readouts: SplitReadouts, predictions, Yt) -> tuple[np.ndarray, n
         Each split's predictions of its test rows (any leading axes, e.g. channels).
     Yt : array of shape (n, t)
         Measured target responses.
+    pooling : {"folds", "pooled"}
+        As ``encoding.pooling``: the mean over test sets of the score within each, or the
+        score of the predictions pooled over the test sets.
 
     Returns
     -------
     r, r2 : arrays of shape (..., t)
         NaN where a prediction is constant within every test set (r) or never finite.
     """
+    tests, predictions = list(readouts.test), list(predictions)
+    if pooling == "pooled":
+        tests = [np.concatenate(tests)]
+        predictions = [np.concatenate([np.asarray(P) for P in predictions], axis=-2)]
+    elif pooling != "folds":
+        raise InputError(f"pooling {pooling!r}; expected folds or pooled")
     rs, r2s = [], []
-    for te, P in zip(readouts.test, predictions, strict=True):
+    for te, P in zip(tests, predictions, strict=True):
         P = np.asarray(P, dtype=np.float64)
         lead, (m, t) = P.shape[:-2], P.shape[-2:]
         flat = np.moveaxis(P.reshape(-1, m, t), 0, 1).reshape(m, -1)
@@ -274,7 +287,13 @@ def lesion_values(readouts: SplitReadouts, A, s: int, mode: str) -> np.ndarray:
 
 
 def cv_channel_ablation(
-    readouts: SplitReadouts, A, unit_shape, Yt, mode: str = "mean", metric: str = "r"
+    readouts: SplitReadouts,
+    A,
+    unit_shape,
+    Yt,
+    mode: str = "mean",
+    metric: str = "r",
+    pooling: str = "folds",
 ) -> CVAblation:
     """Ablate each channel in the held-out stimuli of every outer split (lesion reading).
 
@@ -292,6 +311,9 @@ def cv_channel_ablation(
         Ablated units set to their mean over the split's training stimuli, or to zero.
     metric : {"r", "r2", "signed_sqrt_r2"}
         The encoding's score: the ranking uses r for ``r``, R² otherwise.
+    pooling : {"folds", "pooled"}
+        The encoding's ``pooling`` (:func:`fold_scores`). Pooled over test sets, each
+        split's own offset counts, so mean- and zero-ablation also differ in r.
 
     Returns
     -------
@@ -315,9 +337,9 @@ def cv_channel_ablation(
         per.append(P[None] + delta)
         constant = (L.ravel() - readouts.mean) @ readouts.weights[s] + readouts.intercept[s]
         every.append(np.broadcast_to(constant, P.shape))
-    r_full, r2_full = fold_scores(readouts, full, Yt)
-    r, r2 = fold_scores(readouts, per, Yt)
-    r_all, r2_all = fold_scores(readouts, every, Yt)
+    r_full, r2_full = fold_scores(readouts, full, Yt, pooling)
+    r, r2 = fold_scores(readouts, per, Yt, pooling)
+    r_all, r2_all = fold_scores(readouts, every, Yt, pooling)
     return CVAblation(r_full, r, r2_full, r2, r_all, r2_all, "r" if metric == "r" else "r2")
 
 
@@ -438,6 +460,8 @@ class EncodingSplits:
         The encoding's ``score_metric``.
     alpha_scale : str
     n_repeats : int
+    pooling : str
+        The encoding's ``pooling`` (``folds`` or ``pooled``).
     """
 
     folds: np.ndarray
@@ -445,6 +469,7 @@ class EncodingSplits:
     metric: str
     alpha_scale: str
     n_repeats: int
+    pooling: str = "folds"
 
 
 def read_encoding_splits(path, stim_ids, index) -> EncodingSplits:
@@ -478,6 +503,7 @@ def read_encoding_splits(path, stim_ids, index) -> EncodingSplits:
         folds, alpha, enc_index = f["folds"][()], f["alpha"][()], f["index"][()]
         estimator = str(f.attrs.get("estimator", ""))
         metric = str(f.attrs.get("score_metric", "r"))
+        pooling = str(f.attrs.get("pooling", "folds"))
         cv = json.loads(f.attrs.get("cv", "{}"))
     if estimator != "ridge":
         raise InputError(
@@ -504,4 +530,5 @@ def read_encoding_splits(path, stim_ids, index) -> EncodingSplits:
         metric,
         str(cv.get("alpha_scale", "relative")),
         int(cv.get("n_repeats", 1)),
+        pooling,
     )

@@ -174,7 +174,9 @@ def upstream_lesions(
     yield ALL, run_all()[0]
 
 
-def lesion_scores(readouts: SplitReadouts, A: np.ndarray, Yt: np.ndarray) -> dict:
+def lesion_scores(
+    readouts: SplitReadouts, A: np.ndarray, Yt: np.ndarray, pooling: str = "folds"
+) -> dict:
     """Cross-validated scores of a downstream layer's split read-outs on (lesioned) activations.
 
     Parameters
@@ -185,16 +187,18 @@ def lesion_scores(readouts: SplitReadouts, A: np.ndarray, Yt: np.ndarray) -> dic
         Downstream activations (intact or under a lesion).
     Yt : array of shape (n, t)
         Measured target responses.
+    pooling : {"folds", "pooled"}
+        The encoding's ``pooling`` (:func:`dnnmap.interpret.ablation.fold_scores`).
 
     Returns
     -------
     dict
-        ``r``, ``r2`` (t,) (mean over test sets; r NaN where the prediction is constant) and
+        ``r``, ``r2`` (t,) (as the encoding score; r NaN where the prediction is constant) and
         ``constant`` (bool: ``A`` is the same for every stimulus).
     """
     A = np.asarray(A, dtype=np.float64)
     preds = [readouts.predict(s, A[te]) for s, te in enumerate(readouts.test)]
-    r, r2 = fold_scores(readouts, preds, Yt)
+    r, r2 = fold_scores(readouts, preds, Yt, pooling)
     spread = np.ptp(A, axis=0).max() if A.size else 0.0
     constant = bool(spread <= 1e-12 * max(float(np.abs(A).max()), 1e-300))
     return {"r": r, "r2": r2, "constant": constant}

@@ -52,6 +52,7 @@ def _sklearn_loop(A, Y, T, folds, alpha, mode, transform=None):
     C = SHAPE[0]
     r = np.zeros((len(np.unique(folds)), C + 1, T.shape[1]))
     r2 = np.zeros_like(r)
+    pooled = np.zeros((A.shape[0], C + 1, T.shape[1]))
     for s in range(r.shape[0]):
         tr, te = np.flatnonzero(folds != s), np.flatnonzero(folds == s)
         scale = gram_scale(F[tr])
@@ -62,10 +63,17 @@ def _sklearn_loop(A, Y, T, folds, alpha, mode, transform=None):
             if c >= 0:
                 X[:, c * PER : (c + 1) * PER] = fill[c * PER : (c + 1) * PER]
             P = np.column_stack([m.predict(transform(X)) for m in models]) @ T
+            pooled[te, c + 1] = P
             for j in range(T.shape[1]):
                 r[s, c + 1, j] = pearsonr(P[:, j], (Y[te] @ T)[:, j])[0]
                 r2[s, c + 1, j] = r2_score((Y[te] @ T)[:, j], P[:, j])
-    return r.mean(axis=0), r2.mean(axis=0)
+    pooled_r = np.array(
+        [
+            [pearsonr(pooled[:, c, j], (Y @ T)[:, j])[0] for j in range(T.shape[1])]
+            for c in range(C + 1)
+        ]
+    )
+    return r.mean(axis=0), r2.mean(axis=0), pooled_r
 
 
 @pytest.mark.parametrize("mode", ["mean", "zero"])
@@ -84,11 +92,14 @@ def test_cv_ablation_matches_sklearn_loop(mode, features):
     ro = split_readouts(A, X, Y, T, alpha, folds, "relative")
     assert ro.reconstruction_error < 1e-8
     ab = cv_channel_ablation(ro, A, SHAPE, Y @ T, mode)
-    r, r2 = _sklearn_loop(A, Y, T, folds, alpha, mode, transform)
+    r, r2, pooled_r = _sklearn_loop(A, Y, T, folds, alpha, mode, transform)
     np.testing.assert_allclose(ab.r_full, r[0], atol=1e-6)
     np.testing.assert_allclose(ab.r, r[1:], atol=1e-6)
     np.testing.assert_allclose(ab.r2_full, r2[0], atol=1e-6)
     np.testing.assert_allclose(ab.r2, r2[1:], atol=1e-6)
+    pooled = cv_channel_ablation(ro, A, SHAPE, Y @ T, mode, pooling="pooled")
+    np.testing.assert_allclose(pooled.r_full, pooled_r[0], atol=1e-6)
+    np.testing.assert_allclose(pooled.r, pooled_r[1:], atol=1e-6)
 
 
 def test_intact_predictions_are_the_encodings_out_of_fold_predictions():
@@ -124,6 +135,10 @@ def test_mean_and_zero_ablation_same_r_different_r2():
     assert np.all(np.abs(mean.r2 - zero.r2) > 1e-3)
     ranked = cv_channel_ablation(ro, A, SHAPE, Y @ T, "zero", metric="r2")
     np.testing.assert_allclose(ranked.importance, zero.r2_full - zero.r2)
+    # pooled over test sets, each split's own offset counts: r differs too
+    mean_p = cv_channel_ablation(ro, A, SHAPE, Y @ T, "mean", pooling="pooled")
+    zero_p = cv_channel_ablation(ro, A, SHAPE, Y @ T, "zero", pooling="pooled")
+    assert np.all(np.abs(mean_p.r - zero_p.r) > 1e-4)
 
 
 def test_voxel_reading_one_channel_ranks_it_first_and_every_channel_is_undefined():
