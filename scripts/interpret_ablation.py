@@ -17,7 +17,9 @@ cross-validated ``r_full``/``r`` and ``r2_full``/``r2`` intact and
 ablated, ``importance`` (drop in the encoding's score: r, or R² for ``encoding.score`` r2 or
 signed_sqrt_r2), ``rank`` (1: most important), ``mode``), ``figure`` (the most important
 channels per target, PNG).
-Params: ``mode`` (config ``interpret.ablation.mode``), ``n_show`` (channels drawn).
+Params: ``mode`` (config ``interpret.ablation.mode``), ``reading`` (config
+``interpret.ablation.reading``: ``lesion``, or ``drop``: each split refitted without the
+channel, ``mode`` then "drop"), ``n_show`` (channels drawn).
 Wildcards: ``model``, ``layer``, ``subject``, ``roi``.
 """
 
@@ -28,9 +30,15 @@ import numpy as np
 import pandas as pd
 
 from dnnmap.encoding.io import read_layer_units, read_roi
+from dnnmap.errors import InputError
 from dnnmap.features.folds import load_features
 from dnnmap.figures import save_figure
-from dnnmap.interpret.ablation import cv_channel_ablation, read_encoding_splits, split_readouts
+from dnnmap.interpret.ablation import (
+    cv_channel_ablation,
+    cv_channel_drop,
+    read_encoding_splits,
+    split_readouts,
+)
 from dnnmap.interpret.ablation_figure import ablation_figure
 from dnnmap.interpret.targets import read_targets
 from dnnmap.logs import rule_log
@@ -69,7 +77,7 @@ def ablation_table(ab, names, mode) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def main(paths, wildcards, mode, n_show, out_table, out_figure):
+def main(paths, wildcards, mode, n_show, out_table, out_figure, reading="lesion", log=None):
     table = read_stimuli(paths["stimuli"])
     stim_ids = list(table["stim_id"])
     spec = read_targets(paths["readout"])
@@ -86,14 +94,36 @@ def main(paths, wildcards, mode, n_show, out_table, out_figure):
         )
     X = load_features(paths["features"], stim_ids, paths["stimuli"])
     Y = roi["responses"][:, cols].astype(np.float64)
-    readouts = split_readouts(A, X, Y, T, enc.alpha, enc.folds, enc.alpha_scale)
-    LOG.info(
-        "%d outer splits refitted with their stored alphas; unit read-outs reproduce them to "
-        "%.2g (relative)",
-        len(readouts.test),
-        readouts.reconstruction_error,
-    )
-    ab = cv_channel_ablation(readouts, A, unit_shape, Y @ T, mode, enc.metric, enc.pooling)
+    if reading == "drop":
+        method = X.attrs.get("method", "none")
+        if method != "none":
+            raise InputError(
+                f"{paths['features']}: features method {method!r}; interpret.ablation.reading: "
+                "drop refits ridge on the layer's units without each channel (features.method: "
+                "none)"
+            )
+        ab = cv_channel_drop(
+            A,
+            unit_shape,
+            Y,
+            T,
+            enc.alpha,
+            enc.folds,
+            enc.alpha_scale,
+            enc.metric,
+            enc.pooling,
+            log,
+        )
+        mode = "drop"
+    else:
+        readouts = split_readouts(A, X, Y, T, enc.alpha, enc.folds, enc.alpha_scale)
+        LOG.info(
+            "%d outer splits refitted with their stored alphas; unit read-outs reproduce them "
+            "to %.2g (relative)",
+            len(readouts.test),
+            readouts.reconstruction_error,
+        )
+        ab = cv_channel_ablation(readouts, A, unit_shape, Y @ T, mode, enc.metric, enc.pooling)
     out = ablation_table(ab, spec.names, mode)
     for j, name in enumerate(spec.names):
         top = ab.ranking()[j, :5]
@@ -109,7 +139,10 @@ def main(paths, wildcards, mode, n_show, out_table, out_figure):
             ab.r2_all[j],
         )
     write_table(out_table, out)
-    title = " ".join(wildcards.values()) + f": {mode}-ablation of each channel (held-out)"
+    what = (
+        "each channel dropped (refit)" if reading == "drop" else f"{mode}-ablation of each channel"
+    )
+    title = " ".join(wildcards.values()) + f": {what} (held-out)"
     save_figure(ablation_figure(out, n_show, title), out_figure)
 
 
@@ -120,7 +153,7 @@ if __name__ == "__main__":
         snakemake = mock_snakemake(
             "interpret_ablation", model="alexnet", layer="fc6", subject="sub-01", roi="VTC"
         )
-    with rule_log(snakemake.log[0]):
+    with rule_log(snakemake.log[0]) as log:
         main(
             {
                 k: snakemake.input[k]
@@ -131,4 +164,6 @@ if __name__ == "__main__":
             snakemake.params.n_show,
             snakemake.output.table,
             snakemake.output.figure,
+            snakemake.params.reading,
+            log,
         )

@@ -214,6 +214,7 @@ rule interpret_ablation:
         runtime=10,
     params:
         mode=lambda wildcards: config["interpret"]["ablation"]["mode"],
+        reading=lambda wildcards: config["interpret"]["ablation"]["reading"],
         n_show=20,
     script:
         "../../scripts/interpret_ablation.py"

@@ -222,15 +222,13 @@ class CVAblation:
         return np.argsort(-imp.T, axis=1, kind="stable")
 
 
-def fold_scores(
-    readouts: SplitReadouts, predictions, Yt, pooling: str = "folds"
-) -> tuple[np.ndarray, np.ndarray]:
+def fold_scores(tests, predictions, Yt, pooling: str = "folds") -> tuple[np.ndarray, np.ndarray]:
     """Cross-validated Pearson r and R² of each split's predictions of its test rows.
 
     Parameters
     ----------
-    readouts : SplitReadouts
-        Its test sets.
+    tests : list of int arrays
+        The test rows of each split (``SplitReadouts.test``).
     predictions : list of arrays of shape (..., m_s, t)
         Each split's predictions of its test rows (any leading axes, e.g. channels).
     Yt : array of shape (n, t)
@@ -244,7 +242,7 @@ def fold_scores(
     r, r2 : arrays of shape (..., t)
         NaN where a prediction is constant within every test set (r) or never finite.
     """
-    tests, predictions = list(readouts.test), list(predictions)
+    tests, predictions = list(tests), list(predictions)
     if pooling == "pooled":
         tests = [np.concatenate(tests)]
         predictions = [np.concatenate([np.asarray(P) for P in predictions], axis=-2)]
@@ -337,9 +335,96 @@ def cv_channel_ablation(
         per.append(P[None] + delta)
         constant = (L.ravel() - readouts.mean) @ readouts.weights[s] + readouts.intercept[s]
         every.append(np.broadcast_to(constant, P.shape))
-    r_full, r2_full = fold_scores(readouts, full, Yt, pooling)
-    r, r2 = fold_scores(readouts, per, Yt, pooling)
-    r_all, r2_all = fold_scores(readouts, every, Yt, pooling)
+    r_full, r2_full = fold_scores(readouts.test, full, Yt, pooling)
+    r, r2 = fold_scores(readouts.test, per, Yt, pooling)
+    r_all, r2_all = fold_scores(readouts.test, every, Yt, pooling)
+    return CVAblation(r_full, r, r2_full, r2, r_all, r2_all, "r" if metric == "r" else "r2")
+
+
+def cv_channel_drop(
+    A,
+    unit_shape,
+    Y,
+    T,
+    alpha,
+    folds,
+    alpha_scale: str = "relative",
+    metric: str = "r",
+    pooling: str = "folds",
+    progress=None,
+) -> CVAblation:
+    """The "drop" reading: refit each outer split's ridge model without each channel.
+
+    For ridge on the layer's units (``features.method: none``) in kernel form: with the
+    split's training-centered units ``Ac``, the Gram matrix is ``G = sum_c G_c``, ``G_c = Ac_c
+    Ac_c.T``; dropping channel ``c`` removes ``G_c`` from the training and the test kernels, and
+    the model is refitted with the voxel's stored alpha (relative alphas rescaled by the
+    reduced training Gram matrix, as the encode rule would on that design). Setting the
+    channel to any constant in training and test sets alike gives the same model, so ``zero``
+    and ``mean`` coincide here. This asks whether the rest of the layer can stand in for the
+    channel; the lesion reading (:func:`cv_channel_ablation`) asks what the fitted model loses.
+
+    Parameters
+    ----------
+    A : array of shape (n, p)
+        The layer's activations, channel first.
+    unit_shape : tuple of int
+    Y : array of shape (n, v)
+        Responses of the voxels the targets use.
+    T : array of shape (v, t)
+    alpha : array of shape (S, v)
+    folds : int array of shape (n,)
+    alpha_scale : {"relative", "absolute"}
+    metric, pooling : str
+        As :func:`cv_channel_ablation`.
+    progress : file-like, optional
+        Where the tqdm bar over channels goes.
+
+    Returns
+    -------
+    CVAblation
+    """
+    from tqdm import tqdm
+
+    train, test = splits_from_folds(folds)
+    A = np.asarray(A, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    T = np.asarray(T, dtype=np.float64)
+    alpha = np.asarray(alpha, dtype=np.float64).reshape(-1, Y.shape[1])[: len(train)]
+    if not np.isfinite(alpha).all():
+        raise InputError("a voxel used by a target has no alpha in some outer split (masked)")
+    n, C = A.shape[0], int(unit_shape[0])
+    grams = []  # per split: (G, per-channel G_c)
+    for tr in train:
+        Ac = (A - A[tr].mean(axis=0)).reshape(n, C, -1)
+        Gc = np.einsum("ics,jcs->cij", Ac, Ac)
+        grams.append((Gc.sum(axis=0), Gc))
+
+    def predict(s, G):
+        tr, te = train[s], test[s]
+        K = G[np.ix_(tr, tr)]
+        ym = Y[tr].mean(axis=0)
+        scale = np.trace(K) / tr.size if alpha_scale == "relative" else 1.0
+        scale = scale if scale > 0 else 1.0
+        lam, V = np.linalg.eigh(K)
+        lam = np.clip(lam, 0.0, None)
+        Z = V.T @ (Y[tr] - ym)  # (n_tr, v)
+        dual = V @ (Z / (lam[:, None] + alpha[s][None, :] * scale))
+        return (G[np.ix_(te, tr)] @ dual + ym) @ T
+
+    full, per, every = [], [], []
+    for s in range(len(train)):
+        G, Gc = grams[s]
+        full.append(predict(s, G))
+        # every channel dropped: an empty design, the training mean
+        ym = Y[train[s]].mean(axis=0) @ T
+        every.append(np.broadcast_to(ym, (test[s].size, T.shape[1])))
+        channels = tqdm(range(C), desc=f"split {s}", file=progress)
+        per.append(np.stack([predict(s, G - Gc[c]) for c in channels]))
+    Yt = Y @ T
+    r_full, r2_full = fold_scores(test, full, Yt, pooling)
+    r, r2 = fold_scores(test, per, Yt, pooling)
+    r_all, r2_all = fold_scores(test, every, Yt, pooling)
     return CVAblation(r_full, r, r2_full, r2, r_all, r2_all, "r" if metric == "r" else "r2")
 
 

@@ -62,6 +62,13 @@ def check_interpret(config: Mapping, table, source: str) -> None:
                 f"{key}.ablation.attributes: {column!r} is not a column of the stimulus table "
                 f"({', '.join(map(str, table.columns))})"
             )
+    ablation = section.get("ablation") or {}
+    method = (config.get("features") or {}).get("method", "none")
+    if ablation.get("reading") == "drop" and brain_jobs_configured(section) and method != "none":
+        raise InputError(
+            f"{key}.ablation.reading is 'drop' (each split refitted on the layer's units "
+            f"without the channel); it needs features.method: none, not {method!r}"
+        )
     for model, pairs in ((section.get("ablation") or {}).get("upstream") or {}).items():
         check_upstream(config, model, pairs, f"{key}.ablation.upstream.{model}")
     for name, entry in (section.get("finetune") or {}).items():

@@ -198,7 +198,7 @@ def lesion_scores(
     """
     A = np.asarray(A, dtype=np.float64)
     preds = [readouts.predict(s, A[te]) for s, te in enumerate(readouts.test)]
-    r, r2 = fold_scores(readouts, preds, Yt, pooling)
+    r, r2 = fold_scores(readouts.test, preds, Yt, pooling)
     spread = np.ptp(A, axis=0).max() if A.size else 0.0
     constant = bool(spread <= 1e-12 * max(float(np.abs(A).max()), 1e-300))
     return {"r": r, "r2": r2, "constant": constant}

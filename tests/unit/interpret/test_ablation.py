@@ -20,6 +20,7 @@ from dnnmap.encoding._ridge_solver import gram_scale
 from dnnmap.errors import InputError
 from dnnmap.interpret.ablation import (
     cv_channel_ablation,
+    cv_channel_drop,
     read_encoding_splits,
     split_readouts,
     splits_from_folds,
@@ -100,6 +101,36 @@ def test_cv_ablation_matches_sklearn_loop(mode, features):
     pooled = cv_channel_ablation(ro, A, SHAPE, Y @ T, mode, pooling="pooled")
     np.testing.assert_allclose(pooled.r_full, pooled_r[0], atol=1e-6)
     np.testing.assert_allclose(pooled.r, pooled_r[1:], atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", ["relative", "absolute"])
+def test_drop_reading_matches_sklearn_refit_without_the_channel(scale):
+    """Each split refitted by sklearn Ridge on the units minus the channel's columns (the
+    stored alpha; relative: times the reduced training Gram's mean eigenvalue): within 1e-6.
+    Nothing dropped equals the lesion reading's intact score; every channel: the training
+    mean, r undefined."""
+    _, A, Y, folds, alpha, T = _data(seed=6)
+    out = cv_channel_drop(A, SHAPE, Y, T, alpha, folds, scale)
+    ro = split_readouts(A, A, Y, T, alpha, folds, scale)
+    lesion = cv_channel_ablation(ro, A, SHAPE, Y @ T)
+    np.testing.assert_allclose(out.r_full, lesion.r_full, atol=1e-8)
+    assert np.isnan(out.r_all).all()
+    S, C = alpha.shape[0], SHAPE[0]
+    r = np.zeros((S, C, T.shape[1]))
+    for s in range(S):
+        tr, te = np.flatnonzero(folds != s), np.flatnonzero(folds == s)
+        for c in range(C):
+            X = np.delete(A, np.s_[c * PER : (c + 1) * PER], axis=1)
+            k = gram_scale(X[tr]) if scale == "relative" else 1.0
+            P = np.column_stack(
+                [
+                    Ridge(alpha=alpha[s, j] * k).fit(X[tr], Y[tr, j]).predict(X[te])
+                    for j in range(Y.shape[1])
+                ]
+            )
+            P = P @ T
+            r[s, c] = [pearsonr(P[:, j], (Y[te] @ T)[:, j])[0] for j in range(T.shape[1])]
+    np.testing.assert_allclose(out.r, r.mean(axis=0), atol=1e-6)
 
 
 def test_intact_predictions_are_the_encodings_out_of_fold_predictions():

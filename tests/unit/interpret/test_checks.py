@@ -83,6 +83,11 @@ def test_good_section_passes_and_disabled_is_not_checked():
             "'animacy' is not a column of the stimulus table (stim_id, category)",
         ),
         (
+            {"interpret__ablation": {"reading": "drop"}, "features": {"method": "pca"}},
+            "ablation.reading is 'drop' (each split refitted on the layer's units without the "
+            "channel); it needs features.method: none, not 'pca'",
+        ),
+        (
             {"interpret__ablation": {"upstream": {"net": {"conv3": "fc7"}}}},
             "ablation.upstream.net.conv3: layer 'fc7' of net was not recorded",
         ),
