@@ -145,8 +145,7 @@ def split_readouts(
     -------
     SplitReadouts
     """
-    from dnnmap.encoding._ridge_solver import gram_scale
-    from dnnmap.encoding.ridge import ridge_svd
+    from dnnmap.encoding.ridge import gram_scale, ridge_svd
     from dnnmap.features.folds import compact_features
 
     train, test = splits_from_folds(folds)

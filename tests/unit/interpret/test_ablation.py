@@ -16,7 +16,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
 
-from dnnmap.encoding._ridge_solver import gram_scale
+from dnnmap.encoding.ridge import gram_scale
 from dnnmap.errors import InputError
 from dnnmap.interpret.ablation import (
     cv_channel_ablation,
