@@ -20,6 +20,7 @@ prediction is constant within each test set: r is undefined (NaN), reported as s
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -29,6 +30,8 @@ from tqdm import tqdm
 
 from dnnmap.errors import InputError
 from dnnmap.interpret.ablation import MODES, SplitReadouts, fold_scores
+
+LOG = logging.getLogger("dnnmap")
 
 ALL = -2
 """Channel label of the lesion of every channel at once."""
@@ -41,6 +44,13 @@ class _StopForwardError(Exception):
 class LesionedNetwork:
     """A network whose upstream module's channels can be set to a constant, read at a
     downstream module.
+
+    Several lesions share one pass: with ``replicas`` (one channel set per replica) the
+    upstream output of a batch of ``b`` stimuli is repeated once per replica, replica ``j``
+    gets lesion ``j``, and the modules after it run on the ``len(replicas) * b`` rows, so the
+    network before the upstream layer runs once for all of them. A network whose later
+    modules also read tensors from before the upstream layer (a skip connection around it)
+    cannot take the repeated batch; :func:`upstream_lesions` then runs one lesion per pass.
 
     Parameters
     ----------
@@ -59,7 +69,7 @@ class LesionedNetwork:
             if path not in named:
                 raise InputError(f"the network has no module {path!r}")
         self._up, self._down = named[upstream], named[downstream]
-        self.channels: torch.Tensor | None = None
+        self.replicas: list[torch.Tensor] | None = None
         self.fill: torch.Tensor | None = None
         self._seen_up = False
         self._up_out = None
@@ -67,11 +77,13 @@ class LesionedNetwork:
 
     def _up_hook(self, _module, _inputs, output):
         self._seen_up = True
-        if self.channels is None:
+        if not self.replicas:
             self._up_out = output
             return None
-        out = output.clone()
-        out[:, self.channels] = self.fill[self.channels].to(out.dtype)
+        b, k = output.shape[0], len(self.replicas)
+        out = output.repeat(k, *([1] * (output.dim() - 1)))
+        for j, channels in enumerate(self.replicas):
+            out[j * b : (j + 1) * b, channels] = self.fill[channels].to(out.dtype)
         self._up_out = out
         return out
 
@@ -83,12 +95,14 @@ class LesionedNetwork:
 
     @torch.no_grad()
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Upstream output (after the lesion) and downstream output for inputs ``x``.
+        """Upstream output (after the lesions) and downstream output for inputs ``x``.
 
         Returns
         -------
-        up : tensor of shape (b, C, ...)
-        down : tensor of shape (b, *downstream unit shape)
+        up : tensor of shape (k * b, C, ...)
+            ``k`` the number of replicas (1 without).
+        down : tensor of shape (k * b, *downstream unit shape)
+            Replica ``j`` in rows ``j * b`` to ``(j + 1) * b``.
         """
         self._seen_up, self._up_out, self._down_out = False, None, None
         handles = [
@@ -107,6 +121,10 @@ class LesionedNetwork:
         return self._up_out, self._down_out
 
 
+MEMORY_BYTES = 512 * 2**20
+"""Bound on the downstream activations held for the lesions of one pass."""
+
+
 def upstream_lesions(
     model: nn.Module,
     upstream: str,
@@ -116,6 +134,7 @@ def upstream_lesions(
     channels: Sequence[int] | None = None,
     batch_size: int = 32,
     progress=None,
+    per_pass: int = 8,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Downstream activations with nothing, each channel, and every channel of the upstream
     layer ablated.
@@ -132,8 +151,13 @@ def upstream_lesions(
     channels : sequence of int, optional
         Upstream channels ablated one at a time (default: all).
     batch_size : int
+        Stimuli per pass.
     progress : file-like, optional
         Where the tqdm bar goes.
+    per_pass : int
+        Lesions run in one pass (:class:`LesionedNetwork`), fewer when the downstream
+        activations of all stimuli would exceed :data:`MEMORY_BYTES`; 1 for networks that
+        cannot take it.
 
     Yields
     ------
@@ -147,16 +171,22 @@ def upstream_lesions(
     net = LesionedNetwork(model, upstream, downstream)
     n = x.shape[0]
 
-    def run_all() -> tuple[np.ndarray, torch.Tensor]:
-        downs, up_sum = [], None
+    def run_all(replicas) -> tuple[list[np.ndarray], torch.Tensor]:
+        net.replicas = replicas
+        k = max(len(replicas or ()), 1)
+        downs, up_sum = [[] for _ in range(k)], None
         for start in range(0, n, batch_size):
             up, down = net.run(x[start : start + batch_size])
-            total = up.double().sum(dim=0)
-            up_sum = total if up_sum is None else up_sum + total
-            downs.append(down.reshape(down.shape[0], -1).double().cpu().numpy())
-        return np.concatenate(downs), up_sum / n
+            b = down.shape[0] // k
+            if replicas is None:
+                total = up.double().sum(dim=0)
+                up_sum = total if up_sum is None else up_sum + total
+            flat = down.reshape(k, b, -1).double().cpu().numpy()
+            for j in range(k):
+                downs[j].append(flat[j])
+        return [np.concatenate(d) for d in downs], (None if up_sum is None else up_sum / n)
 
-    intact, up_mean = run_all()
+    (intact,), up_mean = run_all(None)
     n_ch = up_mean.shape[0]
     chosen = list(range(n_ch)) if channels is None else [int(c) for c in channels]
     bad = [c for c in chosen if not 0 <= c < n_ch]
@@ -164,14 +194,28 @@ def upstream_lesions(
         raise InputError(
             f"upstream channels {bad[:5]} are outside the layer, which has {n_ch} channels"
         )
-    net.fill = torch.zeros_like(up_mean) if mode == "zero" else up_mean
-    net.fill = net.fill.to(x.device)
+    net.fill = (torch.zeros_like(up_mean) if mode == "zero" else up_mean).to(x.device)
     yield -1, intact
-    for c in tqdm(chosen, desc="upstream channels", file=progress):
-        net.channels = torch.tensor([c], device=x.device)
-        yield c, run_all()[0]
-    net.channels = torch.arange(n_ch, device=x.device)
-    yield ALL, run_all()[0]
+    k = max(1, min(int(per_pass), MEMORY_BYTES // max(intact.nbytes, 1)))
+    bar = tqdm(total=len(chosen), desc="upstream channels", file=progress)
+    done = 0
+    while done < len(chosen):
+        chunk = chosen[done : done + k]
+        replicas = [torch.tensor([c], device=x.device) for c in chunk]
+        try:
+            outs, _ = run_all(replicas)
+        except RuntimeError:
+            if k == 1:
+                raise
+            LOG.info("the network cannot run %d lesions in one pass; one per pass", k)
+            k = 1
+            continue
+        yield from zip(chunk, outs, strict=True)
+        done += len(chunk)
+        bar.update(len(chunk))
+    bar.close()
+    (every,), _ = run_all([torch.arange(n_ch, device=x.device)])
+    yield ALL, every
 
 
 def lesion_scores(

@@ -115,3 +115,40 @@ def test_bad_requests():
         list(upstream_lesions(net, "down", "up", x))
     with pytest.raises(InputError, match="ablation mode 'noise'"):
         list(upstream_lesions(net, "up", "down", x, mode="noise"))
+
+
+def test_lesions_sharing_a_pass_equal_one_per_pass():
+    net = _network(3)
+    x = torch.randn(20, 3, 12, 12)
+    one = dict(upstream_lesions(net, "up", "down", x, "mean", batch_size=8, per_pass=1))
+    many = dict(upstream_lesions(net, "up", "down", x, "mean", batch_size=8, per_pass=4))
+    assert one.keys() == many.keys()
+    for c in one:
+        np.testing.assert_allclose(many[c], one[c], atol=1e-6)
+
+
+class _Skip(nn.Module):
+    """A skip connection around the upstream layer: ``down(relu(up(h)) + h)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.up = nn.Conv2d(4, 4, 3, padding=1)
+        self.down = nn.Identity()
+
+    def forward(self, x):
+        h = torch.relu(self.c1(x))
+        return self.down(torch.relu(self.up(h)) + h)
+
+
+def test_a_skip_connection_runs_one_lesion_per_pass_and_keeps_stimulus_information():
+    torch.manual_seed(0)
+    net = _Skip()
+    x = torch.randn(6, 3, 8, 8)
+    out = dict(upstream_lesions(net, "up", "down", x, "zero", per_pass=3))
+    with torch.no_grad():
+        h = torch.relu(net.c1(x))
+        u = net.up(h)
+        u[:, 2] = 0.0
+        np.testing.assert_allclose(out[2], (torch.relu(u) + h).reshape(6, -1).numpy(), atol=1e-6)
+    assert np.ptp(out[ALL], axis=0).max() > 0  # the skip carries the stimulus around the lesion
