@@ -181,9 +181,11 @@ def split_readouts(
 
 @dataclass(frozen=True)
 class CVAblation:
-    """Cross-validated scores of every target with each channel ablated (lesion reading).
+    """Cross-validated scores of every target with each channel ablated (lesion or drop
+    reading).
 
-    Each score is the mean over the outer test sets of the score within each.
+    Each score is the mean over the outer test sets of the score within each (or the score
+    of the predictions pooled over them, with the encoding's ``pooling: pooled``).
 
     Attributes
     ----------
@@ -193,7 +195,8 @@ class CVAblation:
         Channel c ablated in the held-out stimuli.
     r_all, r2_all : arrays of shape (t,)
         Every channel ablated: the prediction is constant within a test set, so r is
-        undefined (NaN) and R² is that of a constant.
+        undefined (NaN; pooled over test sets, the splits' constants differ and it is not)
+        and R² is that of a constant.
     metric : {"r", "r2"}
         The score of ``importance`` and the ranking (the encoding's ``score_metric``;
         ``signed_sqrt_r2`` ranks by r2).
