@@ -77,6 +77,25 @@ def ablation_table(ab, names, mode) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def check_against_encoding(ab, T, enc) -> None:
+    """Log how closely the intact held-out score of each single-voxel target reproduces the
+    encoding file's score of that voxel (same folds, alphas and score)."""
+    single = [j for j in range(T.shape[1]) if np.count_nonzero(T[:, j]) == 1]
+    if not single or enc.score is None or enc.n_repeats > 1:
+        return
+    intact = ab.r_full if enc.metric == "r" else ab.r2_full
+    if enc.metric not in ("r", "r2"):
+        return
+    voxel = [int(np.flatnonzero(T[:, j])[0]) for j in single]
+    gap = float(np.nanmax(np.abs(intact[single] - enc.score[voxel])))
+    LOG.info(
+        "intact held-out %s of %d voxel targets reproduces the encoding file's score to %.2g",
+        enc.metric,
+        len(single),
+        gap,
+    )
+
+
 def main(paths, wildcards, mode, n_show, out_table, out_figure, reading="lesion", log=None):
     table = read_stimuli(paths["stimuli"])
     stim_ids = list(table["stim_id"])
@@ -124,6 +143,7 @@ def main(paths, wildcards, mode, n_show, out_table, out_figure, reading="lesion"
             readouts.reconstruction_error,
         )
         ab = cv_channel_ablation(readouts, A, unit_shape, Y @ T, mode, enc.metric, enc.pooling)
+    check_against_encoding(ab, T, enc)
     out = ablation_table(ab, spec.names, mode)
     for j, name in enumerate(spec.names):
         top = ab.ranking()[j, :5]

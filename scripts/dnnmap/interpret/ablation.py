@@ -549,6 +549,8 @@ class EncodingSplits:
     n_repeats : int
     pooling : str
         The encoding's ``pooling`` (``folds`` or ``pooled``).
+    score : array of shape (v,) or None
+        The encoding's score of each requested voxel.
     """
 
     folds: np.ndarray
@@ -557,6 +559,7 @@ class EncodingSplits:
     alpha_scale: str
     n_repeats: int
     pooling: str = "folds"
+    score: np.ndarray | None = None
 
 
 def read_encoding_splits(path, stim_ids, index) -> EncodingSplits:
@@ -588,6 +591,7 @@ def read_encoding_splits(path, stim_ids, index) -> EncodingSplits:
             raise InputError(f"{path}: no {', '.join(missing)}; expected an encoding file")
         ids = read_strings(f["stim_id"])
         folds, alpha, enc_index = f["folds"][()], f["alpha"][()], f["index"][()]
+        score = f["score"][()] if "score" in f else None
         estimator = str(f.attrs.get("estimator", ""))
         metric = str(f.attrs.get("score_metric", "r"))
         pooling = str(f.attrs.get("pooling", "folds"))
@@ -610,7 +614,8 @@ def read_encoding_splits(path, stim_ids, index) -> EncodingSplits:
         raise InputError(f"{path}: grayordinates {lost[:5]} are not in the encoding file")
     folds = np.asarray(folds, dtype=np.int64)[[position[s] for s in stim_ids]]
     n_first = int(folds.max()) + 1
-    alpha = np.asarray(alpha, dtype=np.float64)[:n_first][:, [column[int(g)] for g in index]]
+    columns = [column[int(g)] for g in index]
+    alpha = np.asarray(alpha, dtype=np.float64)[:n_first][:, columns]
     return EncodingSplits(
         folds,
         alpha,
@@ -618,4 +623,5 @@ def read_encoding_splits(path, stim_ids, index) -> EncodingSplits:
         str(cv.get("alpha_scale", "relative")),
         int(cv.get("n_repeats", 1)),
         pooling,
+        None if score is None else np.asarray(score, dtype=np.float64)[columns],
     )
