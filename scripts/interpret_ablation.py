@@ -1,15 +1,25 @@
-"""Channel ablation through an ROI's encoding model: the drop in accuracy when each channel of
-the encoding layer is set to its mean (or zero), ranked (dnnmap.interpret.ablation).
+"""Channel ablation measured by cross-validated accuracy: the change in an ROI's (and its
+voxels') held-out encoding score when each channel of the encoding layer is zeroed or set to
+its training mean in the test stimuli of every outer split (lesion reading), ranked
+(dnnmap.interpret.ablation).
 
 Rule ``interpret_ablation``.
 Inputs: ``stimuli`` (results/stimuli.tsv), ``activations`` (results/activations/{model}.h5),
-``brain`` (results/brain/{subject}/{roi}.h5: the measured responses), ``readout``
-(results/interpret/{model}/{layer}/brain/{subject}/{roi}/readout.h5: the encoding model
-refitted on all stimuli as a read-out of the layer's units).
-Outputs: ``table`` (ablation.tsv: one row per target and channel with ``r_full``, ``r``
-ablated, ``importance`` = r_full - r, ``mse_full``, ``mse`` and ``rank`` (1: most important)),
-``figure`` (the most important channels per target, PNG).
-Params: ``mode`` (config ``interpret.ablation.mode``), ``n_show`` (channels drawn).
+``features`` (results/features/{model}/{layer}.h5: the encode rule's design),
+``brain`` (results/brain/{subject}/{roi}.h5: the measured responses), ``encoding``
+(results/encoding/{subject}/{model}/{layer}/{roi}.h5: the outer folds and each split's alpha,
+read by stimulus id and grayordinate), ``readout``
+(results/interpret/{model}/{layer}/brain/{subject}/{roi}/readout.h5: the targets, their
+voxels and weights).
+Outputs: ``table`` (ablation.tsv: one row per target and channel, ``channel`` -2 for every
+channel at once (r undefined, NaN; its importance the drop to r = 0), with the
+cross-validated ``r_full``/``r`` and ``r2_full``/``r2`` intact and
+ablated, ``importance`` (drop in the encoding's score: r, or R² for ``encoding.score`` r2 or
+signed_sqrt_r2), ``rank`` (1: most important), ``mode``), ``figure`` (the most important
+channels per target, PNG).
+Params: ``mode`` (config ``interpret.ablation.mode``), ``reading`` (config
+``interpret.ablation.reading``: ``lesion``, or ``drop``: each split refitted without the
+channel, ``mode`` then "drop"), ``n_show`` (channels drawn).
 Wildcards: ``model``, ``layer``, ``subject``, ``roi``.
 """
 
@@ -18,11 +28,18 @@ import logging
 import h5py
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from dnnmap.encoding.io import read_layer_units, read_roi
+from dnnmap.errors import InputError
+from dnnmap.features.folds import load_features
 from dnnmap.figures import save_figure
-from dnnmap.interpret.ablation import ablate_channels
+from dnnmap.interpret.ablation import (
+    cv_channel_ablation,
+    cv_channel_drop,
+    read_encoding_splits,
+    split_readouts,
+)
+from dnnmap.interpret.ablation_figure import ablation_figure
 from dnnmap.interpret.targets import read_targets
 from dnnmap.logs import rule_log
 from dnnmap.stimuli import read_stimuli
@@ -31,65 +48,121 @@ from dnnmap.store import write_table
 LOG = logging.getLogger("dnnmap")
 
 
-def ablation_table(ab, names) -> pd.DataFrame:
-    """One row per target and channel, channels in layer order."""
+def ablation_table(ab, names, mode) -> pd.DataFrame:
+    """One row per target and channel (channels in layer order, then -2: every channel)."""
     C, t = ab.r.shape
     ranks = np.empty((t, C), dtype=np.int64)
     np.put_along_axis(ranks, ab.ranking(), np.arange(1, C + 1)[None, :], axis=1)
-    return pd.DataFrame(
-        {
-            "target": np.repeat(names, C),
-            "channel": np.tile(np.arange(C), t),
-            "r_full": np.repeat(ab.r_full, C),
-            "r": ab.r.T.ravel(),
-            "importance": ab.importance.T.ravel(),
-            "mse_full": np.repeat(ab.mse_full, C),
-            "mse": ab.mse.T.ravel(),
-            "rank": ranks.ravel(),
-        }
+    full = ab.r_full if ab.metric == "r" else ab.r2_full
+    # every channel: r is undefined (a constant prediction); its drop is taken to chance, 0
+    every = np.nan_to_num(ab.r_all, nan=0.0) if ab.metric == "r" else ab.r2_all
+    frames = []
+    for j, name in enumerate(names):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "target": name,
+                    "channel": np.r_[np.arange(C), -2],
+                    "r_full": ab.r_full[j],
+                    "r": np.r_[ab.r[:, j], ab.r_all[j]],
+                    "r2_full": ab.r2_full[j],
+                    "r2": np.r_[ab.r2[:, j], ab.r2_all[j]],
+                    "importance": np.r_[ab.importance[:, j], full[j] - every[j]],
+                    "rank": np.r_[ranks[j], 0],
+                    "metric": ab.metric,
+                    "mode": mode,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def check_against_encoding(ab, T, enc) -> None:
+    """Log how closely the intact held-out score of each single-voxel target reproduces the
+    encoding file's score of that voxel (same folds, alphas and score)."""
+    single = [j for j in range(T.shape[1]) if np.count_nonzero(T[:, j]) == 1]
+    if not single or enc.score is None or enc.n_repeats > 1:
+        return
+    intact = ab.r_full if enc.metric == "r" else ab.r2_full
+    if enc.metric not in ("r", "r2"):
+        return
+    voxel = [int(np.flatnonzero(T[:, j])[0]) for j in single]
+    gap = float(np.nanmax(np.abs(intact[single] - enc.score[voxel])))
+    LOG.info(
+        "intact held-out %s of %d voxel targets reproduces the encoding file's score to %.2g",
+        enc.metric,
+        len(single),
+        gap,
     )
 
 
-def ablation_figure(table: pd.DataFrame, n_show: int, title: str) -> Figure:
-    """The ``n_show`` most important channels of each target, as bars."""
-    names = list(dict.fromkeys(table["target"]))
-    fig = Figure(figsize=(6, 1.8 * len(names) + 0.5), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(len(names), 1, squeeze=False)[:, 0])
-    for ax, name in zip(axes, names, strict=True):
-        rows = table[table["target"] == name].nsmallest(n_show, "rank")
-        ax.bar(range(len(rows)), rows["importance"], color="tab:blue")
-        ax.set_xticks(range(len(rows)), [str(c) for c in rows["channel"]], fontsize=6)
-        ax.set_ylabel("drop in r", fontsize=7)
-        ax.set_title(f"{name} (r {rows['r_full'].iloc[0]:.3f} intact)", fontsize=8)
-        ax.tick_params(labelsize=6)
-    axes[-1].set_xlabel("channel", fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    return fig
-
-
-def main(paths, wildcards, mode, n_show, out_table, out_figure):
+def main(paths, wildcards, mode, n_show, out_table, out_figure, reading="lesion", log=None):
     table = read_stimuli(paths["stimuli"])
     stim_ids = list(table["stim_id"])
     spec = read_targets(paths["readout"])
     A, unit_shape = read_layer_units(paths["activations"], spec.layer, stim_ids, paths["stimuli"])
-    Y = read_roi(paths["brain"], stim_ids, paths["stimuli"])["responses"].astype(np.float64)
+    roi = read_roi(paths["brain"], stim_ids, paths["stimuli"])
     with h5py.File(paths["readout"], "r") as f:
         cols, T = f["voxel_column"][()], f["target_weights"][()]
-    ab = ablate_channels(
-        A, unit_shape, spec.weights, spec.mean, spec.intercept, Y[:, cols] @ T, mode
-    )
-    out = ablation_table(ab, spec.names)
+    enc = read_encoding_splits(paths["encoding"], stim_ids, roi["index"][cols])
+    if enc.n_repeats > 1:
+        LOG.warning(
+            "%d repeats of the outer folds: the first repeat's %d splits are ablated",
+            enc.n_repeats,
+            enc.alpha.shape[0],
+        )
+    X = load_features(paths["features"], stim_ids, paths["stimuli"])
+    Y = roi["responses"][:, cols].astype(np.float64)
+    if reading == "drop":
+        method = X.attrs.get("method", "none")
+        if method != "none":
+            raise InputError(
+                f"{paths['features']}: features method {method!r}; interpret.ablation.reading: "
+                "drop refits ridge on the layer's units without each channel (features.method: "
+                "none)"
+            )
+        ab = cv_channel_drop(
+            A,
+            unit_shape,
+            Y,
+            T,
+            enc.alpha,
+            enc.folds,
+            enc.alpha_scale,
+            enc.metric,
+            enc.pooling,
+            log,
+        )
+        mode = "drop"
+    else:
+        readouts = split_readouts(A, X, Y, T, enc.alpha, enc.folds, enc.alpha_scale)
+        LOG.info(
+            "%d outer splits refitted with their stored alphas; unit read-outs reproduce them "
+            "to %.2g (relative)",
+            len(readouts.test),
+            readouts.reconstruction_error,
+        )
+        ab = cv_channel_ablation(readouts, A, unit_shape, Y @ T, mode, enc.metric, enc.pooling)
+    check_against_encoding(ab, T, enc)
+    out = ablation_table(ab, spec.names, mode)
     for j, name in enumerate(spec.names):
         top = ab.ranking()[j, :5]
         LOG.info(
-            "%s: r %.3f intact; most important channels %s (drop in r %s)",
+            "%s: cross-validated r %.3f (R2 %.3f) intact; most important channels %s "
+            "(drop in %s %s); every channel ablated: r undefined (constant prediction), R2 %.3f",
             name,
             ab.r_full[j],
+            ab.r2_full[j],
             top.tolist(),
+            ab.metric,
             np.round(ab.importance[top, j], 4).tolist(),
+            ab.r2_all[j],
         )
     write_table(out_table, out)
-    title = " ".join(wildcards.values()) + f": {mode}-ablation of each channel (in-sample r)"
+    what = (
+        "each channel dropped (refit)" if reading == "drop" else f"{mode}-ablation of each channel"
+    )
+    title = " ".join(wildcards.values()) + f": {what} (held-out)"
     save_figure(ablation_figure(out, n_show, title), out_figure)
 
 
@@ -100,12 +173,17 @@ if __name__ == "__main__":
         snakemake = mock_snakemake(
             "interpret_ablation", model="alexnet", layer="fc6", subject="sub-01", roi="VTC"
         )
-    with rule_log(snakemake.log[0]):
+    with rule_log(snakemake.log[0]) as log:
         main(
-            {k: snakemake.input[k] for k in ("stimuli", "activations", "brain", "readout")},
+            {
+                k: snakemake.input[k]
+                for k in ("stimuli", "activations", "features", "brain", "encoding", "readout")
+            },
             dict(snakemake.wildcards),
             snakemake.params.mode,
             snakemake.params.n_show,
             snakemake.output.table,
             snakemake.output.figure,
+            snakemake.params.reading,
+            log,
         )

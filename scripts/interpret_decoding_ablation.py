@@ -8,8 +8,9 @@ Output: results/interpret/{model}/{layer}/units/decoding_ablation.tsv: one row p
 and channel (``channel`` -1: nothing ablated, -2: every channel ablated) with the mean
 cross-validated ``accuracy``, the drop from the intact ``importance``, ``rank`` (1: most
 important) and ``chance`` (the most frequent class's share).
-Params: ``attributes`` (config ``interpret.ablation.attributes``), ``n_folds`` and ``seed``
-(config ``decoding``). Wildcards: ``model``, ``layer``.
+Params: ``attributes`` (config ``interpret.ablation.attributes``), ``mode`` (config
+``interpret.ablation.mode``: ablated units set to their training mean or to zero),
+``n_folds`` and ``seed`` (config ``decoding``). Wildcards: ``model``, ``layer``.
 """
 
 import logging
@@ -26,12 +27,14 @@ from dnnmap.store import write_table
 LOG = logging.getLogger("dnnmap")
 
 
-def main(stimuli_path, activations_path, layer, attributes, n_folds, seed, out_path):
+def main(stimuli_path, activations_path, layer, attributes, n_folds, seed, out_path, mode="mean"):
     table = read_stimuli(stimuli_path)
     A, unit_shape = read_layer_units(activations_path, layer, list(table["stim_id"]), stimuli_path)
     frames = []
     for attribute in attributes:
-        out = decoding_ablation(A, unit_shape, table[attribute].astype(str), n_folds, seed)
+        out = decoding_ablation(
+            A, unit_shape, table[attribute].astype(str), n_folds, seed, mode=mode
+        )
         order = np.argsort(-out.importance, kind="stable")
         rank = np.empty(order.size, dtype=np.int64)
         rank[order] = np.arange(1, order.size + 1)
@@ -44,6 +47,7 @@ def main(stimuli_path, activations_path, layer, attributes, n_folds, seed, out_p
                     "importance": np.r_[0.0, out.accuracy_full - out.accuracy_all, out.importance],
                     "rank": np.r_[0, 0, rank],
                     "chance": out.chance,
+                    "mode": mode,
                 }
             )
         )
@@ -75,4 +79,5 @@ if __name__ == "__main__":
             snakemake.params.n_folds,
             snakemake.params.seed,
             snakemake.output[0],
+            snakemake.params.mode,
         )

@@ -83,7 +83,8 @@ def test_demo_dag(tmp_path):
         assert counts[f"interpret_{rule}_units"] == 1 and counts[f"interpret_{rule}_brain"] == 1
     assert counts["interpret_readout"] == counts["interpret_ablation"] == 1
     assert counts["interpret_receptive_fields"] == 1
-    total += 9
+    assert counts["interpret_finetune"] == 1  # AlexNet's last layer on the category
+    total += 10
     assert counts["plot_brain_maps"] == subjects  # one brain picture per subject x model
     total += subjects
     assert counts["total"] == total

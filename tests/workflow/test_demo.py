@@ -283,6 +283,32 @@ def test_decoding_reads_categories_from_layers_and_regions(demo):
     assert (demo / "results/decoding/alexnet/category.png").stat().st_size > 10_000
 
 
+def test_ablation_is_cross_validated_and_finetuning_beats_chance(demo):
+    """The ablation refits each outer split from the encoding file's folds and alphas: its
+    intact held-out r of a voxel target is that voxel's encoding score. Fine-tuning keeps an
+    epoch above chance and writes its figure."""
+    import json
+
+    import torch
+
+    folder = demo / "results/interpret/alexnet/fc6/brain/sub-01/VTC"
+    table = pd.read_csv(folder / "ablation.tsv", sep="\t")
+    with h5py.File(demo / "results/encoding/sub-01/alexnet/fc6/VTC.h5", "r") as f:
+        score = dict(zip(f["index"][()].tolist(), f["score"][()].tolist(), strict=True))
+    voxels = [name for name in table["target"].unique() if "_v" in name]
+    assert voxels
+    for name in voxels:
+        rows = table[table["target"] == name]
+        assert abs(rows["r_full"].iloc[0] - score[int(name.rsplit("_v", 1)[1])]) < 1e-4
+        single = rows[rows["channel"] >= 0]
+        assert sorted(single["rank"]) == list(range(1, len(single) + 1))
+        assert rows.loc[rows["channel"] == -2, "r"].isna().all()  # constant prediction
+    record = torch.load(demo / "results/finetune/category.pth", weights_only=True)
+    provenance = json.loads(record["dnnmap_provenance"])
+    assert provenance["val_accuracy"] > provenance["chance"] and provenance["input_size"] == 64
+    assert (demo / "results/finetune/category.png").stat().st_size > 10_000
+
+
 def test_maps_are_cifti_dscalars(demo):
     layers = demo_config()["models"]["alexnet"]["layers"]
     for subject in ("sub-01", "sub-02"):  # the brain pictures of the maps (plot_brain_maps)

@@ -21,7 +21,10 @@ def test_interpret_jobs_per_layer_subject_and_roi(tmp_path):
     )
     config["interpret"]["saliency"]["enabled"] = False
     config["interpret"]["finetune"] = {"cat": {"model": "alexnet", "attribute": "category"}}
-    config["interpret"]["ablation"] = {"attributes": ["category"]}
+    config["interpret"]["ablation"] = {
+        "attributes": ["category"],
+        "upstream": {"alexnet": {"conv3": "fc6"}},
+    }
     proc = run_workflow(tmp_path, config, "-n")
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout)
@@ -33,6 +36,9 @@ def test_interpret_jobs_per_layer_subject_and_roi(tmp_path):
     assert "interpret_saliency_units" not in counts and "interpret_saliency_brain" not in counts
     assert "results/interpret/alexnet/conv1/brain/sub-02/V1/readout.h5" in proc.stdout
     assert counts["interpret_finetune"] == 1 and "results/finetune/cat.pth" in proc.stdout
+    assert "results/finetune/cat.png" in proc.stdout
+    assert counts["interpret_upstream_ablation"] == 2 * 2  # subjects x ROIs, read at fc6
+    assert "results/interpret/alexnet/fc6/brain/sub-02/V1/upstream_conv3.tsv" in proc.stdout
 
 
 def test_bad_interpret_targets_stop_before_any_job(tmp_path):

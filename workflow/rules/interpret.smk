@@ -191,7 +191,9 @@ rule interpret_ablation:
     input:
         stimuli=STIMULI,
         activations=ACTIVATIONS,
+        features=FEATURES,
         brain=ROI,
+        encoding=ENCODING,
         readout=f"{INTERPRET_BRAIN}/readout.h5",
     output:
         table=f"{INTERPRET_BRAIN}/ablation.tsv",
@@ -212,6 +214,7 @@ rule interpret_ablation:
         runtime=10,
     params:
         mode=lambda wildcards: config["interpret"]["ablation"]["mode"],
+        reading=lambda wildcards: config["interpret"]["ablation"]["reading"],
         n_show=20,
     script:
         "../../scripts/interpret_ablation.py"
@@ -278,6 +281,7 @@ rule interpret_decoding_ablation:
         runtime=30,
     params:
         attributes=lambda wildcards: config["interpret"]["ablation"]["attributes"],
+        mode=lambda wildcards: config["interpret"]["ablation"]["mode"],
         n_folds=config["decoding"]["n_folds"],
         seed=config["decoding"]["seed"],
     script:
@@ -290,8 +294,9 @@ rule interpret_finetune:
         weights=finetune_weights,
     output:
         weights=FINETUNE_WEIGHTS,
-        history=report(
-            FINETUNE_HISTORY,
+        history=FINETUNE_HISTORY,
+        figure=report(
+            FINETUNE_FIGURE,
             caption="../report/interpret_finetune.rst",
             category="Interpretation",
             subcategory="fine-tuning",
@@ -314,3 +319,44 @@ rule interpret_finetune:
         background=config["stimuli"]["background"],
     script:
         "../../scripts/interpret_finetune.py"
+
+
+rule interpret_upstream_ablation:
+    input:
+        stimuli=STIMULI,
+        activations=ACTIVATIONS,
+        features=FEATURES,
+        brain=ROI,
+        encoding=ENCODING,
+        readout=f"{INTERPRET_BRAIN}/readout.h5",
+        weights=weights_input,
+    output:
+        table=f"{INTERPRET_BRAIN}/upstream_{{upstream}}.tsv",
+        figure=report(
+            f"{INTERPRET_BRAIN}/upstream_{{upstream}}.png",
+            caption="../report/interpret_upstream_ablation.rst",
+            category="Interpretation",
+            subcategory="{subject} {roi}",
+            labels={
+                "model": "{model}",
+                "layer": "{layer}",
+                "figure": "ablation of {upstream}",
+            },
+        ),
+    log:
+        "logs/interpret_upstream_ablation/{subject}/{model}/{layer}/{roi}/{upstream}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        model=lambda wildcards: config["models"][wildcards.model],
+        mode=lambda wildcards: config["interpret"]["ablation"]["mode"],
+        device=config["compute"]["device"],
+        background=config["stimuli"]["background"],
+        batch_size=config["compute"]["batch_size"],
+        n_show=20,
+    script:
+        "../../scripts/interpret_upstream_ablation.py"

@@ -108,3 +108,4 @@ INTERPRET_BRAIN = "results/interpret/{model}/{layer}/brain/{subject}/{roi}"
 # Fine-tuned weights (interpret.finetune.<name>) and their training history.
 FINETUNE_WEIGHTS = "results/finetune/{name}.pth"
 FINETUNE_HISTORY = "results/finetune/{name}.tsv"
+FINETUNE_FIGURE = "results/finetune/{name}.png"

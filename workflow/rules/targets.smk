@@ -386,6 +386,7 @@ def interpret_outputs():
             out += [
                 FINETUNE_WEIGHTS.format(name=name),
                 FINETUNE_HISTORY.format(name=name),
+                FINETUNE_FIGURE.format(name=name),
             ]
     if interpret_unit_jobs() and interpret_section()["ablation"]["attributes"]:
         out += [
@@ -396,4 +397,27 @@ def interpret_outputs():
         for job in interpret_brain_jobs():
             folder = INTERPRET_BRAIN.format(**job)
             out += [f"{folder}/ablation.{ext}" for ext in ("tsv", "png")]
+    out += interpret_upstream_outputs()
+    return out
+
+
+def interpret_upstream_outputs():
+    """Ablation of upstream layers read at a downstream layer's encoding model
+    (interpret.ablation.upstream: {model: {upstream: downstream}}), per subject and ROI of
+    interpret.brain."""
+    section = interpret_section()
+    if section is None or not section["ablation"]["enabled"]:
+        return []
+    brain = section["brain"]
+    out = []
+    for model, pairs in (section["ablation"].get("upstream") or {}).items():
+        for upstream, downstream in pairs.items():
+            for subject in brain["subjects"]:
+                for roi in brain["rois"]:
+                    folder = INTERPRET_BRAIN.format(
+                        model=model, layer=downstream, subject=subject, roi=roi
+                    )
+                    out += [
+                        f"{folder}/upstream_{upstream}.{ext}" for ext in ("tsv", "png")
+                    ]
     return out

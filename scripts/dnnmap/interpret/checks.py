@@ -62,6 +62,15 @@ def check_interpret(config: Mapping, table, source: str) -> None:
                 f"{key}.ablation.attributes: {column!r} is not a column of the stimulus table "
                 f"({', '.join(map(str, table.columns))})"
             )
+    ablation = section.get("ablation") or {}
+    method = (config.get("features") or {}).get("method", "none")
+    if ablation.get("reading") == "drop" and brain_jobs_configured(section) and method != "none":
+        raise InputError(
+            f"{key}.ablation.reading is 'drop' (each split refitted on the layer's units "
+            f"without the channel); it needs features.method: none, not {method!r}"
+        )
+    for model, pairs in ((section.get("ablation") or {}).get("upstream") or {}).items():
+        check_upstream(config, model, pairs, f"{key}.ablation.upstream.{model}")
     for name, entry in (section.get("finetune") or {}).items():
         where = f"{key}.finetune.{name}"
         if entry["model"] not in config["models"]:
@@ -92,6 +101,26 @@ def check_interpret(config: Mapping, table, source: str) -> None:
             f"{key}.brain needs encoding.estimator: ridge (a linear model to differentiate "
             f"through); the config has {config['encoding']['estimator']!r}"
         )
+
+
+def check_upstream(config: Mapping, model: str, pairs: Mapping, where: str) -> None:
+    """``interpret.ablation.upstream.<model>``: each upstream layer is a layer of the model's
+    family, each downstream layer is recorded and comes after its upstream layer in the
+    network (checked here for the family's named layers, which are in network order; for
+    module paths, when the job runs)."""
+    for upstream, downstream in pairs.items():
+        _recorded(config, model, downstream, f"{where}.{upstream}")
+        entry = config["models"][model]
+        family = get_family(entry["architecture"], f"models.{model}.architecture")
+        family.layer_modules([upstream, downstream], f"{where}.{upstream}")
+        names = list(family.layers)
+        if upstream not in names or downstream not in names:
+            continue
+        if names.index(upstream) >= names.index(downstream):
+            raise InputError(
+                f"{where}.{upstream}: the downstream layer {downstream!r} must come after "
+                f"{upstream!r} in the network"
+            )
 
 
 def brain_jobs_configured(section: Mapping) -> bool:

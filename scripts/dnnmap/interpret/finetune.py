@@ -230,3 +230,46 @@ def settings_from_config(entry: dict) -> FinetuneSettings:
     """:class:`FinetuneSettings` from a config entry (its model and attribute keys dropped)."""
     fields = set(asdict(FinetuneSettings()))
     return FinetuneSettings(**{k: v for k, v in entry.items() if k in fields})
+
+
+def history_figure(history, chance: float, best_epoch: int, title: str):
+    """Validation accuracy (and chance) and the losses per epoch.
+
+    Parameters
+    ----------
+    history : mapping of str to sequence
+        ``train_loss``, ``val_loss``, ``val_accuracy`` per epoch (:class:`FinetuneResult`).
+    chance : float
+        Share of the most frequent class in the validation set.
+    best_epoch : int
+        The kept epoch (0: the starting weights).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    epochs = np.arange(1, len(history["val_accuracy"]) + 1)
+    fig = Figure(figsize=(7, 2.6), layout="constrained")
+    acc, loss = fig.subplots(1, 2)
+    acc.plot(epochs, history["val_accuracy"], "o-", color="tab:blue", label="validation")
+    acc.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+    if best_epoch:
+        acc.plot(
+            [best_epoch],
+            [history["val_accuracy"][best_epoch - 1]],
+            "*",
+            ms=12,
+            color="tab:red",
+            label="kept",
+        )
+    acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), xticks=epochs)
+    acc.legend(fontsize=7)
+    loss.plot(epochs, history["train_loss"], "o-", label="training")
+    loss.plot(epochs, history["val_loss"], "o-", label="validation")
+    loss.set(xlabel="epoch", ylabel="cross-entropy", xticks=epochs)
+    loss.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return fig

@@ -48,6 +48,7 @@ def _with(**changes):
 
 def test_good_section_passes_and_disabled_is_not_checked():
     check_interpret(BASE, TABLE, "c.yaml")
+    check_interpret(_with(interpret__ablation={"upstream": {"net": {"conv3": "fc6"}}}), TABLE, "c")
     check_interpret(_with(interpret__enabled=False, interpret__units={"x": {}}), TABLE, "c.yaml")
 
 
@@ -80,6 +81,26 @@ def test_good_section_passes_and_disabled_is_not_checked():
         (
             {"interpret__ablation": {"attributes": ["animacy"]}},
             "'animacy' is not a column of the stimulus table (stim_id, category)",
+        ),
+        (
+            {"interpret__ablation": {"reading": "drop"}, "features": {"method": "pca"}},
+            "ablation.reading is 'drop' (each split refitted on the layer's units without the "
+            "channel); it needs features.method: none, not 'pca'",
+        ),
+        (
+            {"interpret__ablation": {"upstream": {"net": {"conv3": "fc7"}}}},
+            "ablation.upstream.net.conv3: layer 'fc7' of net was not recorded",
+        ),
+        (
+            {"interpret__ablation": {"upstream": {"net": {"conv9": "fc6"}}}},
+            "ablation.upstream.net.conv9: alexnet has no layer 'conv9'",
+        ),
+        (
+            {
+                "models__net__layers": ["conv1", "conv3", "fc6"],
+                "interpret__ablation": {"upstream": {"net": {"fc6": "conv3"}}},
+            },
+            "ablation.upstream.net.fc6: the downstream layer 'conv3' must come after 'fc6'",
         ),
     ],
 )

@@ -64,3 +64,22 @@ def test_trainable_parameters_and_bad_settings():
         trainable_parameters(net, 3)
     with pytest.raises(InputError, match="fewer than two classes"):
         finetune(net, torch.zeros(4, 4), ["a"] * 4, FinetuneSettings())
+
+
+def test_history_figure_draws_the_validation_curve_and_chance(tmp_path):
+    from dnnmap.figures import save_figure
+    from dnnmap.interpret.finetune import history_figure
+
+    history = {
+        "train_loss": [2.3, 2.1, 2.0],
+        "val_loss": [2.2, 2.1, 2.1],
+        "val_accuracy": [0.3, 0.2, 0.4],
+    }
+    fig = history_figure(history, 0.1, 3, "t")
+    acc, loss = fig.axes
+    np.testing.assert_allclose(acc.lines[0].get_ydata(), history["val_accuracy"])
+    np.testing.assert_allclose(acc.lines[1].get_ydata(), [0.1, 0.1])  # chance
+    np.testing.assert_allclose(acc.lines[2].get_ydata(), [0.4])  # the kept epoch
+    np.testing.assert_allclose(loss.lines[1].get_ydata(), history["val_loss"])
+    save_figure(fig, tmp_path / "h.png")
+    assert (tmp_path / "h.png").stat().st_size > 0
