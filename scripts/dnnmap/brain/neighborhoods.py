@@ -101,7 +101,7 @@ class Neighborhoods:
         sizes = self.sizes[rows]
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(sizes, out=indptr[1:])
-        gather = _ranges(self.indptr[rows], sizes)
+        gather = ranges(self.indptr[rows], sizes)
         return Neighborhoods(self.centers[rows], indptr, self.indices[gather], self.radius_mm)
 
     def restrict(self, keep: np.ndarray) -> Neighborhoods:
@@ -117,7 +117,7 @@ class Neighborhoods:
         return Neighborhoods(self.centers, indptr, self.indices[ok], self.radius_mm)
 
 
-def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(s, s + n)`` for each start ``s`` and size ``n`` (vectorized)."""
     total = int(sizes.sum())
     if total == 0:
@@ -126,7 +126,7 @@ def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + offsets
 
 
-def _check_radius(radius_mm: float) -> float:
+def check_radius(radius_mm: float) -> float:
     try:
         radius = float(radius_mm)
     except (TypeError, ValueError):
@@ -136,7 +136,7 @@ def _check_radius(radius_mm: float) -> float:
     return radius
 
 
-def _check_centers(centers, n: int, what: str) -> np.ndarray:
+def check_centers(centers, n: int, what: str) -> np.ndarray:
     if centers is None:
         return np.arange(n, dtype=np.int64)
     centers = np.asarray(centers)
@@ -295,10 +295,10 @@ def surface_neighborhoods(
     Neighborhoods
         ``centers`` and ``indices`` are vertex indices.
     """
-    radius = _check_radius(radius_mm)
+    radius = check_radius(radius_mm)
     graph = mesh_graph(coords, faces, diagonals=diagonals)
     n = graph.shape[0]
-    centers = _check_centers(centers, n, "vertex indices")
+    centers = check_centers(centers, n, "vertex indices")
     if members is None:
         members = np.ones(n, dtype=bool)
     members = np.asarray(members, dtype=bool)
@@ -362,9 +362,9 @@ def volume_neighborhoods(
     Neighborhoods
         ``centers`` and ``indices`` are rows of ``ijk``.
     """
-    radius = _check_radius(radius_mm)
+    radius = check_radius(radius_mm)
     xyz = voxel_mm(ijk, affine)
-    centers = _check_centers(centers, len(xyz), "voxel rows")
+    centers = check_centers(centers, len(xyz), "voxel rows")
     tree = cKDTree(xyz)
     # Rounding: a voxel exactly on the sphere (a common case on a grid) must stay a member.
     reach = radius * (1 + 1e-9)
@@ -425,13 +425,13 @@ def cifti_neighborhoods(
         For a bad radius or centers, a surface without a mesh, or a mesh whose vertex count
         differs from the structure's.
     """
-    radius = _check_radius(radius_mm)
+    radius = check_radius(radius_mm)
     if not isinstance(brain_models, BrainModelAxis):
         raise InputError(
             f"brain models are a {type(brain_models).__name__}; expected a BrainModelAxis"
         )
     n = len(brain_models)
-    centers = _check_centers(centers, n, "grayordinates")
+    centers = check_centers(centers, n, "grayordinates")
     surfaces = dict(surfaces or {})
     unknown = sorted(set(surfaces) - {str(s) for s in brain_models.nvertices})
     if unknown:
@@ -488,7 +488,7 @@ def cifti_neighborhoods(
     np.cumsum(sizes, out=indptr[1:])
     indices = np.zeros(int(indptr[-1]), dtype=np.int64)
     for where, part in pieces:
-        indices[_ranges(indptr[where], part.sizes)] = part.indices
+        indices[ranges(indptr[where], part.sizes)] = part.indices
     return Neighborhoods(centers, indptr, indices, radius)
 
 

@@ -27,9 +27,9 @@ import numpy as np
 from dnnmap.brain.cifti import CORTEX_LEFT, CORTEX_RIGHT
 from dnnmap.brain.neighborhoods import (
     Neighborhoods,
-    _check_centers,
-    _check_radius,
-    _ranges,
+    check_centers,
+    check_radius,
+    ranges,
     cifti_neighborhoods,
     fslr32k_midthickness,
     read_surface,
@@ -140,8 +140,8 @@ def space_neighborhoods(
         )
     if space.format == "nifti":
         return volume_neighborhoods(space.volume.ijk, space.volume.affine, radius_mm, centers)
-    radius = _check_radius(radius_mm)
-    centers = _check_centers(centers, space.n_columns, "columns")
+    radius = check_radius(radius_mm)
+    centers = check_centers(centers, space.n_columns, "columns")
     sizes = np.zeros(len(centers), dtype=np.int64)
     pieces = []
     for hemi in space.hemis:
@@ -159,5 +159,5 @@ def space_neighborhoods(
     np.cumsum(sizes, out=indptr[1:])
     indices = np.zeros(int(indptr[-1]), dtype=np.int64)
     for where, members in pieces:
-        indices[_ranges(indptr[where], sizes[where])] = members
+        indices[ranges(indptr[where], sizes[where])] = members
     return Neighborhoods(centers, indptr, indices, radius)
