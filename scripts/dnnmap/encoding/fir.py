@@ -1,0 +1,321 @@
+"""Encoding on time series: ridge over an FIR-delayed design, folds grouped by run.
+
+The voxelwise-modeling recipe for continuous stimuli (movies, stories, sound): the FIR design
+of :mod:`dnnmap.brain.fir` (stimulus features on the TR grid, z-scored within run, delayed by a
+few TRs) predicts each voxel's time series, z-scored within run too. Cross-validation holds
+out whole runs, since neighbouring TRs share the slow hemodynamic response and drift: the
+outer folds are grouped by run (:func:`dnnmap.stats.splits.make_splits` with scheme
+``group``: leave-one-run-out when the runs are at most ``n_folds``), and each outer training
+set picks its ridge penalty per voxel by inner folds grouped by its own runs
+(:func:`dnnmap.stats.splits.inner_splits`), with :class:`dnnmap.encoding.ridge.RidgeCV` and
+the one outer loop :func:`dnnmap.encoding.cross_validation.cross_validated_predictions`.
+The score of a voxel is Pearson r between the held-out runs' data and their predictions, per
+fold, averaged over folds.
+
+Inference (optional, :func:`circular_shift_null`): TRs are autocorrelated, so shuffling them
+would make a null far too narrow. Instead each held-out run's predictions are shifted
+circularly in time against its data by a random offset (the same for every voxel), which
+keeps the autocorrelation of both and breaks only their alignment; the shifted predictions
+are scored as the real ones. No refit is needed, so every permutation costs one correlation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dnnmap.brain.fir import DEFAULT_DELAYS, _run_rows, zscore_within_runs
+from dnnmap.checks import check_int
+from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions, fold_mean
+from dnnmap.errors import InputError
+from dnnmap.stats.inference import fwe_pvalue, max_statistic, permutation_pvalue
+from dnnmap.stats.metrics import pearson_r
+from dnnmap.stats.splits import Splits, inner_splits, make_splits
+
+LOG = logging.getLogger("dnnmap")
+
+
+@dataclass(frozen=True)
+class ShiftNull:
+    """Circular-shift null of a time-series encoding (:func:`circular_shift_null`).
+
+    Attributes
+    ----------
+    null : ndarray of float64, shape (n_perm, v)
+        The score of each voxel with shifted predictions.
+    pvalue : ndarray of float64, shape (v,)
+        ``(1 + #{null >= score}) / (1 + n_perm)`` (NaN for masked voxels).
+    pvalue_fwe : ndarray of float64, shape (v,)
+        Max-statistic family-wise p-values over the voxels.
+    null_max : ndarray of float64, shape (n_perm,)
+        The largest null score of each shift over the voxels.
+    n_perm, seed, min_shift : int
+        Shifts drawn, their seed, and the smallest shift in TRs.
+    """
+
+    null: np.ndarray
+    pvalue: np.ndarray
+    pvalue_fwe: np.ndarray
+    null_max: np.ndarray
+    n_perm: int
+    seed: int
+    min_shift: int
+
+
+def run_splits(runs: np.ndarray, n_folds: int = 5) -> Splits:
+    """Outer folds grouped by run: one per run (leave-one-run-out) when there are at most
+    ``n_folds`` runs, else ``n_folds`` folds of whole runs balanced by TRs.
+
+    Parameters
+    ----------
+    runs : ndarray, shape (n_tr,)
+        Run label of each TR.
+
+    Returns
+    -------
+    Splits
+        Scheme ``group``.
+    """
+    runs = np.asarray(runs)
+    if np.unique(runs).size < 2:
+        raise InputError(
+            f"the time series hold {np.unique(runs).size} run; expected at least 2 runs for "
+            "folds grouped by run"
+        )
+    return make_splits(runs.size, "group", n_folds=n_folds, groups=runs)
+
+
+def encode_timeseries(
+    X: np.ndarray,
+    Y: np.ndarray,
+    runs: np.ndarray,
+    *,
+    alphas: Sequence[float],
+    n_folds: int = 5,
+    inner_folds: int = 5,
+    alpha_scale: str = "relative",
+    device: str = "numpy",
+    batch_size: int | None = None,
+) -> tuple[EncodingResult, Splits]:
+    """Cross-validated ridge encoding of time series from an FIR design, folds by run.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_tr, q)
+        The FIR design (:func:`dnnmap.brain.fir.fir_design`).
+    Y : ndarray, shape (n_tr, v)
+        The voxels' time series, runs one after the other; z-scored within run here.
+    runs : ndarray, shape (n_tr,)
+        Run label of each TR.
+    alphas : sequence of float
+        Ridge penalties (``alpha_scale`` as :class:`dnnmap.encoding.ridge.RidgeCV`).
+    n_folds : int
+        Outer folds of whole runs (:func:`run_splits`).
+    inner_folds : int
+        Inner folds of whole runs inside each outer training set (leave-one-run-out there
+        when it has at most ``inner_folds`` runs).
+    device : str
+        Compute backend (:mod:`dnnmap.backend`).
+    batch_size : int or None
+        Voxels per fit (bounds memory).
+
+    Returns
+    -------
+    result : EncodingResult
+        ``score`` (v,): mean over outer folds of Pearson r on the held-out runs;
+        ``fold_scores`` and ``alpha`` (n_folds, v); ``predictions`` (n_tr, v) out of fold,
+        in the units of the z-scored data.
+    splits : Splits
+    """
+    from dnnmap.encoding.ridge import RidgeCV
+
+    X = np.asarray(X, dtype=np.float64)
+    runs = np.asarray(runs)
+    if X.shape[0] != runs.size or np.shape(Y)[0] != runs.size:
+        raise InputError(
+            f"design has {X.shape[0]} rows, data {np.shape(Y)[0]} and runs {runs.size}; "
+            "expected one row per TR in each"
+        )
+    Yz = zscore_within_runs(Y, runs)
+    Yz[:, ~np.isfinite(np.asarray(Y, dtype=np.float64)).all(axis=0)] = np.nan
+    splits = run_splits(runs, n_folds)
+    inner_folds = check_int(inner_folds, "inner_folds", 2)
+
+    def factory(train: np.ndarray) -> RidgeCV:
+        inner = inner_splits(train, "group", n_folds=inner_folds, groups=runs)
+        return RidgeCV(alphas=alphas, cv=inner, device=device, alpha_scale=alpha_scale)
+
+    result = cross_validated_predictions(
+        factory, X, Yz.astype(np.float32), splits, batch_size=batch_size, score="r"
+    )
+    return result, splits
+
+
+def shifted_order(runs: np.ndarray, rng: np.random.Generator, min_shift: int) -> np.ndarray:
+    """A row order that shifts each run circularly in time by a random offset.
+
+    Parameters
+    ----------
+    runs : ndarray, shape (n_tr,)
+        Run label of each TR (a run's TRs in time order).
+    rng : numpy Generator
+    min_shift : int
+        Smallest offset in TRs (and at most ``m - min_shift`` for a run of ``m`` TRs).
+
+    Returns
+    -------
+    ndarray of int, shape (n_tr,)
+        ``order[rows[t]] = rows[(t + shift) % m]`` for the rows of each run.
+    """
+    order = np.arange(np.asarray(runs).size)
+    for rows in _run_rows(runs):
+        m = rows.size
+        low, high = min(min_shift, m // 2), max(m - min_shift, m // 2)
+        shift = int(rng.integers(low, high + 1)) if m > 1 else 0
+        order[rows] = rows[(np.arange(m) + shift) % m]
+    return order
+
+
+def circular_shift_null(
+    Y: np.ndarray,
+    result: EncodingResult,
+    splits: Splits,
+    runs: np.ndarray,
+    *,
+    n_perm: int = 1000,
+    seed: int = 0,
+    min_shift: int | None = None,
+) -> ShiftNull:
+    """P-values of time-series encoding scores by circular shifts of the held-out predictions.
+
+    For each of ``n_perm`` draws, every run's out-of-fold predictions are shifted circularly in
+    time by one random offset (:func:`shifted_order`; the same for all voxels, so their
+    spatial correlation is kept too), and scored against the unshifted data as
+    :func:`encode_timeseries` scores them (Pearson r per outer fold, mean over folds).
+
+    Parameters
+    ----------
+    Y : ndarray, shape (n_tr, v)
+        The data the encoding was fitted on (z-scored within run here, as there).
+    result : EncodingResult
+        :func:`encode_timeseries` output (``predictions``, ``score``, ``masked``).
+    splits : Splits
+        Its folds.
+    runs : ndarray, shape (n_tr,)
+    n_perm : int
+        Shifts drawn.
+    seed : int
+    min_shift : int, optional
+        Smallest shift in TRs; default a tenth of the shortest run (at least 1), so a
+        shifted prediction is not a near copy of the real one.
+
+    Returns
+    -------
+    ShiftNull
+    """
+    n_perm = check_int(n_perm, "n_perm", 1)
+    runs = np.asarray(runs)
+    lengths = [rows.size for rows in _run_rows(runs)]
+    if min_shift is None:
+        min_shift = max(1, min(lengths) // 10)
+    Yz = zscore_within_runs(Y, runs)
+    P = np.asarray(result.predictions, dtype=np.float64)
+    v = P.shape[1]
+    rng = np.random.default_rng(seed)
+    null = np.full((n_perm, v), np.nan)
+    cols = np.flatnonzero(np.isfinite(result.score))
+    for b in range(n_perm):
+        order = shifted_order(runs, rng, min_shift)
+        folds = np.full((len(splits), cols.size), np.nan)
+        for s, test in enumerate(splits.test):
+            folds[s] = pearson_r(Yz[test][:, cols], P[order[test]][:, cols])
+        null[b, cols] = fold_mean(folds)
+    score = np.asarray(result.score, dtype=np.float64)
+    pvalue = np.full(v, np.nan)
+    pvalue_fwe = np.full(v, np.nan)
+    null_max = np.full(n_perm, np.nan)
+    if cols.size:
+        pvalue[cols] = permutation_pvalue(score[cols], null[:, cols])
+        null_max = max_statistic(null[:, cols])
+        pvalue_fwe[cols] = fwe_pvalue(score[cols], null_max)
+    return ShiftNull(null, pvalue, pvalue_fwe, null_max, n_perm, int(seed), int(min_shift))
+
+
+def fir_arrays(
+    result: EncodingResult,
+    index: np.ndarray,
+    runs: np.ndarray,
+    alphas: Sequence[float],
+    null: ShiftNull | None = None,
+) -> dict[str, np.ndarray]:
+    """The datasets of a time-series encoding file, named as those of an encoding file
+    (:func:`dnnmap.encoding.io.write_encoding`) so the summary and map code read both.
+
+    Returns
+    -------
+    dict
+        ``index (v,)``, ``score``, ``r2``, ``score_pooled``, ``explained_variance``,
+        ``masked``, ``alpha_edge`` (v,), ``alpha`` and ``fold_scores`` (n_folds, v),
+        ``predictions`` (n_tr, v), ``folds`` and ``run`` (n_tr,), and with a null
+        ``pvalue``, ``pvalue_fwe`` (v,) and ``null_max`` (n_perm,).
+    """
+    grid = np.asarray(alphas, dtype=np.float64)
+    alpha = np.asarray(result.alpha, dtype=np.float64)
+    edge = np.zeros(alpha.shape[-1], dtype=bool)
+    if grid.size > 1:
+        edge = (np.isclose(alpha, grid.min()) | np.isclose(alpha, grid.max())).any(axis=0)
+    arrays = {
+        "index": np.asarray(index),
+        "score": result.score.astype(np.float32),
+        "r2": result.r2.astype(np.float32),
+        "score_pooled": result.score_pooled.astype(np.float32),
+        "explained_variance": result.explained_variance.astype(np.float32),
+        "masked": result.masked,
+        "alpha_edge": edge,
+        "alpha": alpha,
+        "fold_scores": result.fold_scores.astype(np.float32),
+        "predictions": result.predictions.astype(np.float32),
+        "folds": result.folds,
+        "run": np.asarray(runs, dtype=np.int64),
+    }
+    if null is not None:
+        arrays.update(pvalue=null.pvalue, pvalue_fwe=null.pvalue_fwe, null_max=null.null_max)
+    return arrays
+
+
+def fir_attrs(
+    splits: Splits, settings: Mapping, encoding: Mapping, null: ShiftNull | None = None
+) -> dict[str, str]:
+    """The attrs of a time-series encoding file: ``estimator``, ``cv`` and ``permutation``
+    (JSON, as an encoding file's), ``score_metric``, ``pooling``, ``delays`` (JSON)."""
+    meta = {"n_perm": 0}
+    if null is not None:
+        meta = {
+            "n_perm": null.n_perm,
+            "seed": null.seed,
+            "kind": "circular_shift",
+            "tail": "greater",
+            "metric": "r",
+            "min_shift": null.min_shift,
+        }
+    cv = {
+        "scheme": "group",
+        "groups": "run",
+        "n_splits": len(splits),
+        **splits.params,
+        "inner_folds": encoding["inner_folds"],
+        "alphas": list(encoding["alphas"]),
+        "alpha_scale": encoding.get("alpha_scale", "relative"),
+    }
+    return {
+        "estimator": "ridge",
+        "cv": json.dumps(cv, default=str),
+        "score_metric": "r",
+        "pooling": "folds",
+        "permutation": json.dumps(meta),
+        "delays": json.dumps([int(d) for d in settings.get("delays", DEFAULT_DELAYS)]),
+    }
