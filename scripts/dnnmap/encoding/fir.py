@@ -13,10 +13,10 @@ The score of a voxel is Pearson r between the held-out runs' data and their pred
 fold, averaged over folds.
 
 Inference (optional, :func:`circular_shift_null`): TRs are autocorrelated, so shuffling them
-would make a null far too narrow. Instead each held-out run's predictions are shifted
-circularly in time against its data by a random offset (the same for every voxel), which
-keeps the autocorrelation of both and breaks only their alignment; the shifted predictions
-are scored as the real ones. No refit is needed, so every permutation costs one correlation.
+would make a null far too narrow. Instead each run's data are shifted circularly in time by a
+random offset (the same for every voxel), which keeps their autocorrelation and breaks only
+their alignment with the stimulus, and the whole cross-validated encoding runs again on the
+shifted data, as extra target columns of the same fits.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from dnnmap.brain.fir import DEFAULT_DELAYS, _run_rows, zscore_within_runs
 from dnnmap.checks import check_int
-from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions, fold_mean
+from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
 from dnnmap.errors import InputError
 from dnnmap.stats.inference import fwe_pvalue, max_statistic, permutation_pvalue
-from dnnmap.stats.metrics import pearson_r
 from dnnmap.stats.splits import Splits, inner_splits, make_splits
 
 LOG = logging.getLogger("dnnmap")
@@ -181,37 +181,48 @@ def shifted_order(runs: np.ndarray, rng: np.random.Generator, min_shift: int) ->
 
 
 def circular_shift_null(
+    X: np.ndarray,
     Y: np.ndarray,
-    result: EncodingResult,
-    splits: Splits,
     runs: np.ndarray,
+    score: np.ndarray,
     *,
     n_perm: int = 1000,
     seed: int = 0,
     min_shift: int | None = None,
+    chunk: int = 10000,
+    **encode,
 ) -> ShiftNull:
-    """P-values of time-series encoding scores by circular shifts of the held-out predictions.
+    """P-values of time-series encoding scores by circular shifts of each run's data.
 
-    For each of ``n_perm`` draws, every run's out-of-fold predictions are shifted circularly in
-    time by one random offset (:func:`shifted_order`; the same for all voxels, so their
-    spatial correlation is kept too), and scored against the unshifted data as
-    :func:`encode_timeseries` scores them (Pearson r per outer fold, mean over folds).
+    For each of ``n_perm`` draws, every run's time series is shifted circularly in time by one
+    random offset (:func:`shifted_order`; the same for all voxels, so their spatial
+    correlation is kept too), and the whole cross-validated encoding
+    (:func:`encode_timeseries`, same folds, same inner alpha choice) is run again on the
+    shifted data. Refitting matters: the out-of-fold scores of one voxel are positively
+    correlated across folds (each fold's model was fitted on the other folds' data), so
+    shifting only the held-out predictions gives a null that is too narrow (on AR(1) noise
+    about 16% of voxels below p 0.05 instead of 5%). The shifted series are extra target
+    columns of the same fits: one decomposition per fold serves the data and every shift.
 
     Parameters
     ----------
+    X : ndarray, shape (n_tr, q)
+        The FIR design.
     Y : ndarray, shape (n_tr, v)
-        The data the encoding was fitted on (z-scored within run here, as there).
-    result : EncodingResult
-        :func:`encode_timeseries` output (``predictions``, ``score``, ``masked``).
-    splits : Splits
-        Its folds.
+        The data the encoding was fitted on.
     runs : ndarray, shape (n_tr,)
+    score : ndarray, shape (v,)
+        The observed scores (:func:`encode_timeseries`), NaN for masked voxels.
     n_perm : int
         Shifts drawn.
     seed : int
     min_shift : int, optional
         Smallest shift in TRs; default a tenth of the shortest run (at least 1), so a
-        shifted prediction is not a near copy of the real one.
+        shifted series is not a near copy of the real one.
+    chunk : int
+        Most target columns (voxels x shifts) per encoding call (bounds memory).
+    **encode
+        The settings of :func:`encode_timeseries` (alphas, n_folds, inner_folds, ...).
 
     Returns
     -------
@@ -222,19 +233,20 @@ def circular_shift_null(
     lengths = [rows.size for rows in _run_rows(runs)]
     if min_shift is None:
         min_shift = max(1, min(lengths) // 10)
-    Yz = zscore_within_runs(Y, runs)
-    P = np.asarray(result.predictions, dtype=np.float64)
-    v = P.shape[1]
+    score = np.asarray(score, dtype=np.float64)
+    cols = np.flatnonzero(np.isfinite(score))
+    v = score.size
     rng = np.random.default_rng(seed)
+    orders = [shifted_order(runs, rng, min_shift) for _ in range(n_perm)]
     null = np.full((n_perm, v), np.nan)
-    cols = np.flatnonzero(np.isfinite(result.score))
-    for b in range(n_perm):
-        order = shifted_order(runs, rng, min_shift)
-        folds = np.full((len(splits), cols.size), np.nan)
-        for s, test in enumerate(splits.test):
-            folds[s] = pearson_r(Yz[test][:, cols], P[order[test]][:, cols])
-        null[b, cols] = fold_mean(folds)
-    score = np.asarray(result.score, dtype=np.float64)
+    if cols.size:
+        Yc = np.asarray(Y, dtype=np.float32)[:, cols]
+        step = max(1, chunk // cols.size)
+        for start in tqdm(range(0, n_perm, step), desc="shifts", unit="chunk", mininterval=5):
+            block = orders[start : start + step]
+            shifted = np.concatenate([Yc[order] for order in block], axis=1)
+            result, _ = encode_timeseries(X, shifted, runs, **encode)
+            null[start : start + len(block), cols] = result.score.reshape(len(block), cols.size)
     pvalue = np.full(v, np.nan)
     pvalue_fwe = np.full(v, np.nan)
     null_max = np.full(n_perm, np.nan)
