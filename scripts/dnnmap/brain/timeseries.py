@@ -322,9 +322,8 @@ def check_runs(entry, stim_ids: Sequence[str], where: str, base: str | os.PathLi
     BrainSpace
         The runs' space.
     """
-    from dnnmap.brain.spaces import read_data_header
-
     from dnnmap.brain.fir import check_fir
+    from dnnmap.brain.spaces import read_data_header
 
     settings, runs = _runs(entry, where, base)
     space, seen, lengths, tables = None, set(), [], []

@@ -112,7 +112,7 @@ def test_circular_shift_null_type_one_error_on_autocorrelated_noise():
 
     rng = np.random.default_rng(2)
     X, Y, runs = _hrf_data(rng, v_signal=10, v_noise=200)
-    result, splits = encode_timeseries(X, Y, runs, alphas=ALPHAS, inner_folds=3)
+    result, _ = encode_timeseries(X, Y, runs, alphas=ALPHAS, inner_folds=3)
     null = circular_shift_null(
         X, Y, runs, result.score, n_perm=100, seed=0, alphas=ALPHAS, inner_folds=3
     )
