@@ -98,3 +98,10 @@ INTERPRET_BRAIN = "results/interpret/{model}/{layer}/brain/{subject}/{roi}"
 # Fine-tuned weights (interpret.finetune.<name>) and their training history.
 FINETUNE_WEIGHTS = "results/finetune/{name}.pth"
 FINETUNE_HISTORY = "results/finetune/{name}.tsv"
+
+# FIR encoding of time-series subjects (timeseries.fir): each ROI's time series over the runs,
+# one file per job, the maps (one per layer of r on held-out runs, and best_layer) and table.
+ROI_SERIES = "results/brain_series/{subject}/{roi}.h5"
+ENCODING_FIR = "results/encoding_fir/{subject}/{model}/{layer}/{roi}.h5"
+ENCODING_FIR_MAPS = "results/maps/{subject}/{model}/encoding_fir_r{mapsuffix}"
+ENCODING_FIR_SUMMARY = "results/summary/encoding_fir.tsv"

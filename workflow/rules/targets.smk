@@ -292,6 +292,7 @@ def all_outputs():
     if searchlight_jobs():
         outputs += expand(SEARCHLIGHT_MAP, subject=SUBJECTS, model=MODELS)
     outputs += interpret_outputs()
+    outputs += fir_outputs()
     return outputs + SIMULATED_TRUTH
 
 
@@ -370,3 +371,34 @@ def interpret_outputs():
             folder = INTERPRET_BRAIN.format(**job)
             out += [f"{folder}/ablation.{ext}" for ext in ("tsv", "png")]
     return out
+
+
+def fir_subjects():
+    """Subjects whose time series are also encoded through an FIR design (timeseries.fir)."""
+    return [
+        s
+        for s in SUBJECTS
+        if config["brain"]["subjects"][s]["responses"] == TIMESERIES
+        and (config["brain"]["subjects"][s].get("timeseries") or {}).get("fir")
+        is not None
+    ]
+
+
+def fir_jobs(subjects=None, models=None):
+    """Subject, model, layer and ROI of every FIR encoding job, in a fixed order."""
+    return [
+        {"subject": s, "model": m, "layer": layer, "roi": r}
+        for s in subjects or fir_subjects()
+        for m in models or MODELS
+        for layer in layers_of(m)
+        for r in ROIS
+    ]
+
+
+def fir_outputs():
+    """The FIR encoding table and maps of each FIR subject and model (none without one)."""
+    if not fir_subjects():
+        return []
+    return [ENCODING_FIR_SUMMARY] + subject_maps(
+        ENCODING_FIR_MAPS, fir_subjects(), model=MODELS
+    )

@@ -117,7 +117,8 @@ def encode_timeseries(
         Outer folds of whole runs (:func:`run_splits`).
     inner_folds : int
         Inner folds of whole runs inside each outer training set (leave-one-run-out there
-        when it has at most ``inner_folds`` runs).
+        when it has at most ``inner_folds`` runs; contiguous blocks of its one run when it
+        has one: :func:`inner_groups`).
     device : str
         Compute backend (:mod:`dnnmap.backend`).
     batch_size : int or None
@@ -146,13 +147,41 @@ def encode_timeseries(
     inner_folds = check_int(inner_folds, "inner_folds", 2)
 
     def factory(train: np.ndarray) -> RidgeCV:
-        inner = inner_splits(train, "group", n_folds=inner_folds, groups=runs)
+        inner = inner_splits(
+            train, "group", n_folds=inner_folds, groups=inner_groups(runs, train, inner_folds)
+        )
         return RidgeCV(alphas=alphas, cv=inner, device=device, alpha_scale=alpha_scale)
 
     result = cross_validated_predictions(
         factory, X, Yz.astype(np.float32), splits, batch_size=batch_size, score="r"
     )
     return result, splits
+
+
+def inner_groups(runs: np.ndarray, train: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Group labels of the inner folds of one outer training set: its runs, or, when it
+    holds a single run (two runs in all, one held out), ``n_blocks`` contiguous blocks of
+    that run (neighbouring TRs stay on one side of each inner split).
+
+    Parameters
+    ----------
+    runs : ndarray, shape (n_tr,)
+        Run label of every TR.
+    train : ndarray of int, shape (n_train,)
+        The outer training rows (a run's TRs in time order).
+    n_blocks : int
+
+    Returns
+    -------
+    ndarray, shape (n_tr,)
+        A label for every row (only ``train`` rows are read).
+    """
+    runs = np.asarray(runs)
+    if np.unique(runs[train]).size >= 2:
+        return runs
+    groups = np.full(runs.size, -1, dtype=np.int64)
+    groups[train] = np.arange(train.size) * n_blocks // train.size
+    return groups
 
 
 def shifted_order(runs: np.ndarray, rng: np.random.Generator, min_shift: int) -> np.ndarray:
@@ -331,3 +360,166 @@ def fir_attrs(
         "permutation": json.dumps(meta),
         "delays": json.dumps([int(d) for d in settings.get("delays", DEFAULT_DELAYS)]),
     }
+
+
+def read_roi_series(
+    entry: Mapping, index: np.ndarray, where: str, base: str = "."
+) -> tuple[np.ndarray, np.ndarray]:
+    """The time series of one ROI's columns over every run of a time-series subject.
+
+    Parameters
+    ----------
+    entry : mapping
+        The subject's config entry (``timeseries.runs``, ``mask``).
+    index : ndarray of int, shape (n_vox,)
+        The ROI's columns in the runs' space (``index`` of ``results/brain/{subject}/{roi}.h5``).
+    where : str
+        Config key of the subject, for messages.
+
+    Returns
+    -------
+    series : ndarray of float32, shape (sum(n_scans), n_vox)
+        The runs one after the other, in config order.
+    n_scans : ndarray of int64, shape (n_runs,)
+    """
+    from dnnmap.brain.spaces import SubjectData, read_series
+
+    parts, space = [], None
+    for i, run in enumerate(tqdm(entry["timeseries"]["runs"], desc="runs", mininterval=5)):
+        key = f"{where}.timeseries.runs.{i}.data"
+        data = SubjectData.from_config(run["data"], entry.get("mask"), None, key, base)
+        values, header = read_series(data)
+        if space is None:
+            space = header.space
+        elif reason := space.mismatch(header.space):
+            raise InputError(f"{key}: {reason}; expected every run in one space")
+        if index.size and index.max() >= values.shape[1]:
+            raise InputError(
+                f"{key}: ROI column {int(index.max())} is beyond the run's {values.shape[1]} "
+                "columns; expected the ROI file of this subject"
+            )
+        parts.append(values[:, index])
+    n_scans = np.array([p.shape[0] for p in parts], dtype=np.int64)
+    return np.concatenate(parts).astype(np.float32), n_scans
+
+
+def stimulus_features(
+    features_path: str, stim_ids: Sequence[str], table: str
+) -> tuple[np.ndarray, dict]:
+    """Per-stimulus features of a layer for the FIR design, rows in table order.
+
+    A file of fixed features gives its ``features``. A file whose PCA is fitted per outer
+    split of stimuli (``features.fit: train``) gives the first ``n_components`` columns of its
+    lossless ``basis`` (the principal components of all stimuli): folds over runs are not
+    folds over stimuli, and a PCA of the stimuli never sees the brain data.
+
+    Returns
+    -------
+    features : ndarray of float64, shape (n_stim, p)
+    summary : dict
+        :func:`dnnmap.features.folds.features_summary` of the file (``features_fit`` is
+        ``all`` and ``features_fitted_on`` says ``all stimuli`` for a ``basis``).
+    """
+    from dnnmap.features.folds import features_summary, load_features
+
+    features = load_features(features_path, stim_ids, table)
+    matrix = np.asarray(features.matrix, dtype=np.float64)
+    summary = features_summary(features.attrs)
+    if features.per_fold:
+        matrix = matrix[:, : int(features.attrs["n_components"])]
+        summary.update(features_fit="all", features_fitted_on="all stimuli")
+    return matrix, summary
+
+
+def run_fir_encoding(
+    stimuli_path: str,
+    features_path: str,
+    series_path: str,
+    settings: Mapping,
+    encoding: Mapping,
+    device: str = "numpy",
+    where: str = "",
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The FIR encoding of one ROI from one layer: design, cross-validation and null.
+
+    Parameters
+    ----------
+    stimuli_path : str
+        ``results/stimuli.tsv``.
+    features_path : str
+        ``results/features/{model}/{layer}.h5`` (:func:`stimulus_features`).
+    series_path : str
+        ``results/brain_series/{subject}/{roi}.h5``: ``series (n_tr, n_vox)``, ``n_scans``
+        (n_runs,), ``index`` (n_vox,).
+    settings : mapping
+        The subject's ``timeseries`` section: ``tr``, ``runs`` (their ``events``), ``fir``
+        (``delays``, ``n_folds``, ``n_perm``, ``seed``).
+    encoding : mapping
+        The config's ``encoding`` section: ``alphas``, ``alpha_scale``, ``inner_folds``,
+        ``voxel_batch``.
+    device : str
+    where : str
+        Config key of the subject, for messages.
+
+    Returns
+    -------
+    arrays : dict
+        :func:`fir_arrays`.
+    attrs : dict
+        :func:`fir_attrs` and ``features`` (JSON: how the layer's features were made).
+    """
+    import h5py
+
+    from dnnmap.brain.fir import fir_design
+    from dnnmap.brain.timeseries import read_events
+    from dnnmap.stimuli import read_stimuli
+
+    stim_ids = list(read_stimuli(stimuli_path)["stim_id"])
+    fir = dict(settings.get("fir") or {})
+    delays = list(fir.get("delays", DEFAULT_DELAYS))
+    with h5py.File(series_path, "r") as f:
+        Y, n_scans, index = f["series"][()], f["n_scans"][()], f["index"][()]
+    if len(n_scans) != len(settings["runs"]):
+        raise InputError(
+            f"{series_path} holds {len(n_scans)} runs; expected the {len(settings['runs'])} "
+            f"runs of {where}.timeseries"
+        )
+    events = [
+        read_events(run["events"], stim_ids, int(n), settings["tr"], f"{where}.runs.{i}.events")
+        for i, (run, n) in enumerate(zip(settings["runs"], n_scans, strict=True))
+    ]
+    F, summary = stimulus_features(features_path, stim_ids, stimuli_path)
+    X, runs = fir_design(events, n_scans, settings["tr"], F, stim_ids, delays, where)
+    options = dict(
+        alphas=list(encoding["alphas"]),
+        n_folds=int(fir.get("n_folds", 5)),
+        inner_folds=int(encoding["inner_folds"]),
+        alpha_scale=encoding.get("alpha_scale", "relative"),
+        device=device,
+        batch_size=encoding.get("voxel_batch"),
+    )
+    LOG.info(
+        "FIR design: %d TRs in %d runs, %d features x %d delays %s",
+        X.shape[0],
+        len(n_scans),
+        F.shape[1],
+        len(delays),
+        delays,
+    )
+    result, splits = encode_timeseries(X, Y, runs, **options)
+    null = None
+    if int(fir.get("n_perm", 0)) > 0:
+        null = circular_shift_null(
+            X,
+            Y,
+            runs,
+            result.score,
+            n_perm=int(fir["n_perm"]),
+            seed=int(fir.get("seed", 0)),
+            chunk=int(encoding.get("voxel_batch") or 10000),
+            **options,
+        )
+    arrays = fir_arrays(result, index, runs, options["alphas"], null)
+    attrs = fir_attrs(splits, fir, encoding, null)
+    attrs["features"] = json.dumps(summary, default=str)
+    return arrays, attrs

@@ -13,6 +13,7 @@ from dnnmap.brain.fir import delay_within_runs, zscore_within_runs
 from dnnmap.encoding.fir import (
     circular_shift_null,
     encode_timeseries,
+    inner_groups,
     run_splits,
     shifted_order,
 )
@@ -89,6 +90,21 @@ def test_recovers_the_read_out_and_gives_zero_on_noise():
     assert len(splits) == 4
     assert np.median(result.score[:20]) > 0.6
     assert abs(np.median(result.score[20:])) < 0.1
+
+
+def test_two_runs_use_contiguous_blocks_inside_the_training_run():
+    runs = np.repeat([0, 1], 12)
+    train = np.arange(12, 24)
+    groups = inner_groups(runs, train, 3)
+    assert groups[train].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    assert (
+        inner_groups(np.repeat([0, 1, 2], 4), np.arange(8), 3).tolist()
+        == [0] * 4 + [1] * 4 + [2] * 4
+    )
+    rng = np.random.default_rng(4)
+    X, Y, runs = _hrf_data(rng, n_runs=2, n_tr=120)
+    result, splits = encode_timeseries(X, Y, runs, alphas=ALPHAS, inner_folds=3)
+    assert len(splits) == 2 and np.median(result.score[:20]) > 0.5
 
 
 def test_shifted_order_stays_in_each_run():

@@ -1,0 +1,124 @@
+# FIR encoding of time-series subjects (brain.subjects.<subject>.timeseries.fir): each ROI's
+# time series once per subject, one encoding job per subject, model, layer and ROI (which run:
+# fir_jobs in targets.smk), maps in the subject's format and a summary table like encoding's.
+localrules:
+    summarize_encoding_fir,
+
+
+def fir_entry(wildcards):
+    """The time-series section of the job's subject (tr, runs, fir)."""
+    return config["brain"]["subjects"][wildcards.subject]["timeseries"]
+
+
+def fir_events(wildcards):
+    """The events files of the job's subject's runs, in run order."""
+    return [run["events"] for run in fir_entry(wildcards)["runs"]]
+
+
+def fir_files(wildcards):
+    """FIR encoding results of every layer and ROI of the job's subject and model."""
+    jobs = fir_jobs([wildcards.subject], [wildcards.model])
+    return [ENCODING_FIR.format(**job) for job in jobs]
+
+
+def fir_mem_mb(wildcards, attempt):
+    """Float64 copies of an ROI's series, predictions and a chunk of shifted targets over up
+    to 5,000 TRs, and the design; doubles with each attempt."""
+    n_perm = int((fir_entry(wildcards).get("fir") or {}).get("n_perm", 0))
+    columns = ROI_SIZES[wildcards.roi]
+    chunk = min(columns * max(n_perm, 1), config["encoding"]["voxel_batch"])
+    return int(attempt * (1000 + 6 * 8 * 5000 * (columns + chunk) / 1e6))
+
+
+rule extract_roi_series:
+    input:
+        roi=ROI,
+        runs=timeseries_files,
+    output:
+        ROI_SERIES,
+    log:
+        "logs/extract_roi_series/{subject}/{roi}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=brain_mem_mb,
+        runtime=30,
+    params:
+        entry=subject_entry,
+    script:
+        "../../scripts/extract_roi_series.py"
+
+
+rule encode_fir:
+    input:
+        stimuli=STIMULI,
+        features=lambda wildcards: FEATURES.format(
+            model=wildcards.model, layer=wildcards.layer
+        ),
+        series=ROI_SERIES,
+        events=fir_events,
+    output:
+        ENCODING_FIR,
+    log:
+        "logs/encode_fir/{subject}/{model}/{layer}/{roi}.log",
+    group:
+        "encode"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=fir_mem_mb,
+        runtime=60,
+    params:
+        timeseries=fir_entry,
+        encoding=config["encoding"],
+        device=config["compute"]["device"],
+    script:
+        "../../scripts/encode_fir.py"
+
+
+rule summarize_encoding_fir:
+    input:
+        [ENCODING_FIR.format(**job) for job in fir_jobs()],
+    output:
+        report(
+            ENCODING_FIR_SUMMARY,
+            caption="../report/encoding_fir_summary.rst",
+            category="Encoding",
+        ),
+    log:
+        "logs/summarize_encoding_fir.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        jobs=fir_jobs(),
+        min_ceiling=config["encoding"]["min_ceiling"],
+    script:
+        "../../scripts/summarize_encoding.py"
+
+
+rule encoding_fir_maps:
+    input:
+        encoding=fir_files,
+    output:
+        r=ENCODING_FIR_MAPS,
+    log:
+        "logs/encoding_fir_maps/{subject}/{model}{mapsuffix}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        space=space_of_subject,
+        layers=lambda wildcards: layers_of(wildcards.model),
+        rois=ROIS,
+        best_layer_fwe=None,
+    script:
+        "../../scripts/encoding_maps.py"
