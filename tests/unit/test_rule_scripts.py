@@ -77,8 +77,8 @@ def _mock_call(block: ast.If) -> ast.Call:
 
 
 def test_every_rule_script_is_listed():
-    # stacking 4, joint 5, interpret 9, estimate_betas, plot_brain_maps
-    assert len(RULE_SCRIPTS) == 48
+    # stacking 4, joint 5, interpret 9, estimate_betas, plot_brain_maps, FIR encoding 2
+    assert len(RULE_SCRIPTS) == 50
     names = {p.stem for p in RULE_SCRIPTS}
     assert {"summarize_encoding", "encoding_maps"} <= names
     assert not names & {"summary", "maps"}

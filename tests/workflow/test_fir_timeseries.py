@@ -87,13 +87,13 @@ def _bold(onsets, stims, readout, ids, n_scans):
     from nilearn.glm.first_level import glover_hrf
 
     dt = 0.1
-    grid = np.zeros((int(round(n_scans * TR / dt)), readout.shape[1]))
+    grid = np.zeros((round(n_scans * TR / dt), readout.shape[1]))
     for onset, stim in zip(onsets, stims, strict=True):
-        a = int(round(onset / dt))
-        grid[a : a + int(round(CLIP / dt))] = readout[ids.index(stim)]
-    hrf = glover_hrf(t_r=TR, oversampling=int(round(TR / dt)), time_length=32.0)
+        a = round(onset / dt)
+        grid[a : a + round(CLIP / dt)] = readout[ids.index(stim)]
+    hrf = glover_hrf(t_r=TR, oversampling=round(TR / dt), time_length=32.0)
     conv = np.apply_along_axis(lambda g: np.convolve(g, hrf)[: g.size], 0, grid)
-    return conv[:: int(round(TR / dt))][:n_scans]
+    return conv[:: round(TR / dt)][:n_scans]
 
 
 def _write_runs(folder, run, rng) -> dict:

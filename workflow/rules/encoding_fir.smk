@@ -5,31 +5,6 @@ localrules:
     summarize_encoding_fir,
 
 
-def fir_entry(wildcards):
-    """The time-series section of the job's subject (tr, runs, fir)."""
-    return config["brain"]["subjects"][wildcards.subject]["timeseries"]
-
-
-def fir_events(wildcards):
-    """The events files of the job's subject's runs, in run order."""
-    return [run["events"] for run in fir_entry(wildcards)["runs"]]
-
-
-def fir_files(wildcards):
-    """FIR encoding results of every layer and ROI of the job's subject and model."""
-    jobs = fir_jobs([wildcards.subject], [wildcards.model])
-    return [ENCODING_FIR.format(**job) for job in jobs]
-
-
-def fir_mem_mb(wildcards, attempt):
-    """Float64 copies of an ROI's series, predictions and a chunk of shifted targets over up
-    to 5,000 TRs, and the design; doubles with each attempt."""
-    n_perm = int((fir_entry(wildcards).get("fir") or {}).get("n_perm", 0))
-    columns = ROI_SIZES[wildcards.roi]
-    chunk = min(columns * max(n_perm, 1), config["encoding"]["voxel_batch"])
-    return int(attempt * (1000 + 6 * 8 * 5000 * (columns + chunk) / 1e6))
-
-
 rule extract_roi_series:
     input:
         roi=ROI,

@@ -173,3 +173,12 @@ def joint_runtime(wildcards):
     subsets = 2 ** len(set_spaces("joint", wildcards.set)) - 1
     work = subsets * max(1, config["joint"]["n_iter"] // 4)
     return sizing.encoding_runtime_min(N_STIM, ROI_SIZES[wildcards.roi], work - 1)
+
+
+def fir_mem_mb(wildcards, attempt):
+    """Float64 copies of an ROI's series, predictions and a chunk of shifted targets over up
+    to 5,000 TRs, and the design; doubles with each attempt."""
+    n_perm = int((fir_entry(wildcards).get("fir") or {}).get("n_perm", 0))
+    columns = ROI_SIZES[wildcards.roi]
+    chunk = min(columns * max(n_perm, 1), config["encoding"]["voxel_batch"])
+    return int(attempt * (1000 + 6 * 8 * 5000 * (columns + chunk) / 1e6))
