@@ -165,3 +165,47 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     with h5py.File(run / "results/encoding_fir/sub-ts/alexnet/fc6/signal.h5", "r") as f:
         assert f["fold_scores"].shape == (N_RUNS, signal.sum())  # leave-one-run-out
         assert np.unique(f["run"][()]).tolist() == list(range(N_RUNS))
+
+
+def test_fir_startup_checks(tmp_path):
+    """One run, an event without a duration, a delay longer than a run, and an unknown
+    stimulus each stop the start-up checks (dnnmap.config.check_semantics) with one line."""
+    import pytest
+
+    from dnnmap.config import check_semantics
+    from dnnmap.errors import InputError
+
+    config = _config(tmp_path)
+    ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
+    nib.save(nib.Nifti1Image(np.ones((2, 2, 2, 40), np.float32), np.eye(4)), tmp_path / "r.nii")
+    nib.save(nib.Nifti1Image(np.ones((2, 2, 2), np.int16), np.eye(4)), tmp_path / "rois.nii")
+    (tmp_path / "lut.txt").write_text("1 signal\n")
+    config["brain"]["rois"] = {"signal": ["signal"]}
+    events = pd.DataFrame({"onset": 2.0 * np.arange(N_STIM), "duration": 2.0, "stim_id": ids})
+
+    def error(runs, fir=None, table=events) -> str:
+        table.to_csv(tmp_path / "ev.tsv", sep="\t", index=False)
+        run = {"data": str(tmp_path / "r.nii"), "events": str(tmp_path / "ev.tsv")}
+        config["brain"]["subjects"] = {
+            "sub-x": {
+                "responses": "timeseries",
+                "timeseries": {"tr": 2.0, "runs": [run] * runs, "fir": fir or {}},
+                "roi_files": [
+                    {"file": str(tmp_path / "rois.nii"), "lut": str(tmp_path / "lut.txt")}
+                ],
+            }
+        }
+        with pytest.raises(InputError) as err:
+            check_semantics(config, ids, ".", "config.yaml")
+        assert "\n" not in str(err.value)
+        return str(err.value)
+
+    assert "sub-x.timeseries.fir: 1 run; expected at least 2 runs" in error(1)
+    line = error(2, {"delays": [1, 40]})
+    assert "fir.delays: delay 40 TRs is not shorter than run 0 (40 volumes)" in line
+    line = error(2, table=events.assign(duration=[0.0] + [2.0] * (N_STIM - 1)))
+    assert f"runs.0.events: stim_id {ids[0]!r} has duration 0" in line
+    line = error(2, table=pd.concat([events, events.iloc[:1].assign(stim_id="zebra")]))
+    assert "stim_id 'zebra' is not in the stimulus table" in line
+    line = error(2, table=events.assign(onset=events["onset"] + 40.0))
+    assert "is past the run's end (40 volumes x TR 2 s = 80 s)" in line
