@@ -1,18 +1,18 @@
 """Cut one ROI's time series out of every run of a time-series subject (FIR encoding).
 
 Rule ``extract_roi_series``.
-Inputs: ``roi`` (results/brain/{subject}/{roi}.h5: its ``index``, the ROI's columns in the
-runs' space), ``runs`` (every run's data, events and confounds files, and the mask).
+Inputs: ``runs`` (every run's data, events and confounds files, and the mask),
+``side_files`` (the subject's ROI files and lookup tables).
 Output: ``results/brain_series/{subject}/{roi}.h5`` with ``series (n_tr, n_vox)`` float32
 (the runs one after the other, in config order), ``n_scans (n_runs,)`` and ``index
-(n_vox,)``; encode_fir reads it once per layer.
+(n_vox,)`` (the ROI's columns in the runs' space: grayordinates, mask voxels or vertices);
+encode_fir reads it once per layer.
 Config: ``brain.subjects.{subject}.timeseries`` (``runs`` of ``data``; ``fir``),
-``brain.subjects.{subject}.mask``. See dnnmap.encoding.fir.
+``brain.subjects.{subject}.mask`` and ``roi_files``, ``brain.rois.{roi}`` (its labels).
+See dnnmap.encoding.fir.
 """
 
 import logging
-
-import h5py
 
 from dnnmap.encoding.fir import read_roi_series
 from dnnmap.logs import rule_log
@@ -21,12 +21,13 @@ from dnnmap.store import provenance, write_h5
 LOG = logging.getLogger("dnnmap")
 
 
-def main(roi_path: str, entry: dict, subject: str, inputs: list[str], out_path: str) -> None:
-    with h5py.File(roi_path, "r") as f:
-        index = f["index"][()]
-    series, n_scans = read_roi_series(entry, index, f"brain.subjects.{subject}")
+def main(
+    entry: dict, subject: str, roi: str, labels: list[str], inputs: list[str], out_path: str
+) -> None:
+    series, n_scans, index = read_roi_series(entry, roi, labels, f"brain.subjects.{subject}")
     LOG.info(
-        "%d columns over %d runs (%s volumes)",
+        "%s: %d columns over %d runs (%s volumes)",
+        roi,
         series.shape[1],
         len(n_scans),
         ", ".join(map(str, n_scans)),
@@ -34,7 +35,10 @@ def main(roi_path: str, entry: dict, subject: str, inputs: list[str], out_path: 
     write_h5(
         out_path,
         {"series": series, "n_scans": n_scans, "index": index},
-        attrs=provenance({"timeseries": entry["timeseries"]}, [roi_path, *inputs]),
+        attrs={
+            **provenance({"timeseries": entry["timeseries"], "labels": labels}, inputs),
+            "roi": roi,
+        },
     )
 
 
@@ -45,9 +49,10 @@ if __name__ == "__main__":
         snakemake = mock_snakemake("extract_roi_series", subject="sub-01", roi="V1")
     with rule_log(snakemake.log[0]):
         main(
-            snakemake.input.roi,
             dict(snakemake.params.entry),
             snakemake.wildcards.subject,
+            snakemake.wildcards.roi,
+            list(snakemake.params.labels),
             list(snakemake.input.runs),
             snakemake.output[0],
         )

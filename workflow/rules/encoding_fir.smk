@@ -7,8 +7,8 @@ localrules:
 
 rule extract_roi_series:
     input:
-        roi=ROI,
         runs=timeseries_files,
+        side_files=subject_side_files,
     output:
         ROI_SERIES,
     log:
@@ -21,6 +21,7 @@ rule extract_roi_series:
         runtime=30,
     params:
         entry=subject_entry,
+        labels=lambda wildcards: config["brain"]["rois"][wildcards.roi],
     script:
         "../../scripts/extract_roi_series.py"
 

@@ -363,16 +363,19 @@ def fir_attrs(
 
 
 def read_roi_series(
-    entry: Mapping, index: np.ndarray, where: str, base: str = "."
-) -> tuple[np.ndarray, np.ndarray]:
+    entry: Mapping, roi: str, labels: Sequence[str], where: str, base: str = "."
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The time series of one ROI's columns over every run of a time-series subject.
 
     Parameters
     ----------
     entry : mapping
-        The subject's config entry (``timeseries.runs``, ``mask``).
-    index : ndarray of int, shape (n_vox,)
-        The ROI's columns in the runs' space (``index`` of ``results/brain/{subject}/{roi}.h5``).
+        The subject's config entry (``timeseries.runs``, ``mask``, ``roi_files``).
+    roi : str
+        ROI name.
+    labels : sequence of str
+        Its labels (``brain.rois.<roi>``), in the subject's ROI files or the atlas
+        (:func:`dnnmap.brain.subjects.roi_index`, on the runs' space).
     where : str
         Config key of the subject, for messages.
 
@@ -381,26 +384,25 @@ def read_roi_series(
     series : ndarray of float32, shape (sum(n_scans), n_vox)
         The runs one after the other, in config order.
     n_scans : ndarray of int64, shape (n_runs,)
+    index : ndarray of int64, shape (n_vox,)
+        The ROI's columns in the runs' space.
     """
     from dnnmap.brain.spaces import SubjectData, read_series
+    from dnnmap.brain.subjects import roi_index
 
-    parts, space = [], None
+    parts, space, index = [], None, None
     for i, run in enumerate(tqdm(entry["timeseries"]["runs"], desc="runs", mininterval=5)):
         key = f"{where}.timeseries.runs.{i}.data"
         data = SubjectData.from_config(run["data"], entry.get("mask"), None, key, base)
         values, header = read_series(data)
         if space is None:
             space = header.space
+            index = roi_index(space, roi, labels, entry.get("roi_files"), where, base)
         elif reason := space.mismatch(header.space):
             raise InputError(f"{key}: {reason}; expected every run in one space")
-        if index.size and index.max() >= values.shape[1]:
-            raise InputError(
-                f"{key}: ROI column {int(index.max())} is beyond the run's {values.shape[1]} "
-                "columns; expected the ROI file of this subject"
-            )
         parts.append(values[:, index])
     n_scans = np.array([p.shape[0] for p in parts], dtype=np.int64)
-    return np.concatenate(parts).astype(np.float32), n_scans
+    return np.concatenate(parts).astype(np.float32), n_scans, index
 
 
 def stimulus_features(

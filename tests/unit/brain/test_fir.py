@@ -120,3 +120,59 @@ def test_check_fir_needs_two_runs_durations_and_short_delays():
     with pytest.raises(InputError, match=r"runs\.1\.events: stim_id 'a' has duration 0"):
         check_fir({"fir": {}}, [50, 50], [ev, zero], "sub")
     check_fir({"tr": 1.0}, [50], [zero], "sub")  # without fir: nothing to check
+
+
+def _gifti_run(path, data, struct):
+    import nibabel as nib
+
+    img = nib.gifti.GiftiImage(meta=nib.gifti.GiftiMetaData({"AnatomicalStructurePrimary": struct}))
+    for frame in data:
+        img.add_gifti_data_array(nib.gifti.GiftiDataArray(frame.astype(np.float32)))
+    nib.save(img, path)
+
+
+def test_read_roi_series_gifti_runs_and_roi_columns(tmp_path):
+    """Two GIFTI runs per hemisphere on fsaverage5 (10242 vertices each), an ROI of .annot
+    files: the series are the ROI's vertices (left, then right + 10242), runs one after the
+    other; a run on another mesh stops with the run's key."""
+    import nibabel as nib
+
+    from dnnmap.encoding.fir import read_roi_series
+
+    n = 10242
+    rng = np.random.default_rng(0)
+    ctab = np.array([[0, 0, 0, 0, 0], [255, 0, 0, 0, 1]])
+    vertices = {}
+    runs = []
+    truth = []
+    for hemi in ("lh", "rh"):
+        vertices[hemi] = np.sort(rng.choice(n, 5, replace=False))
+        annot = np.zeros(n, int)
+        annot[vertices[hemi]] = 1
+        nib.freesurfer.write_annot(tmp_path / f"{hemi}.v.annot", annot, ctab, [b"unknown", b"vis"])
+    for r, n_scans in enumerate((7, 9)):
+        run = {}
+        full = rng.standard_normal((n_scans, 2 * n))
+        for k, (side, struct) in enumerate((("left", "CortexLeft"), ("right", "CortexRight"))):
+            path = tmp_path / f"run-{r}.{side[0].upper()}.func.gii"
+            _gifti_run(path, full[:, k * n : (k + 1) * n], struct)
+            run[side] = str(path)
+        runs.append({"data": run, "events": "unused.tsv"})
+        truth.append(full)
+    entry = {
+        "responses": "timeseries",
+        "timeseries": {"tr": 1.0, "runs": runs},
+        "roi_files": [str(tmp_path / "lh.v.annot"), str(tmp_path / "rh.v.annot")],
+    }
+    series, n_scans, index = read_roi_series(entry, "V", ["vis"], "brain.subjects.s")
+    expected_index = np.concatenate([vertices["lh"], vertices["rh"] + n])
+    np.testing.assert_array_equal(index, expected_index)
+    assert n_scans.tolist() == [7, 9]
+    np.testing.assert_allclose(series, np.concatenate(truth)[:, expected_index], rtol=1e-6)
+
+    small = tmp_path / "run-x.L.func.gii"
+    _gifti_run(small, rng.standard_normal((7, 2562)), "CortexLeft")
+    _gifti_run(tmp_path / "run-x.R.func.gii", rng.standard_normal((7, 2562)), "CortexRight")
+    runs.append({"data": {"left": str(small), "right": str(tmp_path / "run-x.R.func.gii")}})
+    with pytest.raises(InputError, match=r"brain\.subjects\.s\.timeseries\.runs\.2\.data: "):
+        read_roi_series(entry, "V", ["vis"], "brain.subjects.s")
