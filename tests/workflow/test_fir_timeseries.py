@@ -129,7 +129,12 @@ def _write_runs(folder, run, rng) -> dict:
         )
     return {
         "responses": "timeseries",
-        "timeseries": {"tr": TR, "runs": runs, "fir": {"delays": [1, 2, 3, 4, 5, 6]}},
+        "timeseries": {
+            "tr": TR,
+            "method": "fir",
+            "runs": runs,
+            "fir": {"delays": [1, 2, 3, 4, 5, 6]},
+        },
         "roi_files": [{"file": str(folder / "rois.nii.gz"), "lut": str(folder / "lut.txt")}],
     }, signal
 
@@ -149,8 +154,9 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
         "results/summary/encoding_fir.tsv",
         "results/maps/sub-ts/alexnet/encoding_fir_r.nii.gz",
     ]
-    proc = run_workflow(run, config, "--cores", "2", *targets)
+    proc = run_workflow(run, config, "--cores", "2")  # rule all: the FIR outputs only
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert not (run / "results" / "brain" / "sub-ts").exists()  # no betas, no ROI files
 
     table = pd.read_csv(run / targets[0], sep="\t").set_index(["layer", "roi"])
     assert table.loc[("fc6", "signal"), "median_r"] > 0.4
@@ -165,6 +171,20 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     with h5py.File(run / "results/encoding_fir/sub-ts/alexnet/fc6/signal.h5", "r") as f:
         assert f["fold_scores"].shape == (N_RUNS, signal.sum())  # leave-one-run-out
         assert np.unique(f["run"][()]).tolist() == list(range(N_RUNS))
+
+    # Beside betas (method lsa with a fir section) the same runs feed both analyses; a
+    # fir-only subject is in no per-stimulus job.
+    both = {**entry, "timeseries": {**entry["timeseries"], "method": "lsa"}}
+    config["brain"]["subjects"] = {"sub-ts": entry, "sub-both": both}
+    proc = run_workflow(run, config, "-n", "--quiet", "rules")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in proc.stdout.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+    assert counts["estimate_betas"] == 1 and counts["encode_fir"] == 4  # sub-both's
+    assert counts["encode"] == 4 and counts["extract_roi_series"] == 2
 
 
 def test_fir_startup_checks(tmp_path):

@@ -1,6 +1,7 @@
-# FIR encoding of time-series subjects (brain.subjects.<subject>.timeseries.fir): each ROI's
-# time series once per subject, one encoding job per subject, model, layer and ROI (which run:
-# fir_jobs in targets.smk), maps in the subject's format and a summary table like encoding's.
+# FIR encoding of time-series subjects (brain.subjects.<subject>.timeseries.fir, or method:
+# fir): each ROI's time series once per subject, one encoding job per subject, model, layer and
+# ROI (which run: fir_jobs in targets.smk), maps in the subject's format and a summary table
+# like encoding's. Subjects with method: fir are in no other rule's {subject} (SUBJECTS).
 localrules:
     summarize_encoding_fir,
 
@@ -13,6 +14,8 @@ rule extract_roi_series:
         ROI_SERIES,
     log:
         "logs/extract_roi_series/{subject}/{roi}.log",
+    wildcard_constraints:
+        subject="|".join(fir_subjects()),
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -38,6 +41,8 @@ rule encode_fir:
         ENCODING_FIR,
     log:
         "logs/encode_fir/{subject}/{model}/{layer}/{roi}.log",
+    wildcard_constraints:
+        subject="|".join(fir_subjects()),
     group:
         "encode"
     conda:
@@ -85,6 +90,8 @@ rule encoding_fir_maps:
         r=ENCODING_FIR_MAPS,
     log:
         "logs/encoding_fir_maps/{subject}/{model}{mapsuffix}.log",
+    wildcard_constraints:
+        subject="|".join(fir_subjects()),
     conda:
         "../../envs/analysis.yaml"
     threads: 1

@@ -279,6 +279,8 @@ def benchmark_jobs():
 
 def all_outputs():
     """Everything `rule all` asks for."""
+    if not SUBJECTS:  # every subject is encoded only through an FIR design
+        return fir_outputs()
     outputs = [BRAIN_SUMMARY, ENCODING_SUMMARY, ENCODING_FIGURE, BENCHMARKS_TABLE]
     outputs += subject_maps(list(encoding_maps().values()), model=MODELS)
     outputs += expand(ENCODING_BRAIN_FIGURE, subject=SUBJECTS, model=MODELS)
@@ -374,14 +376,9 @@ def interpret_outputs():
 
 
 def fir_subjects():
-    """Subjects whose time series are also encoded through an FIR design (timeseries.fir)."""
-    return [
-        s
-        for s in SUBJECTS
-        if config["brain"]["subjects"][s]["responses"] == TIMESERIES
-        and (config["brain"]["subjects"][s].get("timeseries") or {}).get("fir")
-        is not None
-    ]
+    """Subjects whose time series are encoded through an FIR design (timeseries.fir, or
+    timeseries.method: fir), in config order."""
+    return [s for s, e in config["brain"]["subjects"].items() if encodes_fir(e)]
 
 
 def fir_jobs(subjects=None, models=None):

@@ -35,6 +35,23 @@ DEFAULT_DELAYS = (1, 2, 3, 4)
 """TR delays of the FIR design when the config names none (4-8 s at a TR of 2 s)."""
 MIN_RUNS = 2
 """Fewest runs of a subject whose time series are encoded with folds grouped by run."""
+FIR_METHOD = "fir"
+"""``timeseries.method`` of a subject encoded only through its FIR design (no betas)."""
+
+
+def encodes_fir(entry: Mapping) -> bool:
+    """Whether a subject's time series are encoded through an FIR design: ``responses:
+    timeseries`` with a ``timeseries.fir`` section or ``timeseries.method: fir``."""
+    settings = entry.get("timeseries") or {}
+    return entry.get("responses") == "timeseries" and (
+        settings.get("fir") is not None or settings.get("method") == FIR_METHOD
+    )
+
+
+def fir_only(entry: Mapping) -> bool:
+    """Whether a subject is encoded only through its FIR design (``timeseries.method: fir``):
+    it has no per-stimulus betas, so it stays out of every per-stimulus analysis."""
+    return encodes_fir(entry) and entry["timeseries"].get("method") == FIR_METHOD
 
 
 def feature_rows(
@@ -255,7 +272,8 @@ def check_fir(settings: Mapping, n_scans: Sequence[int], run_events, where: str)
     Parameters
     ----------
     settings : mapping
-        The subject's ``timeseries`` section (with ``fir``).
+        The subject's ``timeseries`` section (with ``fir`` or ``method: fir``; else nothing
+        is checked).
     n_scans : sequence of int
         Each run's volumes.
     run_events : sequence of DataFrame
@@ -268,8 +286,9 @@ def check_fir(settings: Mapping, n_scans: Sequence[int], run_events, where: str)
     InputError
     """
     fir = settings.get("fir")
-    if fir is None:
+    if fir is None and settings.get("method") != FIR_METHOD:
         return
+    fir = fir or {}
     if len(n_scans) < MIN_RUNS:
         raise InputError(
             f"{where}.timeseries.fir: {len(n_scans)} run; expected at least {MIN_RUNS} runs "
