@@ -137,3 +137,31 @@ def test_circular_shift_null_type_one_error_on_autocorrelated_noise():
     low, high = binom.interval(0.999, 200, 0.05)
     assert low / 200 <= rate <= high / 200, rate
     assert (null.pvalue[:10] < 0.01).all() and (null.pvalue_fwe[:10] < 0.05).all()
+
+
+def test_stimulus_features_of_a_per_fold_file_are_the_pca_of_all_stimuli(tmp_path):
+    """A features file fitted per split (fit: train, its lossless basis) gives the first
+    n_components columns of the basis: sklearn's PCA of every stimulus, up to signs; a file
+    of fixed features gives them as stored."""
+    from sklearn.decomposition import PCA
+
+    from dnnmap.encoding.fir import stimulus_features
+    from dnnmap.features.folds import lossless_basis
+    from dnnmap.store import write_h5
+
+    rng = np.random.default_rng(5)
+    acts = rng.standard_normal((12, 40)) @ np.diag(np.linspace(3, 0.1, 40))
+    ids = [f"s{i}" for i in range(12)]
+    attrs = {"method": "pca", "fit": "train", "n_components": 3, "fitted_on": "training rows"}
+    basis = lossless_basis(acts)
+    write_h5(tmp_path / "f.h5", {"basis": basis, "features": basis[:, :3]}, attrs, stim_id=ids)
+    got, summary = stimulus_features(str(tmp_path / "f.h5"), ids, "table")
+    ref = PCA(3).fit_transform(acts)
+    np.testing.assert_allclose(np.abs(got), np.abs(ref), atol=1e-8)
+    assert summary["features_fit"] == "all" and summary["features_n_components"] == 3
+    fixed = {"method": "none", "fit": "all"}
+    write_h5(tmp_path / "g.h5", {"features": acts}, fixed, stim_id=ids)
+    got, summary = stimulus_features(str(tmp_path / "g.h5"), ids, "table")
+    np.testing.assert_array_equal(got, acts)
+    with pytest.raises(InputError):
+        stimulus_features(str(tmp_path / "g.h5"), ids[::-1], "table")
