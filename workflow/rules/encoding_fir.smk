@@ -50,7 +50,7 @@ rule encode_fir:
     threads: 1
     resources:
         mem_mb=fir_mem_mb,
-        runtime=60,
+        runtime=fir_runtime,
     params:
         timeseries=fir_entry,
         encoding=config["encoding"],

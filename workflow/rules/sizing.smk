@@ -182,3 +182,10 @@ def fir_mem_mb(wildcards, attempt):
     columns = ROI_SIZES[wildcards.roi]
     chunk = min(columns * max(n_perm, 1), config["encoding"]["voxel_batch"])
     return int(attempt * (1000 + 6 * 8 * 5000 * (columns + chunk) / 1e6))
+
+
+def fir_runtime(wildcards):
+    """Minutes of an FIR encoding job: 30, plus 0.2 per circular shift (each refits the
+    ROI's encoding, batched with other shifts)."""
+    n_perm = int((fir_entry(wildcards).get("fir") or {}).get("n_perm", 0))
+    return int(30 + 0.2 * n_perm)
