@@ -148,8 +148,19 @@ def tr_features(
     return np.where(total > 0, out, 0.0)
 
 
-def _run_rows(runs: np.ndarray) -> list[np.ndarray]:
-    """The rows of each run, in order of first appearance; rows within a run in time order."""
+def run_rows(runs: np.ndarray) -> list[np.ndarray]:
+    """The rows of each run, in order of first appearance; rows within a run in time order.
+
+    Parameters
+    ----------
+    runs : ndarray, shape (n_tr,)
+        Run label of each TR.
+
+    Returns
+    -------
+    list of ndarray of int
+        One array of row indices per run.
+    """
     runs = np.asarray(runs)
     if runs.ndim != 1:
         raise InputError(f"runs have shape {runs.shape}; expected one run label per TR")
@@ -174,7 +185,7 @@ def zscore_within_runs(X: np.ndarray, runs: np.ndarray) -> np.ndarray:
     """
     X = np.asarray(X, dtype=np.float64)
     out = np.zeros_like(X)
-    for rows in _run_rows(runs):
+    for rows in run_rows(runs):
         block = X[rows]
         sd = block.std(axis=0)
         centered = block - block.mean(axis=0)
@@ -206,7 +217,7 @@ def delay_within_runs(X: np.ndarray, runs: np.ndarray, delays: Sequence[int]) ->
         raise InputError("delays are empty; expected at least one delay in TRs")
     n, p = X.shape
     out = np.zeros((n, len(delays) * p))
-    for rows in _run_rows(runs):
+    for rows in run_rows(runs):
         m = rows.size
         block = X[rows]
         for k, d in enumerate(delays):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from dnnmap.brain.fir import DEFAULT_DELAYS, _run_rows, zscore_within_runs
+from dnnmap.brain.fir import DEFAULT_DELAYS, run_rows, zscore_within_runs
 from dnnmap.checks import check_int
 from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
 from dnnmap.errors import InputError
@@ -46,7 +46,7 @@ class ShiftNull:
     Attributes
     ----------
     null : ndarray of float64, shape (n_perm, v)
-        The score of each voxel with shifted predictions.
+        The score of each voxel on each shifted copy of the data.
     pvalue : ndarray of float64, shape (v,)
         ``(1 + #{null >= score}) / (1 + n_perm)`` (NaN for masked voxels).
     pvalue_fwe : ndarray of float64, shape (v,)
@@ -201,7 +201,7 @@ def shifted_order(runs: np.ndarray, rng: np.random.Generator, min_shift: int) ->
         ``order[rows[t]] = rows[(t + shift) % m]`` for the rows of each run.
     """
     order = np.arange(np.asarray(runs).size)
-    for rows in _run_rows(runs):
+    for rows in run_rows(runs):
         m = rows.size
         low, high = min(min_shift, m // 2), max(m - min_shift, m // 2)
         shift = int(rng.integers(low, high + 1)) if m > 1 else 0
@@ -259,7 +259,7 @@ def circular_shift_null(
     """
     n_perm = check_int(n_perm, "n_perm", 1)
     runs = np.asarray(runs)
-    lengths = [rows.size for rows in _run_rows(runs)]
+    lengths = [rows.size for rows in run_rows(runs)]
     if min_shift is None:
         min_shift = max(1, min(lengths) // 10)
     score = np.asarray(score, dtype=np.float64)
