@@ -172,6 +172,12 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     assert maps.shape == (*SHAPE, 3)
     inside = maps.reshape(-1, 3)  # the mask is every voxel, in C order as argwhere
     assert np.mean(inside[signal, 2] == 2) > 0.7  # best layer: fc6 (2nd)
+    logp = np.asarray(nib.load(run / targets[1].replace("_r.", "_logp.")).dataobj)
+    r_fwe = np.asarray(nib.load(run / targets[1].replace("_r.", "_r_fwe.")).dataobj)
+    assert logp.shape == r_fwe.shape == (*SHAPE, 2)  # one map per layer
+    fc6_fwe = r_fwe.reshape(-1, 2)[:, 1]
+    assert np.mean(fc6_fwe[signal] > 0) > 0.5 and np.mean(fc6_fwe[~signal] > 0) <= 0.05
+    assert np.median(logp.reshape(-1, 2)[signal, 1]) > 1.3  # p < 0.05
     with h5py.File(run / "results/encoding_fir/sub-ts/alexnet/fc6/signal.h5", "r") as f:
         assert f["fold_scores"].shape == (N_RUNS, signal.sum())  # leave-one-run-out
         assert np.unique(f["run"][()]).tolist() == list(range(N_RUNS))

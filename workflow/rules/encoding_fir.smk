@@ -1,7 +1,8 @@
 # FIR encoding of time-series subjects (brain.subjects.<subject>.timeseries.fir, or method:
 # fir): each ROI's time series once per subject, one encoding job per subject, model, layer and
 # ROI (which run: fir_jobs in targets.smk), maps in the subject's format and a summary table
-# like encoding's. Subjects with method: fir are in no other rule's {subject} (SUBJECTS).
+# like encoding's; the maps with circular-shift p-values (fir.n_perm > 0) come from their own
+# rule. Subjects with method: fir are in no other rule's {subject} (SUBJECTS).
 localrules:
     summarize_encoding_fir,
 
@@ -15,7 +16,7 @@ rule extract_roi_series:
     log:
         "logs/extract_roi_series/{subject}/{roi}.log",
     wildcard_constraints:
-        subject="|".join(fir_subjects()),
+        subject=fir_constraint(),
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -42,7 +43,7 @@ rule encode_fir:
     log:
         "logs/encode_fir/{subject}/{model}/{layer}/{roi}.log",
     wildcard_constraints:
-        subject="|".join(fir_subjects()),
+        subject=fir_constraint(),
     group:
         "encode"
     conda:
@@ -91,7 +92,32 @@ rule encoding_fir_maps:
     log:
         "logs/encoding_fir_maps/{subject}/{model}{mapsuffix}.log",
     wildcard_constraints:
-        subject="|".join(fir_subjects()),
+        subject=fir_constraint(shifts=False),
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        space=space_of_subject,
+        layers=lambda wildcards: layers_of(wildcards.model),
+        rois=ROIS,
+        best_layer_fwe=None,
+    script:
+        "../../scripts/encoding_maps.py"
+
+
+rule encoding_fir_maps_shifts:
+    input:
+        encoding=fir_files,
+    output:
+        **ENCODING_FIR_P_MAPS,
+        r=ENCODING_FIR_MAPS,
+    log:
+        "logs/encoding_fir_maps_shifts/{subject}/{model}{mapsuffix}.log",
+    wildcard_constraints:
+        subject=fir_constraint(shifts=True),
     conda:
         "../../envs/analysis.yaml"
     threads: 1

@@ -375,10 +375,24 @@ def interpret_outputs():
     return out
 
 
-def fir_subjects():
+def fir_subjects(shifts=None):
     """Subjects whose time series are encoded through an FIR design (timeseries.fir, or
-    timeseries.method: fir), in config order."""
-    return [s for s, e in config["brain"]["subjects"].items() if encodes_fir(e)]
+    timeseries.method: fir), in config order; with ``shifts`` True (False) only those with
+    (without) circular-shift p-values (timeseries.fir.n_perm > 0)."""
+    out = []
+    for s, e in config["brain"]["subjects"].items():
+        if not encodes_fir(e):
+            continue
+        n_perm = int((e["timeseries"].get("fir") or {}).get("n_perm", 0))
+        if shifts is None or shifts == (n_perm > 0):
+            out.append(s)
+    return out
+
+
+def fir_constraint(shifts=None):
+    """The {subject} constraint of an FIR rule: its subjects (fir_subjects), or a pattern that
+    matches nothing when there are none."""
+    return "|".join(fir_subjects(shifts)) or "(?!x)x"
 
 
 def fir_jobs(subjects=None, models=None):
@@ -393,9 +407,13 @@ def fir_jobs(subjects=None, models=None):
 
 
 def fir_outputs():
-    """The FIR encoding table and maps of each FIR subject and model (none without one)."""
+    """The FIR encoding table and maps of each FIR subject and model (none without one): r,
+    and with circular shifts -log10 p and FWE-thresholded r."""
     if not fir_subjects():
         return []
-    return [ENCODING_FIR_SUMMARY] + subject_maps(
-        ENCODING_FIR_MAPS, fir_subjects(), model=MODELS
-    )
+    out = [ENCODING_FIR_SUMMARY]
+    out += subject_maps(ENCODING_FIR_MAPS, fir_subjects(), model=MODELS)
+    if fir_subjects(shifts=True):
+        maps = list(ENCODING_FIR_P_MAPS.values())
+        out += subject_maps(maps, fir_subjects(shifts=True), model=MODELS)
+    return out
