@@ -21,7 +21,7 @@ rule extract_roi_series:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=brain_mem_mb,
+        mem_mb=fir_series_mem_mb,
         runtime=30,
     params:
         entry=subject_entry,
