@@ -4,10 +4,12 @@ Rule ``extract_roi_series``.
 Inputs: ``runs`` (every run's data, events and confounds files, and the mask),
 ``side_files`` (the subject's ROI files and lookup tables).
 Output: ``results/brain_series/{subject}/{roi}.h5`` with ``series (n_tr, n_vox)`` float32
-(the runs one after the other, in config order), ``n_scans (n_runs,)`` and ``index
+(the runs one after the other, in config order, each cleaned of its cosine drifts below
+``high_pass``, its ``confounds`` and its mean), ``n_scans (n_runs,)`` and ``index
 (n_vox,)`` (the ROI's columns in the runs' space: grayordinates, mask voxels or vertices);
 encode_fir reads it once per layer.
-Config: ``brain.subjects.{subject}.timeseries`` (``runs`` of ``data``; ``fir``),
+Config: ``brain.subjects.{subject}.timeseries`` (``tr``, ``high_pass``, ``runs`` of ``data``
+and ``confounds``),
 ``brain.subjects.{subject}.mask`` and ``roi_files``, ``brain.rois.{roi}`` (its labels).
 See dnnmap.encoding.fir.
 """

@@ -15,7 +15,9 @@ FIR) instead of assuming a canonical one. For each run:
    features of TR ``t - d`` of the same run, and zeros where ``t - d`` is outside the run, so
    no delayed sample ever comes from another run.
 
-:func:`fir_design` chains them over every run of a subject. The encoding itself (ridge over
+:func:`fir_design` chains them over every run of a subject. The voxels' side of each run is
+cleaned by :func:`regress_out` of :func:`nuisance_design` (cosine drifts, confounds, a
+constant). The encoding itself (ridge over
 the delayed design, folds grouped by run) is :mod:`dnnmap.encoding.fir`.
 """
 
@@ -274,6 +276,56 @@ def fir_design(
     runs = np.repeat(np.arange(len(parts), dtype=np.int64), [int(n) for n in n_scans])
     X = zscore_within_runs(np.concatenate(parts), runs)
     return delay_within_runs(X, runs, delays), runs
+
+
+def nuisance_design(
+    n_scans: int, tr: float, high_pass: float | None = 0.01, confounds: pd.DataFrame | None = None
+) -> np.ndarray:
+    """A run's nuisance regressors: nilearn's cosine drifts below ``high_pass`` (Hz), the
+    run's confounds, and a constant.
+
+    Parameters
+    ----------
+    n_scans : int
+    tr : float
+        Repetition time (s).
+    high_pass : float or None
+        Cutoff of the cosine drift basis (``drift_model="cosine"`` of
+        :func:`nilearn.glm.first_level.make_first_level_design_matrix`); None: no drifts.
+    confounds : DataFrame, optional
+        (n_scans, n_confounds) regressors (:func:`dnnmap.brain.timeseries.read_confounds`).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_scans, n_nuisance)
+    """
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    design = make_first_level_design_matrix(
+        tr * np.arange(n_scans),
+        None,
+        drift_model=None if high_pass is None else "cosine",
+        high_pass=high_pass if high_pass is not None else 0.01,
+        add_regs=None if confounds is None else confounds.to_numpy(dtype=float),
+    )
+    return design.to_numpy(dtype=np.float64)
+
+
+def regress_out(Y: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
+    """Residuals of ``Y`` after least squares on ``nuisance``.
+
+    Parameters
+    ----------
+    Y : ndarray, shape (n_scans, v)
+    nuisance : ndarray, shape (n_scans, k)
+
+    Returns
+    -------
+    ndarray of float32, shape (n_scans, v)
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    beta, *_ = np.linalg.lstsq(nuisance, Y, rcond=None)
+    return (Y - nuisance @ beta).astype(np.float32)
 
 
 def check_fir(settings: Mapping, n_scans: Sequence[int], run_events, where: str) -> None:

@@ -382,16 +382,23 @@ def read_roi_series(
     Returns
     -------
     series : ndarray of float32, shape (sum(n_scans), n_vox)
-        The runs one after the other, in config order.
+        The runs one after the other, in config order, each cleaned of its nuisance
+        regressors (:func:`dnnmap.brain.fir.nuisance_design`: cosine drifts below
+        ``timeseries.high_pass``, the run's ``confounds``, a constant).
     n_scans : ndarray of int64, shape (n_runs,)
     index : ndarray of int64, shape (n_vox,)
         The ROI's columns in the runs' space.
     """
+    from pathlib import Path
+
+    from dnnmap.brain.fir import nuisance_design, regress_out
     from dnnmap.brain.spaces import SubjectData, read_series
     from dnnmap.brain.subjects import roi_index
+    from dnnmap.brain.timeseries import read_confounds
 
+    settings = entry["timeseries"]
     parts, space, index = [], None, None
-    for i, run in enumerate(tqdm(entry["timeseries"]["runs"], desc="runs", mininterval=5)):
+    for i, run in enumerate(tqdm(settings["runs"], desc="runs", mininterval=5)):
         key = f"{where}.timeseries.runs.{i}.data"
         data = SubjectData.from_config(run["data"], entry.get("mask"), None, key, base)
         values, header = read_series(data)
@@ -400,7 +407,15 @@ def read_roi_series(
             index = roi_index(space, roi, labels, entry.get("roi_files"), where, base)
         elif reason := space.mismatch(header.space):
             raise InputError(f"{key}: {reason}; expected every run in one space")
-        parts.append(values[:, index])
+        confounds = None
+        if run.get("confounds"):
+            confounds = read_confounds(
+                Path(base, run["confounds"]), values.shape[0], f"{where}.timeseries.runs.{i}"
+            )
+        nuisance = nuisance_design(
+            values.shape[0], settings["tr"], settings.get("high_pass", 0.01), confounds
+        )
+        parts.append(regress_out(values[:, index], nuisance))
     n_scans = np.array([p.shape[0] for p in parts], dtype=np.int64)
     return np.concatenate(parts).astype(np.float32), n_scans, index
 

@@ -134,7 +134,8 @@ def _gifti_run(path, data, struct):
 def test_read_roi_series_gifti_runs_and_roi_columns(tmp_path):
     """Two GIFTI runs per hemisphere on fsaverage5 (10242 vertices each), an ROI of .annot
     files: the series are the ROI's vertices (left, then right + 10242), runs one after the
-    other; a run on another mesh stops with the run's key."""
+    other, each cleaned of its cosine drifts and mean; a run on another mesh stops with the
+    run's key."""
     import nibabel as nib
 
     from dnnmap.encoding.fir import read_roi_series
@@ -168,7 +169,12 @@ def test_read_roi_series_gifti_runs_and_roi_columns(tmp_path):
     expected_index = np.concatenate([vertices["lh"], vertices["rh"] + n])
     np.testing.assert_array_equal(index, expected_index)
     assert n_scans.tolist() == [7, 9]
-    np.testing.assert_allclose(series, np.concatenate(truth)[:, expected_index], rtol=1e-6)
+    from dnnmap.brain.fir import nuisance_design, regress_out
+
+    expected = [
+        regress_out(t[:, expected_index], nuisance_design(len(t), 1.0, 0.01)) for t in truth
+    ]  # each run cleaned of its drifts and mean
+    np.testing.assert_allclose(series, np.concatenate(expected), atol=1e-5)
 
     small = tmp_path / "run-x.L.func.gii"
     _gifti_run(small, rng.standard_normal((7, 2562)), "CortexLeft")
@@ -176,3 +182,31 @@ def test_read_roi_series_gifti_runs_and_roi_columns(tmp_path):
     runs.append({"data": {"left": str(small), "right": str(tmp_path / "run-x.R.func.gii")}})
     with pytest.raises(InputError, match=r"brain\.subjects\.s\.timeseries\.runs\.2\.data: "):
         read_roi_series(entry, "V", ["vis"], "brain.subjects.s")
+
+
+@pytest.mark.filterwarnings("ignore:From release 0.14.0:DeprecationWarning")
+def test_nuisance_regression_equals_nilearn_clean():
+    """Cosine drifts (0.01 Hz at TR 2 s), two confounds and a constant regressed out equal
+    nilearn.signal.clean with the same drifts and confounds, up to the mean it keeps."""
+    from nilearn.signal import clean
+
+    from dnnmap.brain.fir import nuisance_design, regress_out
+
+    rng = np.random.default_rng(0)
+    n = 120
+    Y = rng.standard_normal((n, 5)) + np.linspace(0, 3, n)[:, None] + 100.0
+    confounds = pd.DataFrame({"a": rng.standard_normal(n), "b": np.sin(np.arange(n) / 5)})
+    D = nuisance_design(n, 2.0, 0.01, confounds)
+    assert D.shape == (n, 2 + 4 + 1)  # confounds, 4 drifts below 0.01 Hz over 240 s, constant
+    got = regress_out(Y, D)
+    ref = clean(
+        Y,
+        detrend=False,
+        standardize=None,
+        confounds=D[:, :-1],
+        filter=False,
+        t_r=2.0,
+    )
+    np.testing.assert_allclose(got, ref - ref.mean(axis=0), atol=1e-5)
+    centered = regress_out(Y, nuisance_design(n, 2.0, None))  # the constant alone
+    np.testing.assert_allclose(centered, Y - Y.mean(axis=0), atol=1e-4)
