@@ -230,3 +230,19 @@ def activation_shards(wildcards):
         shard=range(N_SHARDS),
         n_shards=N_SHARDS,
     )
+
+
+def fir_entry(wildcards):
+    """The time-series section of the job's subject (tr, runs, fir)."""
+    return config["brain"]["subjects"][wildcards.subject]["timeseries"]
+
+
+def fir_events(wildcards):
+    """The events files of the job's subject's runs, in run order."""
+    return [run["events"] for run in fir_entry(wildcards)["runs"]]
+
+
+def fir_files(wildcards):
+    """FIR encoding results of every layer and ROI of the job's subject and model."""
+    jobs = fir_jobs([wildcards.subject], [wildcards.model])
+    return [ENCODING_FIR.format(**job) for job in jobs]

@@ -109,3 +109,15 @@ INTERPRET_BRAIN = "results/interpret/{model}/{layer}/brain/{subject}/{roi}"
 FINETUNE_WEIGHTS = "results/finetune/{name}.pth"
 FINETUNE_HISTORY = "results/finetune/{name}.tsv"
 FINETUNE_FIGURE = "results/finetune/{name}.png"
+
+# FIR encoding of time-series subjects (timeseries.fir): each ROI's time series over the runs,
+# one file per job, the maps (one per layer of r on held-out runs, and best_layer) and table.
+ROI_SERIES = "results/brain_series/{subject}/{roi}.h5"
+ENCODING_FIR = "results/encoding_fir/{subject}/{model}/{layer}/{roi}.h5"
+ENCODING_FIR_MAPS = "results/maps/{subject}/{model}/encoding_fir_r{mapsuffix}"
+# With timeseries.fir.n_perm > 0 also -log10 p and FWE-thresholded r maps (circular shifts).
+ENCODING_FIR_P_MAPS = {
+    "logp": "results/maps/{subject}/{model}/encoding_fir_logp{mapsuffix}",
+    "r_fwe": "results/maps/{subject}/{model}/encoding_fir_r_fwe{mapsuffix}",
+}
+ENCODING_FIR_SUMMARY = "results/summary/encoding_fir.tsv"

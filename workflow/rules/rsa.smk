@@ -155,7 +155,7 @@ rule plot_rdms:
         runtime=10,
     params:
         layers=lambda wildcards: layers_of(wildcards.model),
-        subject=SUBJECTS[0],
+        subject=SUBJECTS[0] if SUBJECTS else None,  # none: every subject FIR-only
         rois=ROIS,
         categories=config["rsa"]["categories"],
     script:

@@ -224,3 +224,45 @@ def merge_mem_mb(wildcards, attempt):
 def merge_runtime(wildcards):
     units = merge_units(wildcards.model)
     return sizing.merge_shards_runtime_min(N_STIM, sum(units.values()))
+
+
+_FIR_RUN_LENGTHS = {}
+
+
+def fir_run_lengths(subject):
+    """Volumes of each run of an FIR subject, from the files' headers (read once)."""
+    if subject not in _FIR_RUN_LENGTHS:
+        from dnnmap.brain.spaces import SubjectData, read_data_header
+
+        entry = config["brain"]["subjects"][subject]
+        _FIR_RUN_LENGTHS[subject] = [
+            read_data_header(
+                SubjectData.from_config(run["data"], entry.get("mask"))
+            ).n_maps
+            for run in entry["timeseries"]["runs"]
+        ]
+    return _FIR_RUN_LENGTHS[subject]
+
+
+def fir_series_mem_mb(wildcards, attempt):
+    """The longest run of the subject read whole (all its columns, float32, twice)."""
+    columns = FILE_ROI_SIZES.columns.get(wildcards.subject, 0)
+    longest = max(fir_run_lengths(wildcards.subject))
+    return sizing.brain_mem_mb(longest, max(columns, 1), attempt)
+
+
+def fir_mem_mb(wildcards, attempt):
+    """Float64 copies of an ROI's series, predictions and a chunk of shifted targets over
+    every TR of the subject's runs, and the design; doubles with each attempt."""
+    n_perm = int((fir_entry(wildcards).get("fir") or {}).get("n_perm", 0))
+    n_tr = sum(fir_run_lengths(wildcards.subject))
+    columns = ROI_SIZES[wildcards.roi]
+    chunk = min(columns * max(n_perm, 1), config["encoding"]["voxel_batch"])
+    return int(attempt * (1000 + 6 * 8 * n_tr * (columns + chunk) / 1e6))
+
+
+def fir_runtime(wildcards):
+    """Minutes of an FIR encoding job: 30, plus 0.2 per circular shift (each refits the
+    ROI's encoding, batched with other shifts)."""
+    n_perm = int((fir_entry(wildcards).get("fir") or {}).get("n_perm", 0))
+    return int(30 + 0.2 * n_perm)

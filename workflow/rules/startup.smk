@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from dnnmap import sizing as sizing
 from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 from dnnmap.brain.cifti import FSLR32K_GRAYORDINATES
+from dnnmap.brain.fir import encodes_fir, fir_only
 from dnnmap.brain.subjects import (
     TIMESERIES,
     simulates_volume,
@@ -75,6 +76,11 @@ except InputError as err:
 
 MODELS = list(config["models"])
 SUBJECTS = list(config["brain"]["subjects"])
+# Subjects encoded only through an FIR design (timeseries.method: fir) have no per-stimulus
+# responses: every per-stimulus analysis leaves them out (fir_subjects() in targets.smk names
+# every subject the rules of workflow/rules/encoding_fir.smk run for).
+FIR_ONLY_SUBJECTS = [s for s in SUBJECTS if fir_only(config["brain"]["subjects"][s])]
+SUBJECTS = [s for s in SUBJECTS if s not in FIR_ONLY_SUBJECTS]
 ROIS = list(config["brain"]["rois"])
 N_STIM = len(STIMULUS_TABLE)
 # extraction.n_shards: extraction jobs per model (1: one job writes the activations file).
@@ -101,6 +107,9 @@ ROI_SIZES = {
 SUBJECT_MAP_SUFFIXES = {
     s: subject_map_suffixes(config["brain"]["subjects"][s]) for s in SUBJECTS
 }
+SUBJECT_MAP_SUFFIXES.update(
+    {s: subject_map_suffixes(config["brain"]["subjects"][s]) for s in FIR_ONLY_SUBJECTS}
+)
 
 
 wildcard_constraints:

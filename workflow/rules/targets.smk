@@ -306,6 +306,8 @@ def benchmark_jobs():
 
 def all_outputs():
     """Everything `rule all` asks for."""
+    if not SUBJECTS:  # every subject is encoded only through an FIR design
+        return fir_outputs()
     outputs = [BRAIN_SUMMARY, ENCODING_SUMMARY, ENCODING_FIGURE, BENCHMARKS_TABLE]
     outputs += subject_maps(list(encoding_maps().values()), model=MODELS)
     outputs += expand(ENCODING_BRAIN_FIGURE, subject=SUBJECTS, model=MODELS)
@@ -319,6 +321,7 @@ def all_outputs():
     if searchlight_jobs():
         outputs += subject_maps(SEARCHLIGHT_MAPS, model=MODELS)
     outputs += interpret_outputs()
+    outputs += fir_outputs()
     return outputs + SIMULATED_TRUTH
 
 
@@ -420,4 +423,48 @@ def interpret_upstream_outputs():
                     out += [
                         f"{folder}/upstream_{upstream}.{ext}" for ext in ("tsv", "png")
                     ]
+    return out
+
+
+def fir_subjects(shifts=None):
+    """Subjects whose time series are encoded through an FIR design (timeseries.fir, or
+    timeseries.method: fir), in config order; with ``shifts`` True (False) only those with
+    (without) circular-shift p-values (timeseries.fir.n_perm > 0)."""
+    out = []
+    for s, e in config["brain"]["subjects"].items():
+        if not encodes_fir(e):
+            continue
+        n_perm = int((e["timeseries"].get("fir") or {}).get("n_perm", 0))
+        if shifts is None or shifts == (n_perm > 0):
+            out.append(s)
+    return out
+
+
+def fir_constraint(shifts=None):
+    """The {subject} constraint of an FIR rule: its subjects (fir_subjects), or a pattern that
+    matches nothing when there are none."""
+    return "|".join(fir_subjects(shifts)) or "(?!x)x"
+
+
+def fir_jobs(subjects=None, models=None):
+    """Subject, model, layer and ROI of every FIR encoding job, in a fixed order."""
+    return [
+        {"subject": s, "model": m, "layer": layer, "roi": r}
+        for s in subjects or fir_subjects()
+        for m in models or MODELS
+        for layer in layers_of(m)
+        for r in ROIS
+    ]
+
+
+def fir_outputs():
+    """The FIR encoding table and maps of each FIR subject and model (none without one): r,
+    and with circular shifts -log10 p and FWE-thresholded r."""
+    if not fir_subjects():
+        return []
+    out = [ENCODING_FIR_SUMMARY]
+    out += subject_maps(ENCODING_FIR_MAPS, fir_subjects(), model=MODELS)
+    if fir_subjects(shifts=True):
+        maps = list(ENCODING_FIR_P_MAPS.values())
+        out += subject_maps(maps, fir_subjects(shifts=True), model=MODELS)
     return out

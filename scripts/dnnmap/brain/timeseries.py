@@ -313,17 +313,20 @@ def check_runs(entry, stim_ids: Sequence[str], where: str, base: str | os.PathLi
     """Start-up checks of a time-series subject (``responses: timeseries``), headers only.
 
     Every run in one space (format, mask grid or mesh), each run's events inside the run and
-    naming known stimuli, confounds with one row per volume, every stimulus in some run.
+    naming known stimuli, confounds with one row per volume, every stimulus in some run; with
+    ``fir``, :func:`dnnmap.brain.fir.check_fir` (at least two runs, delays shorter than every
+    run, events with a duration).
 
     Returns
     -------
     BrainSpace
         The runs' space.
     """
+    from dnnmap.brain.fir import check_fir
     from dnnmap.brain.spaces import read_data_header
 
     settings, runs = _runs(entry, where, base)
-    space, seen = None, set()
+    space, seen, lengths, tables = None, set(), [], []
     for key, run, data in runs:
         header = read_data_header(data)
         if space is None:
@@ -336,6 +339,9 @@ def check_runs(entry, stim_ids: Sequence[str], where: str, base: str | os.PathLi
         if run.get("confounds"):
             read_confounds(Path(base, run["confounds"]), header.n_maps, f"{key}.confounds")
         seen.update(events["stim_id"])
+        lengths.append(header.n_maps)
+        tables.append(events)
+    check_fir(settings, lengths, tables, where)
     missing = [s for s in stim_ids if s not in seen]
     if missing:
         raise InputError(
