@@ -4,8 +4,9 @@ The issue's target: peak resident memory (RSS) within 10 % between the two, i.e.
 flat in the number of stimuli. Each run is a fresh Python process that runs the rule
 script's ``main`` (scripts/extract_activations.py: stimulus table, provenance with the
 stimulus files' digest, ``extract_activations`` with its HDF5 writes), so the number is
-what a job's ``mem_mb`` must cover; its peak RSS is the child's ``ru_maxrss`` from
-``os.wait4``. ResNet-18 with seeded random weights on the CPU, 64 x 64 input, the layers
+what a job's ``mem_mb`` must cover; its peak RSS is the child's own ``VmHWM``
+(``bench_helpers.PEAK_RSS_SOURCE``; its ``ru_maxrss`` would start at the test process's
+size). ResNet-18 with seeded random weights on the CPU, 64 x 64 input, the layers
 ``layer3``, ``layer4`` and ``avgpool`` (6,656 units per stimulus), batches of 32, random
 48 x 48 PNG images (the first ``N`` of one set of 10,000).
 
@@ -29,7 +30,7 @@ import time
 import h5py
 import numpy as np
 import pandas as pd
-from bench_helpers import ROOT, write_result
+from bench_helpers import PEAK_RSS_SOURCE, ROOT, write_result
 from PIL import Image
 
 SIZES = (1_000, 10_000)
@@ -68,18 +69,22 @@ def _images(folder, n):
     return paths
 
 
+def _child(code: str) -> tuple[float, float]:
+    """Run ``code`` in a fresh Python; return (its own peak RSS in MB, seconds)."""
+    code += PEAK_RSS_SOURCE + "\nprint('PEAK', peak_rss_mb())\n"
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return float(proc.stdout.split("PEAK")[-1]), seconds
+
+
 def _run(table, out):
     """Run the extraction in a child process; return (peak RSS in MB, seconds)."""
     code = CHILD.format(
         scripts=str(ROOT / "scripts"), model=MODEL, compute=COMPUTE, table=str(table), out=out
     )
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - start
-    assert proc.returncode == 0, f"extraction child exited with {proc.returncode}"
-    return usage.ru_maxrss / 1024, seconds  # ru_maxrss is in KiB on Linux
+    return _child(code)
 
 
 def test_extraction_memory_flat(tmp_path):
@@ -165,12 +170,7 @@ def test_merge_memory_flat(tmp_path):
         code = MERGE_CHILD.format(
             scripts=str(ROOT / "scripts"), shards=shards, out=str(tmp_path / f"{n}.h5"), n=n
         )
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", code])
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds[n] = time.perf_counter() - start
-        assert os.waitstatus_to_exitcode(status) == 0
-        rss[n] = usage.ru_maxrss / 1024
+        rss[n], seconds[n] = _child(code)
         for path in shards:
             os.remove(path)
     small, large = sizes
