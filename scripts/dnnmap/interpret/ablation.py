@@ -36,7 +36,8 @@ it is the model's projection on that span (exact on the stimuli, as
 logistic regression fitted on each outer training set (standardized units; in the span of
 the training stimuli when the layer has more units than stimuli, :func:`fit_logistic`),
 scored on the test set with each channel set to its training mean (``mean``) or to zero
-(``zero``), and with every channel at once (a constant input: the accuracy of always guessing one class).
+(``zero``), and with every channel at once (a constant input: the accuracy of always
+guessing one class).
 """
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ def upstream_lesions(
         replicas = [torch.tensor([c], device=x.device) for c in chunk]
         last = done + len(chunk) == len(chosen) and len(chunk) < k
         try:  # the lesion of every channel rides along in the last pass when there is room
-            outs, _ = run_all(replicas + [every_channel] if last else replicas)
+            outs, _ = run_all([*replicas, every_channel] if last else replicas)
         except RuntimeError:
             if k == 1:
                 raise
