@@ -123,7 +123,7 @@ if __name__ == "__main__":
             repeats = []
         elif entry["responses"] == "simulate":
             # a volume simulation: NIfTI in the subject's mask, maps named by the ids sidecar
-            volume = {"mask": entry["mask"], "ids": snakemake.params.simulated_ids}
+            volume = {"mask": entry.get("mask"), "ids": snakemake.params.simulated_ids}
             side = volume if entry.get("mask") else {}
             data = SubjectData.from_config(snakemake.params.simulated, where=where, **side)
             repeats = [

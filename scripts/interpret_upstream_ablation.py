@@ -17,7 +17,9 @@ important), ``constant`` (the downstream activations are the same for every stim
 ``mode``), ``figure`` (the most important channels per target, PNG).
 Params: ``model`` (config ``models.{model}``), ``mode`` (config ``interpret.ablation.mode``),
 ``device`` (config ``compute.device``), ``background`` (config ``stimuli.background``),
-``batch_size`` (config ``compute.batch_size``), ``n_show``.
+``batch_size`` (config ``compute.batch_size``), ``max_channels`` (config
+``interpret.ablation.max_channels``: only the first channels ablated one at a time; 0 all),
+``n_show``.
 Wildcards: ``model``, ``layer`` (downstream), ``upstream``, ``subject``, ``roi``.
 """
 
@@ -77,7 +79,19 @@ def upstream_table(rows, names, mode) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def main(paths, wildcards, model_entry, mode, device, background, batch_size, n_show, outs, log):
+def main(
+    paths,
+    wildcards,
+    model_entry,
+    mode,
+    device,
+    background,
+    batch_size,
+    n_show,
+    outs,
+    log,
+    max_channels=0,
+):
     table = read_stimuli(paths["stimuli"])
     stim_ids = list(table["stim_id"])
     spec = read_targets(paths["readout"])
@@ -104,6 +118,7 @@ def main(paths, wildcards, model_entry, mode, device, background, batch_size, n_
         mode=mode,
         batch_size=batch_size,
         progress=log,
+        max_channels=max_channels,
     )
     Yt = Y @ T
     rows = []
@@ -174,4 +189,5 @@ if __name__ == "__main__":
             snakemake.params.n_show,
             {"table": snakemake.output.table, "figure": snakemake.output.figure},
             log,
+            snakemake.params.max_channels,
         )

@@ -84,7 +84,9 @@ def test_demo_dag(tmp_path):
     assert counts["interpret_readout"] == counts["interpret_ablation"] == 1
     assert counts["interpret_receptive_fields"] == 1
     assert counts["interpret_finetune"] == 1  # AlexNet's last layer on the category
-    total += 10
+    assert counts["interpret_decoding_ablation"] == 1  # conv3's channels, the category
+    assert "interpret_upstream_ablation" not in counts  # not in the demo (about 12 s)
+    total += 11
     assert counts["plot_brain_maps"] == subjects  # one brain picture per subject x model
     total += subjects
     assert counts["total"] == total

@@ -309,6 +309,57 @@ def test_ablation_is_cross_validated_and_finetuning_beats_chance(demo):
     assert (demo / "results/finetune/category.png").stat().st_size > 10_000
 
 
+def test_interpret_outputs(demo):
+    """Every interpret analysis of the demo wrote its file and its figure, and each is sane:
+    top stimuli are the highest values, in order; saliency maps are finite and not all zero;
+    synthesis raises each conv3 channel over its steps; conv3's theoretical receptive field
+    is AlexNet's (99 px, stride 16) and the empirical centres lie in the image; ablating
+    every conv3 channel sends the decoding of the category to chance."""
+    units = demo / "results/interpret/alexnet/conv3/units"
+    brain = demo / "results/interpret/alexnet/fc6/brain/sub-01/VTC"
+    figures = ["top_stimuli", "saliency", "synthesis"]
+    for folder, names in ((units, ["conv3_ch0", "conv3_ch1"]), (brain, None)):
+        for kind in figures:
+            assert (folder / f"{kind}.png").stat().st_size > 10_000, folder / kind
+        with h5py.File(folder / "top_stimuli.h5", "r") as f:
+            values, top = f["values"][()], f["top"][()]
+            targets = [t.decode() for t in f["target"][()]]
+            assert values.shape == (150, len(targets)) and top.shape == (len(targets), 9)
+            for j in range(len(targets)):
+                np.testing.assert_allclose(f["top_values"][j], values[top[j], j])
+                assert values[top[j, 0], j] == values[:, j].max()
+                assert (np.diff(f["top_values"][j]) <= 0).all()
+        if names is not None:
+            assert targets == names
+        else:  # the ROI mean and its best voxel
+            assert targets[0] == "VTC_mean" and len(targets) == 2
+        with h5py.File(folder / "saliency.h5", "r") as f:
+            maps = f["maps"][()]
+            assert maps.shape[:3] == (len(targets), 4, 1) and np.isfinite(maps).all()
+            assert (np.abs(maps).reshape(*maps.shape[:3], -1).max(axis=-1) > 0).all()
+        with h5py.File(folder / "synthesis.h5", "r") as f:
+            objective, image = f["objective"][()], f["image"][()]
+            assert objective.shape == (len(targets), 20) and np.isfinite(objective).all()
+            assert image.shape == (len(targets), 3, 64, 64)
+            assert image.min() >= 0 and image.max() <= 1
+            if names is not None:  # a channel climbs from the grey start
+                assert (objective[:, -5:].mean(axis=1) > objective[:, :5].mean(axis=1)).all()
+    with h5py.File(brain / "readout.h5", "r") as f:
+        assert f["target_weights"].shape[1] == 2
+    fields = pd.read_csv(units / "receptive_fields.tsv", sep="\t")
+    assert (fields["rf_size"] == 99).all() and (fields["rf_jump"] == 16).all()
+    assert fields[["centre_y", "centre_x"]].stack().between(0, 224).all()
+    assert (fields["size"] > 0).all()
+    assert (units / "receptive_fields.png").stat().st_size > 10_000
+    decoding = pd.read_csv(units / "decoding_ablation.tsv", sep="\t")
+    intact = decoding.loc[decoding["channel"] == -1, "accuracy"].iloc[0]
+    every = decoding.loc[decoding["channel"] == -2, "accuracy"].iloc[0]
+    assert intact > 0.5 and every <= decoding["chance"].iloc[0] + 1e-9  # chance is 0.1
+    single = decoding[decoding["channel"] >= 0]
+    assert len(single) == 384 and sorted(single["rank"]) == list(range(1, 385))
+    assert (units / "decoding_ablation.png").stat().st_size > 10_000
+
+
 def test_maps_are_cifti_dscalars(demo):
     layers = demo_config()["models"]["alexnet"]["layers"]
     for subject in ("sub-01", "sub-02"):  # the brain pictures of the maps (plot_brain_maps)

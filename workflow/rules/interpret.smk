@@ -260,8 +260,9 @@ rule interpret_decoding_ablation:
         stimuli=STIMULI,
         activations=ACTIVATIONS,
     output:
-        report(
-            f"{INTERPRET_UNITS}/decoding_ablation.tsv",
+        table=f"{INTERPRET_UNITS}/decoding_ablation.tsv",
+        figure=report(
+            f"{INTERPRET_UNITS}/decoding_ablation.png",
             caption="../report/interpret_decoding_ablation.rst",
             category="Interpretation",
             subcategory="{model} {layer}",
@@ -284,6 +285,7 @@ rule interpret_decoding_ablation:
         mode=lambda wildcards: config["interpret"]["ablation"]["mode"],
         n_folds=config["decoding"]["n_folds"],
         seed=config["decoding"]["seed"],
+        n_show=20,
     script:
         "../../scripts/interpret_decoding_ablation.py"
 
@@ -358,5 +360,6 @@ rule interpret_upstream_ablation:
         background=config["stimuli"]["background"],
         batch_size=config["compute"]["batch_size"],
         n_show=20,
+        max_channels=lambda wildcards: config["interpret"]["ablation"]["max_channels"],
     script:
         "../../scripts/interpret_upstream_ablation.py"

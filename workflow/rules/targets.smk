@@ -393,8 +393,9 @@ def interpret_outputs():
             ]
     if interpret_unit_jobs() and interpret_section()["ablation"]["attributes"]:
         out += [
-            f"{INTERPRET_UNITS.format(**job)}/decoding_ablation.tsv"
+            f"{INTERPRET_UNITS.format(**job)}/decoding_ablation.{ext}"
             for job in interpret_unit_jobs()
+            for ext in ("tsv", "png")
         ]
     if interpret_brain_jobs() and interpret_section()["ablation"]["enabled"]:
         for job in interpret_brain_jobs():

@@ -33,9 +33,11 @@ it is the model's projection on that span (exact on the stimuli, as
 :mod:`dnnmap.interpret.readout`).
 
 :func:`decoding_ablation` does the same for a linear decoder of a stimulus attribute: a
-logistic regression fitted on each outer training set (standardized units), scored on the
-test set with each channel set to its training mean (``mean``) or to zero (``zero``), and
-with every channel at once (a constant input: the accuracy of always guessing one class).
+logistic regression fitted on each outer training set (standardized units; in the span of
+the training stimuli when the layer has more units than stimuli, :func:`fit_logistic`),
+scored on the test set with each channel set to its training mean (``mean``) or to zero
+(``zero``), and with every channel at once (a constant input: the accuracy of always
+guessing one class).
 """
 
 from __future__ import annotations
@@ -490,9 +492,6 @@ def decoding_ablation(
     -------
     DecodingAblation
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     if mode not in MODES:
         raise InputError(f"ablation mode {mode!r}; expected one of {', '.join(MODES)}")
     A = np.asarray(A, dtype=np.float64)
@@ -504,26 +503,77 @@ def decoding_ablation(
     splits = stratified_kfold(y, n_folds=n_folds, seed=seed)
     full, per, every = [], [], []
     for train, test in zip(splits.train, splits.test, strict=True):
-        scaler = StandardScaler().fit(A[train])
-        model = LogisticRegression(C=C, max_iter=2000).fit(scaler.transform(A[train]), y[train])
-        Z = scaler.transform(A[test]).reshape(len(test), n_ch, -1)
-        W = model.coef_.reshape(model.coef_.shape[0], n_ch, -1)
+        # scikit-learn's StandardScaler: population sd, 1 where a unit is constant
+        mean = A[train].mean(axis=0)
+        scale = A[train].std(axis=0)
+        scale[scale == 0] = 1.0
+        model_classes, coef, intercept = fit_logistic((A[train] - mean) / scale, y[train], C)
+        Z = ((A[test] - mean) / scale).reshape(len(test), n_ch, -1)
+        W = coef.reshape(coef.shape[0], n_ch, -1)
         contrib = np.einsum("ncs,kcs->cnk", Z, W)  # (C, n_test, K)
-        logits = contrib.sum(axis=0) + model.intercept_
-        full.append(np.mean(_predict(model.classes_, logits) == y[test]))
+        logits = contrib.sum(axis=0) + intercept
+        full.append(np.mean(_predict(model_classes, logits) == y[test]))
         # the lesion value in standardized units: 0 is the training mean; raw 0 is -mean/sd
-        Lz = np.zeros(A.shape[1]) if mode == "mean" else -scaler.mean_ / scaler.scale_
+        Lz = np.zeros(A.shape[1]) if mode == "mean" else -mean / scale
         lesion = np.einsum("cs,kcs->ck", Lz.reshape(n_ch, -1), W)[:, None, :]
-        ablated = _predict(model.classes_, logits[None] - contrib + lesion)
+        ablated = _predict(model_classes, logits[None] - contrib + lesion)
         per.append(np.mean(ablated == y[test][None], axis=1))
-        constant = np.broadcast_to(lesion.sum(axis=0) + model.intercept_, logits.shape)
-        every.append(np.mean(_predict(model.classes_, constant) == y[test]))
+        constant = np.broadcast_to(lesion.sum(axis=0) + intercept, logits.shape)
+        every.append(np.mean(_predict(model_classes, constant) == y[test]))
     return DecodingAblation(
         float(np.mean(full)),
         np.mean(per, axis=0),
         float(np.mean(every)),
         float(counts.max() / n),
     )
+
+
+def fit_logistic(
+    X: np.ndarray, y: np.ndarray, C: float = 1.0, tol: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's L2 logistic regression (lbfgs), fitted in the span of the training rows
+    when there are more features than stimuli.
+
+    With ``X = U S Vt`` (thin SVD), a coefficient vector off the row span leaves the training
+    logits unchanged and only adds to the penalty, so the solution is ``W = Omega @ Vt`` with
+    ``Omega`` the solution on the ``(n, r)`` design ``U S`` (same loss, same penalty
+    ``||Omega|| = ||W||``, same intercept). ``U`` and ``S`` come from the eigendecomposition
+    of the Gram matrix ``X X^T`` (directions with ``S`` below ``1e-10 S_max`` dropped), and
+    ``W = (Omega / S) U^T X``, so no SVD of the wide matrix is taken. Each L-BFGS step costs
+    ``r / p`` of a step on ``X``, which lets the fit run to a tighter ``tol`` than
+    scikit-learn's default (whose stopping rule, on the largest gradient entry, is not
+    rotation-invariant: at its default tol the full fit stops earlier).
+
+    Parameters
+    ----------
+    X : array of shape (n, p)
+    y : array of shape (n,)
+    C : float
+        Inverse penalty, as scikit-learn's.
+    tol : float
+        scikit-learn's stopping tolerance.
+
+    Returns
+    -------
+    classes : array of shape (K',)
+    coef : array of shape (K, p)
+        ``K`` is 1 for two classes, else ``K'``.
+    intercept : array of shape (K,)
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.asarray(X, dtype=np.float64)
+    model = LogisticRegression(C=C, max_iter=5000, tol=tol)
+    if X.shape[1] <= X.shape[0]:
+        model.fit(X, y)
+        return model.classes_, model.coef_, model.intercept_
+    evals, U = np.linalg.eigh(X @ X.T)
+    keep = evals > 1e-20 * max(float(evals.max()), 1e-300)  # S > 1e-10 S_max
+    S = np.sqrt(evals[keep])
+    U = U[:, keep]
+    model.fit(U * S, y)
+    coef = ((model.coef_ / S) @ U.T) @ X
+    return model.classes_, coef, model.intercept_
 
 
 def _predict(classes: np.ndarray, logits: np.ndarray) -> np.ndarray:

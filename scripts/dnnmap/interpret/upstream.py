@@ -135,6 +135,7 @@ def upstream_lesions(
     batch_size: int = 32,
     progress=None,
     per_pass: int = 8,
+    max_channels: int = 0,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Downstream activations with nothing, each channel, and every channel of the upstream
     layer ablated.
@@ -158,6 +159,9 @@ def upstream_lesions(
         Lesions run in one pass (:class:`LesionedNetwork`), fewer when the downstream
         activations of all stimuli would exceed :data:`MEMORY_BYTES`; 1 for networks that
         cannot take it.
+    max_channels : int
+        If positive, only the first ``max_channels`` of the chosen channels are ablated one
+        at a time (the lesion of every channel at once still takes them all).
 
     Yields
     ------
@@ -194,27 +198,35 @@ def upstream_lesions(
         raise InputError(
             f"upstream channels {bad[:5]} are outside the layer, which has {n_ch} channels"
         )
+    if max_channels > 0:
+        chosen = chosen[: int(max_channels)]
     net.fill = (torch.zeros_like(up_mean) if mode == "zero" else up_mean).to(x.device)
     yield -1, intact
     k = max(1, min(int(per_pass), MEMORY_BYTES // max(intact.nbytes, 1)))
     bar = tqdm(total=len(chosen), desc="upstream channels", file=progress)
     done = 0
+    every_channel = torch.arange(n_ch, device=x.device)
+    every = None
     while done < len(chosen):
         chunk = chosen[done : done + k]
         replicas = [torch.tensor([c], device=x.device) for c in chunk]
-        try:
-            outs, _ = run_all(replicas)
+        last = done + len(chunk) == len(chosen) and len(chunk) < k
+        try:  # the lesion of every channel rides along in the last pass when there is room
+            outs, _ = run_all([*replicas, every_channel] if last else replicas)
         except RuntimeError:
             if k == 1:
                 raise
             LOG.info("the network cannot run %d lesions in one pass; one per pass", k)
             k = 1
             continue
+        if last:
+            every = outs.pop()
         yield from zip(chunk, outs, strict=True)
         done += len(chunk)
         bar.update(len(chunk))
     bar.close()
-    (every,), _ = run_all([torch.arange(n_ch, device=x.device)])
+    if every is None:
+        (every,), _ = run_all([every_channel])
     yield ALL, every
 
 

@@ -256,3 +256,27 @@ def test_decoding_ablation_against_sklearn_and_chance(mode):
         X[:, 9:18] = A[train][:, 9:18].mean(axis=0) if mode == "mean" else 0.0
         acc.append(np.mean(model.predict(scaler.transform(X)) == labels[test]))
     assert out.accuracy[1] == pytest.approx(np.mean(acc))
+
+
+def test_fit_logistic_in_the_row_span_equals_sklearn():
+    """With more units than stimuli the logistic regression is fitted on U S of the thin SVD
+    and mapped back by Vt: the coefficients, intercepts and predictions equal scikit-learn's
+    fit on the full design (both converged to tol 1e-10)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from dnnmap.interpret.ablation import fit_logistic
+
+    rng = np.random.default_rng(3)
+    for k in (2, 4):
+        y = np.repeat(np.arange(k), 10)
+        X = rng.normal(size=(y.size, 300)) + 0.3 * y[:, None]
+        classes, coef, intercept = fit_logistic(X, y, C=0.5, tol=1e-10)
+        ref = LogisticRegression(C=0.5, max_iter=5000, tol=1e-10).fit(X, y)
+        assert coef.shape == ref.coef_.shape == (1 if k == 2 else k, 300)
+        np.testing.assert_allclose(coef, ref.coef_, atol=1e-5)
+        np.testing.assert_allclose(intercept, ref.intercept_, atol=1e-5)
+        assert (classes == ref.classes_).all()
+        Xt = rng.normal(size=(30, 300))
+        np.testing.assert_allclose(
+            Xt @ coef.T + intercept, ref.decision_function(Xt).reshape(30, -1), atol=1e-4
+        )

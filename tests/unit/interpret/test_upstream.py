@@ -127,6 +127,16 @@ def test_lesions_sharing_a_pass_equal_one_per_pass():
         np.testing.assert_allclose(many[c], one[c], atol=1e-6)
 
 
+def test_max_channels_ablates_the_first_channels_and_still_every_channel():
+    net = _network(3)
+    x = torch.randn(20, 3, 12, 12)
+    full = dict(upstream_lesions(net, "up", "down", x, "zero", batch_size=8))
+    capped = list(upstream_lesions(net, "up", "down", x, "zero", batch_size=8, max_channels=2))
+    assert [c for c, _ in capped] == [-1, 0, 1, ALL]
+    for c, acts in capped:
+        np.testing.assert_allclose(acts, full[c], atol=1e-6)
+
+
 class _Skip(nn.Module):
     """A skip connection around the upstream layer: ``down(relu(up(h)) + h)``."""
 
