@@ -92,6 +92,7 @@ rule encoding_fir_maps:
     log:
         "logs/encoding_fir_maps/{subject}/{model}{mapsuffix}.log",
     wildcard_constraints:
+        mapsuffix=MAPSUFFIX_NOT_MGH,
         subject=fir_constraint(shifts=False),
     conda:
         "../../envs/analysis.yaml"
@@ -108,6 +109,13 @@ rule encoding_fir_maps:
         "../../scripts/encoding_maps.py"
 
 
+use rule encoding_fir_maps as encoding_fir_maps_mgh with:
+    output:
+        **mgh_map_outputs({"r": ENCODING_FIR_MAPS}),
+    log:
+        mgh_log("logs/encoding_fir_maps/{subject}/{model}{mapsuffix}.log"),
+
+
 rule encoding_fir_maps_shifts:
     input:
         encoding=fir_files,
@@ -117,6 +125,7 @@ rule encoding_fir_maps_shifts:
     log:
         "logs/encoding_fir_maps_shifts/{subject}/{model}{mapsuffix}.log",
     wildcard_constraints:
+        mapsuffix=MAPSUFFIX_NOT_MGH,
         subject=fir_constraint(shifts=True),
     conda:
         "../../envs/analysis.yaml"
@@ -131,3 +140,10 @@ rule encoding_fir_maps_shifts:
         best_layer_fwe=None,
     script:
         "../../scripts/encoding_maps.py"
+
+
+use rule encoding_fir_maps_shifts as encoding_fir_maps_shifts_mgh with:
+    output:
+        **mgh_map_outputs({**ENCODING_FIR_P_MAPS, "r": ENCODING_FIR_MAPS}),
+    log:
+        mgh_log("logs/encoding_fir_maps_shifts/{subject}/{model}{mapsuffix}.log"),
