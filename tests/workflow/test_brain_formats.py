@@ -20,7 +20,13 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_helpers import ROOT, demo_config, dnnmap_error, run_workflow
+from workflow_helpers import (
+    ROOT,
+    demo_config,
+    dnnmap_error,
+    run_workflow,
+    workbench_reads_every_map,
+)
 
 from dnnmap.brain.responses_io import read_volume_map_names
 from dnnmap.brain.surface_io import read_gifti, read_mgh, read_mgh_names
@@ -311,6 +317,10 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
     with h5py.File(run / "results" / "brain" / "sub-ts" / "visual.h5", "r") as f:
         assert f["repeats"].shape == (2, N_STIM, len(ijk))
         assert np.median(f["noise_ceiling"][()]) > 0.9  # noise sd 0.05: near-perfect repeats
+
+    # Connectome Workbench reads every GIFTI output (where wb_command is installed)
+    read = {p.relative_to(run).as_posix() for p in workbench_reads_every_map(run / "results")}
+    assert not shutil.which("wb_command") or set(targets[1:3]) <= read
 
     # Brain pictures: a glass brain of the volume, the fsaverage5 mesh nilearn ships
     from PIL import Image

@@ -14,11 +14,15 @@ than conv1 in the signal ROI, and r near 0 in the noise ROI.
 
 from __future__ import annotations
 
+import shutil
+
 import h5py
 import nibabel as nib
 import numpy as np
 import pandas as pd
-from workflow_helpers import ROOT, demo_config, run_workflow
+from workflow_helpers import ROOT, demo_config, run_workflow, workbench_reads_every_map
+
+from dnnmap.brain.surface_io import read_gifti
 
 N_STIM = 24
 LAYERS = ["conv1", "fc6"]
@@ -107,7 +111,7 @@ def _write_runs(folder, run, rng) -> dict:
     (folder / "lut.txt").write_text("1 signal\n2 noise\n")
     ids, readout = _raw_readout(run, "fc6", 3, rng)  # 3 latent read-outs of fc6
     mixing = rng.standard_normal((3, int(signal.sum())))
-    runs = []
+    runs, series = [], []
     for r in range(N_RUNS):
         stims = [ids[i] for i in rng.permutation(N_STIM)[:18]]  # 18 clips per run
         onsets = 2.0 + CLIP * np.arange(len(stims))
@@ -123,21 +127,64 @@ def _write_runs(folder, run, rng) -> dict:
         image = np.zeros((*SHAPE, n_scans), np.float32)
         image[tuple(ijk.T)] = Y.T
         nib.save(nib.Nifti1Image(image, affine), folder / f"run-{r}.nii.gz")
+        series.append(Y.astype(np.float32))
         events = pd.DataFrame({"onset": onsets, "duration": CLIP, "stim_id": stims})
         events.to_csv(folder / f"run-{r}_events.tsv", sep="\t", index=False)
         runs.append(
             {"data": str(folder / f"run-{r}.nii.gz"), "events": str(folder / f"run-{r}_events.tsv")}
         )
+    return (
+        {
+            "responses": "timeseries",
+            "timeseries": {
+                "tr": TR,
+                "method": "fir",
+                "runs": runs,
+                "fir": {"delays": [1, 2, 3, 4, 5, 6], "n_perm": 39},
+            },
+            "roi_files": [{"file": str(folder / "rois.nii.gz"), "lut": str(folder / "lut.txt")}],
+        },
+        signal,
+        series,
+    )
+
+
+FS5 = 10242
+
+
+def _gifti_subject(folder, entry, signal, series) -> dict:
+    """The same runs as GIFTI time series on fsaverage5 (one data array per volume): the
+    signal voxels on the first vertices of the left hemisphere, the noise voxels on the first
+    of the right, in voxel order, ROIs from .annot files; no circular shifts."""
+    ctab = np.array([[0, 0, 0, 0, 0], [255, 0, 0, 0, 1], [0, 255, 0, 0, 2]])
+    for hemi, label in (("lh", 1), ("rh", 2)):
+        annot = np.zeros(FS5, int)
+        annot[: signal.sum() if label == 1 else (~signal).sum()] = label
+        names = [b"unknown", b"signal", b"noise"]
+        nib.freesurfer.write_annot(folder / f"{hemi}.rois.annot", annot, ctab, names)
+    runs = []
+    for r, Y in enumerate(series):
+        files = {}
+        for side, struct, cols in (
+            ("left", "CortexLeft", signal),
+            ("right", "CortexRight", ~signal),
+        ):
+            img = nib.gifti.GiftiImage(
+                meta=nib.gifti.GiftiMetaData({"AnatomicalStructurePrimary": struct})
+            )
+            for t in range(len(Y)):
+                frame = np.zeros(FS5, np.float32)
+                frame[: cols.sum()] = Y[t, cols]
+                img.add_gifti_data_array(nib.gifti.GiftiDataArray(frame))
+            files[side] = str(folder / f"run-{r}.{side[0].upper()}.func.gii")
+            nib.save(img, files[side])
+        runs.append({"data": files, "events": entry["timeseries"]["runs"][r]["events"]})
+    fir = {**entry["timeseries"]["fir"], "n_perm": 0}
     return {
         "responses": "timeseries",
-        "timeseries": {
-            "tr": TR,
-            "method": "fir",
-            "runs": runs,
-            "fir": {"delays": [1, 2, 3, 4, 5, 6], "n_perm": 39},
-        },
-        "roi_files": [{"file": str(folder / "rois.nii.gz"), "lut": str(folder / "lut.txt")}],
-    }, signal
+        "timeseries": {**entry["timeseries"], "runs": runs, "fir": fir},
+        "roi_files": [str(folder / "lh.rois.annot"), str(folder / "rh.rois.annot")],
+    }
 
 
 def test_fir_encoding_recovers_the_driving_layer(tmp_path):
@@ -149,8 +196,10 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     data = tmp_path / "data"
     data.mkdir()
-    entry, signal = _write_runs(data, run, np.random.default_rng(0))
-    config["brain"]["subjects"] = {"sub-ts": entry}
+    entry, signal, series = _write_runs(data, run, np.random.default_rng(0))
+    (data / "gii").mkdir()
+    gii = _gifti_subject(data / "gii", entry, signal, series)
+    config["brain"]["subjects"] = {"sub-ts": entry, "sub-gii": gii}
     targets = [
         "results/summary/encoding_fir.tsv",
         "results/maps/sub-ts/alexnet/encoding_fir_r.nii.gz",
@@ -159,7 +208,8 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert not (run / "results" / "brain" / "sub-ts").exists()  # no betas, no ROI files
 
-    table = pd.read_csv(run / targets[0], sep="\t").set_index(["layer", "roi"])
+    table = pd.read_csv(run / targets[0], sep="\t")
+    table = table[table["subject"] == "sub-ts"].set_index(["layer", "roi"])
     assert table.loc[("fc6", "signal"), "median_r"] > 0.4
     assert table.loc[("fc6", "signal"), "median_r"] > table.loc[("conv1", "signal"), "median_r"]
     for layer in LAYERS:
@@ -181,6 +231,23 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     with h5py.File(run / "results/encoding_fir/sub-ts/alexnet/fc6/signal.h5", "r") as f:
         assert f["fold_scores"].shape == (N_RUNS, signal.sum())  # leave-one-run-out
         assert np.unique(f["run"][()]).tolist() == list(range(N_RUNS))
+
+    # The same runs as GIFTI on fsaverage5: the same r, written as GIFTI maps per hemisphere
+    # that Connectome Workbench reads; each subject's FIR maps drawn on the brain.
+    for side, cols in (("L", signal), ("R", ~signal)):
+        got, names, _ = read_gifti(
+            run / f"results/maps/sub-gii/alexnet/encoding_fir_r.{side}.func.gii"
+        )
+        assert got.shape == (3, FS5) and names == [*LAYERS, "best_layer"]
+        np.testing.assert_allclose(got[:, : cols.sum()], inside[cols].T, atol=1e-5)
+        assert (got[:, cols.sum() :] == 0).all()
+    read = {p.name for p in workbench_reads_every_map(run / "results")}
+    assert not shutil.which("wb_command") or "encoding_fir_r.L.func.gii" in read
+    from PIL import Image
+
+    for subject in ("sub-ts", "sub-gii"):
+        with Image.open(run / f"results/maps/{subject}/alexnet/encoding_fir_brain.png") as pic:
+            assert pic.format == "PNG" and min(pic.size) > 300
 
     # Beside betas (method lsa with a fir section) the same runs feed both analyses; a
     # fir-only subject is in no per-stimulus job.

@@ -106,6 +106,7 @@ rule plot_brain_maps:
         runtime=10,
     params:
         space=space_of_subject,
+        title=lambda wildcards: f"{wildcards.subject}, {wildcards.model}",
     script:
         "../../scripts/plot_brain_maps.py"
 

@@ -491,4 +491,5 @@ def fir_outputs():
     if fir_subjects(shifts=True):
         maps = list(ENCODING_FIR_P_MAPS.values())
         out += subject_maps(maps, fir_subjects(shifts=True), model=MODELS)
+    out += expand(ENCODING_FIR_BRAIN_FIGURE, subject=fir_subjects(), model=MODELS)
     return out
