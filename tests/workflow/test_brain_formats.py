@@ -343,9 +343,11 @@ def _startup_error(config) -> str:
 
 
 def test_bad_brain_files_stop_before_any_job(tmp_path):
-    """A mask on another grid (through Snakemake: one dnnmap line, no results), hemispheres
-    on two meshes, an ROI file on another mesh, events naming an unknown stimulus (the same
-    start-up checks, called directly)."""
+    """A mask on another grid (through Snakemake: one dnnmap line, no results); the same
+    start-up checks called directly: a mask with another affine, an ROI volume on another
+    grid, ids missing a stimulus, hemispheres on two meshes, a vertex count of no known mesh,
+    an ROI file on another mesh, events naming an unknown stimulus (onsets past a run's end:
+    test_fir_timeseries.test_fir_startup_checks and tests/unit/brain/test_timeseries.py)."""
     config = _config(tmp_path)
     ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
     affine = np.eye(4)
@@ -364,6 +366,26 @@ def test_bad_brain_files_stop_before_any_job(tmp_path):
     line = dnnmap_error(run_workflow(tmp_path / "run", config, "-n"))
     assert "brain.subjects.sub-x.responses:" in line
     assert "m.nii: mask has shape (4, 4, 5); expected (4, 4, 4)" in line
+    # the same start-up checks, called directly: a mask with another affine, an ROI file on
+    # another grid, ids that miss a stimulus
+    shifted = affine.copy()
+    shifted[0, 3] += 2
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 4), np.uint8), shifted), tmp_path / "m2.nii")
+    entry["mask"] = str(tmp_path / "m2.nii")
+    line = _startup_error(config)
+    assert "brain.subjects.sub-x.responses:" in line and "m2.nii: affine differs from" in line
+    entry.pop("mask")
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 5), np.uint8), affine), tmp_path / "late.nii")
+    entry["roi_files"] = [str(tmp_path / "late.nii")]
+    config["brain"]["rois"] = {"visual": ["late"]}
+    line = _startup_error(config)
+    assert "brain.subjects.sub-x.roi_files.0:" in line and "another space" in line
+    entry["roi_files"] = [str(tmp_path / "early.nii")]
+    config["brain"]["rois"] = {"visual": ["early"]}
+    (tmp_path / "ids.txt").write_text("\n".join([*ids[:-1], "zebra"]))
+    line = _startup_error(config)
+    assert f"no map named {ids[-1]!r}" in line
+    (tmp_path / "ids.txt").write_text("\n".join(ids))
 
     for hemi, n in (("lh", FS5), ("rh", 40962)):
         frames = np.ones((n, 1, 1, N_STIM), np.float32)
@@ -376,6 +398,10 @@ def test_bad_brain_files_stop_before_any_job(tmp_path):
     config["brain"]["subjects"] = {"sub-x": entry}
     line = _startup_error(config)
     assert "the hemispheres are on different meshes (left fsaverage5 (10242 vertices)" in line
+    nib.save(nib.MGHImage(np.ones((5000, 1, 1, N_STIM), np.float32), np.eye(4)), tmp_path / "x.mgz")
+    entry["responses"]["right"] = str(tmp_path / "x.mgz")
+    line = _startup_error(config)
+    assert "x.mgz" in line and "5000 vertices fit no known surface mesh" in line
 
     entry["responses"]["right"] = str(tmp_path / "lh.b.mgz")
     annot = tmp_path / "lh.early.annot"
