@@ -381,6 +381,9 @@ def test_bad_brain_files_stop_before_any_job(tmp_path):
     line = _startup_error(config)
     assert "brain.subjects.sub-x.roi_files.0:" in line and "another space" in line
     entry["roi_files"] = [str(tmp_path / "early.nii")]
+    config["brain"]["rois"] = {"visual": ["erly"]}  # a label the subject's files lack
+    line = _startup_error(config)
+    assert "sub-x" in line and "'erly'" in line and "did you mean 'early'" in line
     config["brain"]["rois"] = {"visual": ["early"]}
     (tmp_path / "ids.txt").write_text("\n".join([*ids[:-1], "zebra"]))
     line = _startup_error(config)
