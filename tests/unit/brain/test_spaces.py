@@ -20,8 +20,8 @@ from dnnmap.brain.spaces import (
     map_suffixes,
     read_data,
     read_data_header,
-    read_maps,
     read_ids,
+    read_maps,
     space_of,
     write_maps,
 )
