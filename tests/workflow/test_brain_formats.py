@@ -20,7 +20,13 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_helpers import ROOT, demo_config, dnnmap_error, run_workflow
+from workflow_helpers import (
+    ROOT,
+    demo_config,
+    dnnmap_error,
+    run_workflow,
+    workbench_reads_every_map,
+)
 
 from dnnmap.brain.responses_io import read_volume_map_names
 from dnnmap.brain.surface_io import read_gifti, read_mgh, read_mgh_names
@@ -312,6 +318,10 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
         assert f["repeats"].shape == (2, N_STIM, len(ijk))
         assert np.median(f["noise_ceiling"][()]) > 0.9  # noise sd 0.05: near-perfect repeats
 
+    # Connectome Workbench reads every GIFTI output (where wb_command is installed)
+    read = {p.relative_to(run).as_posix() for p in workbench_reads_every_map(run / "results")}
+    assert not shutil.which("wb_command") or set(targets[1:3]) <= read
+
     # Brain pictures: a glass brain of the volume, the fsaverage5 mesh nilearn ships
     from PIL import Image
 
@@ -333,9 +343,11 @@ def _startup_error(config) -> str:
 
 
 def test_bad_brain_files_stop_before_any_job(tmp_path):
-    """A mask on another grid (through Snakemake: one dnnmap line, no results), hemispheres
-    on two meshes, an ROI file on another mesh, events naming an unknown stimulus (the same
-    start-up checks, called directly)."""
+    """A mask on another grid (through Snakemake: one dnnmap line, no results); the same
+    start-up checks called directly: a mask with another affine, an ROI volume on another
+    grid, ids missing a stimulus, hemispheres on two meshes, a vertex count of no known mesh,
+    an ROI file on another mesh, events naming an unknown stimulus (onsets past a run's end:
+    test_fir_timeseries.test_fir_startup_checks and tests/unit/brain/test_timeseries.py)."""
     config = _config(tmp_path)
     ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
     affine = np.eye(4)
@@ -354,6 +366,29 @@ def test_bad_brain_files_stop_before_any_job(tmp_path):
     line = dnnmap_error(run_workflow(tmp_path / "run", config, "-n"))
     assert "brain.subjects.sub-x.responses:" in line
     assert "m.nii: mask has shape (4, 4, 5); expected (4, 4, 4)" in line
+    # the same start-up checks, called directly: a mask with another affine, an ROI file on
+    # another grid, ids that miss a stimulus
+    shifted = affine.copy()
+    shifted[0, 3] += 2
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 4), np.uint8), shifted), tmp_path / "m2.nii")
+    entry["mask"] = str(tmp_path / "m2.nii")
+    line = _startup_error(config)
+    assert "brain.subjects.sub-x.responses:" in line and "m2.nii: affine differs from" in line
+    entry.pop("mask")
+    nib.save(nib.Nifti1Image(np.ones((4, 4, 5), np.uint8), affine), tmp_path / "late.nii")
+    entry["roi_files"] = [str(tmp_path / "late.nii")]
+    config["brain"]["rois"] = {"visual": ["late"]}
+    line = _startup_error(config)
+    assert "brain.subjects.sub-x.roi_files.0:" in line and "another space" in line
+    entry["roi_files"] = [str(tmp_path / "early.nii")]
+    config["brain"]["rois"] = {"visual": ["erly"]}  # a label the subject's files lack
+    line = _startup_error(config)
+    assert "sub-x" in line and "'erly'" in line and "did you mean 'early'" in line
+    config["brain"]["rois"] = {"visual": ["early"]}
+    (tmp_path / "ids.txt").write_text("\n".join([*ids[:-1], "zebra"]))
+    line = _startup_error(config)
+    assert f"no map named {ids[-1]!r}" in line
+    (tmp_path / "ids.txt").write_text("\n".join(ids))
 
     for hemi, n in (("lh", FS5), ("rh", 40962)):
         frames = np.ones((n, 1, 1, N_STIM), np.float32)
@@ -366,6 +401,10 @@ def test_bad_brain_files_stop_before_any_job(tmp_path):
     config["brain"]["subjects"] = {"sub-x": entry}
     line = _startup_error(config)
     assert "the hemispheres are on different meshes (left fsaverage5 (10242 vertices)" in line
+    nib.save(nib.MGHImage(np.ones((5000, 1, 1, N_STIM), np.float32), np.eye(4)), tmp_path / "x.mgz")
+    entry["responses"]["right"] = str(tmp_path / "x.mgz")
+    line = _startup_error(config)
+    assert "x.mgz" in line and "5000 vertices fit no known surface mesh" in line
 
     entry["responses"]["right"] = str(tmp_path / "lh.b.mgz")
     annot = tmp_path / "lh.early.annot"

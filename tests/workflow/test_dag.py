@@ -167,3 +167,42 @@ def test_user_cifti_dag_has_no_simulation(tmp_path):
     rois = len(config["brain"]["rois"])
     assert counts["extract_roi"] == rois
     assert counts["encode"] == 8 * rois
+
+
+def test_mgh_map_names_sidecars_are_outputs(tmp_path):
+    """An MGH fsaverage5 subject: every map rule runs as its MGH twin, which declares each
+    map's names sidecar (<stem>.lh.names.tsv) as an output beside it."""
+    import nibabel as nib
+    import numpy as np
+
+    config = demo_config()
+    ids = list(read_table(config["stimuli"]["table"])["stim_id"])
+    n_vert = 10242  # fsaverage5
+    entry = {"responses": {}, "roi_files": []}
+    for hemi, side in (("lh", "left"), ("rh", "right")):
+        frames = np.zeros((n_vert, 1, 1, len(ids)), np.float32)
+        nib.save(nib.MGHImage(frames, np.eye(4)), tmp_path / f"{hemi}.b.mgz")
+        entry["responses"][side] = str(tmp_path / f"{hemi}.b.mgz")
+        label = tmp_path / f"{hemi}.early.label"
+        label.write_text("#!ascii label\n2\n0  0.0  0.0  0.0 0.0\n1  0.0  0.0  0.0 0.0\n")
+        entry["roi_files"].append(str(label))
+    config["brain"] = {"subjects": {"sub-mgh": entry}, "rois": {"early": ["early"]}}
+    del config["simulation"]
+    config.pop("interpret", None)  # it names the demo's subjects
+    config["rsa"]["searchlight"] = {"enabled": True, "n_shards": 1}
+    proc = run_workflow(tmp_path / "run", config, "-n")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout)
+    per_hemi = {
+        "encoding_maps": 1,
+        "stacking_maps": len(config["stacking"]["sets"]),
+        "joint_maps": len(config["joint"]["sets"]),
+        "merge_searchlight": 1,
+    }
+    for rule, n in per_hemi.items():
+        assert rule not in counts and counts[f"{rule}_mgh"] == 2 * n > 0
+    outputs = re.findall(r"^\s+output: (.*)$", proc.stdout, re.M)
+    maps = [p for line in outputs for p in line.split(", ") if p.endswith(".mgz")]
+    names = {p for line in outputs for p in line.split(", ") if p.endswith(".names.tsv")}
+    assert maps and {m.replace(".mgz", ".names.tsv") for m in maps} == names
+    assert "results/maps/sub-mgh/alexnet/encoding_logp.rh.names.tsv" in names

@@ -18,7 +18,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_helpers import demo_config, run_workflow
+from workflow_helpers import demo_config, run_workflow, workbench_reads_every_map
 
 from dnnmap.brain.cifti import fslr32k_brain_models
 
@@ -380,6 +380,8 @@ def test_maps_are_cifti_dscalars(demo):
     info = subprocess.run([wb, "-file-information", str(path)], capture_output=True, text=True)
     assert info.returncode == 0, info.stderr
     assert "Dense Scalar" in info.stdout and "best_layer" in info.stdout
+    read = workbench_reads_every_map(demo / "results")  # every CIFTI output of the demo
+    assert path in read and len(read) >= 6
 
 
 def test_hdf5_outputs_carry_ids_and_provenance(demo):

@@ -2,7 +2,9 @@
 stimuli shown back to back (a movie of 3-s clips), with ``timeseries.fir``; the workflow
 encodes each ROI's time series from each layer's features with folds of whole runs and
 writes the maps as NIfTI and the summary table, with p-values from 39 circular shifts of each
-run (the signal ROI significant family-wise, the noise ROI not).
+run (the signal ROI significant family-wise, the noise ROI not), and the FIR maps' picture.
+The same runs written as GIFTI time series on fsaverage5 go through the same rule scripts
+(extract_roi_series, encode_fir, encoding_maps, called in-process) and give the same r.
 
 The simulated brain is built here, independently of the pipeline's FIR code: it reads the raw
 activations the workflow extracted (never its features), projects fc6's z-scored units on
@@ -14,11 +16,16 @@ than conv1 in the signal ROI, and r near 0 in the noise ROI.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import h5py
 import nibabel as nib
 import numpy as np
 import pandas as pd
-from workflow_helpers import ROOT, demo_config, run_workflow
+from workflow_helpers import ROOT, demo_config, run_workflow, workbench_reads_every_map
+
+from dnnmap.brain.surface_io import read_gifti
 
 N_STIM = 24
 LAYERS = ["conv1", "fc6"]
@@ -107,7 +114,7 @@ def _write_runs(folder, run, rng) -> dict:
     (folder / "lut.txt").write_text("1 signal\n2 noise\n")
     ids, readout = _raw_readout(run, "fc6", 3, rng)  # 3 latent read-outs of fc6
     mixing = rng.standard_normal((3, int(signal.sum())))
-    runs = []
+    runs, series = [], []
     for r in range(N_RUNS):
         stims = [ids[i] for i in rng.permutation(N_STIM)[:18]]  # 18 clips per run
         onsets = 2.0 + CLIP * np.arange(len(stims))
@@ -123,21 +130,111 @@ def _write_runs(folder, run, rng) -> dict:
         image = np.zeros((*SHAPE, n_scans), np.float32)
         image[tuple(ijk.T)] = Y.T
         nib.save(nib.Nifti1Image(image, affine), folder / f"run-{r}.nii.gz")
+        series.append(Y.astype(np.float32))
         events = pd.DataFrame({"onset": onsets, "duration": CLIP, "stim_id": stims})
         events.to_csv(folder / f"run-{r}_events.tsv", sep="\t", index=False)
         runs.append(
             {"data": str(folder / f"run-{r}.nii.gz"), "events": str(folder / f"run-{r}_events.tsv")}
         )
+    return (
+        {
+            "responses": "timeseries",
+            "timeseries": {
+                "tr": TR,
+                "method": "fir",
+                "runs": runs,
+                "fir": {"delays": [1, 2, 3, 4, 5, 6], "n_perm": 39},
+            },
+            "roi_files": [{"file": str(folder / "rois.nii.gz"), "lut": str(folder / "lut.txt")}],
+        },
+        signal,
+        series,
+    )
+
+
+FS5 = 10242
+
+
+def _gifti_subject(folder, entry, signal, series) -> dict:
+    """The same runs as GIFTI time series of the left hemisphere of fsaverage5 (one data
+    array per volume): voxel k on vertex k, ROIs from an .annot file; no circular shifts."""
+    ctab = np.array([[0, 0, 0, 0, 0], [255, 0, 0, 0, 1], [0, 255, 0, 0, 2]])
+    annot = np.zeros(FS5, int)
+    annot[: signal.size] = np.where(signal, 1, 2)
+    names = [b"unknown", b"signal", b"noise"]
+    nib.freesurfer.write_annot(folder / "lh.rois.annot", annot, ctab, names)
+    runs = []
+    for r, Y in enumerate(series):
+        img = nib.gifti.GiftiImage(
+            meta=nib.gifti.GiftiMetaData({"AnatomicalStructurePrimary": "CortexLeft"})
+        )
+        for t in range(len(Y)):
+            frame = np.zeros(FS5, np.float32)
+            frame[: signal.size] = Y[t]
+            img.add_gifti_data_array(nib.gifti.GiftiDataArray(frame))
+        nib.save(img, folder / f"run-{r}.L.func.gii")
+        events = entry["timeseries"]["runs"][r]["events"]
+        runs.append({"data": {"left": str(folder / f"run-{r}.L.func.gii")}, "events": events})
+    fir = {**entry["timeseries"]["fir"], "n_perm": 0}
     return {
         "responses": "timeseries",
-        "timeseries": {
-            "tr": TR,
-            "method": "fir",
-            "runs": runs,
-            "fir": {"delays": [1, 2, 3, 4, 5, 6], "n_perm": 39},
-        },
-        "roi_files": [{"file": str(folder / "rois.nii.gz"), "lut": str(folder / "lut.txt")}],
-    }, signal
+        "timeseries": {**entry["timeseries"], "runs": runs, "fir": fir},
+        "roi_files": [str(folder / "lh.rois.annot")],
+    }
+
+
+def _script(name):
+    """A rule script as a module (its main function; Snakemake's object is not needed)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fir_rules_in_process(run, config, subject, out) -> str:
+    """A subject through the FIR rules' scripts in this process, as the rules call them
+    (extract_roi_series per ROI, encode_fir per layer x ROI on the features the workflow
+    made, encoding_maps), which costs a few seconds where a workflow run of the same jobs
+    costs about 30; returns the left hemisphere's map file."""
+    import copy
+
+    import yaml
+
+    from dnnmap.brain.subjects import subject_space
+    from dnnmap.config import validate
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    config = {key: copy.deepcopy(value) for key, value in config.items()}  # no shared dicts
+    validate(config, schema, "config.yaml")  # fills in the defaults, as the Snakefile does
+    entry = config["brain"]["subjects"][subject]
+    settings = entry["timeseries"]
+    data = [run_["data"]["left"] for run_ in settings["runs"]]
+    events = [run_["events"] for run_ in settings["runs"]]
+    series = {}
+    for roi, labels in config["brain"]["rois"].items():
+        series[roi] = str(out / f"series_{roi}.h5")
+        _script("extract_roi_series").main(entry, subject, roi, labels, data, series[roi])
+    encoded = []
+    for layer in LAYERS:  # layer-major, as the maps read them
+        for roi in config["brain"]["rois"]:
+            encoded.append(str(out / f"{layer}_{roi}.h5"))
+            _script("encode_fir").main(
+                str(run / "results" / "stimuli.tsv"),
+                str(run / "results" / "features" / "alexnet" / f"{layer}.h5"),
+                series[roi],
+                events,
+                settings,
+                config["encoding"],
+                config["compute"]["device"],
+                subject,
+                encoded[-1],
+            )
+    maps = str(out / "encoding_fir_r.L.func.gii")
+    space = subject_space(entry, "unused")
+    _script("encoding_maps").main(space, encoded, LAYERS, list(config["brain"]["rois"]), maps)
+    return maps
 
 
 def test_fir_encoding_recovers_the_driving_layer(tmp_path):
@@ -149,7 +246,10 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     data = tmp_path / "data"
     data.mkdir()
-    entry, signal = _write_runs(data, run, np.random.default_rng(0))
+    entry, signal, series = _write_runs(data, run, np.random.default_rng(0))
+    (data / "gii").mkdir()
+    (data / "gii_maps").mkdir()
+    gii = _gifti_subject(data / "gii", entry, signal, series)
     config["brain"]["subjects"] = {"sub-ts": entry}
     targets = [
         "results/summary/encoding_fir.tsv",
@@ -159,7 +259,8 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert not (run / "results" / "brain" / "sub-ts").exists()  # no betas, no ROI files
 
-    table = pd.read_csv(run / targets[0], sep="\t").set_index(["layer", "roi"])
+    table = pd.read_csv(run / targets[0], sep="\t")
+    table = table[table["subject"] == "sub-ts"].set_index(["layer", "roi"])
     assert table.loc[("fc6", "signal"), "median_r"] > 0.4
     assert table.loc[("fc6", "signal"), "median_r"] > table.loc[("conv1", "signal"), "median_r"]
     for layer in LAYERS:
@@ -181,6 +282,25 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     with h5py.File(run / "results/encoding_fir/sub-ts/alexnet/fc6/signal.h5", "r") as f:
         assert f["fold_scores"].shape == (N_RUNS, signal.sum())  # leave-one-run-out
         assert np.unique(f["run"][()]).tolist() == list(range(N_RUNS))
+
+    # The same runs as GIFTI on fsaverage5 (left hemisphere), through the same rule scripts:
+    # the same r, written as a GIFTI map that Connectome Workbench reads.
+    path = _fir_rules_in_process(
+        run,
+        {**config, "brain": {**config["brain"], "subjects": {"sub-gii": gii}}},
+        "sub-gii",
+        data / "gii_maps",
+    )
+    got, names, hemi = read_gifti(path)
+    assert got.shape == (3, FS5) and names == [*LAYERS, "best_layer"] and hemi == "left"
+    np.testing.assert_allclose(got[:, : signal.size], inside.T, atol=1e-5)
+    assert (got[:, signal.size :] == 0).all()
+    read = workbench_reads_every_map(run / "results") + workbench_reads_every_map(Path(path).parent)
+    assert not shutil.which("wb_command") or Path(path) in read
+    from PIL import Image
+
+    with Image.open(run / "results/maps/sub-ts/alexnet/encoding_fir_brain.png") as pic:
+        assert pic.format == "PNG" and min(pic.size) > 300  # the FIR maps' picture
 
     # Beside betas (method lsa with a fir section) the same runs feed both analyses; a
     # fir-only subject is in no per-stimulus job.

@@ -66,3 +66,28 @@ def h5_datasets(path) -> dict:
             )
         )
     return out
+
+
+WORKBENCH_FORMATS = (".dscalar.nii", ".dtseries.nii", ".dlabel.nii", ".func.gii", ".label.gii")
+"""Endings of the CIFTI and GIFTI files Connectome Workbench is asked to read."""
+
+
+def workbench_reads_every_map(folder: Path) -> list[Path]:
+    """Connectome Workbench (``wb_command -file-information``) reads every CIFTI and GIFTI
+    file under ``folder`` (a run's ``results/``); return the files read. Where ``wb_command``
+    is not installed, nothing is checked and the list is empty."""
+    import shutil
+
+    wb = shutil.which("wb_command")
+    if wb is None:
+        return []
+    files = sorted(p for p in Path(folder).rglob("*") if p.name.endswith(WORKBENCH_FORMATS))
+    for path in files:
+        info = subprocess.run(
+            [wb, "-file-information", "-no-map-info", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert info.returncode == 0 and "Type:" in info.stdout, (path, info.stderr)
+    return files

@@ -106,6 +106,7 @@ rule plot_brain_maps:
         runtime=10,
     params:
         space=space_of_subject,
+        title=lambda wildcards: f"{wildcards.subject}, {wildcards.model}",
     script:
         "../../scripts/plot_brain_maps.py"
 
@@ -118,6 +119,8 @@ rule encoding_maps:
         **encoding_maps(),
     log:
         "logs/encoding_maps/{subject}/{model}{mapsuffix}.log",
+    wildcard_constraints:
+        mapsuffix=MAPSUFFIX_NOT_MGH,
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -131,3 +134,10 @@ rule encoding_maps:
         best_layer_fwe=config["encoding"]["best_layer_fwe"],
     script:
         "../../scripts/encoding_maps.py"
+
+
+use rule encoding_maps as encoding_maps_mgh with:
+    output:
+        **mgh_map_outputs(encoding_maps()),
+    log:
+        mgh_log("logs/encoding_maps/{subject}/{model}{mapsuffix}.log"),

@@ -92,6 +92,7 @@ rule encoding_fir_maps:
     log:
         "logs/encoding_fir_maps/{subject}/{model}{mapsuffix}.log",
     wildcard_constraints:
+        mapsuffix=MAPSUFFIX_NOT_MGH,
         subject=fir_constraint(shifts=False),
     conda:
         "../../envs/analysis.yaml"
@@ -108,6 +109,13 @@ rule encoding_fir_maps:
         "../../scripts/encoding_maps.py"
 
 
+use rule encoding_fir_maps as encoding_fir_maps_mgh with:
+    output:
+        **mgh_map_outputs({"r": ENCODING_FIR_MAPS}),
+    log:
+        mgh_log("logs/encoding_fir_maps/{subject}/{model}{mapsuffix}.log"),
+
+
 rule encoding_fir_maps_shifts:
     input:
         encoding=fir_files,
@@ -117,6 +125,7 @@ rule encoding_fir_maps_shifts:
     log:
         "logs/encoding_fir_maps_shifts/{subject}/{model}{mapsuffix}.log",
     wildcard_constraints:
+        mapsuffix=MAPSUFFIX_NOT_MGH,
         subject=fir_constraint(shifts=True),
     conda:
         "../../envs/analysis.yaml"
@@ -131,3 +140,39 @@ rule encoding_fir_maps_shifts:
         best_layer_fwe=None,
     script:
         "../../scripts/encoding_maps.py"
+
+
+use rule encoding_fir_maps_shifts as encoding_fir_maps_shifts_mgh with:
+    output:
+        **mgh_map_outputs({**ENCODING_FIR_P_MAPS, "r": ENCODING_FIR_MAPS}),
+    log:
+        mgh_log("logs/encoding_fir_maps_shifts/{subject}/{model}{mapsuffix}.log"),
+
+
+use rule plot_brain_maps as plot_fir_brain_maps with:
+    input:
+        maps=lambda wildcards: subject_maps(
+            ENCODING_FIR_MAPS, [wildcards.subject], model=wildcards.model
+        ),
+        logp=lambda wildcards: (
+            subject_maps(
+                ENCODING_FIR_P_MAPS["logp"], [wildcards.subject], model=wildcards.model
+            )
+            if wildcards.subject in fir_subjects(shifts=True)
+            else []
+        ),
+    output:
+        report(
+            ENCODING_FIR_BRAIN_FIGURE,
+            caption="../report/encoding_fir_brain.rst",
+            category="Brain maps",
+            subcategory="FIR encoding",
+            labels={"subject": "{subject}", "model": "{model}"},
+        ),
+    log:
+        "logs/plot_fir_brain_maps/{subject}/{model}.log",
+    wildcard_constraints:
+        subject=fir_constraint(),
+    params:
+        space=space_of_subject,
+        title=lambda wildcards: f"{wildcards.subject}, {wildcards.model}: FIR on the time series",

@@ -48,6 +48,8 @@ rule joint_maps:
         JOINT_MAPS,
     log:
         "logs/joint_maps/{subject}/{set}{mapsuffix}.log",
+    wildcard_constraints:
+        mapsuffix=MAPSUFFIX_NOT_MGH,
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -58,6 +60,13 @@ rule joint_maps:
         space=space_of_subject,
     script:
         "../../scripts/joint_maps.py"
+
+
+use rule joint_maps as joint_maps_mgh with:
+    output:
+        **mgh_map_outputs(JOINT_MAPS),
+    log:
+        mgh_log("logs/joint_maps/{subject}/{set}{mapsuffix}.log"),
 
 
 rule summarize_joint:

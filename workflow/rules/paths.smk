@@ -121,3 +121,5 @@ ENCODING_FIR_P_MAPS = {
     "r_fwe": "results/maps/{subject}/{model}/encoding_fir_r_fwe{mapsuffix}",
 }
 ENCODING_FIR_SUMMARY = "results/summary/encoding_fir.tsv"
+# Pictures of a subject x model's FIR maps (best layer, best r, p map) on the brain.
+ENCODING_FIR_BRAIN_FIGURE = "results/maps/{subject}/{model}/encoding_fir_brain.png"

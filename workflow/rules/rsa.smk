@@ -195,6 +195,8 @@ rule merge_searchlight:
         SEARCHLIGHT_MAPS,
     log:
         "logs/merge_searchlight/{subject}/{model}{mapsuffix}.log",
+    wildcard_constraints:
+        mapsuffix=MAPSUFFIX_NOT_MGH,
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -206,3 +208,10 @@ rule merge_searchlight:
         space=space_of_subject,
     script:
         "../../scripts/merge_searchlight.py"
+
+
+use rule merge_searchlight as merge_searchlight_mgh with:
+    output:
+        **mgh_map_outputs(SEARCHLIGHT_MAPS),
+    log:
+        mgh_log("logs/merge_searchlight/{subject}/{model}{mapsuffix}.log"),

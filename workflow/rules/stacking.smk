@@ -49,6 +49,8 @@ rule stacking_maps:
         STACKING_MAPS,
     log:
         "logs/stacking_maps/{subject}/{stack}{mapsuffix}.log",
+    wildcard_constraints:
+        mapsuffix=MAPSUFFIX_NOT_MGH,
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -63,6 +65,13 @@ rule stacking_maps:
         ],
     script:
         "../../scripts/stacking_maps.py"
+
+
+use rule stacking_maps as stacking_maps_mgh with:
+    output:
+        **mgh_map_outputs(STACKING_MAPS),
+    log:
+        mgh_log("logs/stacking_maps/{subject}/{stack}{mapsuffix}.log"),
 
 
 rule plot_stacking_brain:

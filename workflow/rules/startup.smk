@@ -119,6 +119,7 @@ wildcard_constraints:
     layer="[A-Za-z0-9][A-Za-z0-9_.-]*",
     shard="[0-9]+",
     mapsuffix=r"\.dscalar\.nii|\.nii\.gz|\.[LR]\.func\.gii|\.[lr]h\.mgz",
+    mgh_hemi="lh|rh",
 
 
 def layers_of(model):

@@ -19,6 +19,30 @@ def subject_maps(pattern, subjects=None, **wildcards):
     return out
 
 
+# MGH has no field for map names, so each .lh.mgz/.rh.mgz map file is written with a sidecar
+# naming its frames, <stem>.lh.names.tsv (dnnmap.brain.surface_io.mgh_names_path). Each map rule
+# is constrained to the other formats (MAPSUFFIX_NOT_MGH) and has an MGH twin (`use rule ... as
+# ..._mgh`) whose outputs are the MGH maps, the hemisphere as wildcard {mgh_hemi}, and their
+# sidecars, so that Snakemake checks, tracks and cleans the sidecars too.
+MAPSUFFIX_NOT_MGH = r"\.dscalar\.nii|\.nii\.gz|\.[LR]\.func\.gii"
+
+
+def mgh_map_outputs(patterns):
+    """The outputs of a map rule's MGH twin: each map pattern (a string, or a dict of named
+    ones) with {mapsuffix} as .{mgh_hemi}.mgz, then each map's names sidecar ("<name>_names").
+    """
+    named = patterns if isinstance(patterns, dict) else {"maps": patterns}
+    out = {k: p.replace("{mapsuffix}", ".{mgh_hemi}.mgz") for k, p in named.items()}
+    for k, p in named.items():
+        out[f"{k}_names"] = p.replace("{mapsuffix}", ".{mgh_hemi}.names.tsv")
+    return out
+
+
+def mgh_log(pattern):
+    """A map rule's log pattern for its MGH twin (the same file names as the rule's)."""
+    return pattern.replace("{mapsuffix}", ".{mgh_hemi}.mgz")
+
+
 def model_jobs():
     """Model of every extraction job."""
     return [{"model": m} for m in MODELS]
@@ -468,4 +492,5 @@ def fir_outputs():
     if fir_subjects(shifts=True):
         maps = list(ENCODING_FIR_P_MAPS.values())
         out += subject_maps(maps, fir_subjects(shifts=True), model=MODELS)
+    out += expand(ENCODING_FIR_BRAIN_FIGURE, subject=fir_subjects(), model=MODELS)
     return out

@@ -210,3 +210,36 @@ def test_nuisance_regression_equals_nilearn_clean():
     np.testing.assert_allclose(got, ref - ref.mean(axis=0), atol=1e-5)
     centered = regress_out(Y, nuisance_design(n, 2.0, None))  # the constant alone
     np.testing.assert_allclose(centered, Y - Y.mean(axis=0), atol=1e-4)
+
+
+def test_read_roi_series_cifti_dtseries_runs_with_the_atlas(tmp_path):
+    """Two CIFTI dtseries runs on the fsLR-32k cortex (59412 grayordinates), an ROI of the
+    HCP-MMP atlas: the series are V1's grayordinates (as the atlas resolves them on those
+    brain models), runs one after the other, each cleaned of its cosine drifts and mean."""
+    import nibabel as nib
+    from nibabel.cifti2 import SeriesAxis
+
+    from dnnmap.brain.atlas import mmp_atlas, resolve_roi
+    from dnnmap.brain.cifti import fslr32k_brain_models
+    from dnnmap.brain.fir import nuisance_design, regress_out
+    from dnnmap.encoding.fir import read_roi_series
+
+    bm = fslr32k_brain_models()
+    rng = np.random.default_rng(1)
+    runs, truth = [], []
+    for r, n_scans in enumerate((7, 9)):
+        Y = rng.standard_normal((n_scans, len(bm))).astype(np.float32)
+        header = nib.cifti2.Cifti2Header.from_axes((SeriesAxis(0, 1.5, n_scans), bm))
+        nib.save(nib.Cifti2Image(Y, header), tmp_path / f"run-{r}.dtseries.nii")
+        runs.append({"data": f"run-{r}.dtseries.nii", "events": "unused.tsv"})
+        truth.append(Y.astype(np.float64))
+    entry = {"responses": "timeseries", "timeseries": {"tr": 1.5, "runs": runs}}
+    series, n_scans, index = read_roi_series(entry, "V1", ["V1"], "s", base=tmp_path)
+    expected_index = resolve_roi("V1", ["V1"], mmp_atlas())
+    assert len(expected_index) > 1000
+    np.testing.assert_array_equal(index, expected_index)
+    assert n_scans.tolist() == [7, 9] and series.shape == (16, len(expected_index))
+    expected = [
+        regress_out(t[:, expected_index], nuisance_design(len(t), 1.5, 0.01)) for t in truth
+    ]
+    np.testing.assert_allclose(series, np.concatenate(expected), atol=1e-5)

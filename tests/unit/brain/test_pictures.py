@@ -93,11 +93,23 @@ def _png_size(path):
         return img.size
 
 
-def test_rule_scripts_draw_a_volume_p_map_and_fsaverage5_flat_maps(tmp_path):
+def test_rule_scripts_draw_a_volume_p_map_and_fsaverage5_flat_maps(tmp_path, monkeypatch):
     """plot_brain_maps draws a volume's best layer, best r and p map (three glass brains);
     plot_stacking_brain draws fsaverage5 GIFTI stacking maps on the lateral, medial and flat
-    views of a hemisphere, from maps written as the workflow writes them."""
+    views of a hemisphere, from maps written as the workflow writes them; every row has its
+    colour bar."""
+    import matplotlib.figure
+
     from dnnmap.brain.responses_io import Volume
+
+    colour_bars = []  # per figure saved: its axes that hold a matplotlib colour bar
+    save = matplotlib.figure.Figure.savefig
+
+    def counting_save(fig, *args, **kwargs):
+        colour_bars.append(sum(hasattr(ax, "_colorbar") for ax in fig.axes))
+        return save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", counting_save)
 
     rng = np.random.default_rng(1)
     ijk = np.argwhere(np.ones((8, 9, 7), bool))
@@ -118,6 +130,7 @@ def test_rule_scripts_draw_a_volume_p_map_and_fsaverage5_flat_maps(tmp_path):
     )
     width, height = _png_size(tmp_path / "vol.png")
     assert height > 1.2 * width  # three rows of glass brains
+    assert colour_bars == [3]
 
     n = MESHES["fsaverage5"]
     gifti = BrainSpace("gifti", mesh="fsaverage5", hemis=("left",), n_vertices=n)
@@ -139,3 +152,4 @@ def test_rule_scripts_draw_a_volume_p_map_and_fsaverage5_flat_maps(tmp_path):
     )
     width, height = _png_size(tmp_path / "st.png")
     assert width > 1.2 * height  # two rows of three views (lateral, medial, flat)
+    assert colour_bars == [3, 2]

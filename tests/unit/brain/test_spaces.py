@@ -21,6 +21,7 @@ from dnnmap.brain.spaces import (
     read_data,
     read_data_header,
     read_ids,
+    read_maps,
     space_of,
     write_maps,
 )
@@ -363,3 +364,26 @@ def test_mgh_map_names_sidecar(tmp_path):
     for s in sidecars:
         s.unlink()
     assert read_maps(paths, space)[1] is None
+
+
+@pytest.mark.parametrize("mesh", ["fsaverage", "fsaverage6", "fsaverage5", "fsLR-32k"])
+def test_every_surface_mesh_is_known_and_written_back(tmp_path, mesh):
+    """GIFTI on each mesh the issue names (fsaverage 163842 vertices per hemisphere,
+    fsaverage6, fsaverage5, fsLR-32k) is recognised from its vertex count, and maps are
+    written back on that mesh, one file per hemisphere, that Connectome Workbench reads."""
+    n = MESHES[mesh]
+    values = np.random.default_rng(4).standard_normal((2, 2 * n)).astype(np.float32)
+    _gifti(tmp_path / "L.func.gii", values[:, :n], ["s0", "s1"], "CortexLeft")
+    _gifti(tmp_path / "R.func.gii", values[:, n:], ["s0", "s1"], "CortexRight")
+    data = SubjectData.from_config({"left": "L.func.gii", "right": "R.func.gii"}, base=tmp_path)
+    responses, space = read_data(data, ["s1", "s0"])
+    assert (space.format, space.mesh, space.n_columns) == ("gifti", mesh, 2 * n)
+    np.testing.assert_array_equal(responses, values[::-1])
+    paths = space.map_paths(tmp_path / "m")
+    for path in paths:
+        write_maps(path, responses, ["a", "b"], space)
+        info = _wb_reads(path)  # Connectome Workbench reads it, where installed
+        assert info is None or str(n) in info
+    got, names = read_maps(paths, space)
+    np.testing.assert_array_equal(got, responses)
+    assert names == ["a", "b"]
