@@ -10,9 +10,11 @@ preprocessing, checkpoint_key, strip_prefix, strict, units, dmask; ``clip`` for 
 compression, batch_size, loader_workers, autocast). A ``module`` file and a ``dmask`` file
 are recorded with their digests in the ``inputs`` provenance.
 
-``main`` also serves the ``extract_shard`` rule (scripts/extract_shard.py): with ``shard``
-it extracts one contiguous slice of the table's rows (:func:`dnnmap.models.shards.shard_bounds`)
-and records the slice in the ``shard`` attribute.
+The script also serves the ``extract_shard`` rule (``extraction.n_shards`` > 1; wildcards
+``shard``, 0-based, and ``n_shards``; output
+``results/activations/{model}/shard-{shard}-of-{n_shards}.h5``): it then extracts one
+contiguous slice of the table's rows (:func:`dnnmap.models.shards.shard_bounds`, cut in whole
+batches of ``compute.batch_size``) and records the slice in the ``shard`` attribute.
 """
 
 import json
@@ -99,6 +101,9 @@ if __name__ == "__main__":
         snakemake = mock_snakemake("extract_activations", model="alexnet")
     # One weights file comes as a str (list() would split it into characters), none as [].
     weights = snakemake.input.weights
+    shard = None  # rule extract_shard: (index, count) from its wildcards
+    if snakemake.wildcards.get("shard") is not None:
+        shard = (int(snakemake.wildcards.shard), int(snakemake.wildcards.n_shards))
     with rule_log(snakemake.log[0]) as log:
         main(
             snakemake.wildcards.model,
@@ -110,4 +115,5 @@ if __name__ == "__main__":
             snakemake.threads,
             log,
             snakemake.params.background,
+            shard=shard,
         )

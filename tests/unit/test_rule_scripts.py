@@ -77,9 +77,9 @@ def _mock_call(block: ast.If) -> ast.Call:
 
 
 def test_every_rule_script_is_listed():
-    # stacking 4, joint 5, interpret 10, estimate_betas, plot_brain_maps, extract_shard,
+    # stacking 4, joint 5, interpret 10, estimate_betas, plot_brain_maps,
     # merge_shards, plot_stacking_brain, extract_roi_series, encode_fir
-    assert len(RULE_SCRIPTS) == 54
+    assert len(RULE_SCRIPTS) == 53
     names = {p.stem for p in RULE_SCRIPTS}
     assert {"summarize_encoding", "encoding_maps"} <= names
     assert not names & {"summary", "maps"}

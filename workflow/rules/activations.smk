@@ -79,7 +79,7 @@ rule extract_shard:
         compute=config["compute"],
         background=config["stimuli"]["background"],
     script:
-        "../../scripts/extract_shard.py"
+        "../../scripts/extract_activations.py"
 
 
 rule merge_shards:
