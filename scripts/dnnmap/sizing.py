@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dnnmap.features.randomized_pca import resolve_solver
+from dnnmap.models.activation_layout import CHUNK_BYTES
 from dnnmap.models.masks import masked_units, model_masks
 from dnnmap.models.registry import get_family
 
 #: Resident memory of a Python process with torch imported, MB.
 TORCH_BASE_MB = 1500
 #: Resident memory of a Python process with numpy, scipy and h5py imported, MB.
-PYTHON_BASE_MB = 400
+PYTHON_BASE_MB = 350
 MB = 1e6
 
 
@@ -207,26 +208,66 @@ def extraction_mem_mb(
     return math.ceil((TORCH_BASE_MB + (weights + batch) / MB) * 1.2) * attempt
 
 
-def pca_mem_mb(n_stim: int, n_units: int, chunk_mb: int = 64, attempt: int = 1) -> int:
-    """Memory of a PCA job, MB: the Gram (or covariance) matrix and a few float64 slabs."""
-    side = min(n_stim, n_units)
+def slab_columns(n_units: int, itemsize: int = 4, batch_size: int = 32) -> int:
+    """Columns of one slab a features job reads: the units of one HDF5 chunk's channels
+    (:func:`dnnmap.models.activation_layout.chunk_shape`: chunks of about 1 MB over
+    ``batch_size`` stimuli), at most the layer's units."""
+    return max(1, min(n_units, CHUNK_BYTES // (batch_size * itemsize)))
+
+
+def pca_mem_mb(
+    n_stim: int,
+    n_units: int,
+    attempt: int = 1,
+    n_fit: int | None = None,
+    itemsize: int = 4,
+    batch_size: int = 32,
+) -> int:
+    """Memory of a PCA job, MB.
+
+    The Gram (or covariance) matrix of the fitted rows three times, and one column slab of
+    every stimulus (:func:`slab_columns`) as stored and in float64; fitted on a subset
+    (``n_fit`` below ``n_stim``), every stimulus is then projected, a second float64 copy of
+    the slab. Checked against measured jobs (tests/benchmarks/test_sizing_measured.py).
+    """
+    n_fit = n_stim if n_fit is None else min(n_fit, n_stim)
+    side = min(n_fit, n_units)
     gram = 3 * 8 * side * side
-    slab = 4 * chunk_mb * MB + 8 * n_stim * min(n_units, 4096) * 3
+    per_value = itemsize + 8 + (8 if n_fit < n_stim else 0)
+    slab = per_value * n_stim * slab_columns(n_units, itemsize, batch_size)
     return math.ceil((PYTHON_BASE_MB + (gram + slab) / MB) * 1.2) * attempt
 
 
+#: Target values a refit permutation call appends (that of dnnmap.encoding.permutation, kept
+#: here so that sizing imports nothing heavy; a test checks they agree).
+REFIT_ELEMENTS = 1 << 25
+
+
 def encoding_mem_mb(
-    n_stim: int, n_features: int, n_vox: int, voxel_batch: int, attempt: int = 1
+    n_stim: int,
+    n_features: int,
+    n_vox: int,
+    voxel_batch: int,
+    attempt: int = 1,
+    n_refits: int = 0,
 ) -> int:
     """Memory of an encoding job, MB.
 
-    Whole-ROI arrays: responses and out-of-fold predictions (float32, n_stim x n_vox) and
-    their float64 reads; per voxel batch about ten float64 (n_stim x batch) work arrays; and
-    the per-fold SVDs (n_stim x n_features).
+    Whole-ROI arrays: responses and out-of-fold predictions (float32, n_stim x columns) and
+    their float64 reads; per batch of columns about five float64 (n_stim x batch) work
+    arrays; and the per-fold SVDs (n_stim x n_features). The columns are the voxels, and
+    with refit permutations also their permuted copies, appended as extra targets up to
+    :data:`REFIT_ELEMENTS` values.
+
+    Checked against measured jobs (tests/benchmarks/test_sizing_measured.py): 1.8-1.9x the
+    peak at 1,000 stimuli with 10,000 voxels, or 2,000 voxels and 20 refit permutations.
     """
-    whole = 4 * n_stim * n_vox * 4
+    columns = n_vox
+    if n_refits > 0:
+        columns = max(n_vox, min(n_vox * (n_refits + 1), REFIT_ELEMENTS // max(n_stim, 1)))
+    whole = 4 * n_stim * columns * 4
     # n_features: :func:`feature_width` (all units with features.method: none)
-    batch = 10 * 8 * n_stim * min(n_vox, voxel_batch)
+    batch = 5 * 8 * n_stim * min(columns, voxel_batch)
     svd = 8 * 8 * n_stim * max(n_features, 1)
     return math.ceil((PYTHON_BASE_MB + (whole + batch + svd) / MB) * 1.2) * attempt
 
@@ -378,15 +419,17 @@ def features_mem_mb(
     n_components: int = 100,
     solver: str = "auto",
     max_fit: int | None = None,
+    itemsize: int = 4,
+    batch_size: int = 32,
 ) -> int:
     """Memory of the features job of one layer, MB.
 
     ``pca``: :func:`pca_mem_mb` at the layer's unit count on the rows fitted (with ``fit:
     external``, also the components, twice ``n_components x n_units`` float64), or
-    :func:`randomized_pca_mem_mb` when the solver is randomized; ``none``: the whole layer
-    three times in float32 (read, flattened, written), and for a layer with at least as many
-    units as stimuli its float64 copy and the Gram route of its lossless basis
-    (:func:`pca_mem_mb`); ``random_projection``: the output, a
+    :func:`randomized_pca_mem_mb` when the solver is randomized; ``none``:
+    the whole layer read and written in float32, and for a layer with at least as many units
+    as stimuli, read once, its float64 copy and the Gram matrix of its lossless basis;
+    ``random_projection``: the output, a
     slab of the layer and of the projection matrix.
 
     Parameters
@@ -409,14 +452,16 @@ def features_mem_mb(
         ``features.solver``.
     max_fit : int or None
         ``features.max_fit_stimuli``.
+    itemsize, batch_size : int
+        Bytes of a stored activation (``compute.dtype``) and ``compute.batch_size``, which
+        set the activations' HDF5 chunks and so the slabs read (:func:`slab_columns`).
     """
     units = layer_units(architecture, [layer], resize)[layer]
     if method == "none":
-        mem = math.ceil((PYTHON_BASE_MB + 3 * 4 * n_stim * units / MB) * 1.2) * attempt
-        if units >= n_stim:  # and its lossless basis: a float64 copy and the Gram route
-            mem += math.ceil(1.2 * 8 * n_stim * units / MB) * attempt
-            mem += pca_mem_mb(n_stim, units, attempt=attempt) - PYTHON_BASE_MB * attempt
-        return mem
+        work = 2 * 4 * n_stim * units  # the layer read and written (float32)
+        if units >= n_stim:  # its lossless basis: a float64 copy and the Gram matrix
+            work = 4 * n_stim * units + 8 * n_stim * units + 3 * 8 * n_stim * n_stim
+        return math.ceil((PYTHON_BASE_MB + work / MB) * 1.2) * attempt
     if method == "random_projection":
         slab = 8 * (n_stim + 2 * n_components) * min(units, 16384) + 8 * n_stim * n_components
         return math.ceil((PYTHON_BASE_MB + slab / MB) * 1.2) * attempt
@@ -424,7 +469,8 @@ def features_mem_mb(
     if resolve_solver(solver, n_fit, units) == "randomized":
         return randomized_pca_mem_mb(n_stim, units, n_components, attempt)
     extra = 2 * 8 * n_components * units if fit == "external" or n_fit < n_stim else 0
-    return pca_mem_mb(n_fit, units, attempt=attempt) + math.ceil(1.2 * extra / MB) * attempt
+    pca = pca_mem_mb(n_stim, units, attempt, n_fit, itemsize, batch_size)
+    return pca + math.ceil(1.2 * extra / MB) * attempt
 
 
 def features_runtime_min(

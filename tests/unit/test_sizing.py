@@ -45,8 +45,12 @@ def test_features_mem_mb_is_pca_mem_at_the_layer_size(layer):
         assert features_mem_mb(N_STIM, "alexnet", layer, DEFAULT_RESIZE, attempt) == pca_mem_mb(
             N_STIM, units, attempt=attempt
         )
-    # What the workflow requested for layer1 of a ResNet-18 at 128 pixels (150 stimuli).
-    assert features_mem_mb(N_STIM, "resnet18", "layer1", 128) == 806
+    # layer1 of a ResNet-18 at 128 pixels (65,536 units), 150 stimuli, by hand: the Gram
+    # matrix three times and a float32 slab of 8,192 columns (1 MB chunks of 32 stimuli)
+    # as stored and in float64.
+    work = 3 * 8 * 150**2 + (4 + 8) * 150 * 8192
+    want = math.ceil((PYTHON_BASE_MB + work / 1e6) * 1.2)
+    assert features_mem_mb(N_STIM, "resnet18", "layer1", 128) == want
 
 
 def test_features_at_nsd_scale_stay_within_a_32_gb_job():
@@ -72,7 +76,7 @@ def test_decoding_mem_mb_closed_form_and_demo():
     for n_stim, n_columns, attempt in [(150, 100, 1), (1000, 5000, 2), (40, 3, 3)]:
         expected = math.ceil(PYTHON_BASE_MB + 6 * 8 * n_stim * n_columns / 1e6) * attempt
         assert decoding_mem_mb(n_stim, n_columns, attempt) == expected
-    assert decoding_mem_mb(N_STIM, 100) == 401  # decode: 100 PCA components
+    assert decoding_mem_mb(N_STIM, 100) == PYTHON_BASE_MB + 1  # decode: 100 PCA components
     assert decoding_mem_mb(N_STIM, 10_000) < decoding_mem_mb(N_STIM, 10_000, attempt=2)
 
 
@@ -88,7 +92,8 @@ def test_decoding_runtime_min_closed_form_and_demo():
 
 
 def test_brain_mem_mb_closed_form_and_demo():
-    assert brain_mem_mb(N_STIM, FSLR32K_GRAYORDINATES) == 510  # simulate_brain, extract_roi
+    # simulate_brain, extract_roi: 110 MB of responses (150 x 91,282, float32, twice)
+    assert brain_mem_mb(N_STIM, FSLR32K_GRAYORDINATES) == PYTHON_BASE_MB + 110
     for attempt in (1, 2, 3):
         expected = math.ceil(PYTHON_BASE_MB + 2 * 4 * N_STIM * 91282 / 1e6) * attempt
         assert brain_mem_mb(N_STIM, FSLR32K_GRAYORDINATES, attempt) == expected
@@ -103,14 +108,13 @@ def test_encoding_runtime_grows_with_refit_permutations():
 
 
 def test_features_mem_mb_of_every_unit_adds_the_lossless_basis_of_a_wide_layer():
-    """``none``: the layer three times in float32; a layer at least as wide as the stimuli
-    also gets its lossless basis (a float64 copy and the Gram route), by hand."""
+    """``none``: the layer read and written in float32; a layer at least as wide as the
+    stimuli is read once and its lossless basis needs a float64 copy and the Gram matrix."""
     n, units = 150, 64 * 55 * 55  # AlexNet conv1 at 224 pixels
-    layer = math.ceil((400 + 3 * 4 * n * units / 1e6) * 1.2)
-    basis = math.ceil(1.2 * 8 * n * units / 1e6)
-    gram = math.ceil((400 + (3 * 8 * n * n + 4 * 64e6 + 8 * n * 4096 * 3) / 1e6) * 1.2) - 400
-    assert features_mem_mb(n, "alexnet", "conv1", 224, method="none") == layer + basis + gram
-    narrow = math.ceil((400 + 3 * 4 * 5000 * 1000 / 1e6) * 1.2)  # fc8: 1,000 < 5,000 stimuli
+    work = 4 * n * units + 8 * n * units + 3 * 8 * n * n
+    want = math.ceil((PYTHON_BASE_MB + work / 1e6) * 1.2)
+    assert features_mem_mb(n, "alexnet", "conv1", 224, method="none") == want
+    narrow = math.ceil((PYTHON_BASE_MB + 2 * 4 * 5000 * 1000 / 1e6) * 1.2)  # fc8: 1,000 units
     assert features_mem_mb(5000, "alexnet", "fc8", 224, method="none") == narrow
 
 
@@ -123,3 +127,21 @@ def test_feature_width_of_ridge_type_jobs_is_the_lossless_basis_of_a_wide_layer(
     for compact in (False, True):
         assert feature_width("pca", "all", 100, 1000, 193_600, compact) == 100
         assert feature_width("pca", "train", 100, 1000, 193_600, compact) == 999
+
+
+def test_encoding_mem_mb_counts_refit_permutations_as_appended_targets():
+    """Refit permutations append permuted copies of the responses as target columns, up to
+    the encoding's REFIT_ELEMENTS values: memory as for that many voxels (by hand)."""
+    from dnnmap.encoding.permutation import REFIT_ELEMENTS
+    from dnnmap.sizing import REFIT_ELEMENTS as SIZED
+    from dnnmap.sizing import encoding_mem_mb
+
+    assert SIZED == REFIT_ELEMENTS
+    n, v, width, batch = 1000, 2000, 999, 10000
+    columns = min(v * 21, REFIT_ELEMENTS // n)  # 33,554 of the 42,000 asked
+    want = 4 * n * columns * 4 + 5 * 8 * n * batch + 8 * 8 * n * width
+    assert encoding_mem_mb(n, width, v, batch, n_refits=20) == math.ceil(
+        (PYTHON_BASE_MB + want / 1e6) * 1.2
+    )
+    plain = 4 * n * v * 4 + 5 * 8 * n * v + 8 * 8 * n * width
+    assert encoding_mem_mb(n, width, v, batch) == math.ceil((PYTHON_BASE_MB + plain / 1e6) * 1.2)

@@ -112,7 +112,7 @@ def test_image_sizing_unchanged():
 def test_merge_sizing():
     # one block of 32 rows of the largest layer (3 float32 copies) + 64 MB of chunk caches
     assert sizing.merge_shards_mem_mb(802_816, 32) == math.ceil(
-        (400 + (3 * 4 * 32 * 802_816 + 64e6) / 1e6) * 1.2
+        (sizing.PYTHON_BASE_MB + (3 * 4 * 32 * 802_816 + 64e6) / 1e6) * 1.2
     )
     assert sizing.merge_shards_runtime_min(73_000, 1_000_000) == 5 + math.ceil(
         4 * 73_000 * 1_000_000 / 20e6 / 60

@@ -51,6 +51,8 @@ def features_mem_mb(wildcards, attempt):
         feats["n_components"],
         feats["solver"],
         feats["max_fit_stimuli"],
+        2 if config["compute"]["dtype"] == "float16" else 4,
+        config["compute"]["batch_size"],
     )
 
 
@@ -100,12 +102,15 @@ def encoding_columns(wildcards):
 
 
 def encoding_mem_mb(wildcards, attempt):
+    permutation = config["encoding"]["permutation"]
+    refits = permutation["n_perm"] if permutation["kind"] == "refit" else 0
     return sizing.encoding_mem_mb(
         N_STIM,
         encoding_columns(wildcards),
         ROI_SIZES[wildcards.roi],
         config["encoding"]["voxel_batch"],
         attempt,
+        refits,
     )
 
 
