@@ -24,6 +24,7 @@ from workflow_helpers import (
     ROOT,
     demo_config,
     dnnmap_error,
+    placeholder_subject,
     run_workflow,
     workbench_reads_every_map,
 )
@@ -206,24 +207,6 @@ def _write_mgh_subject(folder, ids, acts, rng):
     return entry, truth
 
 
-def _placeholder(folder, config) -> dict:
-    """A 2x2x2 NIfTI subject with labels early and late (no signal)."""
-    ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
-    data = np.random.default_rng(1).standard_normal((2, 2, 2, N_STIM)).astype(np.float32)
-    nib.save(nib.Nifti1Image(data, np.eye(4)), folder / "placeholder.nii.gz")
-    labels = np.array([1, 2] * 4, np.int16).reshape(2, 2, 2)
-    nib.save(nib.Nifti1Image(labels, np.eye(4)), folder / "placeholder_rois.nii.gz")
-    (folder / "placeholder_ids.txt").write_text("\n".join(ids))
-    (folder / "lut.txt").write_text("1 early\n2 late\n")
-    return {
-        "responses": str(folder / "placeholder.nii.gz"),
-        "ids": str(folder / "placeholder_ids.txt"),
-        "roi_files": [
-            {"file": str(folder / "placeholder_rois.nii.gz"), "lut": str(folder / "lut.txt")}
-        ],
-    }
-
-
 RECOVERED = 0.7
 """Fewest columns whose best layer must be the driving one: chance is 0.5, and with 80-100
 columns a fraction of 0.7 by chance has p < 1e-4 (binomial). Random-weight AlexNet's conv1 and
@@ -241,7 +224,8 @@ def test_volume_gifti_and_mgh_subjects_recover_their_driving_layers(tmp_path):
     run = tmp_path / "run"
     config = _config(tmp_path)
     # A placeholder brain lets the first run extract the activations the simulation reads.
-    config["brain"]["subjects"] = {"sub-0": _placeholder(tmp_path, config)}
+    ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
+    config["brain"]["subjects"] = {"sub-0": placeholder_subject(tmp_path, ids, ("early", "late"))}
     proc = run_workflow(run, config, "--cores", "2", "results/activations/alexnet.h5")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     ids, acts = _activations(run)

@@ -23,7 +23,13 @@ import h5py
 import nibabel as nib
 import numpy as np
 import pandas as pd
-from workflow_helpers import ROOT, demo_config, run_workflow, workbench_reads_every_map
+from workflow_helpers import (
+    ROOT,
+    demo_config,
+    placeholder_subject,
+    run_workflow,
+    workbench_reads_every_map,
+)
 
 from dnnmap.brain.surface_io import read_gifti
 
@@ -60,23 +66,6 @@ def _config(tmp_path) -> dict:
     config["decoding"]["enabled"] = False
     config["brain"]["rois"] = {"signal": ["signal"], "noise": ["noise"]}
     return config
-
-
-def _placeholder(folder, ids) -> dict:
-    """A 2x2x2 NIfTI subject with labels signal and noise, to extract the activations."""
-    data = np.random.default_rng(1).standard_normal((2, 2, 2, N_STIM)).astype(np.float32)
-    nib.save(nib.Nifti1Image(data, np.eye(4)), folder / "placeholder.nii.gz")
-    labels = np.array([1, 2] * 4, np.int16).reshape(2, 2, 2)
-    nib.save(nib.Nifti1Image(labels, np.eye(4)), folder / "placeholder_rois.nii.gz")
-    (folder / "placeholder_ids.txt").write_text("\n".join(ids))
-    (folder / "lut.txt").write_text("1 signal\n2 noise\n")
-    return {
-        "responses": str(folder / "placeholder.nii.gz"),
-        "ids": str(folder / "placeholder_ids.txt"),
-        "roi_files": [
-            {"file": str(folder / "placeholder_rois.nii.gz"), "lut": str(folder / "lut.txt")}
-        ],
-    }
 
 
 def _raw_readout(run, layer, n_out, rng) -> tuple[list[str], np.ndarray]:
@@ -241,7 +230,7 @@ def test_fir_encoding_recovers_the_driving_layer(tmp_path):
     run = tmp_path / "run"
     config = _config(tmp_path)
     ids = list(pd.read_csv(config["stimuli"]["table"], sep="\t")["stim_id"])
-    config["brain"]["subjects"] = {"sub-0": _placeholder(tmp_path, ids)}
+    config["brain"]["subjects"] = {"sub-0": placeholder_subject(tmp_path, ids, ("signal", "noise"))}
     proc = run_workflow(run, config, "--cores", "2", "results/activations/alexnet.h5")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     data = tmp_path / "data"

@@ -91,3 +91,24 @@ def workbench_reads_every_map(folder: Path) -> list[Path]:
         )
         assert info.returncode == 0 and "Type:" in info.stdout, (path, info.stderr)
     return files
+
+
+def placeholder_subject(folder: Path, ids: list[str], labels: tuple[str, str]) -> dict:
+    """A 2x2x2 NIfTI subject of noise whose voxels carry two labels: the brain entry of a
+    config whose real subjects come later (e.g. to extract the activations first)."""
+    import nibabel as nib
+    import numpy as np
+
+    data = np.random.default_rng(1).standard_normal((2, 2, 2, len(ids))).astype(np.float32)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), folder / "placeholder.nii.gz")
+    codes = np.array([1, 2] * 4, np.int16).reshape(2, 2, 2)
+    nib.save(nib.Nifti1Image(codes, np.eye(4)), folder / "placeholder_rois.nii.gz")
+    (folder / "placeholder_ids.txt").write_text("\n".join(ids))
+    (folder / "lut.txt").write_text(f"1 {labels[0]}\n2 {labels[1]}\n")
+    return {
+        "responses": str(folder / "placeholder.nii.gz"),
+        "ids": str(folder / "placeholder_ids.txt"),
+        "roi_files": [
+            {"file": str(folder / "placeholder_rois.nii.gz"), "lut": str(folder / "lut.txt")}
+        ],
+    }
