@@ -24,3 +24,19 @@ def write_result(name: str, result: dict) -> Path:
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return out
+
+
+#: Python source of ``peak_rss_mb()`` for code run in a child process: the child's own peak
+#: resident memory (MB), from ``VmHWM`` in /proc/self/status. Not ``ru_maxrss``: on Linux a
+#: child's ``ru_maxrss`` (``RUSAGE_SELF`` in the child, or ``os.wait4``/``RUSAGE_CHILDREN`` in
+#: the parent) starts at the parent's resident memory when it forked, so a child of a large
+#: test process reports the parent's size.
+PEAK_RSS_SOURCE = """
+def peak_rss_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
