@@ -18,7 +18,7 @@ import sys
 import time
 
 import numpy as np
-from bench_helpers import ROOT, write_result
+from bench_helpers import PEAK_RSS_SOURCE, ROOT, write_result
 from sklearn.linear_model import RidgeCV as SkRidgeCV
 
 from dnnmap.encoding.ridge import cross_validated_encoding
@@ -110,13 +110,13 @@ sys.path.insert(0, {here!r})
 from test_encoding_scale import simulate, ALPHAS
 from dnnmap.encoding.ridge import cross_validated_encoding
 X, Y = simulate({n}, {p}, {v})
-data_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+data_rss = peak_rss_mb()
 start = time.perf_counter()
 res = cross_validated_encoding(X, Y, ALPHAS, n_folds=5, seed=0, inner_cv=5,
                                batch_size={batch}, device="numpy")
 seconds = time.perf_counter() - start
 print(json.dumps({{"seconds": seconds, "data_rss_mb": data_rss,
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_rss_mb": peak_rss_mb(),
     "median_score": float(np.nanmedian(res.score)), "n_masked": int(res.masked.sum())}}))
 """
 
@@ -131,7 +131,9 @@ def test_encoding_memory_90k():
         v=v,
         batch=batch,
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_SOURCE + code], capture_output=True, text=True, check=True
+    )
     got = json.loads(out.stdout.strip().splitlines()[-1])
     y_mb = N * v * 4 / 2**20
     write_result(

@@ -23,7 +23,7 @@ import warnings
 from importlib.metadata import version
 
 import numpy as np
-from bench_helpers import write_result
+from bench_helpers import PEAK_RSS_SOURCE, write_result
 from rsatoolbox.data import Dataset
 from rsatoolbox.data.noise import prec_from_residuals
 from rsatoolbox.rdm import calc_rdm
@@ -177,11 +177,11 @@ else:
 rng = np.random.default_rng(0)
 X = rng.standard_normal((n, 64), dtype=np.float32) @ rng.standard_normal((64, p), dtype=np.float32)
 X += 4.0 * rng.standard_normal((n, p), dtype=np.float32)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before = peak_rss_mb()
 start = time.perf_counter()
 rdm = run(X)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_rss_mb()
 idx = np.random.default_rng(1).choice(rdm.size, n_sample, replace=False)
 np.save(sys.argv[5], rdm[idx])
 print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "before_mb": before,
@@ -192,7 +192,10 @@ print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "before_mb": before,
 def _child(which: str, out_path) -> dict:
     args = [which, str(N_BIG), str(P_BIG), str(N_SAMPLE), str(out_path)]
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, *args], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PEAK_RSS_SOURCE + CHILD, *args],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -27,7 +27,7 @@ import time
 
 import h5py
 import numpy as np
-from bench_helpers import ROOT, write_result
+from bench_helpers import PEAK_RSS_SOURCE, ROOT, write_result
 
 SMALL = os.environ.get("DNNMAP_BENCH_SMALL") == "1"
 N_STIM, N_UNITS = (1000, 20000) if SMALL else (5000, 200000)
@@ -48,7 +48,7 @@ _, res = reduce_layer(path, "layer", %(k)d, components=True, settings=settings)
 elapsed = time.perf_counter() - t0
 np.save(out, res.components)
 np.save(out.replace(".npy", "_ev.npy"), res.explained_variance)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_rss_mb()
 print(json.dumps({"seconds": elapsed, "peak_rss_mb": peak}))
 """
 
@@ -70,7 +70,7 @@ with h5py.File(path, "r") as f:
 elapsed = time.perf_counter() - t0
 np.save(out, ipca.components_)
 np.save(out.replace(".npy", "_ev.npy"), ipca.explained_variance_)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_rss_mb()
 print(json.dumps({"seconds": elapsed, "peak_rss_mb": peak}))
 """
 
@@ -93,7 +93,15 @@ def _write_layer(path, n, p, seed=0):
 def _run(code: str, path, n_rows: int, out, *extra: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
     proc = subprocess.run(
-        [sys.executable, "-c", code % {"k": K}, str(path), str(n_rows), str(out), *extra],
+        [
+            sys.executable,
+            "-c",
+            PEAK_RSS_SOURCE + code % {"k": K},
+            str(path),
+            str(n_rows),
+            str(out),
+            *extra,
+        ],
         capture_output=True,
         text=True,
         env=env,

@@ -16,7 +16,7 @@ import sys
 import time
 
 import numpy as np
-from bench_helpers import ROOT, write_result
+from bench_helpers import PEAK_RSS_SOURCE, ROOT, write_result
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 
@@ -43,7 +43,7 @@ seconds = time.perf_counter() - start
 print(json.dumps({{"seconds": seconds, "n_centers": len(nb), "mean_size": float(nb.sizes.mean()),
     "min_size": int(nb.sizes.min()), "max_size": int(nb.sizes.max()),
     "csr_mb": (nb.indices.nbytes + nb.indptr.nbytes) / 2**20,
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+    "peak_rss_mb": peak_rss_mb()}}))
 """
 
 
@@ -73,7 +73,9 @@ def _heap_dijkstra(coords, faces, center: int, radius: float) -> set[int]:
 
 def test_neighborhoods_all_centers():
     code = _CHILD.format(scripts=str(ROOT / "scripts"), radius=RADIUS)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_SOURCE + code], capture_output=True, text=True, check=True
+    )
     got = json.loads(out.stdout)
     # Every cortical grayordinate is a center, and every disc holds its center at least.
     assert got["n_centers"] == 59412
