@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
+# Test files run on this many parallel workers (pytest-xdist); the demo and SLURM tests go first.
+TEST_WORKERS ?= 2
+PYTEST_WORKERS = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile
 
 .PHONY: venv demo test test-fast lint format bench clean
@@ -24,11 +27,11 @@ demo: $(STAMP)
 	@echo "report: results/report.html"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 # The developer loop: every test but the `slow` ones (demo end to end, SLURM), then lint.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) -m "not slow" -q
 	$(MAKE) lint
 
 lint: $(STAMP)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 def demo(tmp_path_factory):
     """Run the whole demo once in a scratch folder; return that folder."""
     workdir = tmp_path_factory.mktemp("demo")
-    proc = run_workflow(workdir, demo_config(), "--cores", "2", timeout=1800)
+    proc = run_workflow(workdir, demo_config(), "--cores", "2", timeout=3600)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return workdir
 
