@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from dnnmap.features.randomized_pca import resolve_solver
 from dnnmap.models.activation_layout import CHUNK_BYTES
+from dnnmap.models.batch_writer import WRITE_DEPTH
 from dnnmap.models.masks import masked_units, model_masks
 from dnnmap.models.registry import get_family
 
@@ -184,12 +185,15 @@ def extraction_mem_mb(
     """Memory of an activation-extraction job, MB.
 
     The torch process, the weights (twice: model and digest), one batch of inputs, and per
-    recorded unit three copies per stimulus of the batch (hook copy, float32 host copy,
-    storage-typed copy); the stimulus count does not matter, since batches are streamed.
-    Video and audio networks (:func:`media_load`) see ``inputs`` clips or examples per
-    stimulus: their inputs, and the hook and float32 host copies of the per-input units,
-    count ``inputs`` times per stimulus; the reduced rows and their storage-typed copy
-    count the written units (``stored`` examples with ``audio.examples: keep``).
+    recorded unit ``4 + WRITE_DEPTH`` copies per stimulus of the batch: the hook and float32
+    host copies of the batch being computed, the host copies of the
+    :data:`~dnnmap.models.batch_writer.WRITE_DEPTH` batches waiting for the writer thread,
+    and the float32 and storage-typed copies of the batch it writes. The stimulus count does
+    not matter, since batches are streamed. Video and audio networks (:func:`media_load`) see
+    ``inputs`` clips or examples per stimulus: their inputs, and the hook and float32 host
+    copies of the per-input units, count ``inputs`` times per stimulus; the reduced rows count
+    the written units (``stored`` examples with ``audio.examples: keep``), ``3 +
+    WRITE_DEPTH`` times (the batch computed, those waiting, and the two copies written).
 
     Parameters
     ----------
@@ -200,10 +204,12 @@ def extraction_mem_mb(
     weights = 2 * 4 * get_family(architecture).n_parameters
     load = media_load(architecture, resize, examples)
     if get_family(architecture).modality == "image":
-        per_stim = load.input_values * 4 + 3 * units * 4
+        per_stim = load.input_values * 4 + (4 + WRITE_DEPTH) * units * 4
     else:
         per_input = units / load.stored
-        per_stim = load.inputs * (load.input_values + 2 * per_input) * 4 + 2 * units * 4
+        per_stim = (
+            load.inputs * (load.input_values + 2 * per_input) * 4 + (3 + WRITE_DEPTH) * units * 4
+        )
     batch = batch_size * per_stim
     return math.ceil((TORCH_BASE_MB + (weights + batch) / MB) * 1.2) * attempt
 

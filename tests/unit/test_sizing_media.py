@@ -38,9 +38,10 @@ def test_video_clip_frames_and_clips():
     load = sizing.media_load(entry, 112)
     assert load == sizing.MediaLoad(3, 3 * 8 * 112 * 112, 1, 3 * 8 / 16)
     # per stimulus: 3 clips of inputs, hook and host copies of each clip's units; the
-    # averaged row and its storage copy
+    # averaged row of the batch computed, of the one waiting and of the one being written
+    # (float32 and storage copies): 4 copies with WRITE_DEPTH 1
     total = sum(units.values())
-    per_stim = 3 * (3 * 8 * 112 * 112 + 2 * total) * 4 + 2 * total * 4
+    per_stim = 3 * (3 * 8 * 112 * 112 + 2 * total) * 4 + 4 * total * 4
     assert sizing.extraction_mem_mb(entry, entry["layers"], 112, 4) == _mb(R3D_PARAMS, 4 * per_stim)
     assert sizing.extraction_mem_mb(entry, entry["layers"], 112, 4, attempt=2) == 2 * _mb(
         R3D_PARAMS, 4 * per_stim
@@ -67,7 +68,7 @@ def test_audio_examples_kept_and_averaged():
     load = sizing.media_load(keep, 96)
     assert load == sizing.MediaLoad(3, 96 * 64, 3, 3.0)
     per_example = 64 * 96 * 64 + 128
-    per_stim = 3 * (96 * 64 + 2 * per_example) * 4 + 2 * 3 * per_example * 4
+    per_stim = 3 * (96 * 64 + 2 * per_example) * 4 + 4 * 3 * per_example * 4
     assert sizing.extraction_mem_mb(keep, keep["layers"], 96, 8) == _mb(VGGISH_PARAMS, 8 * per_stim)
 
     mean = {"architecture": "vggish", "layers": ["conv1", "fc2"]}
@@ -75,7 +76,7 @@ def test_audio_examples_kept_and_averaged():
     # the longest sound has 7 examples (all in the forward pass), the mean is 2.5
     load = sizing.media_load(mean, 96, (7, 2.5))
     assert load == sizing.MediaLoad(7, 96 * 64, 1, 2.5)
-    per_stim = 7 * (96 * 64 + 2 * per_example) * 4 + 2 * per_example * 4
+    per_stim = 7 * (96 * 64 + 2 * per_example) * 4 + 4 * per_example * 4
     assert sizing.extraction_mem_mb(mean, mean["layers"], 96, 8, examples=(7, 2.5)) == _mb(
         VGGISH_PARAMS, 8 * per_stim
     )
@@ -101,10 +102,12 @@ def test_sound_examples_from_headers():
     assert sizing.sound_examples({}) is None
 
 
-def test_image_sizing_unchanged():
+def test_image_sizing():
+    # per unit: the batch computed (hook and host copies), the one waiting for the writer
+    # thread, the one being written (float32 and storage copies): 5 copies with WRITE_DEPTH 1
     layers = ["conv1", "fc8"]
     units = 64 * 55 * 55 + 1000
-    expected = _mb(61_100_840, 32 * (3 * 224 * 224 * 4 + 3 * units * 4))
+    expected = _mb(61_100_840, 32 * (3 * 224 * 224 * 4 + 5 * units * 4))
     assert sizing.extraction_mem_mb("alexnet", layers, 224, 32) == expected
     assert sizing.media_load("alexnet", 224) == sizing.MediaLoad(1, 3 * 224 * 224, 1, 1.0)
 

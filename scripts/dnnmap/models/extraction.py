@@ -1,9 +1,10 @@
 """Record a network's layer activations for a stimulus set, streamed to HDF5.
 
 One forward pass per batch serves every requested layer (forward hooks on the layers'
-modules, under ``torch.inference_mode``); each batch is written to disk before the next
-is computed, so peak memory depends on the batch size and the layer sizes, never on the
-number of stimuli. The file layout is::
+modules, under ``torch.inference_mode``); each batch is written to disk by a background
+thread (:class:`dnnmap.models.batch_writer.BatchWriter`) while the next one is computed, at
+most ``WRITE_DEPTH`` batches behind, so peak memory depends on the batch size and the layer
+sizes, never on the number of stimuli. The file layout is::
 
     stim_id                     (n_stim,) str
     layers/{layer}              (n_stim, *unit_shape) float32 or float16
@@ -45,6 +46,7 @@ from dnnmap.images import (
     read_image,
 )
 from dnnmap.models.activation_layout import chunk_shape
+from dnnmap.models.batch_writer import WRITE_DEPTH, BatchWriter
 from dnnmap.models.build import ModelSpec, build_model, weights_digest
 from dnnmap.models.layers import Recorder
 from dnnmap.models.masks import check_masks
@@ -247,28 +249,31 @@ def extract_activations(
             group = f.create_group("layers")
             bar = tqdm(total=n_stim, desc=f"{spec.name} activations", unit="stim", file=progress)
             start = 0
-            for batch, reduce in batches:
-                cast = torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()
-                with cast:
-                    outputs = recorder(batch.to(device, non_blocking=True))
-                for layer in modules:
-                    values = outputs.pop(layer)
-                    if layer in masks:
-                        values = masks[layer].apply(values)
-                    values = values.to("cpu", torch.float32).numpy()
-                    values = values if reduce is None else reduce(values)
-                    stop = start + len(values)
-                    if layer not in group:
-                        shape = (n_stim, *values.shape[1:])
-                        chunks = chunk_shape(n_stim, shape[1:], batch_size, itemsize)
-                        dset = _create_layer(
-                            group, layer, modules[layer], shape, chunks, dtype, compression
-                        )
+            with BatchWriter(depth=WRITE_DEPTH) as writer:
+                for batch, reduce in batches:
+                    cast = torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()
+                    with cast:
+                        outputs = recorder(batch.to(device, non_blocking=True))
+                    writes = []
+                    for layer in modules:
+                        values = outputs.pop(layer)
                         if layer in masks:
-                            dset.attrs["mask"] = json.dumps(masks[layer].as_dict())
-                    group[layer][start:stop] = values.astype(dtype, copy=False)
-                bar.update(stop - start)
-                start = stop
+                            values = masks[layer].apply(values)
+                        values = values.to("cpu", torch.float32).numpy()
+                        values = values if reduce is None else reduce(values)
+                        stop = start + len(values)
+                        if layer not in group:
+                            shape = (n_stim, *values.shape[1:])
+                            chunks = chunk_shape(n_stim, shape[1:], batch_size, itemsize)
+                            dset = _create_layer(
+                                group, layer, modules[layer], shape, chunks, dtype, compression
+                            )
+                            if layer in masks:
+                                dset.attrs["mask"] = json.dumps(masks[layer].as_dict())
+                        writes.append((group[layer], start, stop, values, dtype))
+                    writer.put(writes)  # written in the background while the next batch runs
+                    bar.update(stop - start)
+                    start = stop
             bar.close()
     finally:
         recorder.close()

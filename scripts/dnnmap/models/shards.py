@@ -11,10 +11,15 @@ dataset keeps the shard files as hidden inputs of every later job, breaks when t
 are removed (the workflow deletes them once merged), and its readers go through the HDF5
 virtual-dataset layer, which not every reader of the activations was built and tested
 with. Copying costs one extra write of the activations and keeps every reader unchanged.
+Batch-aligned shards (all but the smallest sets) have the merged file's chunks, so their
+chunks are copied as stored, compressed bytes and all: the merge reads and writes, but never
+compresses again, and the shards' compression, which one process does on one core, runs in
+as many jobs as there are shards.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -228,7 +233,8 @@ def _common_layers(paths, files) -> list[str]:
 
 
 def _copy_layer(files, ranges, layer, group, first, n_stim, batch_size, bar) -> None:
-    """Create ``layer`` in ``group`` as an unsharded run would, and copy it block by block."""
+    """Create ``layer`` in ``group`` as an unsharded run would, and copy each shard into it:
+    as stored when its chunks are those of the merged file, else decoded, block by block."""
     unit_shape = first.shape[1:]
     chunks = chunk_shape(n_stim, unit_shape, batch_size, first.dtype.itemsize)
     dset = group.create_dataset(
@@ -242,12 +248,39 @@ def _copy_layer(files, ranges, layer, group, first, n_stim, batch_size, bar) -> 
     for key, value in first.attrs.items():
         dset.attrs[key] = value
     rows = chunks[0]
-    for r0 in range(0, n_stim, rows):
-        r1 = min(n_stim, r0 + rows)
-        parts = []
-        for f, (a, b) in zip(files, ranges, strict=True):
-            lo, hi = max(a, r0), min(b, r1)
-            if lo < hi:
-                parts.append(f["layers"][layer][lo - a : hi - a])
-        dset[r0:r1] = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        bar.update(r1 - r0)
+    for f, (a, b) in zip(files, ranges, strict=True):
+        part = f["layers"][layer]
+        if _stored_alike(part, dset, a, b):
+            _copy_raw_chunks(part, dset, a)
+        else:  # rows cut within a chunk: decode, and write chunk-aligned blocks
+            cuts = [a, *range((a // rows + 1) * rows, b, rows), b]
+            for r0, r1 in itertools.pairwise(cuts):
+                dset[r0:r1] = part[r0 - a : r1 - a]
+        bar.update(b - a)
+
+
+def _stored_alike(part, dset, a: int, b: int) -> bool:
+    """The shard dataset ``part`` (rows ``a:b`` of ``dset``) is stored as whole chunks of
+    ``dset``: the same chunk shape, type and filters, starting on a chunk boundary and ending
+    on one or at the last row (batch-aligned shards of at least one batch). Its chunks can
+    then be copied as stored, never decompressed and compressed again."""
+    rows = dset.chunks[0]
+    return (
+        part.chunks == dset.chunks
+        and part.dtype == dset.dtype
+        and (part.compression, part.compression_opts, part.shuffle)
+        == (dset.compression, dset.compression_opts, dset.shuffle)
+        and a % rows == 0
+        and ((b - a) % rows == 0 or b == dset.shape[0])
+    )
+
+
+def _copy_raw_chunks(part, dset, row_offset: int) -> None:
+    """Copy every stored chunk of the shard dataset ``part`` into ``dset``, ``row_offset`` rows
+    down, as stored (compressed bytes and filter mask unchanged)."""
+    source, target = part.id, dset.id
+    for i in range(source.get_num_chunks()):
+        info = source.get_chunk_info(i)
+        mask, data = source.read_direct_chunk(info.chunk_offset)
+        offset = (info.chunk_offset[0] + row_offset, *info.chunk_offset[1:])
+        target.write_direct_chunk(offset, data, mask)

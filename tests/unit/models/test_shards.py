@@ -146,6 +146,27 @@ def test_merge_equals_the_unsharded_file(tmp_path, whole, bounds):
     assert not list(tmp_path.glob(".*partial"))
 
 
+def test_merge_copies_whole_chunks_as_stored(tmp_path, whole):
+    """Batch-aligned shards are copied chunk by chunk as stored (the compressed bytes), so a
+    merge never compresses again; a last shard shorter than a batch is decoded and written."""
+    ids, values, _ = whole
+    shards = _shards(tmp_path, ids, values, [(0, 4), (4, 8), (8, 11)])
+    out = tmp_path / "merged.h5"
+    merge_shards(shards, out, ids, batch_size=4, progress=io.StringIO())
+    with h5py.File(out, "r") as merged:
+        for layer in LAYERS:
+            target = merged["layers"][layer].id
+            for i, path in enumerate(shards[:2]):
+                with h5py.File(path, "r") as f:
+                    source = f["layers"][layer].id
+                    assert source.get_num_chunks() >= 1
+                    for k in range(source.get_num_chunks()):
+                        offset = source.get_chunk_info(k).chunk_offset
+                        moved = (offset[0] + 4 * i, *offset[1:])
+                        assert target.read_direct_chunk(moved) == source.read_direct_chunk(offset)
+            np.testing.assert_array_equal(merged["layers"][layer][()], values[layer])
+
+
 def test_merge_refuses_shards_that_do_not_belong_together(tmp_path, whole):
     ids, values, _ = whole
     bounds = [(0, 4), (4, 8), (8, 11)]
