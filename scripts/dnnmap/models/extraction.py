@@ -249,6 +249,7 @@ def extract_activations(
             group = f.create_group("layers")
             bar = tqdm(total=n_stim, desc=f"{spec.name} activations", unit="stim", file=progress)
             start = 0
+            dsets = {}  # kept here: no HDF5 call of this thread waits on the writer's lock
             with BatchWriter(depth=WRITE_DEPTH) as writer:
                 for batch, reduce in batches:
                     cast = torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()
@@ -262,7 +263,7 @@ def extract_activations(
                         values = values.to("cpu", torch.float32).numpy()
                         values = values if reduce is None else reduce(values)
                         stop = start + len(values)
-                        if layer not in group:
+                        if layer not in dsets:
                             shape = (n_stim, *values.shape[1:])
                             chunks = chunk_shape(n_stim, shape[1:], batch_size, itemsize)
                             dset = _create_layer(
@@ -270,7 +271,8 @@ def extract_activations(
                             )
                             if layer in masks:
                                 dset.attrs["mask"] = json.dumps(masks[layer].as_dict())
-                        writes.append((group[layer], start, stop, values, dtype))
+                            dsets[layer] = dset
+                        writes.append((dsets[layer], start, stop, values, dtype))
                     writer.put(writes)  # written in the background while the next batch runs
                     bar.update(stop - start)
                     start = stop
