@@ -2,7 +2,8 @@
 
 Inputs: ``summary`` (results/summary/encoding.tsv), ``truth`` (ground-truth tables of
 simulated subjects; may be empty). Subjects share the simulated regions and their layers (only
-the seed differs), so the first table marks the driving layers for all.
+the seed differs), so the first table marks the driving layers for all, in the row of the
+model it names (its ``model`` column); a row of panels per model.
 Output: ``results/summary/encoding_layers.png``.
 Params: ``layer_order`` (model -> layers in network order).
 """

@@ -1,7 +1,7 @@
 """Figure: RSA profiles across layers per model and ROI, with noise-ceiling bands.
 
 Inputs: ``summary`` (results/summary/rsa.tsv), ``truth`` (ground truth of simulated subjects;
-may be empty: the first marks the driving layers).
+may be empty: the first marks the driving layers, in the panels of the model it names).
 Output: ``results/summary/rsa_profiles.png``.
 Params: ``layer_order`` (model -> layers in network order).
 """

@@ -3,7 +3,7 @@
 Inputs: ``reweighting`` (results/summary/rsa_reweighting.tsv), optional ``partition``
 (results/summary/rsa_partition.tsv), the other summary tables of rsa_summary_tables() (not
 drawn), ``truth`` (ground truth of simulated subjects; may be empty: the first marks the
-driving layers).
+driving layers when it names this model).
 Output: ``results/rsa/figures/{model}_advanced.png``.
 Params: ``layers`` (the model's layers in network order), ``rois``.
 """

@@ -5,9 +5,9 @@ the raw activations of ``simulation.model``, never the features files the pipeli
 Outputs: ``responses`` (CIFTI-2 dscalar on the fsLR-32k cortex, one map per stimulus named by
 stim_id; the mean over sessions; for a subject simulated in a volume, a 4-D NIfTI on its
 mask's grid), ``ids`` (the stim_id of each map, one per line), ``repeats`` (one such file per
-session when ``simulation.n_repeats`` > 1, else none) and ``truth`` (TSV, columns
-dnnmap.brain.simulate.TRUTH_COLUMNS: region, kind, layer, weights, labels, n_vox,
-n_projections, nonlinearity, snr, expected_ceiling).
+session when ``simulation.n_repeats`` > 1, else none) and ``truth`` (TSV: ``model``, the
+network the regions read, then the columns dnnmap.brain.simulate.TRUTH_COLUMNS: region, kind,
+layer, weights, labels, n_vox, n_projections, nonlinearity, snr, expected_ceiling).
 Config: ``simulation`` (model, seed, snr, n_projections, nonlinearity, n_repeats,
 session_offset_sd, session_gain_sd, noise_smoothing, regions); the subject's position in
 ``brain.subjects`` is added to the seed of the responses (not of the projections), so subjects
@@ -85,6 +85,7 @@ def main(
         if out_ids is not None:
             with atomic_path(out_ids) as tmp:
                 tmp.write_text("".join(f"{i}\n" for i in stim_ids))
+    truth.insert(0, "model", simulation["model"])  # the network the regions read
     write_table(out_truth, truth, float_format="%.4f")
     LOG.info("simulated %d stimuli x %d grayordinates:\n%s", *data.shape, truth.to_string())
 

@@ -11,6 +11,7 @@ settings (columns, fold counts) that the stimulus table cannot serve.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -301,6 +302,7 @@ def check_semantics(
     simulated = [s for s, e in config["brain"]["subjects"].items() if e["responses"] == SIMULATE]
     if simulated:
         _check_simulation(config, source, atlas)
+    _check_analysis_models(config, source)
     _check_partition(config, source)
     _check_stacking(config, source)
     _check_joint(config, source)
@@ -388,6 +390,44 @@ def _check_encoding(config, source):
         )
 
 
+ANALYSIS_SECTIONS = ("rsa", "decoding")
+"""Sections whose ``models`` key picks the models they analyse (null: every model)."""
+
+
+def analysis_models(config: Mapping, section: str) -> list[str]:
+    """The models one analysis section runs on, in the order of ``models``.
+
+    Parameters
+    ----------
+    config : mapping
+        The validated config.
+    section : str
+        One of :data:`ANALYSIS_SECTIONS`.
+
+    Returns
+    -------
+    list of str
+        ``<section>.models`` in the order of the ``models`` section, or every model when it
+        is null or absent.
+    """
+    chosen = (config.get(section) or {}).get("models")
+    return [m for m in config["models"] if chosen is None or m in chosen]
+
+
+def _check_analysis_models(config, source):
+    """``rsa.models`` and ``decoding.models`` name models of the ``models`` section."""
+    known = list(config["models"])
+    for section in ANALYSIS_SECTIONS:
+        for name in (config.get(section) or {}).get("models") or []:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise InputError(
+                    f"{source}: {section}.models: {name!r} is not in models "
+                    f"({', '.join(known)}){hint}"
+                )
+
+
 def _check_partition(config, source):
     """Every ``rsa.advanced.partition`` entry names a model and layers that it records."""
     partition = config.get("rsa", {}).get("advanced", {}).get("partition", {})
@@ -396,6 +436,11 @@ def _check_partition(config, source):
             raise InputError(
                 f"{source}: rsa.advanced.partition: {model!r} is not in models "
                 f"({', '.join(config['models'])})"
+            )
+        if model not in analysis_models(config, "rsa"):
+            raise InputError(
+                f"{source}: rsa.advanced.partition: {model!r} is not in rsa.models "
+                f"({', '.join(analysis_models(config, 'rsa'))}); add it there, or drop its sets"
             )
         layers = config["models"][model]["layers"]
         for i, names in enumerate(sets):

@@ -38,7 +38,7 @@ LOCAL_RULES = {
 
 
 def scale_config() -> dict:
-    config = demo_config()
+    config = demo_config(["alexnet"])
     base = config["models"].pop("alexnet")
     for i in range(N_MODELS):
         config["models"][f"alexnet_s{i:02d}"] = {**base, "seed": i}

@@ -128,7 +128,7 @@ def _judge(medians: dict, truth: dict[str, list[str]], layers: list[str]) -> dic
 
 
 def test_features_default():
-    config = demo_config()
+    config = demo_config(["alexnet"])
     validate(config, load_schema(ROOT / "workflow/schemas/config.schema.yaml"), "demo config")
     work = _prepare(config)
     layers = config["models"]["alexnet"]["layers"]

@@ -120,7 +120,7 @@ def _summary(values: np.ndarray) -> dict:
 
 
 def test_null_region_median_is_unbiased_and_varies_with_smooth_noise():
-    config = demo_config()
+    config = demo_config(["alexnet"])
     labels = config["brain"]["rois"]["AUD"]
     rows = resolve_roi("AUD", labels, mmp_atlas())
     enc = config["encoding"]

@@ -35,7 +35,7 @@ def cluster_config() -> dict:
     local run of one config give the same files. CI runs it twice (locally, then on SLURM),
     so it is kept small.
     """
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["models"]["alexnet"]["layers"] = list(LAYERS)
     for roi in set(config["brain"]["rois"]) - set(ROIS):
         config["brain"]["rois"].pop(roi)

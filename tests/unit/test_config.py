@@ -18,6 +18,7 @@ from dnnmap.brain.atlas import mmp_atlas, resolve_roi
 from dnnmap.brain.cifti import fslr32k_brain_models, write_dscalar
 from dnnmap.config import (
     MIN_STIMULI,
+    analysis_models,
     check_semantics,
     check_table_settings,
     load_config_file,
@@ -269,7 +270,9 @@ def test_simulation_layer_not_among_model_layers(valid, tmp_path):
 def test_simulation_problems(valid, tmp_path):
     broken = copy.deepcopy(valid)
     broken["simulation"]["model"] = "vgg"
-    with pytest.raises(InputError, match=r"simulation.model: 'vgg' is not in models \(alexnet\)"):
+    with pytest.raises(
+        InputError, match=r"simulation.model: 'vgg' is not in models \(alexnet, resnet50\)"
+    ):
         check_semantics(broken, IDS, tmp_path, "config.yaml")
     broken = copy.deepcopy(valid)
     broken["simulation"]["regions"]["V1"]["labels"] = ["XX1"]
@@ -419,6 +422,54 @@ def test_partition_names_models_and_their_layers(valid, tmp_path):
         check_semantics(valid, IDS, tmp_path, "config.yaml")
     assert str(err.value).startswith(
         "config.yaml: rsa.advanced.partition.alexnet.1: 'conv9' is not among models.alexnet.layers"
+    )
+
+
+def test_analysis_models_pick_models_in_config_order(valid):
+    """rsa.models and decoding.models choose models in the order of ``models``; null (the
+    schema's default) is every model."""
+    assert list(valid["models"]) == ["alexnet", "resnet50"]
+    assert analysis_models(valid, "rsa") == analysis_models(valid, "decoding") == ["alexnet"]
+    valid["rsa"]["models"] = ["resnet50", "alexnet"]
+    assert analysis_models(valid, "rsa") == ["alexnet", "resnet50"]
+    valid["decoding"]["models"] = None
+    assert analysis_models(valid, "decoding") == ["alexnet", "resnet50"]
+    del valid["decoding"]
+    assert analysis_models(valid, "decoding") == ["alexnet", "resnet50"]
+
+
+def test_analysis_models_default_to_every_model(config, schema):
+    del config["rsa"]["models"], config["decoding"]["models"]
+    filled = validate(config, schema, "config.yaml")
+    assert filled["rsa"]["models"] is None and filled["decoding"]["models"] is None
+    assert analysis_models(filled, "rsa") == ["alexnet", "resnet50"]
+
+
+@pytest.mark.parametrize("section", ["rsa", "decoding"])
+def test_analysis_models_must_be_models(valid, tmp_path, section):
+    valid[section]["models"] = ["alexnet", "resnet5"]
+    with pytest.raises(InputError) as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    assert str(err.value) == (
+        f"config.yaml: {section}.models: 'resnet5' is not in models (alexnet, resnet50); "
+        "did you mean resnet50?"
+    )
+
+
+def test_analysis_models_schema(config, schema):
+    config["rsa"]["models"] = []
+    assert "rsa.models: [] should be non-empty" in _error(config, schema)
+    config["rsa"]["models"] = ["alexnet", "alexnet"]
+    assert "rsa.models: ['alexnet', 'alexnet'] has non-unique elements" in _error(config, schema)
+
+
+def test_partition_model_must_be_compared_by_rsa(valid, tmp_path):
+    valid["rsa"]["models"] = ["resnet50"]
+    with pytest.raises(InputError) as err:
+        check_semantics(valid, IDS, tmp_path, "config.yaml")
+    assert str(err.value) == (
+        "config.yaml: rsa.advanced.partition: 'alexnet' is not in rsa.models (resnet50); add "
+        "it there, or drop its sets"
     )
 
 

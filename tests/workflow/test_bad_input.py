@@ -33,7 +33,7 @@ def broken_image_config(tmp_path: Path) -> dict:
         table.loc[3, "path"] = str(broken)
         return table
 
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stimuli"]["table"] = str(copy_table(tmp_path, undecodable))
     return config
 
@@ -45,7 +45,7 @@ def assert_no_results(workdir: Path) -> None:
 
 
 def test_schema_violation(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["encoding"]["cv"]["n_folds"] = "five"
     proc = run_workflow(tmp_path, config, "-n")
     line = dnnmap_error(proc)
@@ -54,7 +54,7 @@ def test_schema_violation(tmp_path):
 
 
 def test_unknown_config_key(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["encoding"]["cv"]["nfolds"] = 5
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert "encoding.cv" in line and "'nfolds'" in line and "n_folds" in line
@@ -65,7 +65,7 @@ def test_duplicate_stim_id(tmp_path):
         table.loc[5, "stim_id"] = table.loc[2, "stim_id"]
         return table
 
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stimuli"]["table"] = str(copy_table(tmp_path, duplicate))
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert "stimuli.tsv row 7" in line and "row 4" in line and "astronaut_02" in line
@@ -77,7 +77,7 @@ def test_missing_image(tmp_path):
         table.loc[9, "path"] = str(tmp_path / "gone.png")
         return table
 
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stimuli"]["table"] = str(copy_table(tmp_path, missing))
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert "stimuli.tsv row 11" in line and "gone.png" in line
@@ -96,7 +96,7 @@ def test_undecodable_image(tmp_path):
 
 
 def test_unknown_layer(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["models"]["alexnet"]["layers"] = ["conv1", "conv9"]
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert "models.alexnet.layers" in line and "'conv9'" in line
@@ -104,7 +104,7 @@ def test_unknown_layer(tmp_path):
 
 
 def test_roi_label_not_in_atlas(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["brain"]["rois"]["FFA"] = ["FFA"]
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert "'FFA'" in line and "FFC" in line
@@ -114,7 +114,7 @@ def _user_brain(tmp_path, names):
     axis = fslr32k_brain_models()
     path = tmp_path / "brain.dscalar.nii"
     write_dscalar(path, [[1.0] * len(axis)] * len(names), names, axis)
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["brain"]["subjects"] = {"sub-x": {"responses": str(path)}}
     del config["simulation"]
     config.pop("interpret", None)  # it names the demo's subjects and layers
@@ -147,7 +147,7 @@ def test_empty_modality_cell(tmp_path):
         table.loc[6, "modality"] = ""
         return table
 
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stimuli"]["table"] = str(copy_table(tmp_path, empty_modality))
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert "stimuli.tsv row 8: modality is empty; expected one of image, video, audio" in line
@@ -155,7 +155,7 @@ def test_empty_modality_cell(tmp_path):
 
 
 def test_weights_name_of_another_architecture(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["models"]["alexnet"]["weights"] = "IMAGENET1K_V2"  # ResNet-50 has it, AlexNet not
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert "models.alexnet.weights: 'IMAGENET1K_V2' is not 'none', a .pth file" in line
@@ -164,7 +164,7 @@ def test_weights_name_of_another_architecture(tmp_path):
 
 
 def test_checkpoint_option_without_weights_file(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["models"]["alexnet"]["strip_prefix"] = "module."
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert "models.alexnet.strip_prefix: applies to a local weights file" in line
@@ -178,7 +178,7 @@ def test_yaml_exponent_numbers_are_numbers(tmp_path):
     import yaml
     from workflow_helpers import snakemake_command
 
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["simulation"]["snr"] = 12.5
     cmd = snakemake_command(tmp_path, config, "-n")
     configfile = tmp_path / "config.yaml"
@@ -205,7 +205,7 @@ def test_odd_images_are_read_as_they_look_and_warned(tmp_path):
         table.loc[1, "path"] = str(clear)
         return table
 
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stimuli"]["table"] = str(copy_table(tmp_path, odd))
     proc = run_workflow(tmp_path, config, "--cores", "1", "results/stimuli.tsv")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -224,7 +224,7 @@ def test_pickled_model_as_weights(tmp_path):
 
     weights = tmp_path / "whole_model.pth"
     torch.save(torch.nn.Linear(2, 2), weights)
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["models"]["alexnet"]["weights"] = str(weights)
     proc = run_workflow(tmp_path, config, "--cores", "1", "results/activations/alexnet.h5")
     assert proc.returncode != 0
@@ -251,7 +251,7 @@ def test_decoding_class_smaller_than_folds_at_startup(tmp_path):
         table.loc[4, "category"] = "unicorn"
         return table
 
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stimuli"]["table"] = str(copy_table(tmp_path, rare))
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert "decoding.attributes" in line and "class 'unicorn' has 1 stimuli" in line
@@ -260,15 +260,15 @@ def test_decoding_class_smaller_than_folds_at_startup(tmp_path):
 
 
 def test_config_columns_missing_from_the_table_at_startup(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["decoding"]["attributes"] = ["category", "colour"]
     line = dnnmap_error(run_workflow(tmp_path / "a", config, "-n"))
     assert "decoding.attributes" in line and "no column 'colour'" in line
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["rsa"]["categories"] = "kind"
     line = dnnmap_error(run_workflow(tmp_path / "b", config, "-n"))
     assert "rsa.categories is 'kind'" in line and "no such column" in line
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["encoding"]["cv"] = {"scheme": "group", "column": "session"}
     line = dnnmap_error(run_workflow(tmp_path / "c", config, "-n"))
     assert "encoding.cv" in line and "'session'" in line
@@ -277,11 +277,11 @@ def test_config_columns_missing_from_the_table_at_startup(tmp_path):
 
 
 def test_folds_and_stimulus_counts_at_startup(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["encoding"]["inner_folds"] = 200
     line = dnnmap_error(run_workflow(tmp_path / "a", config, "-n"))
     assert "encoding.inner_folds (200) in outer split 1" in line and "120 rows" in line
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stimuli"]["table"] = str(copy_table(tmp_path, lambda table: table.iloc[:2]))
     line = dnnmap_error(run_workflow(tmp_path / "b", config, "-n"))
     assert "has 2 stimuli; expected at least 3" in line
@@ -294,7 +294,7 @@ def test_csv_read_as_tsv_names_the_separator(tmp_path):
     table["path"] = [str(ROOT / "resources" / p) for p in table["path"]]
     path = tmp_path / "stimuli.tsv"
     table.to_csv(path, index=False)  # commas
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stimuli"]["table"] = str(path)
     line = dnnmap_error(run_workflow(tmp_path / "run", config, "-n"))
     assert "columns are separated by commas" in line and "rename it to .csv" in line
@@ -461,7 +461,7 @@ def test_fully_masked_roi_gives_nan_rows_not_a_crash(tmp_path):
 def test_bad_stack_sets(tmp_path, stack_set, expected):
     """A stack set of one space, a space named twice or an unknown model stops the workflow
     before any job with one line naming the key."""
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stacking"]["sets"] = {"bad": stack_set}
     line = dnnmap_error(run_workflow(tmp_path, config, "-n"))
     assert expected in line

@@ -44,7 +44,7 @@ def _config(tmp_path) -> dict:
     table = table.iloc[np.linspace(0, len(table) - 1, N_STIM).astype(int)].copy()
     table["path"] = [str(ROOT / "resources" / p) for p in table["path"]]
     table.to_csv(tmp_path / "stimuli.tsv", sep="\t", index=False)
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["stimuli"]["table"] = str(tmp_path / "stimuli.tsv")
     config["models"]["alexnet"]["layers"] = LAYERS
     config["models"]["alexnet"]["preprocessing"]["resize"] = 64

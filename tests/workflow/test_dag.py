@@ -29,19 +29,25 @@ def benchmarked(stdout: str) -> dict[str, int]:
 
 
 def test_demo_dag(tmp_path):
-    proc = run_workflow(tmp_path, demo_config(), "-n", "--quiet", "rules")
+    """The demo's jobs: AlexNet in every analysis; ResNet-50 (rsa.models and decoding.models
+    leave it out) extracted, reduced, encoded, mapped and pictured only."""
+    config = demo_config()
+    assert list(config["models"]) == ["alexnet", "resnet50"]
+    assert config["rsa"]["models"] == config["decoding"]["models"] == ["alexnet"]
+    proc = run_workflow(tmp_path, config, "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr
-    proc = run_workflow(tmp_path, demo_config(), "-n")
+    proc = run_workflow(tmp_path, config, "-n")
     counts = job_counts(proc.stdout)
-    layers, rois, subjects = 8, len(demo_config()["brain"]["rois"]), 2
+    layers, rois, subjects = 8, len(config["brain"]["rois"]), 2
+    models, all_layers = 2, layers + 6  # AlexNet's 8 layers, ResNet-50's 6
     assert counts["check_stimuli"] == 1
-    assert counts["extract_activations"] == 1
-    assert counts["reduce_features"] == layers
+    assert counts["extract_activations"] == models
+    assert counts["reduce_features"] == all_layers
     assert counts["simulate_brain"] == subjects
     assert counts["extract_roi"] == subjects * rois
     assert counts["summarize_brain"] == 1
-    assert counts["encode"] == layers * rois * subjects
-    assert counts["encoding_maps"] == subjects
+    assert counts["encode"] == all_layers * rois * subjects
+    assert counts["encoding_maps"] == subjects * models
     assert counts["summarize_encoding"] == 1 and counts["plot_encoding"] == 1
     assert counts["summarize_benchmarks"] == 1
     assert counts["rdm_model"] == layers
@@ -52,7 +58,11 @@ def test_demo_dag(tmp_path):
     assert counts["decode"] == layers  # one attribute (category)
     assert counts["decode_brain"] == subjects * rois
     assert counts["probing_profile"] == 1 and counts["summarize_brain_decoding"] == 1
-    per_subject = 1 + rois + layers * rois + 1 + rois + rois + rois  # ... decode_brain
+    assert "results/encoding/sub-02/resnet50/avgpool/AUD.h5" in proc.stdout
+    assert "results/rdm/resnet50/" not in proc.stdout
+    assert "results/decoding/resnet50/" not in proc.stdout
+    # simulation, ROIs, encodings, encoding maps, brain RDMs, RSA, brain decoding
+    per_subject = 1 + rois + all_layers * rois + models + rois + rois + rois
     rsa_steps = layers + 3  # model RDMs, summarize_rsa, plot_rsa, plot_rdms
     assert counts["rsa_group"] == rois and counts["rsa_partition"] == rois
     assert counts["rsa_reweighting"] == subjects * rois
@@ -62,7 +72,7 @@ def test_demo_dag(tmp_path):
     rsa_steps += 2 * rois + 2 * subjects * rois + layers + 3 + 1 + 1
     decoding_steps = layers + 2  # decode per layer, the probing profile, the brain summary
     # stacking: a job per subject, set and ROI; maps per subject and set; figure per subject
-    sets = len(demo_config()["stacking"]["sets"])
+    sets = len(config["stacking"]["sets"])
     assert sets == 3
     assert counts["stack"] == subjects * sets * rois
     assert counts["stacking_maps"] == subjects * sets and counts["plot_stacking"] == subjects
@@ -75,7 +85,7 @@ def test_demo_dag(tmp_path):
     assert counts["summarize_joint"] == 1 and counts["summarize_compare"] == 1
     joint_steps = 2 * subjects * rois + subjects + 2
     # summaries: brain, encoding table and figure, benchmarks; and `all`
-    total = 1 + 1 + layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
+    total = 1 + models + all_layers + subjects * per_subject + 5 + rsa_steps + decoding_steps
     total += stacking_steps + joint_steps
     # interpret: top stimuli, saliency and synthesis of one layer's units, and of one subject's
     # ROI through one layer's encoding model (its read-out refit and channel ablation besides)
@@ -87,14 +97,14 @@ def test_demo_dag(tmp_path):
     assert counts["interpret_decoding_ablation"] == 1  # conv3's channels, the category
     assert "interpret_upstream_ablation" not in counts  # not in the demo (about 12 s)
     total += 11
-    assert counts["plot_brain_maps"] == subjects  # one brain picture per subject x model
-    total += subjects
+    assert counts["plot_brain_maps"] == subjects * models  # a brain picture per subject x model
+    total += subjects * models
     assert counts["total"] == total
     # Every job of every rule with a benchmark: directive, and nothing else.
     assert benchmarked(proc.stdout) == {
-        "extract_activations": 1,
-        "reduce_features": layers,
-        "encode": layers * rois * subjects,
+        "extract_activations": models,
+        "reduce_features": all_layers,
+        "encode": all_layers * rois * subjects,
         "joint_partition": subjects * rois,
         "rsa": subjects * rois,
         "decode": layers,
@@ -131,7 +141,7 @@ def test_searchlight_and_no_rsa_dags(tmp_path):
 
 
 def test_two_models_dag(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["models"]["resnet18"] = {
         "architecture": "resnet18",
         "weights": "none",
@@ -152,7 +162,7 @@ def test_two_models_dag(tmp_path):
 
 def test_user_cifti_dag_has_no_simulation(tmp_path):
     """A subject with its own CIFTI file: no simulate_brain job, ROIs read from that file."""
-    config = demo_config()
+    config = demo_config(["alexnet"])
     table = check_stimuli(read_table(config["stimuli"]["table"]), config["stimuli"]["table"])
     brain = tmp_path / "sub-real.dscalar.nii"
     axis = fslr32k_brain_models()
@@ -175,7 +185,7 @@ def test_mgh_map_names_sidecars_are_outputs(tmp_path):
     import nibabel as nib
     import numpy as np
 
-    config = demo_config()
+    config = demo_config(["alexnet"])
     ids = list(read_table(config["stimuli"]["table"])["stim_id"])
     n_vert = 10242  # fsaverage5
     entry = {"responses": {}, "roi_files": []}

@@ -31,7 +31,7 @@ def _read_all(path):
 
 @pytest.mark.slow
 def test_killed_extraction_then_rerun_matches_a_clean_run(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["compute"]["batch_size"] = 8  # many batches, so the kill lands mid-write
     killed = tmp_path / "killed"
     proc = _start(killed, config)

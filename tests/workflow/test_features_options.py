@@ -28,7 +28,7 @@ def _external_table(folder, n=6):
 
 
 def test_external_stimuli_are_checked_and_extracted_by_the_same_rules(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     table = _external_table(tmp_path / "external")
     config["features"] = {"method": "pca", "fit": "external", "external_stimuli": str(table)}
     proc = run_workflow(tmp_path / "run", config, "-n")
@@ -42,7 +42,7 @@ def test_external_stimuli_are_checked_and_extracted_by_the_same_rules(tmp_path):
 
 
 def test_features_contradictions_stop_before_any_job(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["features"] = {"method": "none", "fit": "external", "external_stimuli": "x.tsv"}
     line = dnnmap_error(run_workflow(tmp_path / "a", config, "-n"))
     assert "features.fit is 'external' but features.method is 'none'" in line

@@ -14,7 +14,7 @@ def job_counts(stdout: str) -> dict[str, int]:
 
 
 def test_interpret_jobs_per_layer_subject_and_roi(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["interpret"]["units"] = {"alexnet": {"conv1": [3], "fc7": [10, 20]}}
     config["interpret"]["brain"].update(
         subjects=["sub-01", "sub-02"], rois=["V1", "VTC"], layers={"alexnet": ["conv1", "fc6"]}
@@ -42,7 +42,7 @@ def test_interpret_jobs_per_layer_subject_and_roi(tmp_path):
 
 
 def test_bad_interpret_targets_stop_before_any_job(tmp_path):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     config["interpret"]["units"] = {"alexnet": {"conv5": [0, 256]}}
     line = dnnmap_error(run_workflow(tmp_path / "a", config, "-n"))
     assert "interpret.units.alexnet.conv5: index 256 is outside the layer, which has 256" in line

@@ -29,7 +29,7 @@ SHARD = "results/activations/alexnet/shard-{}-of-3.h5"
 
 
 def _config(tmp_path, n_shards):
-    config = demo_config()
+    config = demo_config(["alexnet"])
     table = pd.read_csv(config["stimuli"]["table"], sep="\t").iloc[::12].head(12)
     folder = ROOT / "resources"
     table["path"] = [str(folder / p) for p in table["path"]]

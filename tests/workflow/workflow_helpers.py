@@ -15,10 +15,25 @@ SNAKEFILE = ROOT / "workflow" / "Snakefile"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
-def demo_config() -> dict:
-    """The demo config with its stimulus table made absolute, so it runs from any folder."""
+def demo_config(models: list[str] | None = None) -> dict:
+    """The demo config with its stimulus table made absolute, so it runs from any folder.
+
+    Parameters
+    ----------
+    models : list of str, optional
+        Keep only these of the demo's models (and in ``rsa.models`` and ``decoding.models``);
+        tests that run jobs on a small config keep ``["alexnet"]``, the model the simulated
+        brain reads. None: every model of the demo.
+    """
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config["stimuli"]["table"] = str(ROOT / config["stimuli"]["table"])
+    if models is not None:
+        config["models"] = {name: config["models"][name] for name in models}
+        for section in ("rsa", "decoding"):
+            chosen = config[section].get("models")
+            kept = [m for m in chosen or [] if m in models]
+            # every model that is left: the default (null), so that tests may rename models
+            config[section]["models"] = kept if 0 < len(kept) < len(models) else None
     return copy.deepcopy(config)
 
 

@@ -21,6 +21,7 @@ from dnnmap.brain.subjects import (
 )
 from dnnmap.config import (
     SIMULATE,
+    analysis_models,
     check_external_stimuli,
     check_semantics,
     load_schema,
@@ -75,6 +76,9 @@ except InputError as err:
     raise WorkflowError(f"dnnmap: {err}") from None
 
 MODELS = list(config["models"])
+# The models RSA and decoding run on (rsa.models, decoding.models; every model by default).
+RSA_MODELS = analysis_models(config, "rsa")
+DECODING_MODELS = analysis_models(config, "decoding")
 SUBJECTS = list(config["brain"]["subjects"])
 # Subjects encoded only through an FIR design (timeseries.method: fir) have no per-stimulus
 # responses: every per-stimulus analysis leaves them out (fir_subjects() in targets.smk names

@@ -150,7 +150,7 @@ def rsa_jobs():
     return [
         {"subject": s, "model": m, "roi": r}
         for s in SUBJECTS
-        for m in MODELS
+        for m in RSA_MODELS
         for r in ROIS
     ]
 
@@ -163,7 +163,7 @@ def searchlight_jobs():
     return [
         {"subject": s, "model": m, "shard": str(shard)}
         for s in SUBJECTS
-        for m in MODELS
+        for m in RSA_MODELS
         for shard in range(searchlight["n_shards"])
     ]
 
@@ -185,7 +185,7 @@ def rsa_table_jobs(kind):
     adv = rsa_advanced()
     if adv is None:
         return []
-    per_model = [{"model": m, "roi": r} for m in MODELS for r in ROIS]
+    per_model = [{"model": m, "roi": r} for m in RSA_MODELS for r in ROIS]
     per_subject = [{"subject": s, **job} for s in SUBJECTS for job in per_model]
     if kind == "group":
         return per_model if len(SUBJECTS) >= 2 else []
@@ -212,7 +212,7 @@ def rsa_advanced_outputs():
     tables = list(rsa_summary_tables().values())
     if not tables:
         return []
-    return tables + expand(RSA_ADVANCED_FIGURE, model=MODELS)
+    return tables + expand(RSA_ADVANCED_FIGURE, model=RSA_MODELS)
 
 
 def decoding_attributes():
@@ -222,10 +222,11 @@ def decoding_attributes():
 
 
 def decode_jobs():
-    """Model, layer and attribute of every decoding job on features."""
+    """Model, layer and attribute of every decoding job on features (decoding.models)."""
     return [
         {**job, "attribute": attribute}
         for job in layer_jobs()
+        if job["model"] in DECODING_MODELS
         for attribute in decoding_attributes()
     ]
 
@@ -245,7 +246,7 @@ def decode_brain_jobs():
 def decoding_outputs():
     """Probing profiles per model and attribute, and the brain summaries."""
     attributes = decoding_attributes()
-    out = expand(list(PROBING.values()), model=MODELS, attribute=attributes)
+    out = expand(list(PROBING.values()), model=DECODING_MODELS, attribute=attributes)
     if config["decoding"]["brain"]:
         out += expand(list(BRAIN_PROBING.values()), attribute=attributes)
     return out
@@ -337,13 +338,13 @@ def all_outputs():
     outputs += expand(ENCODING_BRAIN_FIGURE, subject=SUBJECTS, model=MODELS)
     if rsa_jobs():
         outputs += [RSA_SUMMARY, RSA_FIGURE]
-        outputs += expand([RDM_FIGURE, MDS_FIGURE], model=MODELS)
+        outputs += expand([RDM_FIGURE, MDS_FIGURE], model=RSA_MODELS)
     outputs += rsa_advanced_outputs()
     outputs += decoding_outputs()
     outputs += stacking_outputs()
     outputs += joint_outputs()
     if searchlight_jobs():
-        outputs += subject_maps(SEARCHLIGHT_MAPS, model=MODELS)
+        outputs += subject_maps(SEARCHLIGHT_MAPS, model=RSA_MODELS)
     outputs += interpret_outputs()
     outputs += fir_outputs()
     return outputs + SIMULATED_TRUTH

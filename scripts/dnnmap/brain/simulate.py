@@ -70,7 +70,35 @@ TRUTH_COLUMNS = (
     "snr",
     "expected_ceiling",
 )
-"""Columns of the ground-truth table, in order."""
+"""Columns of the ground-truth table, in order. The ``simulate_brain`` rule puts a ``model``
+column (``simulation.model``, the network the regions read) before them in the file."""
+
+
+def driving_layers(truth: pd.DataFrame | None, model: str | None = None) -> dict[str, str]:
+    """Region -> driving layer of a simulated subject's ground truth, for one model.
+
+    Parameters
+    ----------
+    truth : DataFrame or None
+        A ground-truth table (columns ``region`` and ``layer``, and ``model`` in the files
+        the workflow writes); None: no simulated subject.
+    model : str, optional
+        The model whose layers are drawn: a table whose ``model`` column names another
+        network gives no driving layers (another network's ``conv1`` is not the driver).
+
+    Returns
+    -------
+    dict of str to str
+        Empty without a table or for another model; a mixed region's layer is
+        ``"conv2+fc7"``, a null region's ``"none"``.
+    """
+    if truth is None:
+        return {}
+    if model is not None and "model" in truth.columns:
+        truth = truth[truth["model"] == model]
+    return dict(zip(truth["region"], truth["layer"], strict=True))
+
+
 _REGION_KEYS = {"labels", "layer", "layers", "weights", "snr"}
 
 

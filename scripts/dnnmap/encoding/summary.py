@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dnnmap.brain.noise_ceiling import MIN_CEILING, count_above_ceiling, roi_normalized_score
+from dnnmap.brain.simulate import driving_layers
 from dnnmap.encoding.io import (
     metric_ceiling,
     read_features_meta,
@@ -258,39 +259,52 @@ def best_layers(summary: pd.DataFrame) -> pd.DataFrame:
 def plot_layer_profiles(
     summary: pd.DataFrame, truth: pd.DataFrame | None = None, layer_order=None
 ) -> plt.Figure:
-    """Median encoding r across layers, one panel per ROI, one line per subject and model.
+    """Median encoding r across layers: a row of panels per model, one panel per ROI, one
+    line per subject.
 
     Parameters
     ----------
     summary : DataFrame
         Output of :func:`summarize_encoding`.
     truth : DataFrame, optional
-        Simulation ground truth with columns ``region`` and ``layer``; the driving layer
-        of each ROI of the same name is marked with a star.
+        Simulation ground truth with columns ``region``, ``layer`` (and ``model``): the
+        driving layer of each ROI of the same name is marked with a star in the panels of
+        the model that drives it (:func:`dnnmap.brain.simulate.driving_layers`).
     layer_order : dict, optional
         Model -> layer names in network order (default: order of first appearance).
+
+    Returns
+    -------
+    matplotlib Figure
+        ``len(models)`` rows x ``len(rois)`` panels sharing the y axis; each row's x axis
+        is its model's layers.
     """
+    models = list(dict.fromkeys(summary["model"]))
     rois = list(dict.fromkeys(summary["roi"]))
     fig, axes = plt.subplots(
-        1, len(rois), figsize=(3.6 * len(rois), 3.2), sharey=True, squeeze=False
+        len(models),
+        len(rois),
+        figsize=(3.6 * len(rois), 3.0 * len(models) + 0.4),
+        sharey=True,
+        squeeze=False,
     )
-    for ax, roi in zip(axes[0], rois, strict=True):
-        part = summary[summary["roi"] == roi]
-        for (model, subject), rows in part.groupby(["model", "subject"], sort=False):
-            order = (layer_order or {}).get(model) or list(dict.fromkeys(rows["layer"]))
-            present = set(rows["layer"])
-            rows = rows.set_index("layer").loc[[lay for lay in order if lay in present]]
-            ax.plot(range(len(rows)), rows["median_r"], marker="o", label=f"{model} {subject}")
-            ax.set_xticks(range(len(rows)), rows.index, rotation=45, ha="right")
-            if truth is not None and roi in set(truth["region"]):
-                driver = truth.loc[truth["region"] == roi, "layer"].iloc[0]
-                if driver in rows.index:
-                    x = list(rows.index).index(driver)
+    for i, model in enumerate(models):
+        driving = driving_layers(truth, model)
+        for ax, roi in zip(axes[i], rois, strict=True):
+            part = summary[(summary["model"] == model) & (summary["roi"] == roi)]
+            order = (layer_order or {}).get(model) or list(dict.fromkeys(part["layer"]))
+            layers = [lay for lay in order if lay in set(part["layer"])]
+            for subject, rows in part.groupby("subject", sort=False):
+                rows = rows.set_index("layer").reindex(layers)
+                ax.plot(range(len(layers)), rows["median_r"], marker="o", label=subject)
+                if driving.get(roi) in layers:
+                    x = layers.index(driving[roi])
                     ax.plot(x, rows["median_r"].iloc[x], marker="*", ms=16, color="gold", mec="k")
-        ax.set_title(roi)
-        ax.axhline(0, color="0.7", lw=0.8)
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("median cross-validated r")
+            ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right")
+            ax.set_title(f"{model} – {roi}" if len(models) > 1 else roi)
+            ax.axhline(0, color="0.7", lw=0.8)
+            ax.grid(alpha=0.3)
+        axes[i, 0].set_ylabel("median cross-validated r")
     axes[0, -1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import squareform
 
+from dnnmap.brain.simulate import driving_layers
 from dnnmap.errors import InputError
 
 
@@ -153,11 +154,6 @@ def plot_mds_grid(
     return fig
 
 
-def driving_layers(truth: pd.DataFrame | None) -> dict[str, str]:
-    """Region -> driving layer from a simulated subject's ground truth (empty without one)."""
-    return {} if truth is None else dict(zip(truth["region"], truth["layer"], strict=True))
-
-
 def plot_rsa_profiles(
     table: pd.DataFrame,
     layer_order: Mapping[str, Sequence[str]],
@@ -174,8 +170,9 @@ def plot_rsa_profiles(
     layer_order : mapping of str to sequence of str
         Model -> layers in network order.
     truth : DataFrame, optional
-        Ground truth of a simulated subject (columns region, layer): the driving layer of a
-        region named like an ROI is marked.
+        Ground truth of a simulated subject (columns region, layer, model): the driving
+        layer of a region named like an ROI is marked in the panels of the model it names
+        (:func:`dnnmap.brain.simulate.driving_layers`).
 
     Returns
     -------
@@ -185,9 +182,8 @@ def plot_rsa_profiles(
     fig, axes = plt.subplots(
         len(models), len(rois), figsize=(3.6 * len(rois), 2.9 * len(models)), squeeze=False
     )
-    driving = driving_layers(truth)
     for i, model in enumerate(models):
-        layers = list(layer_order[model])
+        layers, driving = list(layer_order[model]), driving_layers(truth, model)
         for j, roi in enumerate(rois):
             ax = axes[i, j]
             part = table[(table["model"] == model) & (table["roi"] == roi)]
@@ -240,8 +236,9 @@ def plot_second_level(
     partition : DataFrame, optional
         ``results/summary/rsa_partition.tsv``; the first layer set of the model is drawn.
     truth : DataFrame, optional
-        Ground truth of a simulated subject (columns region, layer): the driving layer of a
-        region named like an ROI is marked in every panel.
+        Ground truth of a simulated subject (columns region, layer, model): the driving
+        layer of a region named like an ROI is marked in every panel when ``model`` is the
+        one it names.
 
     Returns
     -------
@@ -251,7 +248,7 @@ def plot_second_level(
         non-negative weight of each layer in that combination. Row 3 (with ``partition``):
         unique variance of each layer of the set, the shared variance and the total R².
     """
-    layers, driving = list(layers), driving_layers(truth)
+    layers, driving = list(layers), driving_layers(truth, model)
     rw = reweighting[reweighting["model"] == model]
     part = None if partition is None else partition[partition["model"] == model]
     if part is not None and part.empty:

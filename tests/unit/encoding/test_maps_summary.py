@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from nibabel.cifti2 import BrainModelAxis
 
 from dnnmap.brain.cifti import read_dscalar, write_dscalar
+from dnnmap.brain.simulate import driving_layers
 from dnnmap.encoding.maps import encoding_maps, significance_maps, write_encoding_maps
 from dnnmap.encoding.summary import (
     COLUMNS,
@@ -329,6 +330,53 @@ def test_plot_layer_profiles():
         assert not any(line.get_marker() == "*" for line in fig.axes[0].get_lines())
     finally:
         plt.close(fig)
+
+
+def test_plot_layer_profiles_rows_per_model_and_stars_for_the_driving_model():
+    """Two models of other layers: a row of panels each, on its own layers; the truth's
+    driving layer is starred only in the panels of the model its ``model`` column names,
+    even where the other model has a layer of the same name."""
+    summary, medians = _summary()
+    other = summary.assign(
+        model="other",
+        layer=summary["layer"].map(dict(zip(LAYERS, ["conv1", "b", "c"], strict=True))),
+    )
+    both = pd.concat([summary, other], ignore_index=True)
+    truth = pd.DataFrame({"model": ["net"], "region": ["V1"], "layer": [LAYERS[0]]})
+    other_truth = truth.assign(model="other")
+    fig = plot_layer_profiles(both, truth=truth, layer_order={"net": LAYERS})
+    try:
+        titles = [ax.get_title() for ax in fig.axes]
+        assert titles == ["net – V1", "net – VTC", "other – V1", "other – VTC"]
+        assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == ["conv1", "b", "c"]
+
+        def stars(ax):
+            return [line for line in ax.get_lines() if line.get_marker() == "*"]
+
+        assert len(stars(fig.axes[0])) == 2 and not stars(fig.axes[2])
+        profiles = [line for line in fig.axes[2].get_lines() if line.get_marker() == "o"]
+        assert list(profiles[1].get_ydata()) == medians["sub-02", "V1"]
+    finally:
+        plt.close(fig)
+    fig = plot_layer_profiles(both, truth=other_truth.assign(layer="conv1"))
+    try:
+        assert not any(line.get_marker() == "*" for line in fig.axes[0].get_lines())
+        assert sum(line.get_marker() == "*" for line in fig.axes[2].get_lines()) == 2
+    finally:
+        plt.close(fig)
+
+
+def test_driving_layers_of_the_named_model():
+    truth = pd.DataFrame(
+        {"model": ["net", "net"], "region": ["V1", "LO"], "layer": ["conv1", "conv2+fc7"]}
+    )
+    assert driving_layers(truth, "net") == {"V1": "conv1", "LO": "conv2+fc7"}
+    assert driving_layers(truth, "other") == {}
+    assert driving_layers(truth.drop(columns="model"), "other") == {
+        "V1": "conv1",
+        "LO": "conv2+fc7",
+    }
+    assert driving_layers(None, "net") == {}
 
 
 # --- masked voxels: one policy (0 in maps, no best_layer label, NaN rows with a reason) ------
