@@ -7,7 +7,7 @@ the stimulus files' bytes in stimulus order (with their count), each with its sh
 Config: ``models.{model}`` (source, architecture, module, kwargs, weights, seed, layers,
 preprocessing, checkpoint_key, strip_prefix, strict, units, dmask; ``clip`` for video and
 ``audio`` for audio networks), ``stimuli.background`` and ``compute`` (device, dtype,
-compression, batch_size, loader_workers, autocast). A ``module`` file and a ``dmask`` file
+compression, batch_size, loader_workers, autocast, tf32). A ``module`` file and a ``dmask`` file
 are recorded with their digests in the ``inputs`` provenance.
 
 The script also serves the ``extract_shard`` rule (``extraction.n_shards`` > 1; wildcards
@@ -91,6 +91,7 @@ def main(
         media=media,
         workers=loader_workers(compute.get("loader_workers", "auto"), threads, device),
         autocast=compute.get("autocast", False),
+        tf32=compute.get("tf32", False),
     )
 
 

@@ -12,7 +12,8 @@ against chance, and the losses).
 Params: ``entry`` (config ``interpret.finetune.{name}``: model, attribute, train_layers, epochs,
 lr, batch_size, val_fraction, patience, seed, size: the input side used in training, default
 the model's preprocessing), ``model`` (config ``models.{model}``),
-``device`` (config ``compute.device``), ``background`` (config ``stimuli.background``).
+``device`` (config ``compute.device``), ``tf32`` (config ``compute.tf32``: TF32 in CUDA
+convolutions), ``background`` (config ``stimuli.background``).
 Wildcard: ``name``.
 """
 
@@ -32,6 +33,7 @@ from dnnmap.interpret.finetune import (
 )
 from dnnmap.logs import rule_log
 from dnnmap.models.build import ModelSpec, build_model, torch_device
+from dnnmap.models.precision import cuda_precision
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import provenance, write_table
 
@@ -91,7 +93,7 @@ if __name__ == "__main__":
 
         snakemake = mock_snakemake("interpret_finetune", name="category")
     weights = snakemake.input.get("weights")
-    with rule_log(snakemake.log[0]) as log:
+    with cuda_precision(snakemake.params.tf32), rule_log(snakemake.log[0]) as log:
         torch.set_num_threads(snakemake.threads)
         main(
             {"stimuli": snakemake.input.stimuli, "weights": weights},

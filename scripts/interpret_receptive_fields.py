@@ -13,7 +13,8 @@ theoretical centre ``rf_centre_y``, ``rf_centre_x``, and the empirical ``centre_
 (the discrepancy maps, PNG).
 Params: ``model`` (config ``models.{model}``), ``settings`` (config
 ``interpret.receptive_field``: n_stimuli, occluder, stride), ``device`` (config
-``compute.device``), ``background`` (config ``stimuli.background``).
+``compute.device``), ``tf32`` (config ``compute.tf32``: TF32 in CUDA convolutions),
+``background`` (config ``stimuli.background``).
 Wildcards: ``model``, ``layer``.
 """
 
@@ -31,6 +32,7 @@ from dnnmap.interpret.targets import read_targets
 from dnnmap.interpret.top_stimuli import read_top_stimuli
 from dnnmap.logs import rule_log
 from dnnmap.models.build import torch_device
+from dnnmap.models.precision import cuda_precision
 from dnnmap.models.registry import get_family
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
@@ -109,7 +111,7 @@ if __name__ == "__main__":
 
         snakemake = mock_snakemake("interpret_receptive_fields", model="alexnet", layer="conv5")
     weights = snakemake.input.get("weights")
-    with rule_log(snakemake.log[0]):
+    with cuda_precision(snakemake.params.tf32), rule_log(snakemake.log[0]):
         torch.set_num_threads(snakemake.threads)
         main(
             {"stimuli": snakemake.input.stimuli, "top": snakemake.input.top, "weights": weights},

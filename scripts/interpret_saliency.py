@@ -10,7 +10,8 @@ Outputs: ``h5`` (``maps (t, n_methods, n_stimuli, 3, H, W)`` float32 attribution
 normalised input, ``rows (t, n_stimuli)`` stimulus rows, ``target``, ``method``, ``ig_gap (t,)``
 completeness gap of integrated gradients), ``figure`` (overlays, PNG).
 Params: ``model`` (config ``models.{model}``), ``settings`` (config ``interpret.saliency``),
-``device`` (config ``compute.device``), ``background`` (config ``stimuli.background``).
+``device`` (config ``compute.device``), ``tf32`` (config ``compute.tf32``: TF32 in CUDA
+convolutions), ``background`` (config ``stimuli.background``).
 Wildcards: ``model``, ``layer`` (and ``subject``, ``roi`` for brain targets).
 """
 
@@ -28,6 +29,7 @@ from dnnmap.interpret.targets import read_targets
 from dnnmap.interpret.top_stimuli import read_top_stimuli
 from dnnmap.logs import rule_log
 from dnnmap.models.build import torch_device
+from dnnmap.models.precision import cuda_precision
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import provenance, write_h5
 
@@ -103,7 +105,7 @@ if __name__ == "__main__":
         snakemake = mock_snakemake("interpret_saliency_units", model="alexnet", layer="conv5")
     names = ("stimuli", "top", "targets")
     weights = snakemake.input.get("weights")
-    with rule_log(snakemake.log[0]) as log:
+    with cuda_precision(snakemake.params.tf32), rule_log(snakemake.log[0]) as log:
         torch.set_num_threads(snakemake.threads)
         main(
             {**{k: snakemake.input[k] for k in names}, "weights": weights or None},

@@ -10,7 +10,8 @@ Outputs: ``h5`` (``image (t, 3, size, size)`` RGB in [0, 1], ``objective (t, ste
 objective at every step, ``value (t,)`` each target for its image, ``natural_best (t,)``
 its highest value over the stimuli, ``target``), ``figure`` (images and trajectories, PNG).
 Params: ``model`` (config ``models.{model}``), ``settings`` (config ``interpret.synthesis``),
-``device`` (config ``compute.device``). Wildcards: ``model``, ``layer`` (and ``subject``,
+``device`` (config ``compute.device``), ``tf32`` (config ``compute.tf32``: TF32 in CUDA
+convolutions). Wildcards: ``model``, ``layer`` (and ``subject``,
 ``roi`` for brain targets).
 """
 
@@ -27,6 +28,7 @@ from dnnmap.interpret.targets import read_targets
 from dnnmap.interpret.top_stimuli import read_top_stimuli
 from dnnmap.logs import rule_log
 from dnnmap.models.build import torch_device
+from dnnmap.models.precision import cuda_precision
 from dnnmap.store import provenance, write_h5
 
 LOG = logging.getLogger("dnnmap")
@@ -98,7 +100,7 @@ if __name__ == "__main__":
 
         snakemake = mock_snakemake("interpret_synthesis_units", model="alexnet", layer="conv5")
     weights = snakemake.input.get("weights")
-    with rule_log(snakemake.log[0]) as log:
+    with cuda_precision(snakemake.params.tf32), rule_log(snakemake.log[0]) as log:
         torch.set_num_threads(snakemake.threads)
         main(
             {

@@ -16,7 +16,8 @@ intact values, ``importance`` (drop in r; to 0 where r is undefined), ``rank`` (
 important), ``constant`` (the downstream activations are the same for every stimulus),
 ``mode``), ``figure`` (the most important channels per target, PNG).
 Params: ``model`` (config ``models.{model}``), ``mode`` (config ``interpret.ablation.mode``),
-``device`` (config ``compute.device``), ``background`` (config ``stimuli.background``),
+``device`` (config ``compute.device``), ``tf32`` (config ``compute.tf32``: TF32 in CUDA
+convolutions), ``background`` (config ``stimuli.background``),
 ``batch_size`` (config ``compute.batch_size``), ``max_channels`` (config
 ``interpret.ablation.max_channels``: only the first channels ablated one at a time; 0 all),
 ``n_show``.
@@ -40,6 +41,7 @@ from dnnmap.interpret.targets import read_targets
 from dnnmap.interpret.upstream import ALL, lesion_scores, upstream_lesions
 from dnnmap.logs import rule_log
 from dnnmap.models.build import ModelSpec, build_model, torch_device
+from dnnmap.models.precision import cuda_precision
 from dnnmap.models.registry import get_family
 from dnnmap.stimuli import read_stimuli
 from dnnmap.store import write_table
@@ -165,7 +167,7 @@ if __name__ == "__main__":
             subject="sub-01",
             roi="VTC",
         )
-    with rule_log(snakemake.log[0]) as log:
+    with cuda_precision(snakemake.params.tf32), rule_log(snakemake.log[0]) as log:
         torch.set_num_threads(snakemake.threads)
         main(
             {

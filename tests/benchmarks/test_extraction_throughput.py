@@ -18,11 +18,22 @@ leaves the second core to dnnmap's writer thread as a GPU node's forward pass le
 layers, chunks and lzf, rewritten batch by batch) sustain: no forward pass, however fast, gets
 more through one extraction job; ``mb_per_image`` is the float32 size of one image's layers.
 Agreement: the largest difference of any recorded layer from torchvision's
-``create_feature_extractor`` on the same images, relative to that layer's largest magnitude.
+``create_feature_extractor`` on the same images (on the CPU), relative to that layer's largest
+magnitude.
+
+On a GPU node (``DNNMAP_BENCH_DEVICE=cuda``; ``tests/benchmarks/gpu_checks.sh``) the network
+and both runs are on the GPU: the peer's batches are decoded and pinned beforehand and its time
+ends with ``torch.cuda.synchronize()``; dnnmap decodes in DataLoader workers (one per core but
+one, at most 8, as ``compute.loader_workers: auto``) and is timed again with
+``compression: none`` (``ratio_uncompressed``) and with float16 storage uncompressed
+(``ratio_float16``), since what bounds it there is the writing of the activations, not the
+forward pass. ``N`` and ``BATCH`` default to 256 and 64 there (``DNNMAP_BENCH_N``,
+``DNNMAP_BENCH_BATCH``); the one-thread runs are CPU only.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 
@@ -36,8 +47,14 @@ from torchvision.models.feature_extraction import create_feature_extractor
 
 from dnnmap.models.build import ModelSpec, build_model, weights_digest
 from dnnmap.models.extraction import extract_activations
+from dnnmap.models.precision import cuda_precision
 
-N, BATCH, THREADS = 32, 16, 2
+DEVICE = os.environ.get("DNNMAP_BENCH_DEVICE", "cpu")
+CUDA = DEVICE.startswith("cuda")
+N = int(os.environ.get("DNNMAP_BENCH_N", 256 if CUDA else 32))
+BATCH = int(os.environ.get("DNNMAP_BENCH_BATCH", 64 if CUDA else 16))
+THREADS = 2
+WORKERS = min(8, max(1, (os.cpu_count() or 2) - 1)) if CUDA else 1
 MODELS = {
     "alexnet": ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"],
     "resnet50": ["conv1", "layer1", "layer2", "layer3", "layer4", "avgpool"],
@@ -101,20 +118,31 @@ def test_extraction_throughput(architecture, images, tmp_path):
         for i in range(0, N, BATCH)
     ]
 
+    if CUDA:
+        batches = [batch.pin_memory() for batch in batches]
+
     def setup():
         built, _ = build_model(spec)
         weights_digest(built)
-        return built
+        return built.to(DEVICE)
 
     def peer():
         """Seconds and CPU seconds of the bare forward pass, after a warm-up."""
-        with torch.inference_mode():
-            model(batches[0][:2])
-            _, wall, cpu = timed(lambda: [model(batch) for batch in batches])
+
+        def run():
+            for batch in batches:
+                model(batch.to(DEVICE, non_blocking=True))
+            if CUDA:
+                torch.cuda.synchronize()
+
+        with torch.inference_mode(), cuda_precision(False):
+            model(batches[0][:2].to(DEVICE))
+            _, wall, cpu = timed(run)
         return wall, cpu
 
     def dnnmap_loop(name, setup_s, setup_cpu=0.0, **options):
         """Seconds and CPU seconds of one extraction, less building the network."""
+        options = {"device": DEVICE, "workers": WORKERS if CUDA else 0, **options}
         _, wall, cpu = timed(
             lambda: extract_activations(
                 spec, ids, paths, str(tmp_path / name), batch_size=BATCH, **options
@@ -127,22 +155,47 @@ def test_extraction_throughput(architecture, images, tmp_path):
     out = tmp_path / "act.h5"
     # warm-up of dnnmap's path as of the peer's: torch's first calls, page faults of the
     # first buffers (paid once per job, like building the network)
-    extract_activations(spec, ids[:2], paths[:2], str(tmp_path / "warm.h5"), batch_size=2)
+    extract_activations(
+        spec, ids[:2], paths[:2], str(tmp_path / "warm.h5"), batch_size=2, device=DEVICE
+    )
     loop_s, loop_cpu = dnnmap_loop(out.name, setup_s, setup_cpu)
-    # the same with one DataLoader worker decoding beside it
-    workers_loop_s, _ = dnnmap_loop("w1.h5", setup_s, workers=1)
-    # one torch thread: the forward pass leaves the second core to the writer thread, as a
-    # GPU node's forward pass leaves its cores (decoding stays in the main process here)
-    torch.set_num_threads(1)
-    try:
-        peer1_s, _ = peer()
-        _, setup1_s, _ = timed(setup)
-        one_loop_s, _ = dnnmap_loop("t1.h5", setup1_s)
-    finally:
-        torch.set_num_threads(THREADS)
+    extra = {}
+    if CUDA:  # what the writes cost: uncompressed, and float16 uncompressed
+        plain_s, _ = dnnmap_loop("none.h5", setup_s, compression="none")
+        half_s, _ = dnnmap_loop("f16.h5", setup_s, compression="none", dtype="float16")
+        extra = {
+            "loader_workers": WORKERS,
+            "dnnmap_loop_s_uncompressed": round(plain_s, 3),
+            "ratio_uncompressed": round(peer_s / plain_s, 3),
+            "dnnmap_loop_s_float16": round(half_s, 3),
+            "ratio_float16": round(peer_s / half_s, 3),
+            "gpu": torch.cuda.get_device_name(),
+        }
+    else:
+        # the same with one DataLoader worker decoding beside it
+        workers_loop_s, _ = dnnmap_loop("w1.h5", setup_s, workers=1)
+        # one torch thread: the forward pass leaves the second core to the writer thread, as
+        # a GPU node's forward pass leaves its cores (decoding stays in the main process)
+        torch.set_num_threads(1)
+        try:
+            peer1_s, _ = peer()
+            _, setup1_s, _ = timed(setup)
+            one_loop_s, _ = dnnmap_loop("t1.h5", setup1_s)
+        finally:
+            torch.set_num_threads(THREADS)
+        extra = {
+            "dnnmap_loop_s_1_worker": round(workers_loop_s, 3),
+            "ratio_1_worker": round(peer_s / workers_loop_s, 3),
+            "peer_s_1_thread": round(peer1_s, 3),
+            "dnnmap_loop_s_1_thread": round(one_loop_s, 3),
+            "ratio_1_thread": round(peer1_s / one_loop_s, 3),
+        }
     write_s, mb_per_image = write_alone(out, tmp_path / "rewrite.h5")
     nodes = spec.family().layer_modules(layers)
-    extractor = create_feature_extractor(model, return_nodes={v: v for v in nodes.values()})
+    reference_model = model.to("cpu")  # the reference is the CPU's, on the GPU too
+    extractor = create_feature_extractor(
+        reference_model, return_nodes={v: v for v in nodes.values()}
+    )
     with torch.inference_mode():
         reference = extractor(batches[0])
     worst = 0.0
@@ -151,11 +204,18 @@ def test_extraction_throughput(architecture, images, tmp_path):
             want = reference[node].numpy()
             got = f["layers"][layer][: len(want)]
             worst = max(worst, float(np.abs(got - want).max() / np.abs(want).max()))
+    peer_name = "bare forward pass (torch.inference_mode), same model and batches"
     write_result(
-        f"extraction_{architecture}",
+        f"extraction_{architecture}" + ("_cuda" if CUDA else ""),
         {
-            "peer": "bare forward pass (torch.inference_mode), same model and batches",
-            "params": {"n_stim": N, "batch_size": BATCH, "threads": THREADS, "layers": layers},
+            "peer": peer_name + (", batches decoded and pinned beforehand" if CUDA else ""),
+            "params": {
+                "n_stim": N,
+                "batch_size": BATCH,
+                "threads": torch.get_num_threads(),
+                "device": DEVICE,
+                "layers": layers,
+            },
             "dnnmap_s": round(loop_s + setup_s, 3),
             "dnnmap_loop_s": round(loop_s, 3),
             "setup_s": round(setup_s, 3),
@@ -164,11 +224,7 @@ def test_extraction_throughput(architecture, images, tmp_path):
             "peer_cpu_s": round(peer_cpu, 3),
             "dnnmap_loop_cpu_s": round(loop_cpu, 3),
             "cpu_ratio": round(peer_cpu / loop_cpu, 3),
-            "dnnmap_loop_s_1_worker": round(workers_loop_s, 3),
-            "ratio_1_worker": round(peer_s / workers_loop_s, 3),
-            "peer_s_1_thread": round(peer1_s, 3),
-            "dnnmap_loop_s_1_thread": round(one_loop_s, 3),
-            "ratio_1_thread": round(peer1_s / one_loop_s, 3),
+            **extra,
             "mb_per_image": round(mb_per_image, 3),
             "write_alone_s": round(write_s, 3),
             "write_bound_images_per_s": round(N / write_s, 1),

@@ -106,6 +106,7 @@ def test_validate_fills_defaults(config, schema):
         "batch_size": 8,
         "loader_workers": "auto",
         "autocast": False,
+        "tf32": False,
     }
     model = config["models"]["alexnet"]
     assert (model["weights"], model["seed"], model["source"]) == ("none", 0, "torchvision")

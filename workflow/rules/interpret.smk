@@ -115,6 +115,7 @@ rule interpret_saliency_units:
         model=lambda wildcards: config["models"][wildcards.model],
         settings=lambda wildcards: dict(config["interpret"]["saliency"]),
         device=config["compute"]["device"],
+        tf32=config["compute"]["tf32"],
         background=config["stimuli"]["background"],
     script:
         "../../scripts/interpret_saliency.py"
@@ -165,6 +166,7 @@ rule interpret_synthesis_units:
         model=lambda wildcards: config["models"][wildcards.model],
         settings=lambda wildcards: dict(config["interpret"]["synthesis"]),
         device=config["compute"]["device"],
+        tf32=config["compute"]["tf32"],
     script:
         "../../scripts/interpret_synthesis.py"
 
@@ -250,6 +252,7 @@ rule interpret_receptive_fields:
         model=lambda wildcards: config["models"][wildcards.model],
         settings=lambda wildcards: dict(config["interpret"]["receptive_field"]),
         device=config["compute"]["device"],
+        tf32=config["compute"]["tf32"],
         background=config["stimuli"]["background"],
     script:
         "../../scripts/interpret_receptive_fields.py"
@@ -318,6 +321,7 @@ rule interpret_finetune:
             config["interpret"]["finetune"][wildcards.name]["model"]
         ],
         device=config["compute"]["device"],
+        tf32=config["compute"]["tf32"],
         background=config["stimuli"]["background"],
     script:
         "../../scripts/interpret_finetune.py"
@@ -357,6 +361,7 @@ rule interpret_upstream_ablation:
         model=lambda wildcards: config["models"][wildcards.model],
         mode=lambda wildcards: config["interpret"]["ablation"]["mode"],
         device=config["compute"]["device"],
+        tf32=config["compute"]["tf32"],
         background=config["stimuli"]["background"],
         batch_size=config["compute"]["batch_size"],
         n_show=20,

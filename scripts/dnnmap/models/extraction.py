@@ -50,6 +50,7 @@ from dnnmap.models.batch_writer import WRITE_DEPTH, BatchWriter
 from dnnmap.models.build import ModelSpec, build_model, weights_digest
 from dnnmap.models.layers import Recorder
 from dnnmap.models.masks import check_masks
+from dnnmap.models.precision import cuda_precision
 from dnnmap.store import h5_writer, write_strings
 
 LOG = logging.getLogger("dnnmap")
@@ -143,6 +144,7 @@ def extract_activations(
     media=None,
     workers: int = 0,
     autocast: bool = False,
+    tf32: bool = False,
 ) -> None:
     """Run the network over all stimuli once and stream every layer to ``out_path``.
 
@@ -183,6 +185,9 @@ def extract_activations(
     autocast : bool
         CUDA only: run the forward pass under ``torch.autocast`` (float16); activations are
         stored as ``dtype`` says. Ignored on the CPU.
+    tf32 : bool
+        CUDA only: let convolutions and matrix products use TF32
+        (:func:`dnnmap.models.precision.cuda_precision`); False keeps full float32.
     """
     if len(stim_ids) != len(paths):
         raise InputError(f"{len(stim_ids)} stim_ids but {len(paths)} paths; expected one each")
@@ -223,6 +228,7 @@ def extract_activations(
         "device": str(device),
         "loader_workers": int(workers),
         "autocast": amp,
+        "tf32": bool(tf32) and device.type == "cuda",
         **({"media": json.dumps(media.as_dict())} if modality != "image" else {}),
         **(attrs or {}),
     }
@@ -244,7 +250,11 @@ def extract_activations(
         notes = MediaNotes()
         batches = media_batches(modality, paths, media, spec.preprocessing, batch_size, notes)
     try:
-        with h5_writer(out_path, root_attrs) as f, torch.inference_mode():
+        with (
+            h5_writer(out_path, root_attrs) as f,
+            torch.inference_mode(),
+            cuda_precision(bool(tf32)),
+        ):
             write_strings(f, "stim_id", list(stim_ids))
             group = f.create_group("layers")
             bar = tqdm(total=n_stim, desc=f"{spec.name} activations", unit="stim", file=progress)
