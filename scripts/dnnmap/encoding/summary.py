@@ -292,8 +292,8 @@ def plot_layer_profiles(
         driving = driving_layers(truth, model)
         for ax, roi in zip(axes[i], rois, strict=True):
             part = summary[(summary["model"] == model) & (summary["roi"] == roi)]
-            order = (layer_order or {}).get(model) or list(dict.fromkeys(part["layer"]))
-            layers = [lay for lay in order if lay in set(part["layer"])]
+            present = list(dict.fromkeys(part["layer"]))
+            layers = [lay for lay in (layer_order or {}).get(model) or present if lay in present]
             for subject, rows in part.groupby("subject", sort=False):
                 rows = rows.set_index("layer").reindex(layers)
                 ax.plot(range(len(layers)), rows["median_r"], marker="o", label=subject)
