@@ -54,7 +54,7 @@ CUDA = DEVICE.startswith("cuda")
 N = int(os.environ.get("DNNMAP_BENCH_N", 256 if CUDA else 32))
 BATCH = int(os.environ.get("DNNMAP_BENCH_BATCH", 64 if CUDA else 16))
 THREADS = 2
-WORKERS = min(8, max(1, (os.cpu_count() or 2) - 1)) if CUDA else 1
+WORKERS = min(8, max(1, (os.cpu_count() or 2) - 1)) if CUDA else 0  # compute.loader_workers: auto
 MODELS = {
     "alexnet": ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"],
     "resnet50": ["conv1", "layer1", "layer2", "layer3", "layer4", "avgpool"],
@@ -142,7 +142,7 @@ def test_extraction_throughput(architecture, images, tmp_path):
 
     def dnnmap_loop(name, setup_s, setup_cpu=0.0, **options):
         """Seconds and CPU seconds of one extraction, less building the network."""
-        options = {"device": DEVICE, "workers": WORKERS if CUDA else 0, **options}
+        options = {"device": DEVICE, "workers": WORKERS, **options}
         _, wall, cpu = timed(
             lambda: extract_activations(
                 spec, ids, paths, str(tmp_path / name), batch_size=BATCH, **options
