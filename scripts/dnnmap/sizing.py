@@ -244,9 +244,9 @@ def pca_mem_mb(
     return math.ceil((PYTHON_BASE_MB + (gram + slab) / MB) * 1.2) * attempt
 
 
-#: Target values a refit permutation call appends (that of dnnmap.encoding.permutation, kept
-#: here so that sizing imports nothing heavy; a test checks they agree).
-REFIT_ELEMENTS = 1 << 25
+#: Bytes a refit permutation test holds per voxel and permutation: the pooled scores' running
+#: sums and the temporaries of the p-value counts (the per-fold scores need about 40).
+REFIT_BYTES_PER_COLUMN = 160
 
 
 def encoding_mem_mb(
@@ -259,23 +259,27 @@ def encoding_mem_mb(
 ) -> int:
     """Memory of an encoding job, MB.
 
-    Whole-ROI arrays: responses and out-of-fold predictions (float32, n_stim x columns) and
-    their float64 reads; per batch of columns about five float64 (n_stim x batch) work
-    arrays; and the per-fold SVDs (n_stim x n_features). The columns are the voxels, and
-    with refit permutations also their permuted copies, appended as extra targets up to
-    :data:`REFIT_ELEMENTS` values.
+    Whole-ROI arrays: responses and out-of-fold predictions (float32, n_stim x n_vox) and
+    their float64 reads; per batch of target columns about five float64 (n_stim x batch)
+    work arrays; and the per-fold SVDs (n_stim x n_features). Refit permutations fit the
+    permuted copies of the ROI as further target columns, batch by batch, in one pass over
+    the splits: their batches can be wider than the ROI (up to ``voxel_batch`` columns of
+    all copies) but hold about three float64 values per value (each batch's predictions are
+    scored and dropped), and they add the permutations (int32, n_refits x n_stim) and
+    :data:`REFIT_BYTES_PER_COLUMN` per voxel and copy.
 
-    Checked against measured jobs (tests/benchmarks/test_sizing_measured.py): 1.8-1.9x the
-    peak at 1,000 stimuli with 10,000 voxels, or 2,000 voxels and 20 refit permutations.
+    Checked against measured jobs (tests/benchmarks/test_sizing_measured.py): 1.75x the peak
+    at 1,000 stimuli with 10,000 voxels, 1.74x with 2,000 voxels and 20 refit permutations.
     """
-    columns = n_vox
-    if n_refits > 0:
-        columns = max(n_vox, min(n_vox * (n_refits + 1), REFIT_ELEMENTS // max(n_stim, 1)))
-    whole = 4 * n_stim * columns * 4
+    columns = n_vox * (n_refits + 1)
+    whole = 4 * n_stim * n_vox * 4
     # n_features: :func:`feature_width` (all units with features.method: none)
-    batch = 5 * 8 * n_stim * min(columns, voxel_batch)
+    batch = 5 * 8 * n_stim * min(n_vox, voxel_batch)
+    if n_refits:  # a refit batch keeps no predictions: about three float64 values per value
+        batch = max(batch, 3 * 8 * n_stim * min(columns, voxel_batch))
     svd = 8 * 8 * n_stim * max(n_features, 1)
-    return math.ceil((PYTHON_BASE_MB + (whole + batch + svd) / MB) * 1.2) * attempt
+    refit = 4 * n_stim * n_refits + REFIT_BYTES_PER_COLUMN * columns if n_refits else 0
+    return math.ceil((PYTHON_BASE_MB + (whole + batch + svd + refit) / MB) * 1.2) * attempt
 
 
 def extraction_runtime_min(
@@ -320,8 +324,8 @@ def encoding_runtime_min(n_stim: int, n_vox: int, n_refits: int = 0) -> int:
     """Runtime hint of an encoding job, minutes.
 
     ``n_refits`` counts the refit permutations (``encoding.permutation.kind: refit``); each
-    is taken to cost as much as the fit itself, an upper bound (a refit shares the fit's
-    decompositions).
+    is taken to cost as much as the fit itself, an upper bound (the refits share the fit's
+    decompositions: only the per-target work is repeated).
     """
     return 5 + math.ceil(n_stim * n_vox * (1 + n_refits) / 2e7)
 

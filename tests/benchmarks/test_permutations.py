@@ -12,7 +12,19 @@ scikit-learn allows one alpha per target only with its efficient leave-one-out (
 ``cv=KFold`` raises "cv!=None and alpha_per_target=True are incompatible"), so both sides
 select alphas by exact leave-one-out (``inner_cv="loo"`` in dnnmap) and pick the same alphas.
 The peer is timed on a few permutations and scaled linearly (its permutations are
-independent fits of equal cost).
+independent fits of equal cost). The peer reports the pooled out-of-fold r, so dnnmap's
+refits use ``pooling="pooled"`` here.
+
+``refit_permutations_decompose_once``: 20 full-refit permutations where the decompositions
+dominate (2,000 stimuli, 2,000 features, so every training set is decomposed in the dual,
+500 voxels, 5 outer folds, a shuffled 5-fold inner splitter given to both sides). dnnmap
+fits every permuted copy in one pass over the outer splits, each split decomposed once; the
+peer is himalaya's ``RidgeCV`` (numpy backend, per-target alphas from the same inner folds)
+refit per outer fold and permutation, and, as an ablation, dnnmap's own
+``cross_validated_encoding`` called once per permutation (how refit permutations ran before
+they shared the decompositions). Both are timed on 2 permutations and scaled to 20.
+Agreement: the per-fold-mean r of each permutation against himalaya's on the voxels whose
+alphas are equal in every fold, and against the per-permutation calls on all voxels.
 
 BLAS runs on one thread in both benchmarks (threadpoolctl): on a shared machine, several
 BLAS threads per process oversubscribe the cores and slow the fits unpredictably.
@@ -25,25 +37,28 @@ import time
 import numpy as np
 from bench_helpers import write_result
 from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from dnnmap.encoding.permutation import label_permutation_test, refit_permutation_test
 from dnnmap.encoding.ridge import DEFAULT_ALPHAS, cross_validated_encoding, outer_folds
 from dnnmap.stats.metrics import pearson_r
 from dnnmap.stats.permutations import permutations
+from dnnmap.stats.splits import make_splits
 
 N, P = 1000, 500
+INNER = KFold(5, shuffle=True, random_state=0)
 
 
-def _data(n_vox: int, seed: int = 0):
+def _data(n_vox: int, seed: int = 0, n: int = N, p: int = P):
     """Features (n, p) and float32 responses (n, v): a sparse linear read-out plus noise."""
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((N, P))
-    W = rng.standard_normal((P, n_vox)) * (rng.random((P, 1)) < 0.1)
+    X = rng.standard_normal((n, p))
+    W = rng.standard_normal((p, n_vox)) * (rng.random((p, 1)) < 0.1)
     signal = X @ W
     signal /= signal.std(axis=0)
     snr = rng.uniform(0.0, 0.5, n_vox)
-    Y = signal * np.sqrt(snr) + rng.standard_normal((N, n_vox))
+    Y = signal * np.sqrt(snr) + rng.standard_normal((n, n_vox))
     return X, Y.astype(np.float32)
 
 
@@ -122,6 +137,7 @@ def _refit_vs_peer(X, Y, n_perm, n_timed, alphas):
         n_folds=5,
         cv_seed=0,
         inner_cv="loo",
+        pooling="pooled",
     )
     dnnmap_s = time.perf_counter() - t0
     folds = outer_folds(N, 5, 0)
@@ -186,5 +202,85 @@ def test_full_refit_permutations():
             },
             "float32_responses": single,
             "roi_50_voxels_float64": small,
+        },
+    )
+
+
+def _himalaya_null(X, Y, perm, splits, alphas):
+    """Mean over outer folds of the per-fold r after permuting Y, himalaya's RidgeCV refit per
+    outer fold; and the alphas it chose (n_splits, v)."""
+    import himalaya.ridge
+
+    Yp = Y[perm]
+    scores, chosen = [], []
+    for train, test in zip(splits.train, splits.test, strict=True):
+        est = himalaya.ridge.RidgeCV(
+            alphas=alphas.astype(np.float32),
+            cv=INNER,
+            fit_intercept=True,
+            solver_params={"warn": False},
+        ).fit(X[train], Yp[train])
+        scores.append(pearson_r(Yp[test], est.predict(X[test])))
+        chosen.append(est.best_alphas_)
+    return np.mean(scores, axis=0), np.stack(chosen)
+
+
+def test_refit_permutations_decompose_once():
+    import himalaya.backend
+
+    himalaya.backend.set_backend("numpy")
+    n, p, n_vox, n_perm, n_timed = 2000, 2000, 500, 20, 2
+    alphas = DEFAULT_ALPHAS
+    X, Y = _data(n_vox, seed=2, n=n, p=p)
+    X = X.astype(np.float32)
+    splits = make_splits(n, "kfold", n_folds=5, seed=0)
+    kwargs = {"splits": splits, "inner_cv": INNER, "device": "numpy"}
+    perms = permutations(n, n_timed, 0)
+    with threadpool_limits(1):
+        t0 = time.perf_counter()
+        res = refit_permutation_test(X, Y, n_perm, 0, keep_null=True, alphas=alphas, **kwargs)
+        dnnmap_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        calls = [cross_validated_encoding(X, Y[perm], alphas, **kwargs) for perm in perms]
+        calls_s = (time.perf_counter() - t0) / n_timed * n_perm
+        t0 = time.perf_counter()
+        peer = [_himalaya_null(X, Y, perm, splits, alphas) for perm in perms]
+        peer_s = (time.perf_counter() - t0) / n_timed * n_perm
+    calls_diff = max(float(np.max(np.abs(res.null[b] - fit.score))) for b, fit in enumerate(calls))
+    same, peer_diff = [], 0.0
+    for b, (score, chosen) in enumerate(peer):
+        equal = np.isclose(calls[b].alpha, chosen, rtol=1e-5).all(axis=0)
+        same.append(float(equal.mean()))
+        peer_diff = max(peer_diff, float(np.max(np.abs(res.null[b, equal] - score[equal]))))
+    assert calls_diff < 1e-5 and peer_diff < 1e-3
+    write_result(
+        "refit_permutations_decompose_once",
+        {
+            "peer": "himalaya RidgeCV (numpy backend, float32, the same shuffled 5-fold inner "
+            "splitter) refit per outer fold and permutation; ablation: dnnmap's "
+            "cross_validated_encoding called once per permutation; both timed on "
+            f"{n_timed} permutations and scaled to {n_perm}",
+            "params": {
+                "n_stimuli": n,
+                "n_features": p,
+                "n_voxels": n_vox,
+                "n_perm": n_perm,
+                "n_outer_folds": 5,
+                "inner_cv": "KFold(5, shuffle=True, random_state=0)",
+                "n_alphas": int(alphas.size),
+                "dtype": "float32",
+                "blas_threads": 1,
+            },
+            "dnnmap_s": round(dnnmap_s, 2),
+            "peer_s": round(peer_s, 2),
+            "ratio": round(peer_s / dnnmap_s, 2),
+            "one_call_per_permutation_s": round(calls_s, 2),
+            "ratio_one_call_per_permutation": round(calls_s / dnnmap_s, 2),
+            "target": "> 1 (peer time / dnnmap time): the decompositions are shared",
+            "agreement": {
+                "null_vs_one_call_per_permutation_max_abs": calls_diff,
+                "null_vs_himalaya_max_abs_same_alphas": peer_diff,
+                "fraction_voxels_same_alphas_every_fold": float(np.mean(same)),
+            },
         },
     )

@@ -129,17 +129,15 @@ def test_feature_width_of_ridge_type_jobs_is_the_lossless_basis_of_a_wide_layer(
         assert feature_width("pca", "train", 100, 1000, 193_600, compact) == 999
 
 
-def test_encoding_mem_mb_counts_refit_permutations_as_appended_targets():
-    """Refit permutations append permuted copies of the responses as target columns, up to
-    the encoding's REFIT_ELEMENTS values: memory as for that many voxels (by hand)."""
-    from dnnmap.encoding.permutation import REFIT_ELEMENTS
-    from dnnmap.sizing import REFIT_ELEMENTS as SIZED
-    from dnnmap.sizing import encoding_mem_mb
+def test_encoding_mem_mb_counts_refit_permutations_as_batches_of_permuted_copies():
+    """Refit permutations fit the permuted copies of the ROI batch by batch: a batch may be
+    wider than the ROI (but keeps no predictions), and the permutations and the running sums
+    per copy are added; the whole-ROI arrays stay those of the ROI (by hand)."""
+    from dnnmap.sizing import REFIT_BYTES_PER_COLUMN, encoding_mem_mb
 
-    assert SIZED == REFIT_ELEMENTS
     n, v, width, batch = 1000, 2000, 999, 10000
-    columns = min(v * 21, REFIT_ELEMENTS // n)  # 33,554 of the 42,000 asked
-    want = 4 * n * columns * 4 + 5 * 8 * n * batch + 8 * 8 * n * width
+    refit = 4 * n * 20 + REFIT_BYTES_PER_COLUMN * v * 21
+    want = 4 * n * v * 4 + 3 * 8 * n * batch + 8 * 8 * n * width + refit
     assert encoding_mem_mb(n, width, v, batch, n_refits=20) == math.ceil(
         (PYTHON_BASE_MB + want / 1e6) * 1.2
     )

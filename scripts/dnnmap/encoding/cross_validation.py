@@ -37,9 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
+from tqdm import tqdm
 
 from dnnmap.brain.summary import masked_voxels
-from dnnmap.checks import check_int
+from dnnmap.checks import check_int, check_matrix
 from dnnmap.encoding.base import batches, check_xy, put, take, warn_masked
 from dnnmap.errors import InputError
 from dnnmap.features.folds import FoldFeatures
@@ -182,6 +183,50 @@ def _fit_predict(factory, est, X, Y, train, test, cols, step) -> Iterator[tuple]
         yield c, pred, _hyperparameter(est, b)
 
 
+def _check_pooling(pooling: str) -> None:
+    if pooling not in POOLINGS:
+        raise InputError(f"pooling is {pooling!r}; expected one of {', '.join(POOLINGS)}")
+
+
+def _split_features(X) -> tuple:
+    """The features of all rows, and the :class:`FoldFeatures` that designs each split's own
+    features (None when one design serves every split)."""
+    if not isinstance(X, FoldFeatures):
+        return X, None
+    return X.matrix, (X if X.per_fold else None)
+
+
+class _OuterLoop:
+    """The fits of the outer splits: a fresh estimator per split fitted on its training rows
+    predicts its test rows, target batch by target batch.
+
+    One loop serves one cross-validation of one ``X``: the per-call dict ``shared`` (the Gram
+    matrix of all rows, :meth:`dnnmap.encoding.ridge.RidgeCV.fit_predict_batches`) lives as
+    long as the loop, except where ``folded`` gives each split its own design.
+    """
+
+    def __init__(self, estimator_factory, X, folded):
+        self.factory, self.X, self.folded = estimator_factory, X, folded
+        self.shared: dict = {}
+
+    def fits(self, Y, splits: Splits, which, cols: np.ndarray, step: int) -> Iterator[tuple]:
+        """``(split, columns, predictions (m, b), hyperparameters (b,))`` for the splits
+        ``which`` in order and the batches of ``step`` columns of ``cols``; ``Y`` (n, v) is
+        read only through ``Y[rows, columns]`` (:func:`dnnmap.encoding.base.take`)."""
+        for s in which:
+            tr, te = splits.train[s], splits.test[s]
+            Xs = self.X
+            if self.folded is not None:  # features fitted on this split's training rows
+                Xs, self.shared = self.folded.split_design(tr), {}
+            est = _fresh(self.factory, tr)
+            if callable(getattr(est, "fit_predict_batches", None)):
+                fits = est.fit_predict_batches(Xs, Y, tr, te, cols, step, self.shared)
+            else:
+                fits = _fit_predict(self.factory, est, Xs, Y, tr, te, cols, step)
+            for c, pred, chosen in fits:
+                yield s, c, pred, chosen
+
+
 def cross_validated_predictions(
     estimator_factory,
     X,
@@ -237,12 +282,9 @@ def cross_validated_predictions(
         ``masked`` (v,).
     """
     scorer = score_function(score)
-    if pooling not in POOLINGS:
-        raise InputError(f"pooling is {pooling!r}; expected one of {', '.join(POOLINGS)}")
+    _check_pooling(pooling)
     min_rows = SCORE_MIN_ROWS[score]
-    folded = X if isinstance(X, FoldFeatures) and X.per_fold else None
-    if isinstance(X, FoldFeatures):
-        X = X.matrix
+    X, folded = _split_features(X)
     X, Y, vector = check_xy(X, Y, finite_y=False, keep_float32=True)
     n, v = Y.shape
     splits = check_splits(splits, n, min_train=3)
@@ -257,7 +299,7 @@ def cross_validated_predictions(
     hyper = np.full((len(splits), v), np.nan)
     fold_scores = np.full((len(splits), v), np.nan)
     pooled, pooled_r, r2, ev = np.zeros(v), np.zeros(v), np.zeros(v), np.zeros(v)
-    shared: dict = {}
+    outer = _OuterLoop(estimator_factory, X, folded)
     repeats = np.unique(splits.repeat)
     for r in repeats:
         if r == repeats[0]:
@@ -267,21 +309,12 @@ def cross_validated_predictions(
             buf = scratch
             buf.fill(np.nan)
         which = np.flatnonzero(splits.repeat == r)
-        for s in which:
-            tr, te = splits.train[s], splits.test[s]
-            Xs = X
-            if folded is not None:  # features fitted on this split's training rows
-                Xs, shared = folded.split_design(tr), {}
-            est = _fresh(estimator_factory, tr)
-            if callable(getattr(est, "fit_predict_batches", None)):
-                fits = est.fit_predict_batches(Xs, Y, tr, te, cols, step, shared)
-            else:
-                fits = _fit_predict(estimator_factory, est, Xs, Y, tr, te, cols, step)
-            for c, pred, chosen in fits:
-                put(buf, te, c, pred)
-                hyper[s, c] = chosen
-                if te.size >= min_rows:
-                    fold_scores[s, c] = scorer(take(Y, te, c), pred)
+        for s, c, pred, chosen in outer.fits(Y, splits, which, cols, step):
+            te = splits.test[s]
+            put(buf, te, c, pred)
+            hyper[s, c] = chosen
+            if te.size >= min_rows:
+                fold_scores[s, c] = scorer(take(Y, te, c), pred)
         rows = np.unique(np.concatenate([splits.test[s] for s in which]))
         rows = None if rows.size == n else rows
         for c in batches(cols, step):
@@ -326,3 +359,171 @@ def cross_validated_predictions(
         score,
         pooling,
     )
+
+
+class _PooledSums:
+    """Sums over the tested rows of one repeat that give the pooled scores of
+    :func:`cross_validated_predictions` without holding the predictions.
+
+    Responses and predictions are shifted by one constant per column (``shift``, e.g. the
+    column's mean) before they are summed, which keeps the differences of sums accurate; the
+    shift cancels in every score. Columns of ``c`` are added once per test set.
+    """
+
+    def __init__(self, shift: np.ndarray):
+        v = shift.size
+        self.shift = shift
+        self.m = np.zeros(v)
+        self.sy, self.sp, self.syy, self.spp, self.syp, self.sdd = (np.zeros(v) for _ in range(6))
+        self.y_lo, self.p_lo = np.full(v, np.inf), np.full(v, np.inf)
+        self.y_hi, self.p_hi = np.full(v, -np.inf), np.full(v, -np.inf)
+
+    def add(self, c, y: np.ndarray, p: np.ndarray) -> None:
+        """Add the responses ``y`` and predictions ``p`` (m, b) of the columns ``c``."""
+        y = np.asarray(y, dtype=np.float64) - self.shift[c]
+        p = np.asarray(p, dtype=np.float64) - self.shift[c]
+        d = y - p
+        self.m[c] += y.shape[0]
+        self.sy[c] += y.sum(axis=0)
+        self.sp[c] += p.sum(axis=0)
+        self.syy[c] += np.einsum("ij,ij->j", y, y)
+        self.spp[c] += np.einsum("ij,ij->j", p, p)
+        self.syp[c] += np.einsum("ij,ij->j", y, p)
+        self.sdd[c] += np.einsum("ij,ij->j", d, d)
+        with np.errstate(invalid="ignore"):
+            self.y_lo[c] = np.fmin(self.y_lo[c], y.min(axis=0))
+            self.y_hi[c] = np.fmax(self.y_hi[c], y.max(axis=0))
+            self.p_lo[c] = np.fmin(self.p_lo[c], p.min(axis=0))
+            self.p_hi[c] = np.fmax(self.p_hi[c], p.max(axis=0))
+
+    def score(self, metric: str) -> np.ndarray:
+        """The metric (v,) of the pooled rows, as :data:`dnnmap.stats.metrics.SCORES` gives
+        it (NaN where undefined, and where fewer than 3 rows were tested)."""
+        m = np.maximum(self.m, 1.0)
+        finite = np.isfinite(self.syy + self.spp + self.syp + self.sdd)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sst = self.syy - self.sy**2 / m
+            ok = finite & (self.m >= 3) & (self.y_hi > self.y_lo) & (sst > 0)
+            out = np.full(self.m.size, np.nan)
+            if metric == "r":
+                ssp = self.spp - self.sp**2 / m
+                ok &= (self.p_hi > self.p_lo) & (ssp > 0)
+                cov = self.syp - self.sy * self.sp / m
+                out[ok] = np.clip(cov[ok] / np.sqrt(sst[ok] * ssp[ok]), -1.0, 1.0)
+                return out
+            r2 = 1.0 - self.sdd[ok] / sst[ok]
+        out[ok] = r2 if metric == "r2" else np.sign(r2) * np.sqrt(np.abs(r2))
+        return out
+
+
+def cross_validated_scores(
+    estimator_factory,
+    X,
+    Y,
+    splits: Splits,
+    *,
+    masked: np.ndarray | None = None,
+    batch_size: int | None = None,
+    score: str = "r",
+    pooling: str = "folds",
+    progress: str | None = None,
+) -> np.ndarray:
+    """The reported score of :func:`cross_validated_predictions`, without its predictions.
+
+    The same outer loop, estimators and score, but nothing of size ``(n, v)`` is kept: each
+    batch of predictions is scored within its test set (``pooling="folds"``) or reduced to
+    sums over the tested rows (``"pooled"``) and dropped. With the responses made on demand
+    (:class:`dnnmap.encoding.permutation.PermutedResponses`: the permuted copies of an ROI as
+    extra columns), every permutation of a refit permutation test is scored in one pass over
+    the outer splits, so each split's decompositions serve all of them.
+
+    Parameters
+    ----------
+    estimator_factory : estimator or callable
+        As :func:`cross_validated_predictions`.
+    X : array of shape (n, p), or FoldFeatures
+        As :func:`cross_validated_predictions`.
+    Y : array of shape (n, v), or a matrix made on demand
+        Responses. Anything with ``shape``, ``dtype`` and ``Y[rows, columns]`` (what
+        :func:`dnnmap.encoding.base.take` reads; rows an index array, a slice or an
+        ``np.ix_`` pair) serves; then ``masked`` is required.
+    splits : dnnmap.stats.splits.Splits
+        Outer splits.
+    masked : bool array of shape (v,) or None
+        Columns not to fit (NaN scores). None: those of
+        :func:`dnnmap.brain.summary.masked_voxels` (constant or not finite), with a warning.
+    batch_size : int or None
+        Targets per fit (None: all unmasked columns at once).
+    score : {"r", "r2", "signed_sqrt_r2"}
+        The metric.
+    pooling : {"folds", "pooled"}
+        As :func:`cross_validated_predictions`.
+    progress : str or None
+        Label of a progress bar (on stderr, the rule's log) over the splits' target batches;
+        None: no bar.
+
+    Returns
+    -------
+    score : float64 array of shape (v,)
+        Equal to ``cross_validated_predictions(...).score`` to float64 rounding.
+    """
+    scorer = score_function(score)
+    _check_pooling(pooling)
+    X, folded = _split_features(X)
+    if masked is None:
+        X, Y, _ = check_xy(X, Y, finite_y=False, keep_float32=True)
+        masked = masked_voxels(Y, batch_size=batch_size)
+        warn_masked(int(masked.sum()), Y.shape[1], "constant or not finite (NaN or inf)")
+    else:
+        X = check_matrix(X, "X")
+        masked = np.asarray(masked, dtype=bool)
+        if len(Y.shape) != 2 or Y.shape[0] != X.shape[0] or masked.shape != (Y.shape[1],):
+            raise InputError(
+                f"X has shape {X.shape}, Y {tuple(Y.shape)} and masked {masked.shape}; "
+                "expected (n, p), (n, v) and (v,)"
+            )
+    n, v = Y.shape
+    splits = check_splits(splits, n, min_train=3)
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", 1)
+    cols = np.flatnonzero(~masked)
+    step = max(cols.size, 1) if batch_size is None else batch_size
+    min_rows = SCORE_MIN_ROWS[score]
+    outer = _OuterLoop(estimator_factory, X, folded)
+    total, count, pooled = np.zeros(v), np.zeros(v), np.zeros(v)
+    repeats = np.unique(splits.repeat)
+    n_batches = len(splits) * -(-cols.size // step)
+    bar = tqdm(total=n_batches, desc=progress, unit="batch", mininterval=5, disable=not progress)
+    for r in repeats:
+        sums = None
+        for s, c, pred, _ in outer.fits(Y, splits, np.flatnonzero(splits.repeat == r), cols, step):
+            bar.update()
+            te = splits.test[s]
+            y = take(Y, te, c)
+            if pooling == "pooled":
+                if sums is None:
+                    sums = _PooledSums(_column_shift(Y, cols, step))
+                sums.add(c, y, pred)
+            elif te.size >= min_rows:
+                fold = scorer(y, pred)
+                finite = np.isfinite(fold)
+                total[c] += np.where(finite, fold, 0.0)
+                count[c] += finite
+        if pooling == "pooled":
+            pooled += np.full(v, np.nan) if sums is None else sums.score(score)
+    bar.close()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if pooling == "pooled":
+            reported = pooled / repeats.size
+        else:
+            reported = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    reported[masked] = np.nan
+    return reported
+
+
+def _column_shift(Y, cols: np.ndarray, step: int) -> np.ndarray:
+    """The mean (v,) of each column of ``cols`` over all rows (0 elsewhere), read in batches."""
+    shift = np.zeros(Y.shape[1])
+    for c in batches(cols, step):
+        shift[c] = np.asarray(Y[:, c], dtype=np.float64).mean(axis=0)
+    return shift

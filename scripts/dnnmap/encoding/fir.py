@@ -16,7 +16,7 @@ Inference (optional, :func:`circular_shift_null`): TRs are autocorrelated, so sh
 would make a null far too narrow. Instead each run's data are shifted circularly in time by a
 random offset (the same for every voxel), which keeps their autocorrelation and breaks only
 their alignment with the stimulus, and the whole cross-validated encoding runs again on the
-shifted data, as extra target columns of the same fits.
+shifted data, as extra target columns of one pass over the folds.
 """
 
 from __future__ import annotations
@@ -30,8 +30,14 @@ import numpy as np
 from tqdm import tqdm
 
 from dnnmap.brain.fir import DEFAULT_DELAYS, run_rows, zscore_within_runs
+from dnnmap.brain.summary import masked_voxels
 from dnnmap.checks import check_int
-from dnnmap.encoding.cross_validation import EncodingResult, cross_validated_predictions
+from dnnmap.encoding.cross_validation import (
+    EncodingResult,
+    cross_validated_predictions,
+    cross_validated_scores,
+)
+from dnnmap.encoding.permutation import PermutedResponses
 from dnnmap.errors import InputError
 from dnnmap.stats.inference import fwe_pvalue, max_statistic, permutation_pvalue
 from dnnmap.stats.splits import Splits, inner_splits, make_splits
@@ -132,6 +138,26 @@ def encode_timeseries(
         in the units of the z-scored data.
     splits : Splits
     """
+    X, Yz, splits, factory = _timeseries_setup(
+        X, Y, runs, alphas, n_folds, inner_folds, alpha_scale, device
+    )
+    result = cross_validated_predictions(factory, X, Yz, splits, batch_size=batch_size, score="r")
+    return result, splits
+
+
+def _timeseries_setup(
+    X,
+    Y,
+    runs,
+    alphas: Sequence[float],
+    n_folds: int = 5,
+    inner_folds: int = 5,
+    alpha_scale: str = "relative",
+    device: str = "numpy",
+) -> tuple:
+    """The checked pieces of :func:`encode_timeseries`: the design (float64), the series
+    z-scored within run (float32, NaN in columns that are not finite), the splits by run and
+    the :class:`dnnmap.encoding.ridge.RidgeCV` factory of each outer training set."""
     from dnnmap.encoding.ridge import RidgeCV
 
     X = np.asarray(X, dtype=np.float64)
@@ -152,10 +178,7 @@ def encode_timeseries(
         )
         return RidgeCV(alphas=alphas, cv=inner, device=device, alpha_scale=alpha_scale)
 
-    result = cross_validated_predictions(
-        factory, X, Yz.astype(np.float32), splits, batch_size=batch_size, score="r"
-    )
-    return result, splits
+    return X, Yz.astype(np.float32), splits, factory
 
 
 def inner_groups(runs: np.ndarray, train: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -231,7 +254,9 @@ def circular_shift_null(
     correlated across folds (each fold's model was fitted on the other folds' data), so
     shifting only the held-out predictions gives a null that is too narrow (on AR(1) noise
     about 16% of voxels below p 0.05 instead of 5%). The shifted series are extra target
-    columns of the same fits: one decomposition per fold serves the data and every shift.
+    columns (:class:`dnnmap.encoding.permutation.PermutedResponses`, gathered batch by
+    batch) of one pass over the outer folds: one decomposition per fold serves the data and
+    every shift.
 
     Parameters
     ----------
@@ -249,7 +274,7 @@ def circular_shift_null(
         Smallest shift in TRs; default a tenth of the shortest run (at least 1), so a
         shifted series is not a near copy of the real one.
     chunk : int
-        Most target columns (voxels x shifts) per encoding call (bounds memory).
+        Most target columns (voxels x shifts) per fit (bounds memory).
     **encode
         The settings of :func:`encode_timeseries` (alphas, n_folds, inner_folds, ...).
 
@@ -269,13 +294,22 @@ def circular_shift_null(
     orders = [shifted_order(runs, rng, min_shift) for _ in range(n_perm)]
     null = np.full((n_perm, v), np.nan)
     if cols.size:
-        Yc = np.asarray(Y, dtype=np.float32)[:, cols]
-        step = max(1, chunk // cols.size)
-        for start in tqdm(range(0, n_perm, step), desc="shifts", unit="chunk", mininterval=5):
-            block = orders[start : start + step]
-            shifted = np.concatenate([Yc[order] for order in block], axis=1)
-            result, _ = encode_timeseries(X, shifted, runs, **encode)
-            null[start : start + len(block), cols] = result.score.reshape(len(block), cols.size)
+        encode.pop("batch_size", None)
+        Xd, Yz, splits, factory = _timeseries_setup(X, Y, runs, **encode)
+        # a circular shift within each run is a row order: z-scoring within run commutes
+        # with it, so the shifted copies are the z-scored series' rows in that order
+        shifted = PermutedResponses(np.ascontiguousarray(Yz[:, cols]), np.stack(orders))
+        scores = cross_validated_scores(
+            factory,
+            Xd,
+            shifted,
+            splits,
+            masked=shifted.masked(masked_voxels(shifted.Y)),
+            batch_size=chunk,
+            score="r",
+            progress=f"circular shifts ({n_perm})",
+        )
+        null[:, cols] = scores[cols.size :].reshape(n_perm, cols.size)
     pvalue = np.full(v, np.nan)
     pvalue_fwe = np.full(v, np.nan)
     null_max = np.full(n_perm, np.nan)

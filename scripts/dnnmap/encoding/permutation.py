@@ -34,11 +34,13 @@ consistently.
 
 **Full-refit permutation** (:func:`refit_permutation_test`). The responses are shuffled
 before the model is fitted, so training and test labels are permuted and everything (inner
-CV, alpha per voxel, outer CV) is redone. The permuted copies ``Y[perm_b]`` are appended as
-extra target columns of one :func:`dnnmap.encoding.ridge.cross_validated_encoding` call per
-``batch`` of permutations, so each fold's decompositions are computed once per call and
-reused for every permutation; the unpermuted ``Y`` rides in the first call and gives the
-observed score under identical folds.
+CV, alpha per voxel, outer CV) is redone. The permuted copies ``Y[perm_b]`` are extra target
+columns (:class:`PermutedResponses`, gathered batch by batch, never held together) of one
+pass over the outer splits of :func:`dnnmap.encoding.ridge.cross_validated_encoding`, so each
+split's decompositions (its Gram matrix, the outer training set and every inner fold) are
+computed once and serve every permutation; the unpermuted ``Y`` rides along and gives the
+observed score under identical folds. Only scores are kept
+(:func:`dnnmap.encoding.cross_validation.cross_validated_scores`).
 
 Permutations (:func:`dnnmap.stats.permutations.permutations`, ``draw="keys"``): permutation
 ``b`` is the argsort of ``rng.random(n)``, drawn in sequence from
@@ -75,21 +77,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnnmap.backend import get_backend
+from dnnmap.brain.summary import masked_voxels
 from dnnmap.checks import check_choice, check_int
-from dnnmap.encoding.cross_validation import POOLINGS
-from dnnmap.encoding.ridge import DEFAULT_ALPHAS, cross_validated_encoding
+from dnnmap.encoding.base import warn_masked
+from dnnmap.encoding.cross_validation import POOLINGS, cross_validated_scores
+from dnnmap.encoding.ridge import DEFAULT_ALPHAS, DEFAULT_BATCH, ridge_cv_setup
 from dnnmap.errors import InputError
 from dnnmap.features.folds import FoldFeatures
 from dnnmap.stats.inference import TAILS, fdr_bh
 from dnnmap.stats.metrics import SCORE_MIN_ROWS
-from dnnmap.stats.permutations import check_groups, permutation_batches
+from dnnmap.stats.permutations import check_groups, permutation_batches, permutations
 
 SCORE_METRICS = ("r", "r2", "signed_sqrt_r2")
 """Scores whose permutation null :func:`label_permutation_test` and
 :func:`refit_permutation_test` build."""
 GATHER_ELEMENTS = 1 << 18  # gather buffer of the label permutations: 1 MB of float32 (cache)
 NULL_ELEMENTS = 1 << 22  # null scores held per sweep over the voxels: 32 MB of float64
-REFIT_ELEMENTS = 1 << 25  # appended target columns per refit call: 256 MB of float32
 
 
 @dataclass(frozen=True)
@@ -464,6 +467,59 @@ def label_permutation_test(
 # ---------------------------------------------------------------------------------------------
 
 
+class PermutedResponses:
+    """The responses and their row-permuted copies side by side, made on demand.
+
+    A read-only matrix of shape ``(n, (1 + n_perm) * v)``: columns ``0 .. v - 1`` are ``Y``,
+    and columns ``(b + 1) * v .. (b + 2) * v - 1`` are ``Y[perms[b]]``, the responses of
+    permutation ``b``. Only the rows and columns asked for are gathered, so a refit
+    permutation test scores every permutation in one cross-validation
+    (:func:`dnnmap.encoding.cross_validation.cross_validated_scores`) without holding the
+    copies.
+
+    Parameters
+    ----------
+    Y : array of shape (n, v)
+        Responses (float32 or float64; kept in their dtype).
+    perms : int array of shape (n_perm, n)
+        Row permutations (:func:`dnnmap.stats.permutations.permutations`).
+    """
+
+    def __init__(self, Y: np.ndarray, perms: np.ndarray):
+        self.Y = Y
+        self.perms = perms
+        self.v = Y.shape[1]
+        self.shape = (Y.shape[0], (1 + perms.shape[0]) * self.v)
+        self.dtype = Y.dtype
+        self.ndim = 2
+
+    def masked(self, masked: np.ndarray) -> np.ndarray:
+        """The mask (V,) of every copy, from the mask (v,) of ``Y``: a permutation keeps a
+        column constant or not finite."""
+        return np.tile(masked, 1 + self.perms.shape[0])
+
+    def __getitem__(self, key) -> np.ndarray:
+        """``M[rows, columns]`` as a new array: rows an index array, a slice or the rows of
+        ``np.ix_``; columns a slice or a sorted index array (the batches of
+        :func:`dnnmap.encoding.base.batches`) of shape (b,) or (1, b)."""
+        rows, cols = key
+        rows = np.arange(self.shape[0])[rows] if isinstance(rows, slice) else np.ravel(rows)
+        cols = np.arange(self.shape[1])[cols] if isinstance(cols, slice) else np.ravel(cols)
+        out = np.empty((rows.size, cols.size), dtype=self.dtype)
+        copy = cols // self.v
+        # one gather per run of columns of the same copy
+        edges = np.flatnonzero(np.diff(copy)) + 1
+        for lo, hi in zip(np.r_[0, edges], np.r_[edges, cols.size], strict=True):
+            b = int(copy[lo])
+            src = rows if b == 0 else self.perms[b - 1][rows]
+            vox = cols[lo:hi] - b * self.v
+            if vox[-1] - vox[0] + 1 == vox.size:
+                out[:, lo:hi] = self.Y[src, vox[0] : vox[-1] + 1]
+            else:
+                out[:, lo:hi] = self.Y[np.ix_(src, vox)]
+        return out
+
+
 def refit_permutation_test(
     X,
     Y,
@@ -474,7 +530,6 @@ def refit_permutation_test(
     metric: str = "r",
     pooling: str = "folds",
     tail: str = "greater",
-    batch: int | None = None,
     keep_null: bool = False,
     alphas=DEFAULT_ALPHAS,
     n_folds: int = 5,
@@ -485,16 +540,21 @@ def refit_permutation_test(
     """Full-refit permutation test: the responses are permuted, then the whole
     cross-validated encoding model is fitted again.
 
-    Each call of :func:`dnnmap.encoding.ridge.cross_validated_encoding` gets ``Y`` (first call only)
-    and ``batch`` permuted copies ``Y[perm_b]`` side by side as target columns, so one set of
-    fold decompositions serves every permutation of the batch; the folds are fixed by
-    ``cv_seed`` (or ``splits``), as in the observed fit.
+    One pass over the outer splits of :func:`dnnmap.encoding.ridge.cross_validated_encoding`
+    (the folds fixed by ``cv_seed`` or ``splits``, as in the observed fit) fits ``Y`` and
+    every permuted copy ``Y[perm_b]`` as target columns (:class:`PermutedResponses`, made
+    batch by batch), so each split's decompositions are computed once for all permutations;
+    only the scores are kept (:func:`dnnmap.encoding.cross_validation.cross_validated_scores`).
+
+    Memory: the permutations (``n_perm x n`` int32); per voxel and permutation, running sums
+    and scores of about 40 bytes (``pooling="folds"``) or 160 (``"pooled"``); and the work
+    arrays of one batch of ``batch_size`` target columns, as in the observed fit.
 
     Parameters
     ----------
     X : array of shape (n, p), or FoldFeatures
         Features; a :class:`dnnmap.features.folds.FoldFeatures` with ``fit: train`` refits
-        the PCA on each outer training set (once: the fitted splits are cached).
+        the PCA on each outer training set (once per split).
     Y : array of shape (n, v) or (n,)
         Responses (float32 is kept, as in the encoding workflow).
     n_perm : int
@@ -513,9 +573,6 @@ def refit_permutation_test(
         As :func:`~dnnmap.encoding.ridge.cross_validated_encoding`.
     tail : {"greater", "less", "two-sided"}
         Alternative (see :mod:`dnnmap.stats.inference`).
-    batch : int or None
-        Permutations per encoding call; None: as many as keep the appended responses within
-        2**25 values (66 permutations of a 500-voxel ROI of 1,000 stimuli).
     keep_null : bool
         Return the null scores (n_perm, v) in ``null``.
     alphas, n_folds, cv_seed, inner_cv
@@ -523,7 +580,8 @@ def refit_permutation_test(
         :func:`~dnnmap.encoding.ridge.cross_validated_encoding`.
     **encoding_kwargs
         Other keyword arguments of :func:`~dnnmap.encoding.ridge.cross_validated_encoding`
-        (``splits``, ``batch_size``, ``solver``, ``device``, ``dtype``, ...).
+        (``splits``, ``batch_size``, ``solver``, ``device``, ``dtype``, ...); ``batch_size``
+        counts target columns of all copies (None: the ROI's width).
 
     Returns
     -------
@@ -541,38 +599,33 @@ def refit_permutation_test(
         Yn = Yn[:, None]
     if Yn.ndim != 2:
         raise InputError(f"Y has shape {Yn.shape}; expected (n, v) or (n,)")
+    if Yn.dtype != np.float32:
+        Yn = Yn.astype(np.float64, copy=False)
     n, v = Yn.shape
     shape = X.shape if isinstance(X, FoldFeatures) else np.shape(X)
     if len(shape) != 2 or shape[0] != n:
         raise InputError(f"X has shape {shape} and Y has shape {Yn.shape}; expected (n, p)")
     groups = check_groups(groups, n)
-    if batch is None:
-        batch = max(1, min(n_perm, REFIT_ELEMENTS // max(n * v, 1) - 1))
-    batch = check_int(batch, "batch", 1)
-
-    def fit(cols: np.ndarray) -> np.ndarray:
-        res = cross_validated_encoding(
-            X,
-            cols,
-            alphas,
-            n_folds,
-            cv_seed,
-            inner_cv,
-            score=metric,
-            pooling=pooling,
-            **encoding_kwargs,
-        )
-        return np.asarray(res.score, dtype=np.float64)
-
-    tally = None
-    for b0, perms in permutation_batches(n, n_perm, seed, batch, groups=groups):
-        # (n, b * v): the permuted copies side by side, permutation-major
-        stacked = Yn[perms.T].reshape(n, -1)
-        if tally is None:
-            out = fit(np.concatenate([Yn, stacked], axis=1))
-            tally = _Tally(out[:v], n_perm, tail, keep_null)
-            out = out[v:]
-        else:
-            out = fit(stacked)
-        tally.add(b0, out.reshape(perms.shape[0], v))
+    batch_size = encoding_kwargs.pop("batch_size", DEFAULT_BATCH)
+    batch_size = max(v, 1) if batch_size is None else batch_size
+    factory, X, splits = ridge_cv_setup(
+        X, Yn, alphas, n_folds, cv_seed, inner_cv, batch_size=batch_size, **encoding_kwargs
+    )
+    masked = masked_voxels(Yn, batch_size=batch_size)
+    warn_masked(int(masked.sum()), v, "constant or not finite (NaN or inf)")
+    perms = permutations(n, n_perm, seed, groups=groups).astype(np.int32)
+    responses = PermutedResponses(Yn, perms)
+    scores = cross_validated_scores(
+        factory,
+        X,
+        responses,
+        splits,
+        masked=responses.masked(masked),
+        batch_size=batch_size,
+        score=metric,
+        pooling=pooling,
+        progress=f"refit permutations ({n_perm})",
+    )
+    tally = _Tally(scores[:v], n_perm, tail, keep_null)
+    tally.add(0, scores[v:].reshape(n_perm, v))
     return tally.result(n_perm, seed, "refit", metric)

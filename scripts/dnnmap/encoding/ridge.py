@@ -127,9 +127,12 @@ from dnnmap.stats.splits import Splits, check_splits, kfold_assignment, make_spl
 
 DEFAULT_ALPHAS = np.logspace(-2, 6, 17)
 """The default candidate penalties of every encoding estimator (17 values, 1e-2 to 1e6)."""
+DEFAULT_BATCH = 10000
+"""Targets per batch of :func:`cross_validated_encoding` (bounds the work arrays)."""
 
 __all__ = [
     "DEFAULT_ALPHAS",
+    "DEFAULT_BATCH",
     "SOLVERS",
     "CenteredSVD",
     "EncodingResult",
@@ -137,6 +140,7 @@ __all__ = [
     "centered_svd",
     "cross_validated_encoding",
     "outer_folds",
+    "ridge_cv_setup",
     "ridge_svd",
     "select_alpha",
     "svd_ridge_predict_path",
@@ -583,7 +587,7 @@ def cross_validated_encoding(
     inner_cv=5,
     *,
     splits: Splits | None = None,
-    batch_size: int = 10000,
+    batch_size: int = DEFAULT_BATCH,
     fit_intercept: bool = True,
     solver: str = "auto",
     device: str = "auto",
@@ -652,6 +656,60 @@ def cross_validated_encoding(
         r / R² / explained variance on the tested rows; ``fold_scores`` and ``alpha``
         (n_splits, v); ``folds`` (n,); ``masked`` (v,).
     """
+    factory, X, splits = ridge_cv_setup(
+        X,
+        Y,
+        alphas,
+        n_folds,
+        seed,
+        inner_cv,
+        splits=splits,
+        batch_size=batch_size,
+        fit_intercept=fit_intercept,
+        solver=solver,
+        device=device,
+        dtype=dtype,
+        alpha_scale=alpha_scale,
+    )
+    return cross_validated_predictions(
+        factory, X, Y, splits, batch_size=batch_size, score=score, pooling=pooling
+    )
+
+
+def ridge_cv_setup(
+    X,
+    Y,
+    alphas=DEFAULT_ALPHAS,
+    n_folds: int = 5,
+    seed: int = 0,
+    inner_cv=5,
+    *,
+    splits: Splits | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    fit_intercept: bool = True,
+    solver: str = "auto",
+    device: str = "auto",
+    dtype=None,
+    alpha_scale: str = "absolute",
+):
+    """The checked pieces of :func:`cross_validated_encoding`: a :class:`RidgeCV` factory per
+    outer training set, the features and the outer splits.
+
+    Every argument is checked here, before any fit, with the messages of
+    :func:`cross_validated_encoding` (the parameters are its own), so a caller that runs the
+    outer loop itself (:func:`dnnmap.encoding.permutation.refit_permutation_test`) fits
+    exactly the model that the encoding reports.
+
+    Returns
+    -------
+    factory : callable
+        ``factory(train)`` gives the unfitted :class:`RidgeCV` of the outer training rows
+        ``train`` (n_train,).
+    X : array of shape (n, p), or FoldFeatures
+        The features, checked (float64) unless they are per-split ``FoldFeatures``.
+    splits : dnnmap.stats.splits.Splits
+        The outer splits, checked against ``n`` rows.
+    """
     X_rows = X.matrix if isinstance(X, FoldFeatures) else X
     X_rows, Yc, _ = check_xy(X_rows, Y, finite_y=False, keep_float32=True)
     alphas = check_alphas(alphas)
@@ -696,6 +754,4 @@ def cross_validated_encoding(
 
     if not isinstance(X, FoldFeatures):
         X = X_rows
-    return cross_validated_predictions(
-        factory, X, Y, splits, batch_size=batch_size, score=score, pooling=pooling
-    )
+    return factory, X, splits

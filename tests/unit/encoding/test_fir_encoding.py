@@ -165,3 +165,25 @@ def test_stimulus_features_of_a_per_fold_file_are_the_pca_of_all_stimuli(tmp_pat
     np.testing.assert_array_equal(got, acts)
     with pytest.raises(InputError):
         stimulus_features(str(tmp_path / "g.h5"), ids[::-1], "table")
+
+
+def test_circular_shift_null_equals_one_encoding_per_shift(ridge_plans):
+    """The shifted copies ride in one pass over the folds (one decomposition plan per fold for
+    every shift), and each shift's null score equals encode_timeseries run on the data in that
+    shift's row order; a masked (constant) voxel stays NaN."""
+    rng = np.random.default_rng(6)
+    X, Y, runs = _hrf_data(rng, n_runs=3, n_tr=60, v_signal=4, v_noise=4)
+    Y[:, 5] = 1.0
+    result, splits = encode_timeseries(X, Y, runs, alphas=ALPHAS, inner_folds=2)
+    n_plans = len(ridge_plans)
+    null = circular_shift_null(
+        X, Y, runs, result.score, n_perm=6, seed=3, chunk=10, alphas=ALPHAS, inner_folds=2
+    )
+    assert len(ridge_plans) - n_plans == len(splits) == 3
+    draw = np.random.default_rng(3)
+    min_shift = 6  # a tenth of the shortest run
+    for b in range(6):
+        order = shifted_order(runs, draw, min_shift)
+        ref, _ = encode_timeseries(X, Y[order], runs, alphas=ALPHAS, inner_folds=2)
+        np.testing.assert_allclose(null.null[b], ref.score, rtol=1e-6, atol=1e-7)
+    assert np.isnan(null.null[:, 5]).all() and np.isnan(null.pvalue[5])

@@ -193,7 +193,7 @@ def test_refit_permutations_equal_one_fit_per_permutation(metric):
         n_perm,
         seed,
         metric=metric,
-        batch=3,
+        batch_size=4,
         keep_null=True,
         alphas=ALPHAS,
         n_folds=3,
@@ -295,7 +295,7 @@ def test_refit_bad_input():
         refit_permutation_test(X, Y, 0)
     with pytest.raises(InputError, match=r"X has shape \(29, 6\) and Y has shape \(30, 3\)"):
         refit_permutation_test(X[:29], Y, 3)
-    with pytest.raises(InputError, match=r"batch is 0"):
-        refit_permutation_test(X, Y, 3, batch=0)
+    with pytest.raises(InputError, match=r"batch_size is 0"):
+        refit_permutation_test(X, Y, 3, batch_size=0)
     with pytest.raises(InputError, match=r"alphas are"):
         refit_permutation_test(X, Y, 3, alphas=[-1.0])

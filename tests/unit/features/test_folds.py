@@ -308,7 +308,7 @@ def test_refit_permutations_refit_the_per_fold_features():
     splits = make_splits(30, "kfold", n_folds=3, seed=0)
     kw = {"splits": splits, "inner_cv": 3, "device": "numpy"}
     cv = cross_validated_encoding(feats, Y, [0.1, 1.0, 10.0], **kw)
-    perm = refit_permutation_test(feats, Y, 9, 0, alphas=[0.1, 1.0, 10.0], batch=3, **kw)
+    perm = refit_permutation_test(feats, Y, 9, 0, alphas=[0.1, 1.0, 10.0], batch_size=5, **kw)
     np.testing.assert_allclose(perm.observed, cv.score, rtol=1e-10)
     assert perm.pvalue.shape == (4,) and len(feats._cache) == 3
 
