@@ -365,14 +365,14 @@ class _PooledSums:
     """Sums over the tested rows of one repeat that give the pooled scores of
     :func:`cross_validated_predictions` without holding the predictions.
 
-    Responses and predictions are shifted by one constant per column (``shift``, e.g. the
-    column's mean) before they are summed, which keeps the differences of sums accurate; the
-    shift cancels in every score. Columns of ``c`` are added once per test set.
+    Responses and predictions are shifted by one constant per column (the mean of its
+    responses in the first test set added) before they are summed, which keeps the
+    differences of sums accurate; the shift cancels in every score. Columns of ``c`` are
+    added once per test set.
     """
 
-    def __init__(self, shift: np.ndarray):
-        v = shift.size
-        self.shift = shift
+    def __init__(self, v: int):
+        self.shift = np.full(v, np.nan)
         self.m = np.zeros(v)
         self.sy, self.sp, self.syy, self.spp, self.syp, self.sdd = (np.zeros(v) for _ in range(6))
         self.y_lo, self.p_lo = np.full(v, np.inf), np.full(v, np.inf)
@@ -380,8 +380,13 @@ class _PooledSums:
 
     def add(self, c, y: np.ndarray, p: np.ndarray) -> None:
         """Add the responses ``y`` and predictions ``p`` (m, b) of the columns ``c``."""
-        y = np.asarray(y, dtype=np.float64) - self.shift[c]
-        p = np.asarray(p, dtype=np.float64) - self.shift[c]
+        y = np.asarray(y, dtype=np.float64)
+        shift = self.shift[c]
+        if np.isnan(shift).any():  # columns seen for the first time
+            shift = np.where(np.isnan(shift), y.mean(axis=0), shift)
+            self.shift[c] = shift
+        y = y - shift
+        p = np.asarray(p, dtype=np.float64) - shift
         d = y - p
         self.m[c] += y.shape[0]
         self.sy[c] += y.sum(axis=0)
@@ -502,7 +507,7 @@ def cross_validated_scores(
             y = take(Y, te, c)
             if pooling == "pooled":
                 if sums is None:
-                    sums = _PooledSums(_column_shift(Y, cols, step))
+                    sums = _PooledSums(v)
                 sums.add(c, y, pred)
             elif te.size >= min_rows:
                 fold = scorer(y, pred)
@@ -519,11 +524,3 @@ def cross_validated_scores(
             reported = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     reported[masked] = np.nan
     return reported
-
-
-def _column_shift(Y, cols: np.ndarray, step: int) -> np.ndarray:
-    """The mean (v,) of each column of ``cols`` over all rows (0 elsewhere), read in batches."""
-    shift = np.zeros(Y.shape[1])
-    for c in batches(cols, step):
-        shift[c] = np.asarray(Y[:, c], dtype=np.float64).mean(axis=0)
-    return shift

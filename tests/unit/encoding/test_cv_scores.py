@@ -71,14 +71,14 @@ def test_pooled_sums_stay_exact_far_from_zero():
     y = 1e6 + rng.standard_normal((90, 4))
     p = 1e6 + 0.3 * (y - 1e6) + rng.standard_normal((90, 4))
     p[:, 3] = 1e6 + 0.5  # a constant prediction: r undefined, R² defined
-    sums = _PooledSums(y.mean(axis=0))
+    sums = _PooledSums(4)
     for rows in np.array_split(rng.permutation(90), 3):  # three test sets
         sums.add(slice(0, 4), y[rows], p[rows])
     np.testing.assert_allclose(sums.score("r")[:3], pearson_r(y, p)[:3], rtol=1e-9)
     assert np.isnan(sums.score("r")[3]) and np.isnan(pearson_r(y, p)[3])
     np.testing.assert_allclose(sums.score("r2"), r2_score(y, p), rtol=1e-9)
     np.testing.assert_allclose(sums.score("signed_sqrt_r2"), signed_sqrt_r2(y, p), rtol=1e-9)
-    few = _PooledSums(np.zeros(4))
+    few = _PooledSums(4)
     few.add(slice(0, 4), y[:2], p[:2])
     assert np.isnan(few.score("r2")).all()  # fewer than 3 pooled rows
 
