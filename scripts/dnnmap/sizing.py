@@ -244,9 +244,10 @@ def pca_mem_mb(
     return math.ceil((PYTHON_BASE_MB + (gram + slab) / MB) * 1.2) * attempt
 
 
-#: Bytes a refit permutation test holds per voxel and permutation: the pooled scores' running
-#: sums and the temporaries of the p-value counts (the per-fold scores need about 40).
-REFIT_BYTES_PER_COLUMN = 160
+#: Bytes a refit permutation test (or the FIR circular shifts) holds per voxel and
+#: permutation, by ``encoding.pooling``: running sums, scores and the temporaries of the p-value
+#: counts (measured about 50 with per-fold scores and 195 with pooled ones).
+REFIT_BYTES_PER_COLUMN = {"folds": 64, "pooled": 240}
 
 
 def encoding_mem_mb(
@@ -256,6 +257,7 @@ def encoding_mem_mb(
     voxel_batch: int,
     attempt: int = 1,
     n_refits: int = 0,
+    pooling: str = "folds",
 ) -> int:
     """Memory of an encoding job, MB.
 
@@ -266,7 +268,7 @@ def encoding_mem_mb(
     the splits: their batches can be wider than the ROI (up to ``voxel_batch`` columns of
     all copies) but hold about three float64 values per value (each batch's predictions are
     scored and dropped), and they add the permutations (int32, n_refits x n_stim) and
-    :data:`REFIT_BYTES_PER_COLUMN` per voxel and copy.
+    :data:`REFIT_BYTES_PER_COLUMN` per voxel and copy (``pooling``: ``encoding.pooling``).
 
     Checked against measured jobs (tests/benchmarks/test_sizing_measured.py): 1.75x the peak
     at 1,000 stimuli with 10,000 voxels, 1.74x with 2,000 voxels and 20 refit permutations.
@@ -278,7 +280,9 @@ def encoding_mem_mb(
     if n_refits:  # a refit batch keeps no predictions: about three float64 values per value
         batch = max(batch, 3 * 8 * n_stim * min(columns, voxel_batch))
     svd = 8 * 8 * n_stim * max(n_features, 1)
-    refit = 4 * n_stim * n_refits + REFIT_BYTES_PER_COLUMN * columns if n_refits else 0
+    refit = 0
+    if n_refits:
+        refit = 8 * n_stim * n_refits + REFIT_BYTES_PER_COLUMN[pooling] * columns
     return math.ceil((PYTHON_BASE_MB + (whole + batch + svd + refit) / MB) * 1.2) * attempt
 
 

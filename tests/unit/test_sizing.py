@@ -136,10 +136,14 @@ def test_encoding_mem_mb_counts_refit_permutations_as_batches_of_permuted_copies
     from dnnmap.sizing import REFIT_BYTES_PER_COLUMN, encoding_mem_mb
 
     n, v, width, batch = 1000, 2000, 999, 10000
-    refit = 4 * n * 20 + REFIT_BYTES_PER_COLUMN * v * 21
+    refit = 8 * n * 20 + REFIT_BYTES_PER_COLUMN["folds"] * v * 21
     want = 4 * n * v * 4 + 3 * 8 * n * batch + 8 * 8 * n * width + refit
     assert encoding_mem_mb(n, width, v, batch, n_refits=20) == math.ceil(
         (PYTHON_BASE_MB + want / 1e6) * 1.2
+    )
+    pooled = want + (REFIT_BYTES_PER_COLUMN["pooled"] - REFIT_BYTES_PER_COLUMN["folds"]) * v * 21
+    assert encoding_mem_mb(n, width, v, batch, n_refits=20, pooling="pooled") == math.ceil(
+        (PYTHON_BASE_MB + pooled / 1e6) * 1.2
     )
     plain = 4 * n * v * 4 + 5 * 8 * n * v + 8 * 8 * n * width
     assert encoding_mem_mb(n, width, v, batch) == math.ceil((PYTHON_BASE_MB + plain / 1e6) * 1.2)

@@ -365,14 +365,14 @@ class _PooledSums:
     """Sums over the tested rows of one repeat that give the pooled scores of
     :func:`cross_validated_predictions` without holding the predictions.
 
-    Responses and predictions are shifted by one constant per column (the mean of its
-    responses in the first test set added) before they are summed, which keeps the
-    differences of sums accurate; the shift cancels in every score. Columns of ``c`` are
-    added once per test set.
+    Responses and predictions are each shifted by one constant per column (their means in
+    the first test set added) before they are summed, which keeps the differences of sums
+    accurate; the shifts cancel in every score, and the squared errors are summed unshifted.
+    Columns of ``c`` are added once per test set.
     """
 
     def __init__(self, v: int):
-        self.shift = np.full(v, np.nan)
+        self.y_shift, self.p_shift = np.full(v, np.nan), np.full(v, np.nan)
         self.m = np.zeros(v)
         self.sy, self.sp, self.syy, self.spp, self.syp, self.sdd = (np.zeros(v) for _ in range(6))
         self.y_lo, self.p_lo = np.full(v, np.inf), np.full(v, np.inf)
@@ -381,13 +381,10 @@ class _PooledSums:
     def add(self, c, y: np.ndarray, p: np.ndarray) -> None:
         """Add the responses ``y`` and predictions ``p`` (m, b) of the columns ``c``."""
         y = np.asarray(y, dtype=np.float64)
-        shift = self.shift[c]
-        if np.isnan(shift).any():  # columns seen for the first time
-            shift = np.where(np.isnan(shift), y.mean(axis=0), shift)
-            self.shift[c] = shift
-        y = y - shift
-        p = np.asarray(p, dtype=np.float64) - shift
+        p = np.asarray(p, dtype=np.float64)
         d = y - p
+        y = y - self._shift(self.y_shift, c, y)
+        p = p - self._shift(self.p_shift, c, p)
         self.m[c] += y.shape[0]
         self.sy[c] += y.sum(axis=0)
         self.sp[c] += p.sum(axis=0)
@@ -400,6 +397,15 @@ class _PooledSums:
             self.y_hi[c] = np.fmax(self.y_hi[c], y.max(axis=0))
             self.p_lo[c] = np.fmin(self.p_lo[c], p.min(axis=0))
             self.p_hi[c] = np.fmax(self.p_hi[c], p.max(axis=0))
+
+    @staticmethod
+    def _shift(shifts: np.ndarray, c, a: np.ndarray) -> np.ndarray:
+        """The shifts (b,) of the columns ``c``; those not set yet become the means of ``a``."""
+        shift = shifts[c]
+        if np.isnan(shift).any():  # columns seen for the first time
+            shift = np.where(np.isnan(shift), a.mean(axis=0), shift)
+            shifts[c] = shift
+        return shift
 
     def score(self, metric: str) -> np.ndarray:
         """The metric (v,) of the pooled rows, as :data:`dnnmap.stats.metrics.SCORES` gives
@@ -470,7 +476,8 @@ def cross_validated_scores(
     Returns
     -------
     score : float64 array of shape (v,)
-        Equal to ``cross_validated_predictions(...).score`` to float64 rounding.
+        Equal to ``cross_validated_predictions(...).score`` to float64 rounding (shape (1,)
+        for 1-D Y).
     """
     scorer = score_function(score)
     _check_pooling(pooling)
@@ -495,28 +502,31 @@ def cross_validated_scores(
     step = max(cols.size, 1) if batch_size is None else batch_size
     min_rows = SCORE_MIN_ROWS[score]
     outer = _OuterLoop(estimator_factory, X, folded)
-    total, count, pooled = np.zeros(v), np.zeros(v), np.zeros(v)
+    if pooling == "pooled":
+        pooled = np.zeros(v)
+    else:
+        total, count = np.zeros(v), np.zeros(v)
     repeats = np.unique(splits.repeat)
     n_batches = len(splits) * -(-cols.size // step)
     bar = tqdm(total=n_batches, desc=progress, unit="batch", mininterval=5, disable=not progress)
-    for r in repeats:
-        sums = None
-        for s, c, pred, _ in outer.fits(Y, splits, np.flatnonzero(splits.repeat == r), cols, step):
-            bar.update()
-            te = splits.test[s]
-            y = take(Y, te, c)
-            if pooling == "pooled":
-                if sums is None:
-                    sums = _PooledSums(v)
-                sums.add(c, y, pred)
-            elif te.size >= min_rows:
-                fold = scorer(y, pred)
-                finite = np.isfinite(fold)
-                total[c] += np.where(finite, fold, 0.0)
-                count[c] += finite
-        if pooling == "pooled":
-            pooled += np.full(v, np.nan) if sums is None else sums.score(score)
-    bar.close()
+    with bar:
+        for r in repeats:
+            sums = _PooledSums(v) if pooling == "pooled" else None
+            which = np.flatnonzero(splits.repeat == r)
+            for s, c, pred, _ in outer.fits(Y, splits, which, cols, step):
+                bar.update()
+                te = splits.test[s]
+                y = take(Y, te, c)
+                if sums is not None:
+                    # pooled as cross_validated_predictions pools: in the responses' dtype
+                    sums.add(c, y, np.asarray(pred, dtype=Y.dtype))
+                elif te.size >= min_rows:
+                    fold = scorer(y, pred)
+                    finite = np.isfinite(fold)
+                    total[c] += np.where(finite, fold, 0.0)
+                    count[c] += finite
+            if sums is not None:
+                pooled += sums.score(score)
     with np.errstate(invalid="ignore", divide="ignore"):
         if pooling == "pooled":
             reported = pooled / repeats.size

@@ -36,9 +36,11 @@ consistently.
 before the model is fitted, so training and test labels are permuted and everything (inner
 CV, alpha per voxel, outer CV) is redone. The permuted copies ``Y[perm_b]`` are extra target
 columns (:class:`PermutedResponses`, gathered batch by batch, never held together) of one
-pass over the outer splits of :func:`dnnmap.encoding.ridge.cross_validated_encoding`, so each
-split's decompositions (its Gram matrix, the outer training set and every inner fold) are
-computed once and serve every permutation; the unpermuted ``Y`` rides along and gives the
+pass over the outer splits of the model of
+:func:`dnnmap.encoding.ridge.cross_validated_encoding` (built by
+:func:`~dnnmap.encoding.ridge.ridge_cv_setup`), so each split's decompositions (its Gram
+matrix, the outer training set and every inner fold) are computed once and serve every
+permutation; the unpermuted ``Y`` rides along and gives the
 observed score under identical folds. Only scores are kept
 (:func:`dnnmap.encoding.cross_validation.cross_validated_scores`).
 
@@ -506,6 +508,13 @@ class PermutedResponses:
         rows = np.arange(self.shape[0])[rows] if isinstance(rows, slice) else np.ravel(rows)
         cols = np.arange(self.shape[1])[cols] if isinstance(cols, slice) else np.ravel(cols)
         out = np.empty((rows.size, cols.size), dtype=self.dtype)
+        if not cols.size:
+            return out
+        if cols[0] < 0 or cols[-1] >= self.shape[1] or (np.diff(cols) <= 0).any():
+            raise IndexError(
+                f"columns must be increasing indices in 0 .. {self.shape[1] - 1} (the batches "
+                "of dnnmap.encoding.base.batches)"
+            )
         copy = cols // self.v
         # one gather per run of columns of the same copy
         edges = np.flatnonzero(np.diff(copy)) + 1
@@ -546,9 +555,11 @@ def refit_permutation_test(
     batch by batch), so each split's decompositions are computed once for all permutations;
     only the scores are kept (:func:`dnnmap.encoding.cross_validation.cross_validated_scores`).
 
-    Memory: the permutations (``n_perm x n`` int32); per voxel and permutation, running sums
-    and scores of about 40 bytes (``pooling="folds"``) or 160 (``"pooled"``); and the work
-    arrays of one batch of ``batch_size`` target columns, as in the observed fit.
+    Memory: the permutations (``n_perm x n``: int64 while drawn, then int32); per voxel and
+    permutation, running sums and scores of about 50 bytes (``pooling="folds"``) or 200
+    (``"pooled"``), measured; and the work arrays of one batch of ``batch_size`` target
+    columns, as in the observed fit. Unlike a fit per batch of permutations, the per-column
+    state grows with ``n_perm x v`` (100 permutations of 20,000 voxels: 100 or 400 MB).
 
     Parameters
     ----------

@@ -122,3 +122,38 @@ def test_refit_permutations_decompose_each_split_once(ridge_plans):
     last = cross_validated_encoding(X, Y[perm], ALPHAS, 3, 0, 3).score
     np.testing.assert_allclose(res.null[24], last, rtol=1e-10, atol=1e-12)
     assert np.isnan(res.null[:, [1, 4]]).all() and np.isnan(res.pvalue[[1, 4]]).all()
+
+
+def test_pooled_sums_shift_predictions_on_their_own_level():
+    """Predictions far from the responses' level with a tiny spread keep their correlation
+    (one shared shift would leave their sum of squares to cancellation)."""
+    rng = np.random.default_rng(5)
+    y = rng.standard_normal((60, 2))
+    p = 1e4 + 1e-5 * (y + rng.standard_normal((60, 2)))
+    sums = _PooledSums(2)
+    for rows in np.array_split(np.arange(60), 3):
+        sums.add(slice(0, 2), y[rows], p[rows])
+    np.testing.assert_allclose(sums.score("r"), pearson_r(y, p), rtol=1e-6)
+    np.testing.assert_allclose(sums.score("r2"), r2_score(y, p), rtol=1e-12)
+
+
+def test_pooled_scores_pool_in_the_responses_dtype():
+    """float32 responses with float64 predictions: pooled as cross_validated_predictions
+    pools them, in its float32 buffer."""
+    X, Y = _data(seed=2, dtype=np.float32)
+    splits = make_splits(40, "kfold", n_folds=4, seed=0)
+    factory = RidgeCV(ALPHAS, cv=3, random_state=0, dtype=np.float64)
+    for score in ("r", "signed_sqrt_r2"):
+        kw = {"score": score, "pooling": "pooled"}
+        ref = cross_validated_predictions(factory, X, Y, splits, **kw).score
+        out = cross_validated_scores(factory, X, Y, splits, **kw)
+        np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_permuted_responses_refuse_columns_out_of_order():
+    Y = np.arange(12.0).reshape(4, 3)
+    lazy = PermutedResponses(Y, permutations(4, 1, 0))
+    assert lazy[:, slice(2, 2)].shape == (4, 0)
+    for cols in ([0, 2, 1, 3], [-1, 0], [5, 6]):
+        with pytest.raises(IndexError, match=r"increasing indices in 0 \.\. 5"):
+            lazy[:, np.array(cols)]
