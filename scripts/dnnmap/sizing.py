@@ -271,7 +271,7 @@ def encoding_mem_mb(
     :data:`REFIT_BYTES_PER_COLUMN` per voxel and copy (``pooling``: ``encoding.pooling``).
 
     Checked against measured jobs (tests/benchmarks/test_sizing_measured.py): 1.75x the peak
-    at 1,000 stimuli with 10,000 voxels, 1.74x with 2,000 voxels and 20 refit permutations.
+    at 1,000 stimuli with 10,000 voxels, 1.73x with 2,000 voxels and 20 refit permutations.
     """
     columns = n_vox * (n_refits + 1)
     whole = 4 * n_stim * n_vox * 4
