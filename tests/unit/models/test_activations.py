@@ -317,7 +317,11 @@ def test_provenance_records_weights_file_and_stimulus_files(tmp_path):
     model["preprocessing"] = {"resize": 32}
     compute = {"device": "cpu", "dtype": "float32", "compression": "none", "batch_size": 2}
     out = tmp_path / "out.h5"
-    main("net", model, compute, str(table), [str(weights)], str(out), 1, None, [128] * 3)
+    threads = torch.get_num_threads()
+    try:  # the rule script sets the job's torch threads: restore this process's for the others
+        main("net", model, compute, str(table), [str(weights)], str(out), 1, None, [128] * 3)
+    finally:
+        torch.set_num_threads(threads)
     with h5py.File(out, "r") as f:
         inputs = json.loads(f.attrs["inputs"])
         assert f.attrs["weights_id"] == str(weights)
