@@ -277,13 +277,15 @@ def test_refit_permutations_with_repeats_score_every_repeat(pooling):
     np.testing.assert_array_equal(res.pvalue, permutation_pvalue(observed, null))
 
 
-def test_refit_permutations_with_repeats_have_nominal_type_one_error():
+@pytest.mark.parametrize("pooling", ["folds", "pooled"])
+def test_refit_permutations_with_repeats_have_nominal_type_one_error(pooling):
     # pure noise: per-voxel p-values uniform, type-I error within the binomial 99% interval
     rng = np.random.default_rng(8)
     n, v, n_perm = 40, 300, 39
     X, Y = rng.standard_normal((n, 8)), rng.standard_normal((n, v)).astype(np.float32)
     splits = make_splits(n, "repeated_kfold", n_folds=4, n_repeats=3, seed=0)
-    res = refit_permutation_test(X, Y, n_perm, 1, alphas=ALPHAS, inner_cv=3, splits=splits)
+    kw = {"alphas": ALPHAS, "inner_cv": 3, "splits": splits, "pooling": pooling}
+    res = refit_permutation_test(X, Y, n_perm, 1, **kw)
     lo, hi = scipy.stats.binom.interval(0.99, v, 0.05)
     assert lo / v <= np.mean(res.pvalue <= 0.05) <= hi / v
     assert scipy.stats.kstest(res.pvalue, "uniform").pvalue > 0.001
