@@ -260,12 +260,15 @@ def fir_series_mem_mb(wildcards, attempt):
 def fir_mem_mb(wildcards, attempt):
     """Float64 copies of an ROI's series, predictions and a chunk of shifted targets over
     every TR of the subject's runs, the design, and the scores kept per voxel and circular
-    shift (all shifts are fitted in one pass over the folds); doubles with each attempt."""
+    shift (all shifts are fitted in one pass over the folds); doubles with each attempt.
+    """
     n_perm = int((fir_entry(wildcards).get("fir") or {}).get("n_perm", 0))
     n_tr = sum(fir_run_lengths(wildcards.subject))
     columns = ROI_SIZES[wildcards.roi]
     chunk = min(columns * max(n_perm, 1), config["encoding"]["voxel_batch"])
-    shifts = sizing.REFIT_BYTES_PER_COLUMN["folds"] * columns * (n_perm + 1) if n_perm else 0
+    shifts = (
+        sizing.REFIT_BYTES_PER_COLUMN["folds"] * columns * (n_perm + 1) if n_perm else 0
+    )
     return int(attempt * (1000 + (6 * 8 * n_tr * (columns + chunk) + shifts) / 1e6))
 
 
