@@ -40,7 +40,7 @@ from sklearn.base import clone
 from tqdm import tqdm
 
 from dnnmap.brain.summary import masked_voxels
-from dnnmap.checks import check_int, check_matrix
+from dnnmap.checks import check_choice, check_int, check_matrix
 from dnnmap.encoding.base import batches, check_xy, put, take, warn_masked
 from dnnmap.errors import InputError
 from dnnmap.features.folds import FoldFeatures
@@ -183,11 +183,6 @@ def _fit_predict(factory, est, X, Y, train, test, cols, step) -> Iterator[tuple]
         yield c, pred, _hyperparameter(est, b)
 
 
-def _check_pooling(pooling: str) -> None:
-    if pooling not in POOLINGS:
-        raise InputError(f"pooling is {pooling!r}; expected one of {', '.join(POOLINGS)}")
-
-
 def _split_features(X) -> tuple:
     """The features of all rows, and the :class:`FoldFeatures` that designs each split's own
     features (None when one design serves every split)."""
@@ -282,7 +277,7 @@ def cross_validated_predictions(
         ``masked`` (v,).
     """
     scorer = score_function(score)
-    _check_pooling(pooling)
+    check_choice(pooling, "pooling", POOLINGS)
     min_rows = SCORE_MIN_ROWS[score]
     X, folded = _split_features(X)
     X, Y, vector = check_xy(X, Y, finite_y=False, keep_float32=True)
@@ -480,7 +475,7 @@ def cross_validated_scores(
         for 1-D Y).
     """
     scorer = score_function(score)
-    _check_pooling(pooling)
+    check_choice(pooling, "pooling", POOLINGS)
     X, folded = _split_features(X)
     if masked is None:
         X, Y, _ = check_xy(X, Y, finite_y=False, keep_float32=True)
